@@ -1,0 +1,1 @@
+"""meshroll.analysis: measure and judge. Imports nothing else of meshroll's."""

@@ -1,0 +1,66 @@
+"""What the engines answer: a decision with, per metric, the numbers behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from analysis.observations import EngineConfig, StepWindow
+
+
+class Outcome(StrEnum):
+    """An engine's answer after a step (and per metric)."""
+
+    ROLLBACK = "rollback"  # a regression is proven
+    ADVANCE = "advance"  # non-inferiority is proven; the canary may take more traffic
+    HOLD = "hold"  # not yet known; keep the weights and gather more data
+    INCONCLUSIVE = "inconclusive"  # the deadline came with no answer
+
+
+@dataclass(frozen=True)
+class MetricVerdict:
+    """One metric's verdict and the numbers a person needs to trust it."""
+
+    metric: str
+    outcome: Outcome
+    reason: str
+    estimate: float | None = None  # e.g. the canary/stable rate ratio
+    interval: tuple[float, float] | None = None  # confidence interval (or sequence) on the estimate
+    e_value: float | None = None  # evidence of regression (rollback at >= 1/alpha_m)
+    p_value: float | None = None  # anytime p-value (1/max e) or the engine's own p-value
+    threshold: float | None = None  # the level the evidence is compared with
+    stable_n: float = 0.0  # sample sizes (requests or samples) behind the verdict
+    canary_n: float = 0.0
+    stable_value: float | None = None  # aggregate values, for people (error rate, p99, mean)
+    canary_value: float | None = None
+    critical: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The engine's answer for the whole experiment after a step."""
+
+    outcome: Outcome
+    reason: str
+    engine: str
+    metrics: tuple[MetricVerdict, ...] = field(default_factory=tuple)
+
+    def metric(self, name: str) -> MetricVerdict | None:
+        return next((m for m in self.metrics if m.metric == name), None)
+
+
+class Judge(Protocol):
+    """Reads every step so far and decides. Pure: no I/O, no clock."""
+
+    name: str
+
+    def judge(self, steps: Sequence[StepWindow], config: EngineConfig, *, final: bool = False) -> Decision:
+        """Judge the experiment on ``steps`` (oldest first).
+
+        ``final`` is True when the experiment reached its maximum duration: an engine that
+        cannot decide then answers INCONCLUSIVE instead of HOLD.
+        Never raises on bad data: a HOLD with a reason naming the problem instead.
+        """
+        ...
