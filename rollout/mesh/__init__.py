@@ -1,0 +1,1 @@
+"""Traffic providers: the embedded mesh, Istio, Gateway API, SMI."""

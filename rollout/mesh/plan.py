@@ -1,0 +1,39 @@
+"""The traffic plan: what the mesh should do for one experiment, whatever the provider. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chaos.faults import Fault
+from chaos.matching import RequestMatch
+
+
+@dataclass(frozen=True)
+class TrafficPlan:
+    """Weights between stable and canary (summing to 100), an optional A/B cohort routed wholly to
+    the canary, optional mirroring of stable traffic to the canary, and active faults."""
+
+    stable_weight: int = 100
+    canary_weight: int = 0
+    ab_matches: tuple[RequestMatch, ...] = ()
+    mirror_percent: float = 0.0
+    faults: tuple[Fault, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.canary_weight <= 100 and self.stable_weight + self.canary_weight == 100):
+            raise ValueError(
+                f"weights must be within 0..100 and sum to 100, got {self.stable_weight}/{self.canary_weight}"
+            )
+        if not 0.0 <= self.mirror_percent <= 100.0:
+            raise ValueError(f"mirror percent must be within 0..100, got {self.mirror_percent}")
+
+    @classmethod
+    def all_stable(cls) -> TrafficPlan:
+        """The safe state: every request to stable, nothing mirrored, no faults."""
+        return cls()
+
+    @property
+    def is_safe(self) -> bool:
+        return (
+            self.canary_weight == 0 and not self.ab_matches and self.mirror_percent == 0 and not self.faults
+        )
