@@ -1,0 +1,101 @@
+"""Built-in metric templates: what each one measures and (for Prometheus) the queries behind it.
+
+The embedded mesh speaks Istio's metric names, so the Istio templates serve both.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from analysis.observations import MetricKind
+
+TEMPLATE_VARIABLES = frozenset(
+    {"service", "namespace", "version", "stable", "canary", "window", "start", "end", "step", "le"}
+)
+"""Variables a query template may use, as ``{{name}}``."""
+
+_VARIABLE = re.compile(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)\s*}}")
+
+
+@dataclass(frozen=True)
+class Template:
+    """A metric template: its kind and, per query role, a PromQL template evaluated per arm.
+
+    Roles: ``requests`` and ``errors`` (ERRORS), ``buckets`` (LATENCY, grouped by ``le``),
+    ``value`` (GAUGE). ``{{version}}`` is the arm's version.
+    """
+
+    name: str
+    kind: MetricKind
+    queries: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+
+def template_variables(query: str) -> set[str]:
+    """The ``{{variables}}`` a query uses."""
+    return set(_VARIABLE.findall(query))
+
+
+def unknown_variables(query: str) -> list[str]:
+    """Variables in ``query`` that meshroll does not provide, sorted."""
+    return sorted(template_variables(query) - TEMPLATE_VARIABLES)
+
+
+_ISTIO_SELECTOR = (
+    'reporter="destination",destination_service_name="{{service}}",'
+    'destination_service_namespace="{{namespace}}",destination_version="{{version}}"'
+)
+_LINKERD_SELECTOR = 'direction="inbound",namespace="{{namespace}}",deployment="{{service}}-{{version}}"'
+
+BUILTIN_TEMPLATES: dict[str, Template] = {
+    t.name: t
+    for t in (
+        Template(
+            "istio-error-rate",
+            MetricKind.ERRORS,
+            {
+                "requests": f"sum(increase(istio_requests_total{{{_ISTIO_SELECTOR}}}[{{{{window}}}}]))",
+                "errors": (
+                    f'sum(increase(istio_requests_total{{{_ISTIO_SELECTOR},response_code=~"5.."}}'
+                    "[{{window}}]))"
+                ),
+            },
+            "5xx responses among requests (Istio's istio_requests_total; also the embedded mesh)",
+        ),
+        Template(
+            "istio-latency-histogram",
+            MetricKind.LATENCY,
+            {
+                "buckets": (
+                    f"sum by (le) (increase(istio_request_duration_milliseconds_bucket{{{_ISTIO_SELECTOR}}}"
+                    "[{{window}}]))"
+                ),
+            },
+            "request duration histogram in ms (Istio's istio_request_duration_milliseconds)",
+        ),
+        Template(
+            "linkerd-error-rate",
+            MetricKind.ERRORS,
+            {
+                "requests": f"sum(increase(response_total{{{_LINKERD_SELECTOR}}}[{{{{window}}}}]))",
+                "errors": (
+                    f'sum(increase(response_total{{{_LINKERD_SELECTOR},classification="failure"}}'
+                    "[{{window}}]))"
+                ),
+            },
+            "failed responses among responses (Linkerd's response_total)",
+        ),
+        Template(
+            "linkerd-latency-histogram",
+            MetricKind.LATENCY,
+            {
+                "buckets": (
+                    f"sum by (le) (increase(response_latency_ms_bucket{{{_LINKERD_SELECTOR}}}"
+                    "[{{window}}]))"
+                ),
+            },
+            "response latency histogram in ms (Linkerd's response_latency_ms)",
+        ),
+    )
+}

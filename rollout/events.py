@@ -1,0 +1,87 @@
+"""What can happen to an experiment: the machine's inputs, recorded in its history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class EventModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+
+class MetricNumbers(EventModel):
+    """One metric's verdict with its numbers, as recorded."""
+
+    metric: str
+    outcome: str
+    reason: str
+    estimate: float | None = None
+    interval: tuple[float, float] | None = None
+    e_value: float | None = None
+    p_value: float | None = None
+    threshold: float | None = None
+    stable_n: float = 0.0
+    canary_n: float = 0.0
+    stable_value: float | None = None
+    canary_value: float | None = None
+    critical: bool = False
+
+
+class Start(EventModel):
+    type: Literal["start"] = "start"
+
+
+class Judged(EventModel):
+    """The engine's decision after a step."""
+
+    type: Literal["judged"] = "judged"
+    outcome: Literal["rollback", "advance", "hold", "inconclusive"]
+    engine: str
+    reason: str
+    metrics: tuple[MetricNumbers, ...] = ()
+
+
+class NoData(EventModel):
+    type: Literal["no-data"] = "no-data"
+    reason: str
+
+
+class MetricsUnavailable(EventModel):
+    type: Literal["metrics-unavailable"] = "metrics-unavailable"
+    reason: str
+
+
+class Tick(EventModel):
+    """Time passed (a fault window opened or closed, or a deadline came) with nothing to judge."""
+
+    type: Literal["tick"] = "tick"
+
+
+class Command(EventModel):
+    """An operator's command."""
+
+    type: Literal["command"] = "command"
+    command: Literal["pause", "resume", "promote", "abort"]
+    by: str = "operator"
+    reason: str = ""
+
+
+class Halt(EventModel):
+    """A steady-state check broke: faults must stop now."""
+
+    type: Literal["halt"] = "halt"
+    reason: str
+
+
+class Applied(EventModel):
+    """The mesh now holds the recorded traffic intent."""
+
+    type: Literal["applied"] = "applied"
+
+
+Event = Annotated[
+    Start | Judged | NoData | MetricsUnavailable | Tick | Command | Halt | Applied, Field(discriminator="type")
+]

@@ -1,0 +1,406 @@
+"""The experiment state machine. Pure: (plan, status, event, now) -> (new status, actions).
+
+Every event that changes anything appends one history entry; replaying the history's events
+through ``advance`` from a fresh Status reproduces the status (a property test holds it to that).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chaos.faults import Fault
+from chaos.timing import is_on
+from rollout.events import Applied, Command, Event, Halt, Judged, MetricsUnavailable, NoData, Start, Tick
+from rollout.plan import Kind, RunPlan
+from rollout.status import HistoryEntry, Phase, Status, Traffic
+
+
+@dataclass(frozen=True)
+class SetRoute:
+    """Route traffic: ``traffic``'s weights, A/B cohort and mirroring (faults travel in SetFaults)."""
+
+    traffic: Traffic
+
+
+@dataclass(frozen=True)
+class SetFaults:
+    faults: tuple[Fault, ...]
+
+
+@dataclass(frozen=True)
+class Notify:
+    kind: str  # started, advanced, paused, resumed, promoting, succeeded, rolling-back, rolled-back, aborted, ...
+    headline: str
+    reason: str
+    event: Event
+
+
+Action = SetRoute | SetFaults | Notify
+
+
+@dataclass(frozen=True)
+class Transition:
+    status: Status
+    actions: tuple[Action, ...] = ()
+
+
+SAFE = Traffic()
+
+
+def advance(plan: RunPlan, status: Status, event: Event, now: float) -> Transition:
+    """The machine's one entry point."""
+    if status.phase.terminal:
+        if isinstance(event, Applied) and not status.traffic_applied:
+            return _record(plan, status, event, now, status.phase, status.traffic, status.reason, applied=True)
+        return Transition(status)
+    if isinstance(event, Applied):
+        return _applied(plan, status, event, now)
+    if isinstance(event, Command):
+        return _command(plan, status, event, now)
+    if status.phase is Phase.PENDING:
+        if isinstance(event, Start):
+            traffic = _traffic_at(plan, 0, started_at=now, now=now)
+            return _go(
+                plan,
+                status,
+                event,
+                now,
+                Phase.PROGRESSING,
+                traffic,
+                "started",
+                "Experiment started",
+                step=0,
+                started_at=now,
+                step_started_at=now,
+            )
+        return Transition(status)
+    if status.phase in (Phase.PROMOTING, Phase.ROLLING_BACK):
+        return Transition(status)
+    if isinstance(event, Halt):
+        return _halt(plan, status, event, now)
+    if isinstance(event, Judged):
+        return _judged(plan, status, event, now)
+    if isinstance(event, NoData | MetricsUnavailable):
+        return _no_judgement(plan, status, event, now)
+    if isinstance(event, Tick):
+        return _tick(plan, status, event, now)
+    return Transition(status)
+
+
+# --- transitions -----------------------------------------------------------------------------
+
+
+def _applied(plan: RunPlan, status: Status, event: Applied, now: float) -> Transition:
+    if status.phase is Phase.ROLLING_BACK:
+        return _go(
+            plan,
+            status,
+            event,
+            now,
+            Phase.ROLLED_BACK,
+            status.traffic,
+            "rolled-back",
+            "Rolled back",
+            reason=status.reason,
+            applied=True,
+        )
+    if status.phase is Phase.PROMOTING:
+        return _go(
+            plan,
+            status,
+            event,
+            now,
+            Phase.SUCCEEDED,
+            status.traffic,
+            "succeeded",
+            "Promoted",
+            reason=status.reason,
+            applied=True,
+        )
+    if status.traffic_applied:
+        return Transition(status)
+    return _record(plan, status, event, now, status.phase, status.traffic, status.reason, applied=True)
+
+
+def _command(plan: RunPlan, status: Status, event: Command, now: float) -> Transition:
+    who = f"{event.command} by {event.by}" + (f": {event.reason}" if event.reason else "")
+    if event.command == "abort":
+        return _go(plan, status, event, now, Phase.ABORTED, SAFE, "aborted", "Aborted", reason=f"aborted ({who})")
+    if event.command == "pause" and status.phase is Phase.PROGRESSING:
+        paused = status.traffic.model_copy(update={"faults": ()})
+        return _go(plan, status, event, now, Phase.PAUSED, paused, "paused", "Paused", reason=f"paused ({who})")
+    if event.command == "resume" and status.phase is Phase.PAUSED:
+        traffic = _traffic_at(plan, status.step, started_at=status.started_at or now, now=now, halted=_halted(status))
+        return _go(
+            plan,
+            status,
+            event,
+            now,
+            Phase.PROGRESSING,
+            traffic,
+            "resumed",
+            "Resumed",
+            reason=f"resumed ({who})",
+            step_started_at=now,
+        )
+    if event.command == "promote" and status.phase in (Phase.PROGRESSING, Phase.PAUSED):
+        return _finish(plan, status, event, now, f"promoted by an operator override ({who})")
+    return Transition(status)
+
+
+def _halt(plan: RunPlan, status: Status, event: Halt, now: float) -> Transition:
+    reason = f"steady state broken, faults halted: {event.reason}"
+    if plan.kind in (Kind.CANARY, Kind.AB_TEST):
+        return _go(plan, status, event, now, Phase.ROLLING_BACK, SAFE, "rolling-back", "Rolling back", reason=reason)
+    return _go(plan, status, event, now, Phase.ABORTED, SAFE, "aborted", "Halted", reason=reason)
+
+
+def _judged(plan: RunPlan, status: Status, event: Judged, now: float) -> Transition:
+    if event.outcome == "rollback":
+        return _go(
+            plan,
+            status,
+            event,
+            now,
+            Phase.ROLLING_BACK,
+            SAFE,
+            "rolling-back",
+            "Rolling back",
+            reason=event.reason,
+            holds=0,
+            verdict=event.outcome,
+        )
+    if status.phase is Phase.PAUSED:
+        return _record(
+            plan, status, event, now, status.phase, status.traffic, event.reason, holds=0, verdict=event.outcome
+        )
+    started_at = status.started_at or now
+    deadline = now - started_at >= plan.max_duration
+    if event.outcome == "inconclusive" or (event.outcome == "hold" and deadline and plan.kind is not Kind.CHAOS):
+        return _inconclusive(plan, status, event, now)
+    step_time = now - (status.step_started_at or now)
+    step_done = step_time >= plan.min_step_time
+    if plan.kind is Kind.CHAOS and step_done:
+        return _finish(
+            plan, status, event, now, f"chaos run completed without breaking the steady state; {event.reason}"
+        )
+    if event.outcome == "advance" and step_done:
+        if status.step + 1 < len(plan.weights):
+            step = status.step + 1
+            traffic = _traffic_at(plan, step, started_at=started_at, now=now, halted=_halted(status))
+            return _go(
+                plan,
+                status,
+                event,
+                now,
+                Phase.PROGRESSING,
+                traffic,
+                "advanced",
+                f"Canary weight {status.traffic.canary_weight}% -> {traffic.canary_weight}%",
+                reason=event.reason,
+                step=step,
+                step_started_at=now,
+                holds=0,
+                verdict=event.outcome,
+            )
+        shortfall = _exposure_shortfall(plan, event)
+        if shortfall is None:
+            return _finish(plan, status, event, now, event.reason, verdict=event.outcome)
+        reason = f"holding: {shortfall}"
+    elif event.outcome == "advance":
+        reason = f"holding: the step needs {plan.min_step_time - step_time:.0f}s more exposure; {event.reason}"
+    else:
+        reason = event.reason
+    traffic = _traffic_at(plan, status.step, started_at=started_at, now=now, halted=_halted(status))
+    return _record(plan, status, event, now, Phase.PROGRESSING, traffic, reason, holds=0, verdict=event.outcome)
+
+
+def _no_judgement(plan: RunPlan, status: Status, event: NoData | MetricsUnavailable, now: float) -> Transition:
+    holds = status.holds + 1
+    if isinstance(event, MetricsUnavailable):
+        cause = f"metrics unavailable ({event.reason}); this says nothing about the canary"
+    else:
+        cause = f"no data ({event.reason})"
+    started_at = status.started_at or now
+    if holds <= plan.failure_budget and now - started_at < plan.max_duration:
+        traffic = (
+            _traffic_at(plan, status.step, started_at=started_at, now=now, halted=_halted(status))
+            if (status.phase is Phase.PROGRESSING)
+            else status.traffic
+        )
+        reason = f"holding weights: {cause}; failure budget {holds}/{plan.failure_budget} spent"
+        return _record(plan, status, event, now, status.phase, traffic, reason, holds=holds)
+    reason = f"{cause} for {holds} steps: the failure budget of {plan.failure_budget} is spent"
+    return _policy(plan, status, event, now, plan.on_no_data, reason, holds=holds)
+
+
+def _inconclusive(plan: RunPlan, status: Status, event: Judged, now: float) -> Transition:
+    reason = f"no decision by maxDuration ({plan.max_duration:.0f}s): {event.reason}"
+    return _policy(plan, status, event, now, plan.on_inconclusive, reason, verdict="inconclusive")
+
+
+def _policy(
+    plan: RunPlan, status: Status, event: Event, now: float, policy: str, reason: str, **fields: object
+) -> Transition:
+    if policy == "hold":
+        paused = status.traffic.model_copy(update={"faults": ()})
+        return _go(
+            plan,
+            status,
+            event,
+            now,
+            Phase.PAUSED,
+            paused,
+            "paused",
+            "Paused for an operator",
+            reason=f"{reason}; paused for an operator to promote or abort",
+            **fields,
+        )
+    if policy == "promote-if-not-critical":
+        shortfall = _critical_shortfall(plan, status, event)
+        if shortfall is None:
+            return _finish(plan, status, event, now, f"{reason}; every critical metric is non-inferior", **fields)
+        reason = f"{reason}; not promoted because {shortfall}"
+    if isinstance(event, Judged):
+        return _go(
+            plan,
+            status,
+            event,
+            now,
+            Phase.INCONCLUSIVE,
+            SAFE,
+            "inconclusive",
+            "Inconclusive",
+            reason=f"{reason}; back to stable",
+            **fields,
+        )
+    return _go(
+        plan, status, event, now, Phase.ROLLING_BACK, SAFE, "rolling-back", "Rolling back", reason=reason, **fields
+    )
+
+
+def _tick(plan: RunPlan, status: Status, event: Tick, now: float) -> Transition:
+    if status.phase is not Phase.PROGRESSING:
+        return Transition(status)
+    traffic = _traffic_at(plan, status.step, started_at=status.started_at or now, now=now, halted=_halted(status))
+    if traffic == status.traffic:
+        return Transition(status)
+    return _record(plan, status, event, now, status.phase, traffic, "fault schedule changed")
+
+
+def _finish(plan: RunPlan, status: Status, event: Event, now: float, reason: str, **fields: object) -> Transition:
+    if plan.promotes:
+        promoted = Traffic(canary_weight=100)
+        return _go(
+            plan, status, event, now, Phase.PROMOTING, promoted, "promoting", "Promoting", reason=reason, **fields
+        )
+    return _go(plan, status, event, now, Phase.SUCCEEDED, SAFE, "succeeded", "Completed", reason=reason, **fields)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _traffic_at(plan: RunPlan, step: int, *, started_at: float, now: float, halted: bool = False) -> Traffic:
+    weight = plan.weights[step]
+    faults = (
+        ()
+        if halted
+        else tuple(p.fault.id for p in plan.faults if is_on(p.timing, weight=weight, started_at=started_at, now=now))
+    )
+    return Traffic(
+        canary_weight=weight, ab_active=bool(plan.ab_matches), mirror_percent=plan.mirror_percent, faults=faults
+    )
+
+
+def _halted(status: Status) -> bool:
+    return any(isinstance(entry.event, Halt) for entry in status.history)
+
+
+def _exposure_shortfall(plan: RunPlan, event: Judged) -> str | None:
+    """Why promotion must wait (invariant 4), or None when exposure and evidence suffice."""
+    if plan.kind is Kind.CHAOS:
+        return None
+    if not event.metrics:
+        return "no metric evidence of non-inferiority yet"
+    not_proven = [m.metric for m in event.metrics if m.outcome != "advance"]
+    if not_proven:
+        return f"non-inferiority not proven for {', '.join(not_proven)}"
+    exposure = max(m.canary_n for m in event.metrics)
+    if exposure < plan.min_requests:
+        return f"the canary served {exposure:.0f} requests, below minRequests {plan.min_requests}"
+    return None
+
+
+def _critical_shortfall(plan: RunPlan, status: Status, event: Event) -> str | None:
+    judged = (
+        event
+        if isinstance(event, Judged)
+        else next((e.event for e in reversed(status.history) if isinstance(e.event, Judged)), None)
+    )
+    if not isinstance(judged, Judged) or not judged.metrics:
+        return "there is no judgement to rely on"
+    failing = [m.metric for m in judged.metrics if m.metric in plan.critical_metrics and m.outcome != "advance"]
+    if failing:
+        return f"critical metric(s) {', '.join(failing)} are not proven non-inferior"
+    if max(m.canary_n for m in judged.metrics) < plan.min_requests:
+        return f"the canary has not served minRequests {plan.min_requests}"
+    return None
+
+
+def _record(
+    plan: RunPlan,
+    status: Status,
+    event: Event,
+    now: float,
+    phase: Phase,
+    traffic: Traffic,
+    reason: str,
+    *,
+    applied: bool | None = None,
+    **fields: object,
+) -> Transition:
+    """Append a history entry and return the new status (no notification)."""
+    changed = traffic != status.traffic
+    entry = HistoryEntry(
+        time=now,
+        event=event,
+        from_phase=status.phase,
+        to_phase=phase,
+        step=int(fields.get("step", status.step)),  # type: ignore[call-overload]
+        traffic=traffic,
+        reason=reason,
+    )
+    update: dict[str, object] = {
+        "phase": phase,
+        "traffic": traffic,
+        "reason": reason,
+        "updated_at": now,
+        "traffic_applied": applied if applied is not None else (status.traffic_applied and not changed),
+        "history": (*status.history, entry),
+        **fields,
+    }
+    new = status.model_copy(update=update)
+    actions: list[Action] = []
+    if changed:
+        actions.append(SetRoute(traffic))
+        if traffic.faults != status.traffic.faults:
+            actions.append(SetFaults(tuple(p.fault for p in plan.faults if p.fault.id in traffic.faults)))
+    return Transition(new, tuple(actions))
+
+
+def _go(
+    plan: RunPlan,
+    status: Status,
+    event: Event,
+    now: float,
+    phase: Phase,
+    traffic: Traffic,
+    kind: str,
+    headline: str,
+    *,
+    reason: str = "",
+    **fields: object,
+) -> Transition:
+    """A phase change or step change: record it, route, and notify."""
+    transition = _record(plan, status, event, now, phase, traffic, reason or headline, **fields)  # type: ignore[arg-type]
+    return Transition(transition.status, (*transition.actions, Notify(kind, headline, reason or headline, event)))

@@ -1,0 +1,132 @@
+"""What an Experiment asks for, in the terms the machine works with. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from chaos.faults import Abort, Arm, Delay, Fault
+from chaos.matching import MatchKind, RequestMatch, StringMatch, cookie_match
+from chaos.timing import FaultTiming
+from rollout.spec.chaos import FaultSpec
+from rollout.spec.models import Experiment
+from rollout.spec.traffic import MatchSpec
+
+
+class Kind(StrEnum):
+    CANARY = "canary"
+    AB_TEST = "ab-test"
+    MIRROR = "mirror"
+    CHAOS = "chaos"
+
+
+@dataclass(frozen=True)
+class PlannedFault:
+    fault: Fault
+    timing: FaultTiming
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """The schedule: canary weights per step, how long a step lasts, and what else is on."""
+
+    kind: Kind
+    weights: tuple[int, ...]  # one per step; A/B, mirror and chaos-only runs have one step at 0
+    step_interval: float  # seconds between judgements
+    min_step_time: float  # a step advances only after this long (whole duration for one-step runs)
+    max_duration: float
+    mirror_percent: float
+    ab_matches: tuple[RequestMatch, ...]
+    faults: tuple[PlannedFault, ...]
+    failure_budget: int
+    on_no_data: str
+    on_inconclusive: str
+    min_requests: int
+    critical_metrics: frozenset[str]
+
+    @property
+    def promotes(self) -> bool:
+        """Whether a successful run sends all traffic to the canary (not for mirror and chaos-only)."""
+        return self.kind in (Kind.CANARY, Kind.AB_TEST)
+
+
+def request_matches(matches: list[MatchSpec]) -> tuple[RequestMatch, ...]:
+    result = []
+    for match in matches:
+        headers = [(name, StringMatch(*_kind_value(m))) for name, m in match.headers.items()]
+        headers += [cookie_match(name, value) for name, value in match.cookies.items()]
+        query = [(name, StringMatch(*_kind_value(m))) for name, m in match.query_params.items()]
+        result.append(RequestMatch(headers=tuple(headers), query=tuple(query)))
+    return tuple(result)
+
+
+def _kind_value(match: object) -> tuple[MatchKind, str]:
+    for kind in MatchKind:
+        value = getattr(match, kind.value)
+        if value is not None:
+            return kind, str(value)
+    raise ValueError("a string match has no condition")  # the spec forbids it
+
+
+def planned_fault(experiment: Experiment, index: int, spec: FaultSpec) -> PlannedFault:
+    fault = Fault(
+        id=f"{experiment.key}#{index}",
+        owner=experiment.key,
+        arm=Arm(spec.arm),
+        delay=Delay(spec.delay.fixed * 1000.0, spec.delay.percent) if spec.delay else None,
+        abort=(
+            Abort(spec.abort.percent, http_status=spec.abort.http_status, grpc_status=spec.abort.grpc_status)
+            if spec.abort
+            else None
+        ),
+        cohort=request_matches(spec.match),
+    )
+    during = spec.during
+    timing = FaultTiming(
+        max_duration=spec.max_duration,
+        steps=tuple(during.steps) if during is not None and during.steps is not None else None,
+        window=(during.window.after, during.window.duration) if during is not None and during.window else None,
+        cron=(during.schedule.cron, during.schedule.duration) if during is not None and during.schedule else None,
+    )
+    return PlannedFault(fault, timing)
+
+
+def run_plan(experiment: Experiment) -> RunPlan:
+    spec = experiment.spec
+    strategy = spec.strategy
+    analysis = spec.analysis
+    mirror = strategy.mirror if strategy is not None else None
+    if strategy is not None and strategy.canary is not None:
+        kind, weights = Kind.CANARY, tuple(strategy.canary.schedule)
+        interval = strategy.canary.step_interval
+        min_step = interval
+        max_duration = analysis.max_duration if analysis else interval * (len(weights) + 1)
+    elif strategy is not None and strategy.ab_test is not None:
+        kind, weights = Kind.AB_TEST, (0,)
+        interval, min_step = strategy.ab_test.step_interval, strategy.ab_test.duration
+        max_duration = max(analysis.max_duration if analysis else 0.0, min_step)
+    elif mirror is not None:
+        kind, weights = Kind.MIRROR, (0,)
+        interval, min_step = mirror.step_interval, mirror.duration or 0.0
+        max_duration = max(analysis.max_duration if analysis else 0.0, min_step)
+    else:
+        assert spec.chaos is not None and spec.chaos.duration is not None  # the spec's checks ensure it
+        kind, weights = Kind.CHAOS, (0,)
+        interval = min(60.0, spec.chaos.duration)
+        min_step = max_duration = spec.chaos.duration
+    faults = tuple(planned_fault(experiment, i, f) for i, f in enumerate(spec.chaos.faults)) if spec.chaos else ()
+    return RunPlan(
+        kind=kind,
+        weights=weights,
+        step_interval=interval,
+        min_step_time=min_step,
+        max_duration=max_duration,
+        mirror_percent=mirror.percent if mirror is not None else 0.0,
+        ab_matches=request_matches(strategy.ab_test.match) if strategy and strategy.ab_test else (),
+        faults=faults,
+        failure_budget=analysis.failure_budget if analysis else 0,
+        on_no_data=analysis.on_no_data if analysis else "hold",
+        on_inconclusive=analysis.on_inconclusive if analysis else "rollback",
+        min_requests=analysis.min_requests if analysis else 0,
+        critical_metrics=frozenset(m.name for m in analysis.metrics if m.critical) if analysis else frozenset(),
+    )

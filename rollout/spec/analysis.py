@@ -1,0 +1,66 @@
+"""How the canary is judged, as users write it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from rollout.spec.base import SpecModel
+from rollout.spec.durations import Duration
+
+Policy = Literal["hold", "rollback", "promote-if-not-critical"]
+
+
+class ThresholdRangeSpec(SpecModel):
+    min: float | None = None
+    max: float | None = None
+
+
+class MetricRefSpec(SpecModel):
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$", max_length=63)
+    template: str
+    margin: float = Field(default=0.1, ge=0.0, le=10.0)  # relative: 0.1 allows the canary 10% worse
+    absolute_margin: float | None = Field(default=None, ge=0.0)  # in the metric's unit (0.005 = 0.5 points)
+    direction: Literal["increase", "decrease", "either"] = "increase"
+    critical: bool = False
+    weight: float = Field(default=1.0, gt=0.0)
+    quantile: float = Field(default=0.99, gt=0.0, lt=1.0)
+    latency_edges: list[float] = []  # ms; bucket edges whose exceedances are tested
+    threshold_range: ThresholdRangeSpec | None = None  # for the threshold engine
+
+
+class TemplateSpec(SpecModel):
+    """A user-defined metric template: PromQL per role, with {{variables}}."""
+
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$", max_length=63)
+    kind: Literal["errors", "latency", "gauge"]
+    requests: str | None = None
+    errors: str | None = None
+    buckets: str | None = None
+    value: str | None = None
+
+    @model_validator(mode="after")
+    def _roles_for_kind(self) -> TemplateSpec:
+        needed = {"errors": ("requests", "errors"), "latency": ("buckets",), "gauge": ("value",)}[self.kind]
+        missing = [r for r in needed if getattr(self, r) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} template needs {' and '.join(missing)}")
+        return self
+
+    def queries(self) -> dict[str, str]:
+        return {
+            r: q for r in ("requests", "errors", "buckets", "value") if (q := getattr(self, r)) is not None
+        }
+
+
+class AnalysisSpec(SpecModel):
+    engine: Literal["sequential", "kayenta", "threshold"] = "sequential"
+    alpha: float = Field(default=0.01, gt=0.0, le=0.5)
+    min_requests: int = Field(default=500, ge=0)
+    max_duration: Duration = 3600.0
+    on_no_data: Policy = "hold"  # when the failure budget is spent
+    failure_budget: int = Field(default=5, ge=0)  # steps without data or metrics allowed
+    on_inconclusive: Policy = "rollback"  # at maxDuration with no answer
+    metrics: list[MetricRefSpec] = Field(min_length=1)
+    templates: list[TemplateSpec] = []

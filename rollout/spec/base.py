@@ -1,0 +1,67 @@
+"""Shared pieces of the spec models: the base class and small constrained types."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+class SpecModel(BaseModel):
+    """Frozen, strict about unknown fields, written in camelCase as Kubernetes objects are."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        str_strip_whitespace=True,
+    )
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is not a number")
+    return value
+
+
+def _check_weight(value: int) -> int:
+    if value > 100:
+        raise ValueError(f"weight {value} is above 100")
+    if value < 0:
+        raise ValueError(f"weight {value} is below 0")
+    return value
+
+
+def _check_percent(value: float) -> float:
+    if value > 100:
+        raise ValueError(f"percent {value:g} is above 100")
+    if value <= 0:
+        raise ValueError(f"percent {value:g} must be above 0 (up to 100)")
+    return value
+
+
+def _check_dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name: use at most 63 lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+Weight = Annotated[int, BeforeValidator(_no_bool), AfterValidator(_check_weight)]
+"""A traffic weight in percent, 0..100."""
+
+Percent = Annotated[float, BeforeValidator(_no_bool), AfterValidator(_check_percent)]
+"""A share of requests in percent, above 0 and at most 100."""
+
+Name = Annotated[str, AfterValidator(_check_dns_label)]
+"""A Kubernetes-style name (DNS-1123 label)."""
+
+Fraction = Annotated[float, BeforeValidator(_no_bool), Field(ge=0.0, le=1.0)]
+"""A proportion from 0 to 1."""

@@ -1,0 +1,131 @@
+"""Faults and when they are on, as users write them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from rollout.spec.base import Percent, SpecModel, Weight
+from rollout.spec.durations import Duration
+from rollout.spec.traffic import MatchSpec
+
+MAX_DELAY_SECONDS = 60.0
+GRPC_STATUSES = (
+    "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+    "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+)  # fmt: skip
+
+
+class DelaySpec(SpecModel):
+    fixed: Duration
+    percent: Percent
+
+    @field_validator("fixed")
+    @classmethod
+    def _sane_delay(cls, value: float) -> float:
+        if value < 0.001:
+            raise ValueError("a delay must be at least 1ms")
+        if value > MAX_DELAY_SECONDS:
+            raise ValueError(f"a delay of {value:g}s is above the maximum of {MAX_DELAY_SECONDS:g}s")
+        return value
+
+
+class AbortSpec(SpecModel):
+    http_status: int | None = None
+    grpc_status: str | None = None
+    percent: Percent
+
+    @field_validator("http_status")
+    @classmethod
+    def _http_status_range(cls, value: int | None) -> int | None:
+        if value is not None and not 200 <= value <= 599:
+            raise ValueError(f"HTTP status {value} is outside 200..599")
+        return value
+
+    @field_validator("grpc_status")
+    @classmethod
+    def _grpc_status_name(cls, value: str | None) -> str | None:
+        if value is not None and value not in GRPC_STATUSES:
+            raise ValueError(f"{value!r} is not a gRPC status; use one of {', '.join(GRPC_STATUSES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_status(self) -> AbortSpec:
+        if (self.http_status is None) == (self.grpc_status is None):
+            raise ValueError("give exactly one of httpStatus or grpcStatus")
+        return self
+
+
+class WindowSpec(SpecModel):
+    after: Duration = 0.0  # from the experiment's start
+    duration: Duration
+
+
+class ScheduleSpec(SpecModel):
+    cron: str  # five fields: minute hour day-of-month month day-of-week
+    duration: Duration
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from chaos.timing import cron_trigger
+
+        try:
+            cron_trigger(value)
+        except ValueError as exc:
+            message = f"{value!r} is not a cron expression ({exc}); write five fields like '0 10 * * 1-5'"
+            raise ValueError(message) from None
+        return value
+
+
+class DuringSpec(SpecModel):
+    """When a fault is on; with none given, for the whole experiment (up to maxDuration)."""
+
+    steps: list[Weight] | None = Field(default=None, min_length=1)
+    window: WindowSpec | None = None
+    schedule: ScheduleSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DuringSpec:
+        if sum(x is not None for x in (self.steps, self.window, self.schedule)) != 1:
+            raise ValueError("give exactly one of steps, window or schedule")
+        return self
+
+
+class FaultSpec(SpecModel):
+    delay: DelaySpec | None = None
+    abort: AbortSpec | None = None
+    arm: Literal["canary", "stable", "both"] = "canary"
+    match: list[MatchSpec] = []  # only requests of this cohort; empty: every request on the arm
+    during: DuringSpec | None = None
+    max_duration: Duration = 900.0
+
+    @model_validator(mode="after")
+    def _has_fault(self) -> FaultSpec:
+        if self.delay is None and self.abort is None:
+            raise ValueError("a fault needs a delay or an abort (or both)")
+        if self.max_duration <= 0:
+            raise ValueError("maxDuration must be above 0")
+        return self
+
+
+class HaltRuleSpec(SpecModel):
+    """Stop every fault the moment this metric's canary value crosses the bound."""
+
+    metric: str
+    above: float | None = None
+    below: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> HaltRuleSpec:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("give exactly one of above or below")
+        return self
+
+
+class ChaosSpec(SpecModel):
+    faults: list[FaultSpec] = Field(min_length=1)
+    halt_when: list[HaltRuleSpec] = []
+    duration: Duration | None = None  # length of a chaos-only experiment

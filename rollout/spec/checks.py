@@ -1,0 +1,105 @@
+"""Rules that span several fields. Each problem comes with the path it belongs to."""
+
+from __future__ import annotations
+
+from rollout.spec.models import Experiment
+
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def cross_check(experiment: Experiment) -> list[Problem]:
+    """Every rule that one field alone cannot check, as (path, message) pairs."""
+    from analysis.templates import BUILTIN_TEMPLATES, unknown_variables
+
+    spec = experiment.spec
+    problems: list[Problem] = []
+    root: tuple[str | int, ...] = ("spec",)
+    if spec.strategy is None and spec.chaos is None:
+        problems.append(
+            (root, "give a strategy (canary, abTest or mirror), or chaos for a chaos-only experiment")
+        )
+    if spec.strategy is None and spec.chaos is not None and spec.chaos.duration is None:
+        problems.append(
+            ((*root, "chaos", "duration"), "a chaos-only experiment needs chaos.duration (e.g. 10m)")
+        )
+    if spec.strategy is not None and spec.analysis is None:
+        problems.append(((*root, "analysis"), "a release needs analysis with at least one metric"))
+
+    provider = spec.mesh.provider
+    if spec.chaos is not None and provider in ("gateway-api", "smi"):
+        problems.append(
+            (
+                (*root, "chaos", "faults"),
+                f"fault injection is not part of the {provider} standard; use provider istio or local, "
+                "or remove spec.chaos.faults",
+            )
+        )
+    if spec.strategy is not None and spec.strategy.mirror is not None and provider == "smi":
+        problems.append(
+            ((*root, "strategy", "mirror"), "SMI TrafficSplit cannot mirror; use istio, gateway-api or local")
+        )
+
+    if spec.analysis is not None:
+        custom = {t.name: t for t in spec.analysis.templates}
+        seen: set[str] = set()
+        for i, metric in enumerate(spec.analysis.metrics):
+            path = (*root, "analysis", "metrics", i)
+            if metric.name in seen:
+                problems.append(
+                    ((*path, "name"), f"metric name {metric.name!r} is used twice; names must be unique")
+                )
+            seen.add(metric.name)
+            if metric.template not in custom and metric.template not in BUILTIN_TEMPLATES:
+                known = ", ".join(sorted([*BUILTIN_TEMPLATES, *custom]))
+                problems.append(
+                    ((*path, "template"), f"unknown template {metric.template!r}; known: {known}")
+                )
+        for i, template in enumerate(spec.analysis.templates):
+            for role, query in template.queries().items():
+                bad = unknown_variables(query)
+                if bad:
+                    problems.append(
+                        (
+                            (*root, "analysis", "templates", i, role),
+                            f"unknown variable {{{{{bad[0]}}}}}; allowed: service, namespace, version, "
+                            "stable, canary, window, start, end, step",
+                        )
+                    )
+
+    if spec.chaos is not None:
+        metric_names = {m.name for m in spec.analysis.metrics} if spec.analysis else set()
+        for i, rule in enumerate(spec.chaos.halt_when):
+            if rule.metric not in metric_names:
+                allowed = ", ".join(sorted(metric_names)) or "none defined in spec.analysis.metrics"
+                problems.append(
+                    (
+                        (*root, "chaos", "haltWhen", i, "metric"),
+                        f"unknown metric {rule.metric!r}; allowed: {allowed}",
+                    )
+                )
+        schedule = (
+            spec.strategy.canary.schedule
+            if spec.strategy is not None and spec.strategy.canary is not None
+            else None
+        )
+        for i, fault in enumerate(spec.chaos.faults):
+            steps = fault.during.steps if fault.during is not None else None
+            if steps is None:
+                continue
+            for j, weight in enumerate(steps):
+                if schedule is None:
+                    problems.append(
+                        (
+                            (*root, "chaos", "faults", i, "during", "steps"),
+                            "during.steps needs a canary strategy",
+                        )
+                    )
+                    break
+                if weight not in schedule:
+                    problems.append(
+                        (
+                            (*root, "chaos", "faults", i, "during", "steps", j),
+                            f"weight {weight} is not a step of the canary schedule {schedule}",
+                        )
+                    )
+    return problems

@@ -1,0 +1,124 @@
+"""Load Experiments from YAML, reporting every problem as ``FILE:LINE:COL path: message``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from rollout.spec.checks import cross_check
+from rollout.spec.messages import data_path, format_path, friendly
+from rollout.spec.models import Experiment
+from rollout.spec.positions import PositionMap, map_positions
+
+MAX_FILE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column} {self.path}: {self.message}"
+
+
+class SpecError(Exception):
+    """An experiment file that cannot be used; ``problems`` lists every reason, in file order."""
+
+    def __init__(self, problems: list[SpecProblem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.column))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def load_experiment(path: Path | str) -> Experiment:
+    """The single Experiment in ``path``; SpecError on any problem (a file with several: the first)."""
+    return load_experiments(path)[0]
+
+
+def load_experiments(path: Path | str) -> list[Experiment]:
+    """Every Experiment in a (possibly multi-document) YAML file."""
+    name = str(path)
+    file = Path(path)
+    try:
+        if file.stat().st_size > MAX_FILE_BYTES:
+            raise SpecError(
+                [SpecProblem(name, 1, 1, "(file)", "file is larger than 1 MiB; is this an experiment?")]
+            )
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([SpecProblem(name, 1, 1, "(file)", "no such file")]) from None
+    except IsADirectoryError:
+        raise SpecError(
+            [SpecProblem(name, 1, 1, "(file)", "is a folder; name the YAML files in it")]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([SpecProblem(name, 1, 1, "(file)", f"cannot be read: {exc}")]) from None
+    return load_experiments_text(text, name)
+
+
+def load_experiment_text(text: str, name: str = "<text>") -> Experiment:
+    return load_experiments_text(text, name)[0]
+
+
+def load_experiments_text(text: str, name: str = "<text>") -> list[Experiment]:
+    try:
+        nodes = [n for n in yaml.compose_all(text, Loader=yaml.SafeLoader) if n is not None]
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        raise SpecError([SpecProblem(name, line, col, "(yaml)", f"YAML syntax error: {problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([SpecProblem(name, 1, 1, "(yaml)", f"YAML error: {exc}")]) from None
+    if not documents:
+        raise SpecError(
+            [
+                SpecProblem(
+                    name,
+                    1,
+                    1,
+                    "(document)",
+                    "the file is empty; an Experiment starts with apiVersion: meshroll.io/v1alpha1",
+                )
+            ]
+        )
+    experiments: list[Experiment] = []
+    problems: list[SpecProblem] = []
+    for node, data in zip(nodes, documents, strict=True):
+        try:
+            experiments.append(_validate_document(data, map_positions(node), name))
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise SpecError(problems)
+    return experiments
+
+
+def _validate_document(data: object, positions: PositionMap, name: str) -> Experiment:
+    def problem(path: tuple[str | int, ...], message: str) -> SpecProblem:
+        line, col = positions.locate(path)
+        return SpecProblem(name, line, col, format_path(path), message)
+
+    found = [problem(path, f"key {key!r} is written twice; keep one") for path, key in positions.duplicates]
+    if not isinstance(data, dict):
+        raise SpecError([problem((), "an Experiment must be a mapping that starts with apiVersion and kind")])
+    try:
+        experiment = Experiment.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            path = data_path(tuple(error["loc"]), data)
+            if error["type"].startswith("union_tag"):
+                path = (*path, str((error.get("ctx") or {}).get("discriminator", "provider")).strip("'"))
+            found.append(problem(path, friendly(error, Experiment, data, path)))
+        raise SpecError(found) from None
+    found.extend(problem(path, message) for path, message in cross_check(experiment))
+    if found:
+        raise SpecError(found)
+    return experiment

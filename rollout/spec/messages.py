@@ -1,0 +1,165 @@
+"""Pydantic's errors, said the way a person fixing a YAML file needs them."""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic_core import ErrorDetails
+
+Path = tuple[str | int, ...]
+
+
+_ABSENT = object()
+
+
+def _child(container: Any, part: str | int) -> Any:
+    if isinstance(container, dict) and part in container:
+        return container[part]
+    if isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container):
+        return container[part]
+    return _ABSENT
+
+
+def data_path(loc: tuple[str | int, ...], data: Any) -> Path:
+    """Drop the parts of pydantic's ``loc`` that are not in the document (union tags, validator names)."""
+    path: list[str | int] = []
+    current = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        child = _child(current, part)
+        if child is not _ABSENT:
+            path.append(part)
+            current = child
+        elif last and isinstance(part, str) and isinstance(current, dict):
+            path.append(part)  # a missing or unknown field
+        elif isinstance(part, str) and (part.startswith(("function-", "list[", "dict[")) or "[" in part):
+            continue
+        elif isinstance(current, dict):
+            continue  # a union tag such as 'istio'
+        else:
+            path.append(part)
+    return tuple(path)
+
+
+def format_path(path: Path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(document)"
+
+
+def _strip(tp: Any) -> Any:
+    while get_origin(tp) is typing.Annotated:
+        tp = get_args(tp)[0]
+    return tp
+
+
+def _choose(tp: Any, data: Any) -> Any:
+    tp = _strip(tp)
+    if get_origin(tp) in (Union, types.UnionType):
+        options = [_strip(a) for a in get_args(tp) if a is not type(None)]
+        models = [o for o in options if isinstance(o, type) and issubclass(o, BaseModel)]
+        if isinstance(data, dict) and "provider" in data:
+            for model in models:
+                field = model.model_fields.get("provider")
+                if field is not None and data["provider"] in get_args(field.annotation):
+                    return model
+        return models[0] if models else options[0]
+    return tp
+
+
+def _field_annotation(model: type[BaseModel], key: str) -> Any:
+    for name, info in model.model_fields.items():
+        if key in (name, info.alias):
+            return info.annotation
+    return None
+
+
+def allowed_fields(root: type[BaseModel], data: Any, path: Path) -> list[str]:
+    """The field names the model at ``path`` accepts (empty when it cannot tell)."""
+    tp: Any = root
+    current = data
+    for part in path:
+        tp = _choose(tp, current)
+        origin = get_origin(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(part, str):
+            tp = _field_annotation(tp, part)
+        elif origin in (list, dict):
+            tp = get_args(tp)[-1]
+        else:
+            return []
+        current = (
+            current.get(part)
+            if isinstance(current, dict)
+            else (
+                current[part]
+                if isinstance(current, list) and isinstance(part, int) and part < len(current)
+                else None
+            )
+        )
+        if tp is None:
+            return []
+    tp = _choose(tp, current)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [info.alias or name for name, info in tp.model_fields.items()]
+    return []
+
+
+def _options(expected: object) -> str:
+    """Pydantic's "'a', 'b' or 'c'" as "a, b, c"."""
+    return ", ".join(part.strip().strip("'") for part in re.split(r",| or ", str(expected)) if part.strip())
+
+
+def friendly(error: ErrorDetails, root: type[BaseModel], data: Any, path: Path) -> str:
+    kind = error["type"]
+    ctx: dict[str, Any] = dict(error.get("ctx") or {})
+    given = error.get("input")
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        allowed = [f for f in allowed_fields(root, data, path[:-1]) if f != path[-1]]
+        return (
+            f"unknown field {path[-1]!r}; allowed: {', '.join(allowed)}"
+            if allowed
+            else f"unknown field {path[-1]!r}"
+        )
+    if kind == "literal_error":
+        return f"{given!r} is not allowed; use one of: {_options(ctx.get('expected', ''))}"
+    if kind == "union_tag_invalid":
+        field = str(ctx.get("discriminator", "kind")).strip("'")
+        return f"unknown {field} {ctx.get('tag')!r}; use one of: {_options(ctx.get('expected_tags', ''))}"
+    if kind == "union_tag_not_found":
+        field = str(ctx.get("discriminator", "kind")).strip("'")
+        return f"{field} is required (one of local, istio, gateway-api, smi)"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{given!r} is not a whole number"
+    if kind in ("float_parsing", "float_type"):
+        return f"{given!r} is not a number"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{given!r} is not true or false"
+    if kind == "string_type":
+        return f"{given!r} is not text; quote it"
+    if kind == "list_type":
+        return "expected a list (one '- item' per line, or [a, b])"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return "expected a mapping of fields (key: value)"
+    if kind == "greater_than_equal":
+        return f"{given} is below the minimum {ctx['ge']}"
+    if kind == "greater_than":
+        return f"{given} must be above {ctx['gt']}"
+    if kind == "less_than_equal":
+        return f"{given} is above the maximum {ctx['le']}"
+    if kind == "less_than":
+        return f"{given} must be below {ctx['lt']}"
+    if kind == "string_pattern_mismatch":
+        return f"{given!r} does not match the pattern {ctx['pattern']}"
+    if kind in ("too_short", "too_long"):
+        return error["msg"].replace("List", "the list").replace("Value", "the value")
+    message = error["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message

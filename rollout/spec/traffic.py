@@ -1,0 +1,184 @@
+"""What is released and how traffic moves: target, mesh provider, strategy."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from rollout.spec.base import Fraction, Name, Percent, SpecModel, Weight
+from rollout.spec.durations import Duration
+
+
+class VersionSpec(SpecModel):
+    version: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+    subset: str | None = None  # Istio DestinationRule subset (default: the version)
+    service: str | None = None  # per-version Service (Gateway API, SMI; default: <service>-<version>)
+
+
+class TargetSpec(SpecModel):
+    service: Name
+    port: int | None = Field(default=None, ge=1, le=65535)
+    stable: VersionSpec
+    canary: VersionSpec
+
+    @model_validator(mode="after")
+    def _versions_differ(self) -> TargetSpec:
+        if self.stable.version == self.canary.version:
+            raise ValueError(
+                f"stable and canary are both version {self.stable.version!r}; give the canary its own"
+            )
+        return self
+
+
+class BackendProfileSpec(SpecModel):
+    """How a demo backend of the embedded mesh behaves."""
+
+    median_latency: Duration = 0.02
+    p99_latency: Duration = 0.08
+    error_rate: Fraction = 0.002
+
+    @model_validator(mode="after")
+    def _p99_above_median(self) -> BackendProfileSpec:
+        if self.p99_latency < self.median_latency:
+            raise ValueError("p99Latency is below medianLatency; p99 must be at least the median")
+        return self
+
+
+class LocalMeshSpec(SpecModel):
+    provider: Literal["local"]
+    port: int = Field(default=0, ge=0, le=65535)  # the router's port; 0 picks a free one
+    load_rate: float = Field(default=150.0, gt=0, le=5000)  # requests per second from the load generator
+    cohort_fraction: Fraction = 0.1  # share of generated requests that carry the A/B cohort header
+    stable: BackendProfileSpec = BackendProfileSpec()
+    canary: BackendProfileSpec = BackendProfileSpec()
+    seed: int | None = None
+
+
+class IstioMeshSpec(SpecModel):
+    provider: Literal["istio"]
+    virtual_service: Name
+    route: str | None = None  # name of the http route entry meshroll weights (default: the first)
+    destination_rule: Name | None = None
+    host: str | None = None  # destination host (default: the target service)
+
+
+class GatewayApiMeshSpec(SpecModel):
+    provider: Literal["gateway-api"]
+    http_route: Name
+    rule: str | None = None  # name of the rule meshroll weights (default: the first rule)
+
+
+class SmiMeshSpec(SpecModel):
+    provider: Literal["smi"]
+    traffic_split: Name
+    api_version: Literal[
+        "split.smi-spec.io/v1alpha4", "split.smi-spec.io/v1alpha2", "split.smi-spec.io/v1alpha1"
+    ] = "split.smi-spec.io/v1alpha4"
+
+
+MeshSpec = Annotated[
+    LocalMeshSpec | IstioMeshSpec | GatewayApiMeshSpec | SmiMeshSpec, Field(discriminator="provider")
+]
+PROVIDERS = ("local", "istio", "gateway-api", "smi")
+
+
+class StringMatchSpec(SpecModel):
+    exact: str | None = None
+    prefix: str | None = None
+    regex: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> StringMatchSpec:
+        given = [k for k in ("exact", "prefix", "regex") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of exact, prefix or regex")
+        return self
+
+
+class MatchSpec(SpecModel):
+    """One cohort condition set; all of its conditions must hold."""
+
+    headers: dict[str, StringMatchSpec] = {}
+    cookies: dict[str, str] = {}  # cookie name -> exact value
+    query_params: dict[str, StringMatchSpec] = {}
+
+    @field_validator("headers", "query_params", mode="before")
+    @classmethod
+    def _plain_string_is_exact(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {k: {"exact": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> MatchSpec:
+        if not (self.headers or self.cookies or self.query_params):
+            raise ValueError("a match needs at least one of headers, cookies or queryParams")
+        return self
+
+
+class CanaryStrategySpec(SpecModel):
+    steps: list[Weight] | None = Field(default=None, min_length=1)
+    step_weight: Weight | None = None
+    max_weight: Weight | None = None
+    step_interval: Duration = 60.0
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> CanaryStrategySpec:
+        if self.steps is not None and (self.step_weight is not None or self.max_weight is not None):
+            raise ValueError("give either steps or stepWeight/maxWeight, not both")
+        if self.steps is None and self.step_weight is None:
+            raise ValueError("give steps (for example [5, 10, 25, 50]) or stepWeight with maxWeight")
+        if self.steps is not None:
+            for before, after in zip(self.steps, self.steps[1:], strict=False):
+                if after <= before:
+                    raise ValueError(f"steps must increase: {after} follows {before}")
+            if self.steps[0] == 0:
+                raise ValueError("the first step must send some traffic to the canary (above 0)")
+        if self.step_weight is not None:
+            if self.step_weight == 0:
+                raise ValueError("stepWeight must be above 0")
+            if self.max_weight is None:
+                raise ValueError("stepWeight needs maxWeight (for example stepWeight: 10, maxWeight: 50)")
+            if self.max_weight < self.step_weight:
+                raise ValueError(f"maxWeight {self.max_weight} is below stepWeight {self.step_weight}")
+        if self.step_interval <= 0:
+            raise ValueError("stepInterval must be above 0")
+        return self
+
+    @property
+    def schedule(self) -> list[int]:
+        """The canary weights, one per step, in order."""
+        if self.steps is not None:
+            return list(self.steps)
+        assert self.step_weight is not None and self.max_weight is not None
+        return list(range(self.step_weight, self.max_weight + 1, self.step_weight))
+
+
+class ABTestSpec(SpecModel):
+    match: list[MatchSpec] = Field(min_length=1)
+    duration: Duration
+    step_interval: Duration = 60.0
+
+
+class MirrorSpec(SpecModel):
+    percent: Percent
+    duration: Duration | None = None  # needed when mirroring is the whole strategy
+    step_interval: Duration = 60.0
+
+
+class StrategySpec(SpecModel):
+    canary: CanaryStrategySpec | None = None
+    ab_test: ABTestSpec | None = None
+    mirror: MirrorSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_strategy(self) -> StrategySpec:
+        if self.canary is not None and self.ab_test is not None:
+            raise ValueError("give canary or abTest, not both")
+        if self.canary is None and self.ab_test is None:
+            if self.mirror is None:
+                raise ValueError("give one of canary, abTest or mirror")
+            if self.mirror.duration is None:
+                raise ValueError("a mirror-only strategy needs mirror.duration")
+        return self

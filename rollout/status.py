@@ -1,0 +1,86 @@
+"""An experiment's status: where it is, what the mesh should hold, and every decision so far.
+
+Persisted (``--status-out``, the CRD's status subresource), so it is a pydantic model in camelCase.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from rollout.events import Event
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    PROGRESSING = "Progressing"
+    PAUSED = "Paused"
+    PROMOTING = "Promoting"
+    SUCCEEDED = "Succeeded"
+    ROLLING_BACK = "RollingBack"
+    ROLLED_BACK = "RolledBack"
+    ABORTED = "Aborted"
+    INCONCLUSIVE = "Inconclusive"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.ABORTED, Phase.INCONCLUSIVE})
+
+
+class StatusModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+
+class Traffic(StatusModel):
+    """What the mesh should hold for this experiment (the intent)."""
+
+    canary_weight: int = 0
+    ab_active: bool = False
+    mirror_percent: float = 0.0
+    faults: tuple[str, ...] = ()  # ids of active faults
+
+    @property
+    def stable_weight(self) -> int:
+        return 100 - self.canary_weight
+
+    @property
+    def is_safe(self) -> bool:
+        return self.canary_weight == 0 and not self.ab_active and self.mirror_percent == 0 and not self.faults
+
+
+class HistoryEntry(StatusModel):
+    """One event and what it did. The event and time are enough to replay the machine."""
+
+    time: float
+    event: Event
+    from_phase: Phase
+    to_phase: Phase
+    step: int
+    traffic: Traffic
+    reason: str
+
+
+class Status(StatusModel):
+    phase: Phase = Phase.PENDING
+    step: int = -1  # index into the schedule; -1 before the first step
+    traffic: Traffic = Traffic()
+    traffic_applied: bool = True  # False between writing a new intent and the mesh confirming it
+    started_at: float | None = None
+    step_started_at: float | None = None
+    updated_at: float | None = None
+    holds: int = 0  # consecutive steps with no judgement (no data, metrics unavailable)
+    verdict: str = ""  # the last decision's outcome
+    reason: str = ""
+    history: tuple[HistoryEntry, ...] = Field(default_factory=tuple)
+
+    @property
+    def done(self) -> bool:
+        return self.phase.terminal and self.traffic_applied
+
+    def without_history(self) -> dict[str, object]:
+        return self.model_dump(exclude={"history"})
