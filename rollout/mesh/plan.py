@@ -34,6 +34,4 @@ class TrafficPlan:
 
     @property
     def is_safe(self) -> bool:
-        return (
-            self.canary_weight == 0 and not self.ab_matches and self.mirror_percent == 0 and not self.faults
-        )
+        return self.canary_weight == 0 and not self.ab_matches and self.mirror_percent == 0 and not self.faults
