@@ -1,3 +1,3 @@
 """Shared fixtures. Fixtures for real servers live in their own plugin modules."""
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.controlplane.fixture"]

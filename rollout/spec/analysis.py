@@ -49,9 +49,7 @@ class TemplateSpec(SpecModel):
         return self
 
     def queries(self) -> dict[str, str]:
-        return {
-            r: q for r in ("requests", "errors", "buckets", "value") if (q := getattr(self, r)) is not None
-        }
+        return {r: q for r in ("requests", "errors", "buckets", "value") if (q := getattr(self, r)) is not None}
 
 
 class AnalysisSpec(SpecModel):

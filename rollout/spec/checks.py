@@ -15,13 +15,9 @@ def cross_check(experiment: Experiment) -> list[Problem]:
     problems: list[Problem] = []
     root: tuple[str | int, ...] = ("spec",)
     if spec.strategy is None and spec.chaos is None:
-        problems.append(
-            (root, "give a strategy (canary, abTest or mirror), or chaos for a chaos-only experiment")
-        )
+        problems.append((root, "give a strategy (canary, abTest or mirror), or chaos for a chaos-only experiment"))
     if spec.strategy is None and spec.chaos is not None and spec.chaos.duration is None:
-        problems.append(
-            ((*root, "chaos", "duration"), "a chaos-only experiment needs chaos.duration (e.g. 10m)")
-        )
+        problems.append(((*root, "chaos", "duration"), "a chaos-only experiment needs chaos.duration (e.g. 10m)"))
     if spec.strategy is not None and spec.analysis is None:
         problems.append(((*root, "analysis"), "a release needs analysis with at least one metric"))
 
@@ -45,15 +41,11 @@ def cross_check(experiment: Experiment) -> list[Problem]:
         for i, metric in enumerate(spec.analysis.metrics):
             path = (*root, "analysis", "metrics", i)
             if metric.name in seen:
-                problems.append(
-                    ((*path, "name"), f"metric name {metric.name!r} is used twice; names must be unique")
-                )
+                problems.append(((*path, "name"), f"metric name {metric.name!r} is used twice; names must be unique"))
             seen.add(metric.name)
             if metric.template not in custom and metric.template not in BUILTIN_TEMPLATES:
                 known = ", ".join(sorted([*BUILTIN_TEMPLATES, *custom]))
-                problems.append(
-                    ((*path, "template"), f"unknown template {metric.template!r}; known: {known}")
-                )
+                problems.append(((*path, "template"), f"unknown template {metric.template!r}; known: {known}"))
         for i, template in enumerate(spec.analysis.templates):
             for role, query in template.queries().items():
                 bad = unknown_variables(query)
@@ -78,9 +70,7 @@ def cross_check(experiment: Experiment) -> list[Problem]:
                     )
                 )
         schedule = (
-            spec.strategy.canary.schedule
-            if spec.strategy is not None and spec.strategy.canary is not None
-            else None
+            spec.strategy.canary.schedule if spec.strategy is not None and spec.strategy.canary is not None else None
         )
         for i, fault in enumerate(spec.chaos.faults):
             steps = fault.during.steps if fault.during is not None else None

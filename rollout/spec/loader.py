@@ -47,16 +47,12 @@ def load_experiments(path: Path | str) -> list[Experiment]:
     file = Path(path)
     try:
         if file.stat().st_size > MAX_FILE_BYTES:
-            raise SpecError(
-                [SpecProblem(name, 1, 1, "(file)", "file is larger than 1 MiB; is this an experiment?")]
-            )
+            raise SpecError([SpecProblem(name, 1, 1, "(file)", "file is larger than 1 MiB; is this an experiment?")])
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError([SpecProblem(name, 1, 1, "(file)", "no such file")]) from None
     except IsADirectoryError:
-        raise SpecError(
-            [SpecProblem(name, 1, 1, "(file)", "is a folder; name the YAML files in it")]
-        ) from None
+        raise SpecError([SpecProblem(name, 1, 1, "(file)", "is a folder; name the YAML files in it")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([SpecProblem(name, 1, 1, "(file)", f"cannot be read: {exc}")]) from None
     return load_experiments_text(text, name)
@@ -68,8 +64,8 @@ def load_experiment_text(text: str, name: str = "<text>") -> Experiment:
 
 def load_experiments_text(text: str, name: str = "<text>") -> list[Experiment]:
     try:
-        nodes = [n for n in yaml.compose_all(text, Loader=yaml.SafeLoader) if n is not None]
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        documents = list(yaml.safe_load_all(text))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -77,7 +73,8 @@ def load_experiments_text(text: str, name: str = "<text>") -> list[Experiment]:
         raise SpecError([SpecProblem(name, line, col, "(yaml)", f"YAML syntax error: {problem}")]) from None
     except yaml.YAMLError as exc:
         raise SpecError([SpecProblem(name, 1, 1, "(yaml)", f"YAML error: {exc}")]) from None
-    if not documents:
+    pairs = [(n, d) for n, d in zip(nodes, documents, strict=True) if d is not None]
+    if not pairs:
         raise SpecError(
             [
                 SpecProblem(
@@ -91,7 +88,7 @@ def load_experiments_text(text: str, name: str = "<text>") -> list[Experiment]:
         )
     experiments: list[Experiment] = []
     problems: list[SpecProblem] = []
-    for node, data in zip(nodes, documents, strict=True):
+    for node, data in pairs:
         try:
             experiments.append(_validate_document(data, map_positions(node), name))
         except SpecError as exc:

@@ -96,9 +96,7 @@ def allowed_fields(root: type[BaseModel], data: Any, path: Path) -> list[str]:
             current.get(part)
             if isinstance(current, dict)
             else (
-                current[part]
-                if isinstance(current, list) and isinstance(part, int) and part < len(current)
-                else None
+                current[part] if isinstance(current, list) and isinstance(part, int) and part < len(current) else None
             )
         )
         if tp is None:
@@ -123,9 +121,7 @@ def friendly(error: ErrorDetails, root: type[BaseModel], data: Any, path: Path) 
     if kind == "extra_forbidden":
         allowed = [f for f in allowed_fields(root, data, path[:-1]) if f != path[-1]]
         return (
-            f"unknown field {path[-1]!r}; allowed: {', '.join(allowed)}"
-            if allowed
-            else f"unknown field {path[-1]!r}"
+            f"unknown field {path[-1]!r}; allowed: {', '.join(allowed)}" if allowed else f"unknown field {path[-1]!r}"
         )
     if kind == "literal_error":
         return f"{given!r} is not allowed; use one of: {_options(ctx.get('expected', ''))}"

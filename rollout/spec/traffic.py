@@ -25,9 +25,7 @@ class TargetSpec(SpecModel):
     @model_validator(mode="after")
     def _versions_differ(self) -> TargetSpec:
         if self.stable.version == self.canary.version:
-            raise ValueError(
-                f"stable and canary are both version {self.stable.version!r}; give the canary its own"
-            )
+            raise ValueError(f"stable and canary are both version {self.stable.version!r}; give the canary its own")
         return self
 
 
@@ -72,14 +70,12 @@ class GatewayApiMeshSpec(SpecModel):
 class SmiMeshSpec(SpecModel):
     provider: Literal["smi"]
     traffic_split: Name
-    api_version: Literal[
-        "split.smi-spec.io/v1alpha4", "split.smi-spec.io/v1alpha2", "split.smi-spec.io/v1alpha1"
-    ] = "split.smi-spec.io/v1alpha4"
+    api_version: Literal["split.smi-spec.io/v1alpha4", "split.smi-spec.io/v1alpha2", "split.smi-spec.io/v1alpha1"] = (
+        "split.smi-spec.io/v1alpha4"
+    )
 
 
-MeshSpec = Annotated[
-    LocalMeshSpec | IstioMeshSpec | GatewayApiMeshSpec | SmiMeshSpec, Field(discriminator="provider")
-]
+MeshSpec = Annotated[LocalMeshSpec | IstioMeshSpec | GatewayApiMeshSpec | SmiMeshSpec, Field(discriminator="provider")]
 PROVIDERS = ("local", "istio", "gateway-api", "smi")
 
 
@@ -123,18 +119,23 @@ class CanaryStrategySpec(SpecModel):
     max_weight: Weight | None = None
     step_interval: Duration = 60.0
 
+    @field_validator("steps")
+    @classmethod
+    def _increasing(cls, steps: list[int] | None) -> list[int] | None:
+        if steps is not None:
+            for before, after in zip(steps, steps[1:], strict=False):
+                if after <= before:
+                    raise ValueError(f"steps must increase: {after} follows {before}")
+            if steps[0] == 0:
+                raise ValueError("the first step must send some traffic to the canary (above 0)")
+        return steps
+
     @model_validator(mode="after")
     def _one_schedule(self) -> CanaryStrategySpec:
         if self.steps is not None and (self.step_weight is not None or self.max_weight is not None):
             raise ValueError("give either steps or stepWeight/maxWeight, not both")
         if self.steps is None and self.step_weight is None:
             raise ValueError("give steps (for example [5, 10, 25, 50]) or stepWeight with maxWeight")
-        if self.steps is not None:
-            for before, after in zip(self.steps, self.steps[1:], strict=False):
-                if after <= before:
-                    raise ValueError(f"steps must increase: {after} follows {before}")
-            if self.steps[0] == 0:
-                raise ValueError("the first step must send some traffic to the canary (above 0)")
         if self.step_weight is not None:
             if self.step_weight == 0:
                 raise ValueError("stepWeight must be above 0")

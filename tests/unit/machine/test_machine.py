@@ -1,0 +1,155 @@
+"""The state machine, step by step: what each event does to the phase, the weights and the faults."""
+
+from __future__ import annotations
+
+from rollout.events import Applied, Command, Halt, Judged, MetricNumbers, MetricsUnavailable, NoData, Start, Tick
+from rollout.machine import Notify, SetFaults, SetRoute, advance
+from rollout.plan import RunPlan
+from rollout.status import Phase, Status
+from tests.unit.machine.conftest import CANARY, plan_from
+
+T0 = 1_000_000.0
+
+
+def proven(outcome: str = "advance", canary_n: float = 1000) -> Judged:
+    metrics = tuple(
+        MetricNumbers(metric=m, outcome=outcome, reason="r", canary_n=canary_n, stable_n=9000)
+        for m in ("errors", "latency")
+    )
+    return Judged(outcome=outcome, engine="test", reason=f"all metrics {outcome}", metrics=metrics)
+
+
+def run(plan: RunPlan, *events: tuple[float, object]) -> Status:
+    status = Status()
+    for at, event in events:
+        status = advance(plan, status, event, T0 + at).status  # type: ignore[arg-type]
+        if not status.traffic_applied:
+            status = advance(plan, status, Applied(), T0 + at).status
+    return status
+
+
+def test_start_routes_the_first_step_and_turns_on_unconditional_faults(canary_plan: RunPlan) -> None:
+    transition = advance(canary_plan, Status(), Start(), T0)
+    status = transition.status
+    assert status.phase is Phase.PROGRESSING
+    assert (status.step, status.traffic.canary_weight) == (0, 5)
+    assert status.traffic.faults == ("demo/shop#1",)  # the delay waits for the 10% and 25% steps
+    assert not status.traffic_applied, "the intent is recorded before the mesh holds it"
+    kinds = [type(a) for a in transition.actions]
+    assert kinds == [SetRoute, SetFaults, Notify]
+
+
+def test_each_advance_after_a_full_step_moves_to_the_next_weight(canary_plan: RunPlan) -> None:
+    status = run(canary_plan, (0, Start()), (60, proven()), (120, proven()))
+    assert (status.step, status.traffic.canary_weight) == (2, 25)
+    assert set(status.traffic.faults) == {"demo/shop#0", "demo/shop#1"}
+
+
+def test_an_advance_before_the_step_has_lasted_its_interval_holds(canary_plan: RunPlan) -> None:
+    status = run(canary_plan, (0, Start()), (30, proven()))
+    assert status.traffic.canary_weight == 5
+    assert "more exposure" in status.reason
+
+
+def test_the_last_advance_promotes_to_all_canary_without_faults(canary_plan: RunPlan) -> None:
+    status = run(canary_plan, (0, Start()), *[(60 * i, proven()) for i in range(1, 5)])
+    assert status.phase is Phase.SUCCEEDED
+    assert status.traffic.canary_weight == 100 and not status.traffic.faults
+
+
+def test_promotion_waits_for_minimum_exposure(canary_plan: RunPlan) -> None:
+    events = [(60 * i, proven()) for i in range(1, 4)] + [(240, proven(canary_n=50))]
+    status = run(canary_plan, (0, Start()), *events)
+    assert status.phase is Phase.PROGRESSING
+    assert "below minRequests 100" in status.reason
+
+
+def test_promotion_needs_every_metric_proven(canary_plan: RunPlan) -> None:
+    mixed = proven().model_copy(
+        update={"metrics": (proven().metrics[0], proven("hold").metrics[1])}
+    )
+    status = run(canary_plan, (0, Start()), *[(60 * i, proven()) for i in range(1, 4)], (240, mixed))
+    assert status.phase is Phase.PROGRESSING
+    assert "non-inferiority not proven for latency" in status.reason
+
+
+def test_a_proven_regression_rolls_back_to_all_stable_with_no_faults(canary_plan: RunPlan) -> None:
+    status = run(canary_plan, (0, Start()), (60, proven()), (120, proven("rollback")))
+    assert status.phase is Phase.ROLLED_BACK
+    assert status.traffic.is_safe and status.traffic_applied
+
+
+def test_no_data_holds_and_spends_the_failure_budget_then_follows_the_policy(canary_plan: RunPlan) -> None:
+    status = run(canary_plan, (0, Start()), (60, NoData(reason="empty vector")), (120, NoData(reason="empty")))
+    assert status.phase is Phase.PROGRESSING and status.holds == 2
+    assert status.traffic.canary_weight == 5, "no data holds the weights"
+    status = run(canary_plan, (0, Start()), *[(60 * i, NoData(reason="empty")) for i in (1, 2, 3)])
+    assert status.phase is Phase.ROLLED_BACK
+    assert "failure budget of 2 is spent" in status.reason
+
+
+def test_prometheus_down_is_not_a_verdict_on_the_canary(canary_plan: RunPlan) -> None:
+    outage = MetricsUnavailable(reason="connection refused by 127.0.0.1:9090")
+    status = run(canary_plan, (0, Start()), (60, outage))
+    assert status.phase is Phase.PROGRESSING
+    assert "says nothing about the canary" in status.reason
+    status = run(canary_plan, (0, Start()), (60, outage), (120, proven()), (180, outage), (240, outage))
+    assert status.phase is Phase.PROGRESSING, "a judgement in between refills the budget"
+
+
+def test_hold_policy_pauses_with_faults_off() -> None:
+    plan = plan_from(CANARY, **{"onNoData: rollback": "onNoData: hold"})
+    status = run(plan, (0, Start()), *[(60 * i, NoData(reason="empty")) for i in (1, 2, 3)])
+    assert status.phase is Phase.PAUSED and not status.traffic.faults
+    assert status.traffic.canary_weight == 5
+
+
+def test_inconclusive_at_max_duration_goes_back_to_stable(canary_plan: RunPlan) -> None:
+    status = run(canary_plan, (0, Start()), (3600, proven("hold")))
+    assert status.phase is Phase.INCONCLUSIVE and status.traffic.is_safe
+
+
+def test_promote_if_not_critical_promotes_when_only_a_non_critical_metric_is_open() -> None:
+    plan = plan_from(CANARY, **{"maxDuration: 1h": "maxDuration: 1h\n    onInconclusive: promote-if-not-critical"})
+    open_latency = proven().model_copy(update={"outcome": "inconclusive", "metrics": (
+        proven().metrics[0], proven("hold").metrics[1])})
+    status = run(plan, (0, Start()), (3600, open_latency))
+    assert status.phase is Phase.SUCCEEDED
+
+
+def test_operator_commands(canary_plan: RunPlan) -> None:
+    paused = run(canary_plan, (0, Start()), (10, Command(command="pause")))
+    assert paused.phase is Phase.PAUSED and not paused.traffic.faults
+    resumed = run(canary_plan, (0, Start()), (10, Command(command="pause")), (20, Command(command="resume")))
+    assert resumed.phase is Phase.PROGRESSING and resumed.traffic.faults
+    promoted = run(canary_plan, (0, Start()), (10, Command(command="promote", by="alice")))
+    assert promoted.phase is Phase.SUCCEEDED and "operator override" in promoted.reason
+    aborted = run(canary_plan, (0, Start()), (60, proven()), (70, Command(command="abort")))
+    assert aborted.phase is Phase.ABORTED and aborted.traffic.is_safe
+
+
+def test_a_halt_stops_faults_and_rolls_the_canary_back(canary_plan: RunPlan) -> None:
+    status = run(canary_plan, (0, Start()), (30, Halt(reason="error-rate 0.09 above 0.05")))
+    assert status.phase is Phase.ROLLED_BACK and status.traffic.is_safe
+    assert "error-rate 0.09 above 0.05" in status.reason
+
+
+def test_time_windows_turn_faults_on_and_off_by_tick() -> None:
+    plan = plan_from(
+        CANARY,
+        **{"during: {steps: [10, 25]}": "during: {window: {after: 30s, duration: 60s}}",
+           "{abort: {httpStatus: 503, percent: 2}, arm: canary}": "{abort: {httpStatus: 503, percent: 2}, "
+           "during: {window: {after: 500s, duration: 1s}}}"},
+    )
+    before = run(plan, (0, Start()))
+    assert before.traffic.faults == ()
+    during = run(plan, (0, Start()), (31, Tick()))
+    assert during.traffic.faults == ("demo/shop#0",)
+    after = run(plan, (0, Start()), (31, Tick()), (95, Tick()))
+    assert after.traffic.faults == ()
+
+
+def test_terminal_phases_ignore_everything(canary_plan: RunPlan) -> None:
+    done = run(canary_plan, (0, Start()), (60, proven("rollback")))
+    for event in (Start(), proven(), Command(command="promote"), NoData(reason="x"), Tick()):
+        assert advance(canary_plan, done, event, T0 + 500).status == done
