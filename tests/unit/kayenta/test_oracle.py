@@ -1,0 +1,121 @@
+"""Every deterministic case of Kayenta's own tests, and the runner's report and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from analysis.kayenta.errors import OracleFileError
+from analysis.kayenta.oracle import (
+    OracleCase,
+    OracleReport,
+    check_case,
+    format_report,
+    load_cases,
+    run_oracle_file,
+)
+from tests.unit.kayenta.oracle_path import ORACLE_FILE
+
+NON_DETERMINISTIC = {"random", "config_lookup", "scenario"}
+
+
+def _deterministic_cases() -> list[OracleCase]:
+    if not ORACLE_FILE.exists():
+        return []
+    return [case for case in load_cases(ORACLE_FILE) if case.kind not in NON_DETERMINISTIC]
+
+
+CASES = _deterministic_cases()
+
+
+@pytest.mark.skipif(not ORACLE_FILE.exists(), reason=f"no oracle file at {ORACLE_FILE}")
+def test_the_oracle_holds_every_deterministic_kind() -> None:
+    kinds = {case.kind for case in CASES}
+    assert {"classifier", "scorer", "mann_whitney_ci", "mann_whitney_intermediate", "wilcoxon_diff"} <= kinds
+    assert len(CASES) >= 60
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.kind}: {c.name}" for c in CASES])
+def test_deterministic_case(case: OracleCase) -> None:
+    assert check_case(case) is None
+
+
+@pytest.mark.skipif(not ORACLE_FILE.exists(), reason=f"no oracle file at {ORACLE_FILE}")
+def test_the_whole_file_passes_with_seeded_random_cases() -> None:
+    report = run_oracle_file(ORACLE_FILE)
+    assert report.failed == 0, report.failures
+    random_cases = sum(1 for case in load_cases(ORACLE_FILE) if case.kind == "random")
+    assert report.passed == len(CASES) + random_cases
+    assert format_report(report)[-1] == f"{report.passed} passed, 0 failed, {report.skipped} skipped"
+
+
+def test_format_report_lists_failures_then_the_counts() -> None:
+    report = OracleReport(passed=3, failed=1, skipped=0, failures=["classifier 'x' (a.scala:1-2): boom"])
+    assert format_report(report) == ["classifier 'x' (a.scala:1-2): boom", "3 passed, 1 failed"]
+
+
+def _case_file(tmp_path: Path, case: dict[str, object]) -> Path:
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps({"cases": [case]}))
+    return path
+
+
+SCORER_CASE: dict[str, object] = {
+    "name": "one pass",
+    "kind": "scorer",
+    "source": {"path": "ScorerSuite.scala", "lines": [1, 9]},
+    "params": {
+        "groupWeights": {},
+        "metricResults": [{"name": "m", "classification": "Pass", "groups": ["g"], "critical": False}],
+    },
+    "expected": {"summaryScore": 100.0},
+}
+
+
+def test_a_wrong_expectation_is_one_failure_line_naming_the_case(tmp_path: Path) -> None:
+    case = {**SCORER_CASE, "expected": {"summaryScore": 50.0}}
+    report = run_oracle_file(_case_file(tmp_path, case))
+    assert (report.passed, report.failed, report.skipped) == (0, 1, 0)
+    assert report.failures == ["scorer 'one pass' (ScorerSuite.scala:1-9): summaryScore expected 50.0, got 100.0"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"cases": [', "cases.json:1:12: not valid JSON"),
+        ("[]", 'the top level must be an object with a "cases" list'),
+        ('{"cases": [{"name": "x", "kind": "nope"}]}', "case 0 ('x'): kind 'nope' is not a known kind"),
+        ('{"cases": [{"kind": "scorer"}]}', "cases[0] has no name"),
+    ],
+)
+def test_a_malformed_file_is_one_clear_error(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "cases.json"
+    path.write_text(content)
+    with pytest.raises(OracleFileError) as caught:
+        run_oracle_file(path)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_malformed_field_names_the_case_and_the_field(tmp_path: Path) -> None:
+    case = {**SCORER_CASE, "expected": {"summaryScore": "high"}}
+    with pytest.raises(OracleFileError) as caught:
+        run_oracle_file(_case_file(tmp_path, case))
+    assert str(caught.value).endswith("case 0 ('one pass'): expected.summaryScore must be a number, got 'high'")
+
+
+def test_a_missing_file_is_an_oracle_file_error(tmp_path: Path) -> None:
+    with pytest.raises(OracleFileError, match="cannot read the file"):
+        run_oracle_file(tmp_path / "absent.json")
+
+
+def test_the_oracle_command_passes_every_deterministic_case() -> None:
+    from typer.testing import CliRunner
+
+    from rollout.cli import app
+
+    result = CliRunner().invoke(app, ["oracle", "kayenta", str(ORACLE_FILE)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1].startswith("71 passed, 0 failed")
