@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from analysis.observations import MetricKind
 
 TEMPLATE_VARIABLES = frozenset(
-    {"service", "namespace", "version", "stable", "canary", "window", "start", "end", "step", "le"}
+    {"service", "namespace", "version", "stable", "canary", "window", "start", "end", "step"}
 )
 """Variables a query template may use, as ``{{name}}``."""
 
@@ -42,9 +42,11 @@ def unknown_variables(query: str) -> list[str]:
     return sorted(template_variables(query) - TEMPLATE_VARIABLES)
 
 
+# destination_workload_namespace, not destination_service_namespace: both are in Istio's standard
+# labels, and the embedded mesh exposes only the workload one (Flagger's Istio queries use it too).
 _ISTIO_SELECTOR = (
     'reporter="destination",destination_service_name="{{service}}",'
-    'destination_service_namespace="{{namespace}}",destination_version="{{version}}"'
+    'destination_workload_namespace="{{namespace}}",destination_version="{{version}}"'
 )
 _LINKERD_SELECTOR = 'direction="inbound",namespace="{{namespace}}",deployment="{{service}}-{{version}}"'
 
@@ -57,8 +59,7 @@ BUILTIN_TEMPLATES: dict[str, Template] = {
             {
                 "requests": f"sum(increase(istio_requests_total{{{_ISTIO_SELECTOR}}}[{{{{window}}}}]))",
                 "errors": (
-                    f'sum(increase(istio_requests_total{{{_ISTIO_SELECTOR},response_code=~"5.."}}'
-                    "[{{window}}]))"
+                    f'sum(increase(istio_requests_total{{{_ISTIO_SELECTOR},response_code=~"5.."}}[{{{{window}}}}]))'
                 ),
             },
             "5xx responses among requests (Istio's istio_requests_total; also the embedded mesh)",
@@ -80,8 +81,7 @@ BUILTIN_TEMPLATES: dict[str, Template] = {
             {
                 "requests": f"sum(increase(response_total{{{_LINKERD_SELECTOR}}}[{{{{window}}}}]))",
                 "errors": (
-                    f'sum(increase(response_total{{{_LINKERD_SELECTOR},classification="failure"}}'
-                    "[{{window}}]))"
+                    f'sum(increase(response_total{{{_LINKERD_SELECTOR},classification="failure"}}[{{{{window}}}}]))'
                 ),
             },
             "failed responses among responses (Linkerd's response_total)",
@@ -91,8 +91,7 @@ BUILTIN_TEMPLATES: dict[str, Template] = {
             MetricKind.LATENCY,
             {
                 "buckets": (
-                    f"sum by (le) (increase(response_latency_ms_bucket{{{_LINKERD_SELECTOR}}}"
-                    "[{{window}}]))"
+                    f"sum by (le) (increase(response_latency_ms_bucket{{{_LINKERD_SELECTOR}}}[{{{{window}}}}]))"
                 ),
             },
             "response latency histogram in ms (Linkerd's response_latency_ms)",

@@ -53,8 +53,6 @@ def cookie_match(name: str, value: str) -> tuple[str, StringMatch]:
     return ("cookie", StringMatch(MatchKind.REGEX, pattern))
 
 
-def matches_any(
-    matches: tuple[RequestMatch, ...], headers: Mapping[str, str], query: Mapping[str, str]
-) -> bool:
+def matches_any(matches: tuple[RequestMatch, ...], headers: Mapping[str, str], query: Mapping[str, str]) -> bool:
     """OR over matches, as Istio's ``match[]`` and Gateway API's ``matches[]``."""
     return any(m.matches(headers, query) for m in matches)

@@ -184,25 +184,18 @@ def _judged(plan: RunPlan, status: Status, event: Judged, now: float) -> Transit
         return _finish(
             plan, status, event, now, f"chaos run completed without breaking the steady state; {event.reason}"
         )
+    more_steps = status.step + 1 < len(plan.weights)
+    gate_open = event.outcome == "advance" or (event.outcome == "hold" and plan.step_gate == "no-regression")
+    if more_steps and gate_open and step_done:
+        reason = event.reason if event.outcome == "advance" else f"no regression after a full step; {event.reason}"
+        step = status.step + 1
+        traffic = _traffic_at(plan, step, started_at=started_at, now=now, halted=_halted(status))
+        return _go(
+            plan, status, event, now, Phase.PROGRESSING, traffic, "advanced",
+            f"Canary weight {status.traffic.canary_weight}% -> {traffic.canary_weight}%",
+            reason=reason, step=step, step_started_at=now, holds=0, verdict=event.outcome,
+        )  # fmt: skip
     if event.outcome == "advance" and step_done:
-        if status.step + 1 < len(plan.weights):
-            step = status.step + 1
-            traffic = _traffic_at(plan, step, started_at=started_at, now=now, halted=_halted(status))
-            return _go(
-                plan,
-                status,
-                event,
-                now,
-                Phase.PROGRESSING,
-                traffic,
-                "advanced",
-                f"Canary weight {status.traffic.canary_weight}% -> {traffic.canary_weight}%",
-                reason=event.reason,
-                step=step,
-                step_started_at=now,
-                holds=0,
-                verdict=event.outcome,
-            )
         shortfall = _exposure_shortfall(plan, event)
         if shortfall is None:
             return _finish(plan, status, event, now, event.reason, verdict=event.outcome)

@@ -43,6 +43,7 @@ class RunPlan:
     on_inconclusive: str
     min_requests: int
     critical_metrics: frozenset[str]
+    step_gate: str = "no-regression"
 
     @property
     def promotes(self) -> bool:
@@ -129,4 +130,5 @@ def run_plan(experiment: Experiment) -> RunPlan:
         on_inconclusive=analysis.on_inconclusive if analysis else "rollback",
         min_requests=analysis.min_requests if analysis else 0,
         critical_metrics=frozenset(m.name for m in analysis.metrics if m.critical) if analysis else frozenset(),
+        step_gate=analysis.step_gate if analysis else "no-regression",
     )

@@ -65,6 +65,31 @@ class HistoryEntry(StatusModel):
     reason: str
 
 
+class Source(StatusModel):
+    """Where the experiment came from (a GitOps commit), copied from the Experiment's annotations."""
+
+    commit: str = ""
+    author: str = ""
+    message: str = ""
+    repo: str = ""
+    path: str = ""
+
+
+SOURCE_ANNOTATIONS = {
+    "commit": "meshroll.io/commit-sha",
+    "author": "meshroll.io/commit-author",
+    "message": "meshroll.io/commit-message",
+    "repo": "meshroll.io/source-repo",
+    "path": "meshroll.io/source-path",
+}
+
+
+def source_from(annotations: dict[str, str]) -> Source | None:
+    """The commit an Experiment was started from, or None when it names none."""
+    found = {field: annotations[key] for field, key in SOURCE_ANNOTATIONS.items() if key in annotations}
+    return Source(**found) if found else None
+
+
 class Status(StatusModel):
     phase: Phase = Phase.PENDING
     step: int = -1  # index into the schedule; -1 before the first step
@@ -76,6 +101,7 @@ class Status(StatusModel):
     holds: int = 0  # consecutive steps with no judgement (no data, metrics unavailable)
     verdict: str = ""  # the last decision's outcome
     reason: str = ""
+    source: Source | None = None  # the commit that started this run (GitOps)
     history: tuple[HistoryEntry, ...] = Field(default_factory=tuple)
 
     @property

@@ -60,5 +60,7 @@ class AnalysisSpec(SpecModel):
     on_no_data: Policy = "hold"  # when the failure budget is spent
     failure_budget: int = Field(default=5, ge=0)  # steps without data or metrics allowed
     on_inconclusive: Policy = "rollback"  # at maxDuration with no answer
+    # what a step needs before the canary takes more traffic; promotion always needs proven non-inferiority
+    step_gate: Literal["no-regression", "non-inferiority"] = "no-regression"
     metrics: list[MetricRefSpec] = Field(min_length=1)
     templates: list[TemplateSpec] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -54,14 +54,40 @@ def _check_dns_label(value: str) -> str:
     return value
 
 
-Weight = Annotated[int, BeforeValidator(_no_bool), AfterValidator(_check_weight)]
+Weight = Annotated[
+    int,
+    BeforeValidator(_no_bool),
+    AfterValidator(_check_weight),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 100}),
+]
 """A traffic weight in percent, 0..100."""
 
-Percent = Annotated[float, BeforeValidator(_no_bool), AfterValidator(_check_percent)]
+Percent = Annotated[
+    float,
+    BeforeValidator(_no_bool),
+    AfterValidator(_check_percent),
+    WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 100}),
+]
 """A share of requests in percent, above 0 and at most 100."""
 
-Name = Annotated[str, AfterValidator(_check_dns_label)]
+Name = Annotated[
+    str,
+    AfterValidator(_check_dns_label),
+    WithJsonSchema({"type": "string", "maxLength": 63, "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}),
+]
 """A Kubernetes-style name (DNS-1123 label)."""
 
-Fraction = Annotated[float, BeforeValidator(_no_bool), Field(ge=0.0, le=1.0)]
+
+def _check_fraction(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{value:g} is outside 0..1 (a proportion: 0.1 is 10%)")
+    return value
+
+
+Fraction = Annotated[
+    float,
+    BeforeValidator(_no_bool),
+    AfterValidator(_check_fraction),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1}),
+]
 """A proportion from 0 to 1."""

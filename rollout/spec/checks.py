@@ -72,7 +72,23 @@ def cross_check(experiment: Experiment) -> list[Problem]:
         schedule = (
             spec.strategy.canary.schedule if spec.strategy is not None and spec.strategy.canary is not None else None
         )
+        canary_takes_traffic = spec.strategy is not None and (
+            spec.strategy.canary is not None or spec.strategy.ab_test is not None
+        )
         for i, fault in enumerate(spec.chaos.faults):
+            if (
+                provider == "istio"
+                and not fault.match
+                and (fault.arm == "canary" or (fault.arm == "stable" and canary_takes_traffic))
+            ):
+                problems.append(
+                    (
+                        (*root, "chaos", "faults", i, "arm"),
+                        f"Istio applies a fault to every request of a route, so it cannot single out the "
+                        f"{fault.arm}'s share of weighted traffic; give the fault a match (a cohort routed to the "
+                        f"{fault.arm}), or use arm: both",
+                    )
+                )
             steps = fault.during.steps if fault.during is not None else None
             if steps is None:
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -46,6 +47,7 @@ class BackendProfileSpec(SpecModel):
 class LocalMeshSpec(SpecModel):
     provider: Literal["local"]
     port: int = Field(default=0, ge=0, le=65535)  # the router's port; 0 picks a free one
+    metrics_port: int = Field(default=0, ge=0, le=65535)  # /metrics port; fix it for a Prometheus to scrape
     load_rate: float = Field(default=150.0, gt=0, le=5000)  # requests per second from the load generator
     cohort_fraction: Fraction = 0.1  # share of generated requests that carry the A/B cohort header
     stable: BackendProfileSpec = BackendProfileSpec()
@@ -123,7 +125,7 @@ class CanaryStrategySpec(SpecModel):
     @classmethod
     def _increasing(cls, steps: list[int] | None) -> list[int] | None:
         if steps is not None:
-            for before, after in zip(steps, steps[1:], strict=False):
+            for before, after in itertools.pairwise(steps):
                 if after <= before:
                     raise ValueError(f"steps must increase: {after} follows {before}")
             if steps[0] == 0:

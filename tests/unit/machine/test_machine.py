@@ -65,9 +65,7 @@ def test_promotion_waits_for_minimum_exposure(canary_plan: RunPlan) -> None:
 
 
 def test_promotion_needs_every_metric_proven(canary_plan: RunPlan) -> None:
-    mixed = proven().model_copy(
-        update={"metrics": (proven().metrics[0], proven("hold").metrics[1])}
-    )
+    mixed = proven().model_copy(update={"metrics": (proven().metrics[0], proven("hold").metrics[1])})
     status = run(canary_plan, (0, Start()), *[(60 * i, proven()) for i in range(1, 4)], (240, mixed))
     assert status.phase is Phase.PROGRESSING
     assert "non-inferiority not proven for latency" in status.reason
@@ -111,8 +109,9 @@ def test_inconclusive_at_max_duration_goes_back_to_stable(canary_plan: RunPlan) 
 
 def test_promote_if_not_critical_promotes_when_only_a_non_critical_metric_is_open() -> None:
     plan = plan_from(CANARY, **{"maxDuration: 1h": "maxDuration: 1h\n    onInconclusive: promote-if-not-critical"})
-    open_latency = proven().model_copy(update={"outcome": "inconclusive", "metrics": (
-        proven().metrics[0], proven("hold").metrics[1])})
+    open_latency = proven().model_copy(
+        update={"outcome": "inconclusive", "metrics": (proven().metrics[0], proven("hold").metrics[1])}
+    )
     status = run(plan, (0, Start()), (3600, open_latency))
     assert status.phase is Phase.SUCCEEDED
 
@@ -137,9 +136,11 @@ def test_a_halt_stops_faults_and_rolls_the_canary_back(canary_plan: RunPlan) -> 
 def test_time_windows_turn_faults_on_and_off_by_tick() -> None:
     plan = plan_from(
         CANARY,
-        **{"during: {steps: [10, 25]}": "during: {window: {after: 30s, duration: 60s}}",
-           "{abort: {httpStatus: 503, percent: 2}, arm: canary}": "{abort: {httpStatus: 503, percent: 2}, "
-           "during: {window: {after: 500s, duration: 1s}}}"},
+        **{
+            "during: {steps: [10, 25]}": "during: {window: {after: 30s, duration: 60s}}",
+            "{abort: {httpStatus: 503, percent: 2}, arm: canary}": "{abort: {httpStatus: 503, percent: 2}, "
+            "during: {window: {after: 500s, duration: 1s}}}",
+        },
     )
     before = run(plan, (0, Start()))
     assert before.traffic.faults == ()
@@ -153,3 +154,22 @@ def test_terminal_phases_ignore_everything(canary_plan: RunPlan) -> None:
     done = run(canary_plan, (0, Start()), (60, proven("rollback")))
     for event in (Start(), proven(), Command(command="promote"), NoData(reason="x"), Tick()):
         assert advance(canary_plan, done, event, T0 + 500).status == done
+
+
+def test_with_no_regression_after_a_full_step_the_canary_takes_more_traffic(canary_plan: RunPlan) -> None:
+    status = run(canary_plan, (0, Start()), (60, proven("hold")))
+    assert status.traffic.canary_weight == 10
+    assert status.reason.startswith("no regression after a full step")
+
+
+def test_the_non_inferiority_gate_holds_each_step_until_proven() -> None:
+    plan = plan_from(CANARY, **{"failureBudget: 2": "failureBudget: 2\n    stepGate: non-inferiority"})
+    held = run(plan, (0, Start()), (60, proven("hold")))
+    assert held.traffic.canary_weight == 5
+    moved = run(plan, (0, Start()), (60, proven("hold")), (120, proven()))
+    assert moved.traffic.canary_weight == 10
+
+
+def test_the_last_step_never_promotes_on_a_mere_absence_of_regression(canary_plan: RunPlan) -> None:
+    status = run(canary_plan, (0, Start()), *[(60 * i, proven("hold")) for i in range(1, 8)])
+    assert status.phase is Phase.PROGRESSING and status.traffic.canary_weight == 50

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rollout.events import (
-    Applied, Command, Event, Halt, Judged, MetricNumbers, MetricsUnavailable, NoData, Start, Tick,
+    Applied,
+    Command,
+    Event,
+    Halt,
+    Judged,
+    MetricNumbers,
+    MetricsUnavailable,
+    NoData,
+    Start,
+    Tick,
 )  # fmt: skip
 from rollout.machine import advance
 from rollout.plan import RunPlan
@@ -15,11 +26,10 @@ from tests.unit.machine.conftest import CANARY, plan_from
 
 PLANS = {
     "canary": plan_from(CANARY),
-    "hold-policies": plan_from(
-        CANARY, **{"onNoData: rollback": "onNoData: hold\n    onInconclusive: hold"}
-    ),
+    "hold-policies": plan_from(CANARY, **{"onNoData: rollback": "onNoData: hold\n    onInconclusive: hold"}),
     "promote-if-not-critical": plan_from(
-        CANARY, **{"onNoData: rollback": "onNoData: promote-if-not-critical\n    onInconclusive: promote-if-not-critical"}
+        CANARY,
+        **{"onNoData: rollback": "onNoData: promote-if-not-critical\n    onInconclusive: promote-if-not-critical"},
     ),
 }
 
@@ -80,7 +90,7 @@ def test_every_rollback_or_abort_ends_at_all_stable_with_no_faults(name: str, ru
 @given(name=st.sampled_from(sorted(PLANS)), run=runs)
 def test_terminal_phases_are_absorbing(name: str, run: list[tuple[float, Event]]) -> None:
     statuses = drive(PLANS[name], run)
-    for before, after in zip(statuses, statuses[1:], strict=False):
+    for before, after in itertools.pairwise(statuses):
         if before.phase.terminal:
             assert after.phase is before.phase
             assert after.traffic == before.traffic
@@ -110,9 +120,14 @@ def test_no_promotion_without_exposure_and_evidence_unless_an_operator_says_so(
             if isinstance(event, Command):
                 assert event.command == "promote"
                 continue
-            judged = event if isinstance(event, Judged) else next(
-                e.event for e in reversed(status.history[: status.history.index(promoting)])
-                if isinstance(e.event, Judged)
+            judged = (
+                event
+                if isinstance(event, Judged)
+                else next(
+                    e.event
+                    for e in reversed(status.history[: status.history.index(promoting)])
+                    if isinstance(e.event, Judged)
+                )
             )
             assert isinstance(judged, Judged)
             assert max(m.canary_n for m in judged.metrics) >= plan.min_requests

@@ -1,0 +1,38 @@
+# meshroll: `make test` installs what the tests need, then lints, type-checks and tests.
+PYTHON ?= python3
+PIP_STAMP := .cache/pip-$(shell sha256sum pyproject.toml | cut -c1-16).stamp
+export MESHROLL_CACHE ?= $(HOME)/.cache/meshroll
+
+.PHONY: test install deps controlplane lint typecheck imports pytest demo clean
+
+test: install deps lint typecheck imports pytest
+
+install: $(PIP_STAMP)
+
+$(PIP_STAMP): pyproject.toml
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@mkdir -p .cache && touch $@
+
+deps: controlplane
+
+controlplane:
+	bash tests/controlplane/build.sh
+
+lint:
+	$(PYTHON) -m ruff check rollout chaos analysis tests
+	$(PYTHON) -m ruff format --check rollout chaos analysis
+
+typecheck:
+	$(PYTHON) -m mypy
+
+imports:
+	lint-imports
+
+pytest:
+	$(PYTHON) -m pytest -q
+
+demo: install
+	meshroll demo
+
+clean:
+	rm -rf .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis

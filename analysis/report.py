@@ -1,0 +1,188 @@
+"""A self-contained HTML report of one experiment: weights over time and each metric per step. Pure.
+
+Plots are inline SVG; the page has no scripts and loads nothing, so it can be attached anywhere.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    time: float  # seconds since the start
+    outcome: str
+    estimate: float | None
+    low: float | None
+    high: float | None
+    stable_value: float | None
+    canary_value: float | None
+    stable_n: float
+    canary_n: float
+    evidence: str  # e-value or p-value, written for people
+
+
+@dataclass(frozen=True)
+class Marker:
+    time: float
+    label: str
+    kind: str  # advance, rollback, promote, hold, other
+
+
+@dataclass(frozen=True)
+class ReportData:
+    title: str
+    phase: str
+    headline: str  # the reason for the final decision, in one sentence
+    weights: Sequence[tuple[float, int]]  # (time, canary weight)
+    metrics: dict[str, list[MetricPoint]] = field(default_factory=dict)
+    markers: Sequence[Marker] = ()
+    facts: Sequence[tuple[str, str]] = ()
+
+
+_COLOURS = {"advance": "#2e7d32", "rollback": "#c62828", "promote": "#1565c0", "hold": "#9e9e9e", "other": "#6a1b9a"}
+W, H, PAD = 720, 220, 44
+
+
+def _scale(lo: float, hi: float, out_lo: float, out_hi: float) -> tuple[float, float]:
+    span = hi - lo or 1.0
+    factor = (out_hi - out_lo) / span
+    return factor, out_lo - lo * factor
+
+
+def _axis_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
+    if hi <= lo:
+        return [lo]
+    return [lo + (hi - lo) * i / count for i in range(count + 1)]
+
+
+def _fmt(value: float) -> str:
+    if value != 0 and (abs(value) >= 1e4 or abs(value) < 1e-2):
+        return f"{value:.1e}"
+    return f"{value:.3g}"
+
+
+def _frame(title: str, x_max: float, y_lo: float, y_hi: float, body: list[str], markers: Sequence[Marker]) -> str:
+    fx, bx = _scale(0.0, x_max, PAD, W - 12)
+    fy, by = _scale(y_lo, y_hi, H - 28, 14)
+    parts = [f'<svg viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="{html.escape(title)}">']
+    parts.append(f'<rect x="{PAD}" y="14" width="{W - PAD - 12}" height="{H - 42}" fill="#fafafa" stroke="#ddd"/>')
+    for tick in _axis_ticks(y_lo, y_hi):
+        y = fy * tick + by
+        parts.append(f'<line x1="{PAD}" x2="{W - 12}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
+        parts.append(f'<text x="{PAD - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="10">{_fmt(tick)}</text>')
+    for tick in _axis_ticks(0.0, x_max):
+        x = fx * tick + bx
+        parts.append(f'<text x="{x:.1f}" y="{H - 12}" text-anchor="middle" font-size="10">{tick:.0f}s</text>')
+    for marker in markers:
+        x = fx * marker.time + bx
+        colour = _COLOURS.get(marker.kind, _COLOURS["other"])
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="14" y2="{H - 28}" stroke="{colour}" stroke-dasharray="3,3">'
+            f"<title>{html.escape(marker.label)}</title></line>"
+        )
+    parts.extend(b.format(fx=fx, bx=bx, fy=fy, by=by) if "{fx" in b else b for b in body)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _weights_svg(data: ReportData, x_max: float) -> str:
+    fx, bx = _scale(0.0, x_max, PAD, W - 12)
+    fy, by = _scale(0.0, 100.0, H - 28, 14)
+    points: list[str] = []
+    previous: int | None = None
+    for t, weight in data.weights:
+        x = fx * t + bx
+        if previous is not None:
+            points.append(f"{x:.1f},{fy * previous + by:.1f}")
+        points.append(f"{x:.1f},{fy * weight + by:.1f}")
+        previous = weight
+    if previous is not None:
+        points.append(f"{fx * x_max + bx:.1f},{fy * previous + by:.1f}")
+    line = f'<polyline fill="none" stroke="#1565c0" stroke-width="2" points="{" ".join(points)}"/>'
+    return _frame("canary weight (%)", x_max, 0.0, 100.0, [line], data.markers)
+
+
+def _metric_svg(name: str, points: list[MetricPoint], x_max: float, markers: Sequence[Marker]) -> str:
+    values = [v for p in points for v in (p.estimate, p.low, p.high) if v is not None and math.isfinite(v)]
+    if not values:
+        return "<p>No estimates were recorded for this metric.</p>"
+    lo, hi = min([*values, 1.0]), max([*values, 1.0])
+    pad = (hi - lo) * 0.1 or 0.1
+    lo, hi = lo - pad, hi + pad
+    fx, bx = _scale(0.0, x_max, PAD, W - 12)
+    fy, by = _scale(lo, hi, H - 28, 14)
+    body = [
+        f'<line x1="{PAD}" x2="{W - 12}" y1="{fy + by:.1f}" y2="{fy + by:.1f}" stroke="#555" '
+        'stroke-dasharray="6,3"><title>no difference</title></line>'
+    ]
+    for p in points:
+        x = fx * p.time + bx
+        colour = _COLOURS.get(p.outcome, _COLOURS["other"])
+        if p.low is not None and p.high is not None and math.isfinite(p.low) and math.isfinite(p.high):
+            body.append(
+                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{fy * p.low + by:.1f}" y2="{fy * p.high + by:.1f}" '
+                f'stroke="{colour}" stroke-width="3" opacity="0.5"/>'
+            )
+        if p.estimate is not None and math.isfinite(p.estimate):
+            tip = html.escape(
+                f"t={p.time:.0f}s {p.outcome}: estimate {_fmt(p.estimate)} "
+                f"[{_fmt(p.low or 0)}, {_fmt(p.high or 0)}], {p.evidence}"
+            )
+            body.append(
+                f'<circle cx="{x:.1f}" cy="{fy * p.estimate + by:.1f}" r="4" fill="{colour}">'
+                f"<title>{tip}</title></circle>"
+            )
+    return _frame(f"{name}: canary vs stable", x_max, lo, hi, body, markers)
+
+
+def _table(points: list[MetricPoint]) -> str:
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(c)}</td>"
+            for c in (
+                f"{p.time:.0f}s",
+                p.outcome,
+                "-" if p.stable_value is None else _fmt(p.stable_value),
+                "-" if p.canary_value is None else _fmt(p.canary_value),
+                "-" if p.estimate is None else _fmt(p.estimate),
+                "-" if p.low is None or p.high is None else f"[{_fmt(p.low)}, {_fmt(p.high)}]",
+                p.evidence,
+                f"{p.stable_n:.0f} / {p.canary_n:.0f}",
+            )
+        )
+        + "</tr>"
+        for p in points
+    )
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("time", "verdict", "stable", "canary", "estimate", "interval", "evidence", "n stable / canary")
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def render_html(data: ReportData) -> str:
+    """The whole page as one string."""
+    times = [t for t, _ in data.weights] + [p.time for ps in data.metrics.values() for p in ps]
+    x_max = max([*times, 1.0])
+    sections = [f"<h2>Traffic</h2>{_weights_svg(data, x_max)}"]
+    for name, points in data.metrics.items():
+        sections.append(f"<h2>{html.escape(name)}</h2>{_metric_svg(name, points, x_max, data.markers)}{_table(points)}")
+    facts = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in data.facts)
+    decisions = "".join(f"<li><b>{m.time:.0f}s</b> {html.escape(m.label)}</li>" for m in data.markers)
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:760px;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ddd;padding:2px 6px}"
+        ".headline{font-size:1.2em;padding:.6em;border-left:6px solid #1565c0;background:#f3f6fb}"
+        "dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dd{margin:0}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(data.title)}</title>"
+        f"<style>{style}</style></head><body><h1>{html.escape(data.title)}: {html.escape(data.phase)}</h1>"
+        f"<p class='headline'>{html.escape(data.headline)}</p><dl>{facts}</dl>"
+        f"{''.join(sections)}<h2>Decisions</h2><ol>{decisions}</ol></body></html>"
+    )

@@ -1,0 +1,47 @@
+"""Where step observations come from: the protocol every metric source implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from analysis.observations import MetricKind, MetricPair
+
+
+class MetricsUnavailableError(Exception):
+    """The metric source could not be read (down, timing out, refusing): not a verdict on the canary."""
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """One metric to read for a step: its name, its template and the template's kind.
+
+    ``queries`` holds a custom template's PromQL per role (empty for built-in templates).
+    """
+
+    name: str
+    template: str
+    kind: MetricKind
+    queries: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepSpan:
+    """A step's time span and the names the templates fill in."""
+
+    start: float
+    end: float
+    stable_version: str
+    canary_version: str
+    service: str = ""
+    namespace: str = "default"
+
+
+class MetricSource(Protocol):
+    def collect(self, span: StepSpan, metrics: Sequence[MetricQuery]) -> dict[str, MetricPair]:
+        """Each metric's stable and canary samples over ``span``; a metric with no data is left out.
+
+        Raises MetricsUnavailableError when the source cannot be read at all.
+        """
+        ...

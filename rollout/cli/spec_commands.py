@@ -1,0 +1,59 @@
+"""``meshroll validate`` and ``meshroll schema``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rollout.cli.output import console, err_console, fail
+from rollout.spec.loader import SpecError, load_experiments
+from rollout.spec.models import Experiment
+
+
+def experiment_files(paths: list[Path]) -> list[Path]:
+    """The files named, with folders expanded to the YAML files inside them."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted([*path.rglob("*.yaml"), *path.rglob("*.yml")])
+            if not found:
+                fail(f"{path}: the folder holds no .yaml or .yml files")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Experiment YAML files or folders of them.")],
+) -> None:
+    """Check experiment files; print every problem as FILE:LINE:COL path: message."""
+    bad = 0
+    for file in experiment_files(files):
+        try:
+            experiments = load_experiments(file)
+        except SpecError as exc:
+            bad += 1
+            for problem in exc.problems:
+                err_console.print(str(problem), markup=False, soft_wrap=True)
+            continue
+        names = ", ".join(e.key for e in experiments)
+        console.print(f"{file}: ok ({names})", markup=False)
+    if bad:
+        raise typer.Exit(1)
+
+
+def schema() -> None:
+    """Print the JSON Schema of an Experiment."""
+    document = Experiment.model_json_schema(by_alias=True)
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["$id"] = "https://meshroll.io/schemas/experiment-v1alpha1.json"
+    console.print_json(json.dumps(document))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(validate)
+    app.command()(schema)

@@ -1,0 +1,158 @@
+"""The Experiment CRD, generated from the spec models: one source of truth for users and the API server.
+
+Kubernetes wants a *structural* OpenAPI v3.0 schema: every node typed, no $ref, no JSON-Schema-2020
+keywords. This module rewrites pydantic's JSON Schema into that form. The union of mesh providers
+becomes one object with every provider's fields (the controller still validates each Experiment
+with the pydantic models and reports problems in its status).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from rollout.spec.models import Experiment
+
+GROUP = "meshroll.io"
+VERSION = "v1alpha1"
+PLURAL = "experiments"
+KIND = "Experiment"
+
+_DROP = {"title", "examples", "default", "discriminator", "const", "$defs"}
+
+
+def _resolve(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_resolve(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = copy.deepcopy(defs[node["$ref"].split("/")[-1]])
+        extra = {k: v for k, v in node.items() if k != "$ref"}
+        return _resolve({**target, **extra}, defs)
+    return {key: _resolve(value, defs) for key, value in node.items()}
+
+
+def _merge_objects(options: list[dict[str, Any]]) -> dict[str, Any]:
+    """One object holding every option's properties (a union of object shapes)."""
+    properties: dict[str, Any] = {}
+    required: set[str] | None = None
+    for option in options:
+        for name, schema in option.get("properties", {}).items():
+            if name in properties and "enum" in properties[name] and "enum" in schema:
+                properties[name] = {**properties[name], "enum": sorted({*properties[name]["enum"], *schema["enum"]})}
+            else:
+                properties.setdefault(name, schema)
+        names = set(option.get("required", []))
+        required = names if required is None else required & names
+    merged: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        merged["required"] = sorted(required)
+    return merged
+
+
+def _structural(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_structural(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: v for k, v in node.items() if k not in _DROP or k == "const"}
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
+        node.setdefault("type", "string")
+    for key in ("anyOf", "oneOf"):
+        if key in node:
+            given = node.pop(key)
+            options = [o for o in given if o.get("type") != "null"]
+            if len(options) < len(given):
+                node["nullable"] = True
+            if len(options) == 1:
+                node = {**_structural(options[0]), **node}
+            elif all(o.get("type") == "object" or "properties" in o for o in options):
+                node = {**_merge_objects([_structural(o) for o in options]), **node}
+            elif {o.get("type") for o in options} <= {"integer", "number"}:
+                node = {**node, "type": "number"}
+            else:
+                node = (
+                    {**node, "x-kubernetes-int-or-string": True}
+                    if {o.get("type") for o in options} == {"integer", "string"}
+                    else {**node, "type": "string"}
+                )
+    for bound in ("exclusiveMinimum", "exclusiveMaximum"):
+        if bound in node and not isinstance(node[bound], bool):
+            node["minimum" if bound == "exclusiveMinimum" else "maximum"] = node[bound]
+            node[bound] = True
+    if "prefixItems" in node:
+        items = node.pop("prefixItems")
+        node["items"] = _structural(items[0]) if items else {"type": "number"}
+        node.pop("minItems", None)
+        node.pop("maxItems", None)
+    if node.get("additionalProperties") is False:
+        del node["additionalProperties"]
+    for key in ("properties",):
+        if key in node:
+            node[key] = {name: _structural(schema) for name, schema in node[key].items()}
+    for key in ("items", "additionalProperties"):
+        if isinstance(node.get(key), dict):
+            node[key] = _structural(node[key])
+    if "properties" in node:
+        node.setdefault("type", "object")
+    return node
+
+
+def spec_schema() -> dict[str, Any]:
+    """The structural schema of ``spec``."""
+    schema = Experiment.model_json_schema(by_alias=True)
+    resolved = _resolve(schema, schema.get("$defs", {}))
+    return dict(_structural(resolved["properties"]["spec"]))
+
+
+def experiment_crd() -> dict[str, Any]:
+    """The CustomResourceDefinition for ``experiments.meshroll.io``."""
+    columns = [
+        ("Phase", "string", ".status.phase"),
+        ("Step", "integer", ".status.step"),
+        ("Weight", "integer", ".status.traffic.canaryWeight"),
+        ("Verdict", "string", ".status.verdict"),
+        ("Age", "date", ".metadata.creationTimestamp"),
+    ]
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{PLURAL}.{GROUP}", "labels": {"app.kubernetes.io/part-of": "meshroll"}},
+        "spec": {
+            "group": GROUP,
+            "names": {
+                "kind": KIND,
+                "listKind": f"{KIND}List",
+                "plural": PLURAL,
+                "singular": "experiment",
+                "shortNames": ["mrx"],
+                "categories": ["meshroll"],
+            },
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [{"name": n, "type": t, "jsonPath": p} for n, t, p in columns],
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "description": "A progressive delivery or chaos experiment run by meshroll.",
+                            "required": ["spec"],
+                            "properties": {
+                                "apiVersion": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "metadata": {"type": "object"},
+                                "spec": spec_schema(),
+                                "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }

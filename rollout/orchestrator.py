@@ -1,0 +1,167 @@
+"""Executes the machine's actions through adapters and keeps the status.
+
+Invariant 1: the intent is saved before the mesh is touched, and recorded as applied only after.
+A process killed anywhere in between resumes by re-applying the saved intent (``resume``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from analysis.observations import MetricPair, StepWindow
+from analysis.verdicts import Judge
+from rollout.events import Applied, Event, Judged, MetricsUnavailable, NoData, Start, Tick
+from rollout.judging import engine_config, judged, metric_kind
+from rollout.machine import Notify, SetFaults, SetRoute, advance
+from rollout.mesh.plan import TrafficPlan
+from rollout.mesh.provider import TrafficProvider
+from rollout.plan import Kind, run_plan
+from rollout.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan
+from rollout.spec.models import Experiment
+from rollout.status import Status, source_from
+from rollout.store import StatusStore
+
+log = logging.getLogger("meshroll.orchestrator")
+
+
+class Notifier(Protocol):
+    def notify(self, experiment: Experiment, status: Status, note: Notify) -> None: ...
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        experiment: Experiment,
+        provider: TrafficProvider,
+        source: MetricSource,
+        judge: Judge,
+        store: StatusStore,
+        *,
+        notifiers: list[Notifier] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.experiment = experiment
+        self.plan = run_plan(experiment)
+        self.config = engine_config(experiment)
+        self.provider = provider
+        self.source = source
+        self.judge = judge
+        self.store = store
+        self.notifiers = notifiers or []
+        self.clock = clock
+        self.status = store.load() or Status(source=source_from(experiment.metadata.annotations))
+        self.windows: list[StepWindow] = []
+        self.listeners: list[Callable[[Status], None]] = []
+        analysis = experiment.spec.analysis
+        custom = {t.name: t.queries() for t in analysis.templates} if analysis is not None else {}
+        self.queries = (
+            [
+                MetricQuery(m.name, m.template, metric_kind(analysis, m.template), custom.get(m.template, {}))
+                for m in analysis.metrics
+            ]
+            if analysis is not None
+            else []
+        )
+        self._last_observed: float | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def resume(self) -> Status:
+        """Make the mesh match the saved status: sweep owned faults that the intent lacks, re-apply it."""
+        swept = self.provider.sweep(self.experiment.key) if not self.status.traffic.faults else []
+        if swept:
+            log.info("swept orphan faults", extra={"faults": swept, "experiment": self.experiment.key})
+        if self.status.phase.value != "Pending" and not self.status.traffic_applied:
+            self._apply_intent()
+            self._step(Applied())
+        return self.status
+
+    def start(self) -> Status:
+        self.resume()
+        return self.handle(Start())
+
+    def handle(self, event: Event) -> Status:
+        """Run one event through the machine and carry out its actions."""
+        notes = self._step(event)
+        for note in notes:
+            for notifier in self.notifiers:
+                try:
+                    notifier.notify(self.experiment, self.status, note)
+                except Exception:  # a notifier never stops the rollout
+                    log.exception("notifier failed", extra={"experiment": self.experiment.key})
+        return self.status
+
+    def observe(self) -> Status:
+        """End the current step: read its metrics, judge, and act on the decision."""
+        now = self.clock()
+        if self.plan.kind is Kind.CHAOS and not self.queries:
+            return self.handle(Judged(outcome="hold", engine="none", reason="chaos-only run: no metrics to judge"))
+        start = self._last_observed or self.status.step_started_at or now
+        target = self.experiment.spec.target
+        span = StepSpan(
+            start, now, target.stable.version, target.canary.version, target.service, self.experiment.metadata.namespace
+        )
+        self._last_observed = now
+        try:
+            pairs = self.source.collect(span, self.queries)
+        except MetricsUnavailableError as exc:
+            return self.handle(MetricsUnavailable(reason=str(exc)))
+        if not pairs:
+            return self.handle(NoData(reason="no requests reached either version during the step"))
+        weight = float(self.status.traffic.canary_weight)
+        if self.plan.kind in (Kind.AB_TEST, Kind.MIRROR):
+            weight = _observed_share(pairs)
+        self.windows.append(StepWindow(len(self.windows), start, now, weight, pairs))
+        final = now - (self.status.started_at or now) >= self.plan.max_duration
+        decision = self.judge.judge(self.windows, self.config, final=final)
+        return self.handle(judged(decision))
+
+    def tick(self) -> Status:
+        return self.handle(Tick())
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _step(self, event: Event) -> list[Notify]:
+        now = self.clock()
+        transition = advance(self.plan, self.status, event, now)
+        if transition.status is self.status:
+            return []
+        self._save(transition.status)
+        notes = [a for a in transition.actions if isinstance(a, Notify)]
+        if any(isinstance(a, SetRoute | SetFaults) for a in transition.actions):
+            self._apply_intent()
+            applied = advance(self.plan, self.status, Applied(), now)
+            self._save(applied.status)
+            notes += [a for a in applied.actions if isinstance(a, Notify)]
+        return notes
+
+    def _save(self, status: Status) -> None:
+        self.store.save(status)
+        self.status = status
+        for listener in self.listeners:
+            listener(status)
+
+    def _apply_intent(self) -> None:
+        traffic = self.status.traffic
+        faults = tuple(p.fault for p in self.plan.faults if p.fault.id in traffic.faults)
+        self.provider.apply(
+            TrafficPlan(
+                stable_weight=traffic.stable_weight,
+                canary_weight=traffic.canary_weight,
+                ab_matches=self.plan.ab_matches if traffic.ab_active else (),
+                mirror_percent=traffic.mirror_percent,
+                faults=faults,
+            )
+        )
+
+
+def _observed_share(pairs: Mapping[str, MetricPair]) -> float:
+    """The canary's share of requests in a step whose split is not a weight (A/B cohort, mirror)."""
+    for pair in pairs.values():
+        total = pair.stable.requests + pair.canary.requests
+        if total > 0:
+            return 100.0 * pair.canary.requests / total
+    return 0.0

@@ -1,0 +1,69 @@
+"""An experiment's status as the report's data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from analysis.report import Marker, MetricPoint, ReportData, render_html
+from rollout.events import Judged
+from rollout.status import Phase, Status
+
+_KINDS = {
+    Phase.ROLLING_BACK: "rollback",
+    Phase.ROLLED_BACK: "rollback",
+    Phase.PROMOTING: "promote",
+    Phase.SUCCEEDED: "promote",
+}
+
+
+def report_data(status: Status, title: str) -> ReportData:
+    start = status.started_at or (status.history[0].time if status.history else 0.0)
+    weights: list[tuple[float, int]] = []
+    metrics: dict[str, list[MetricPoint]] = {}
+    markers: list[Marker] = []
+    previous_step = -1
+    for entry in status.history:
+        t = entry.time - start
+        if not weights or weights[-1][1] != entry.traffic.canary_weight:
+            weights.append((t, entry.traffic.canary_weight))
+        if entry.from_phase != entry.to_phase:
+            label = f"{entry.to_phase.value}: {entry.reason}"
+            markers.append(Marker(t, label, _KINDS.get(entry.to_phase, "other")))
+        elif entry.step > previous_step >= 0:
+            markers.append(Marker(t, f"canary weight {entry.traffic.canary_weight}%: {entry.reason}", "advance"))
+        previous_step = max(previous_step, entry.step)
+        if isinstance(entry.event, Judged):
+            for m in entry.event.metrics:
+                evidence = (
+                    f"e={m.e_value:.3g}"
+                    if m.e_value is not None
+                    else f"p={m.p_value:.3g}"
+                    if m.p_value is not None
+                    else ""
+                )
+                low, high = m.interval if m.interval is not None else (None, None)
+                point = MetricPoint(
+                    t,
+                    m.outcome,
+                    m.estimate,
+                    low,
+                    high,
+                    m.stable_value,
+                    m.canary_value,
+                    m.stable_n,
+                    m.canary_n,
+                    evidence,
+                )
+                metrics.setdefault(m.metric, []).append(point)
+    facts = [
+        ("phase", status.phase.value),
+        ("final weights", f"{status.traffic.stable_weight}% stable / {status.traffic.canary_weight}% canary"),
+    ]
+    if status.source is not None and status.source.commit:
+        facts.append(("commit", f"{status.source.commit[:12]} by {status.source.author}: {status.source.message}"))
+    return ReportData(title, status.phase.value, status.reason, weights, metrics, markers, facts)
+
+
+def write_report(status: Status, title: str, path: Path) -> Path:
+    path.write_text(render_html(report_data(status, title)), encoding="utf-8")
+    return path

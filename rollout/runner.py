@@ -1,0 +1,210 @@
+"""``meshroll run`` for the local provider: the embedded mesh, a scheduler, and the orchestrator."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from analysis.engines import engine_for
+from analysis.prometheus import PrometheusConfig, PrometheusSource
+from chaos.timing import next_change
+from rollout.errors import RolloutError
+from rollout.events import Command
+from rollout.localmesh import BackendProfile, LocalMeshConfig, LocalMeshError, LocalMeshThread, VersionSpec
+from rollout.mesh.local import LocalProvider
+from rollout.mesh.plan import TrafficPlan
+from rollout.orchestrator import Orchestrator
+from rollout.sources import CountersSource, MetricSource
+from rollout.spec.models import Experiment
+from rollout.spec.traffic import LocalMeshSpec
+from rollout.status import Phase, Status
+from rollout.store import FileStore, MemoryStore, StatusStore
+
+EXIT_CODES = {Phase.SUCCEEDED: 0, Phase.ROLLED_BACK: 2, Phase.INCONCLUSIVE: 3}
+
+
+class Interrupted(Exception):
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+@dataclass
+class RunResult:
+    status: Status
+    exit_code: int
+    router_safe: bool
+    interrupted: str | None = None
+
+
+def mesh_config(experiment: Experiment, seed: int | None) -> LocalMeshConfig:
+    mesh = experiment.spec.mesh
+    if not isinstance(mesh, LocalMeshSpec):
+        raise RolloutError(
+            f"meshroll run drives the embedded mesh (provider local), but spec.mesh.provider is {mesh.provider!r}; "
+            "run it in a cluster with 'meshroll controller', or set provider: local"
+        )
+    target = experiment.spec.target
+    cohort = ("x-cohort", "beta")
+    strategy = experiment.spec.strategy
+    if strategy is not None and strategy.ab_test is not None:
+        for match in strategy.ab_test.match:
+            exact = [(k, v.exact) for k, v in match.headers.items() if v.exact is not None]
+            if exact:
+                cohort = (exact[0][0], exact[0][1] or "")
+                break
+
+    def profile(p: object) -> BackendProfile:
+        from rollout.spec.traffic import BackendProfileSpec
+
+        assert isinstance(p, BackendProfileSpec)
+        return BackendProfile(p.median_latency * 1000.0, p.p99_latency * 1000.0, p.error_rate)
+
+    return LocalMeshConfig(
+        service=target.service,
+        namespace=experiment.metadata.namespace,
+        stable=VersionSpec(target.stable.version, profile(mesh.stable)),
+        canary=VersionSpec(target.canary.version, profile(mesh.canary)),
+        port=mesh.port,
+        metrics_port=mesh.metrics_port,
+        load_rate=mesh.load_rate,
+        cohort_header=cohort,
+        cohort_fraction=mesh.cohort_fraction if strategy is not None and strategy.ab_test is not None else 0.0,
+        seed=seed if seed is not None else (mesh.seed or 0),
+    )
+
+
+def run_local(
+    experiment: Experiment,
+    *,
+    seed: int | None = None,
+    status_out: Path | None = None,
+    on_change: Callable[[Status], None] | None = None,
+    clock: Callable[[], float] = time.time,
+    prometheus: PrometheusConfig | None = None,
+    metrics_port: int | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Run ``experiment`` to its end on the embedded mesh. SIGINT/SIGTERM abort it safely.
+
+    With ``prometheus`` the steps are judged from that Prometheus (which must scrape the mesh's
+    /metrics: fix its port with ``metrics_port``), else from the mesh's in-process counters.
+    ``on_ready`` receives the mesh's metrics URL once it listens.
+    """
+    config = mesh_config(experiment, seed)
+    if metrics_port is not None:
+        config = dataclasses.replace(config, metrics_port=metrics_port)
+    engine_name = experiment.spec.analysis.engine if experiment.spec.analysis else "sequential"
+    judge = engine_for(engine_name)
+    store: StatusStore = FileStore(status_out) if status_out else MemoryStore()
+    mesh = LocalMeshThread(config)
+    try:
+        mesh.start()
+    except LocalMeshError as exc:
+        raise RolloutError(str(exc)) from None
+    provider = LocalProvider(mesh)
+    if on_ready is not None:
+        on_ready(mesh.metrics_url)
+    interrupted: str | None = None
+    paused = False
+    try:
+        source: MetricSource = PrometheusSource(prometheus) if prometheus else CountersSource(mesh.snapshot)
+        orchestrator = Orchestrator(experiment, provider, source, judge, store, clock=clock)
+        if on_change is not None:
+            orchestrator.listeners.append(on_change)
+        mesh.start_load()
+        interrupted, paused = _drive(orchestrator, clock)
+    finally:
+        safe = _ensure_safe(mesh, provider)
+        mesh.stop()
+    status = orchestrator.status
+    code = 1 if interrupted else 3 if paused else EXIT_CODES.get(status.phase, 1)
+    return RunResult(status, code, safe, interrupted)
+
+
+def _drive(orchestrator: Orchestrator, clock: Callable[[], float]) -> tuple[str | None, bool]:
+    """Run until a terminal phase; returns (the interrupting signal, whether it ended paused)."""
+    lock = threading.Lock()
+    done = threading.Event()
+    errors: list[Exception] = []
+    scheduler = BackgroundScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(1)})
+    plan = orchestrator.plan
+
+    def at(seconds_from_now: float) -> datetime:
+        return datetime.fromtimestamp(time.time() + max(0.0, seconds_from_now), tz=UTC)
+
+    def after_event() -> None:
+        status = orchestrator.status
+        if status.phase.terminal or status.phase is Phase.PAUSED:
+            done.set()
+            return
+        if scheduler.get_job("observe") is None:
+            scheduler.add_job(guarded(orchestrator.observe), "date", run_date=at(plan.step_interval), id="observe")
+        now = clock()
+        started = status.started_at or now
+        changes = [t for p in plan.faults if (t := next_change(p.timing, started_at=started, now=now)) is not None]
+        if changes and scheduler.get_job("tick") is None:
+            scheduler.add_job(guarded(orchestrator.tick), "date", run_date=at(min(changes) - now + 0.01), id="tick")
+
+    def guarded(action: Callable[[], Status]) -> Callable[[], None]:
+        def job() -> None:
+            with lock:
+                if done.is_set():
+                    return
+                try:
+                    action()
+                    after_event()
+                except Exception as exc:  # a failing step must not leave the run hanging
+                    errors.append(exc)
+                    done.set()
+
+        return job
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    interrupted: str | None = None
+    scheduler.start()
+    try:
+        with lock:
+            orchestrator.start()
+            after_event()
+        while not done.wait(0.2):
+            pass
+    except Interrupted as exc:
+        interrupted = exc.signal_name
+    finally:
+        scheduler.shutdown(wait=False)
+        with lock:
+            if interrupted is not None:
+                orchestrator.handle(Command(command="abort", by=interrupted, reason="the run was interrupted"))
+            paused = orchestrator.status.phase is Phase.PAUSED
+            if paused:
+                reason = f"{orchestrator.status.reason}; a local run has no operator, so it ends here"
+                orchestrator.handle(Command(command="abort", by="meshroll run", reason=reason))
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if errors:
+        raise errors[0]
+    return interrupted, paused
+
+
+def _ensure_safe(mesh: LocalMeshThread, provider: LocalProvider) -> bool:
+    """Belt and braces: whatever happened, leave the router at 100% stable with no faults."""
+    try:
+        if not mesh.current_plan.is_safe and mesh.current_plan.canary_weight != 100:
+            provider.apply(TrafficPlan.all_stable())
+        return mesh.current_plan.is_safe or mesh.current_plan.canary_weight == 100
+    except LocalMeshError:
+        return False

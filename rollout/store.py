@@ -1,0 +1,53 @@
+"""Where a status is kept between events: in memory, or in a JSON file (written atomically)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from rollout.status import Status
+
+
+class StatusStore(Protocol):
+    def load(self) -> Status | None: ...
+
+    def save(self, status: Status) -> None: ...
+
+
+class MemoryStore:
+    def __init__(self, status: Status | None = None) -> None:
+        self.status = status
+        self.saves = 0
+
+    def load(self) -> Status | None:
+        return self.status
+
+    def save(self, status: Status) -> None:
+        self.status = status
+        self.saves += 1
+
+
+class FileStore:
+    """A status file; every save replaces it whole (write to a temporary file, then rename)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> Status | None:
+        if not self.path.exists():
+            return None
+        return Status.model_validate_json(self.path.read_text(encoding="utf-8"))
+
+    def save(self, status: Status) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = status.model_dump_json(by_alias=True, indent=2)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

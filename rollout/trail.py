@@ -1,0 +1,48 @@
+"""The decision trail: one readable line per history entry, with its numbers. Pure."""
+
+from __future__ import annotations
+
+from rollout.events import Judged, MetricNumbers
+from rollout.status import HistoryEntry
+
+
+def _num(value: float | None, pct: bool = False) -> str:
+    if value is None:
+        return "-"
+    if pct:
+        return f"{100 * value:.2f}%"
+    if value != 0 and (abs(value) >= 1e4 or abs(value) < 1e-3):
+        return f"{value:.2e}"
+    return f"{value:.3g}"
+
+
+def metric_line(m: MetricNumbers) -> str:
+    interval = f" CI [{_num(m.interval[0])}, {_num(m.interval[1])}]" if m.interval else ""
+    evidence = f" e={_num(m.e_value)}" if m.e_value is not None else ""
+    values = ""
+    if m.stable_value is not None and m.canary_value is not None:
+        values = f" stable {_num(m.stable_value)} canary {_num(m.canary_value)};"
+    return (
+        f"{m.metric}: {m.outcome.upper()};{values} estimate {_num(m.estimate)}{interval}{evidence}"
+        f" (n={m.stable_n:.0f}/{m.canary_n:.0f})"
+    )
+
+
+def entry_lines(entry: HistoryEntry, started_at: float | None) -> list[str]:
+    """The lines that tell a person what this entry decided and why."""
+    t = entry.time - (started_at if started_at is not None else entry.time)
+    weights = f"{entry.traffic.stable_weight}/{entry.traffic.canary_weight}"
+    extra = []
+    if entry.traffic.ab_active:
+        extra.append("A/B cohort on")
+    if entry.traffic.mirror_percent:
+        extra.append(f"mirror {entry.traffic.mirror_percent:g}%")
+    if entry.traffic.faults:
+        extra.append(f"faults {len(entry.traffic.faults)}")
+    suffix = f" ({', '.join(extra)})" if extra else ""
+    phase = entry.to_phase.value if entry.from_phase == entry.to_phase else f"{entry.from_phase} -> {entry.to_phase}"
+    head = f"[{t:6.1f}s] {entry.event.type:<19} {phase:<26} weights {weights}{suffix}: {entry.reason}"
+    lines = [head]
+    if isinstance(entry.event, Judged):
+        lines += [f"           - {metric_line(m)}" for m in entry.event.metrics]
+    return lines

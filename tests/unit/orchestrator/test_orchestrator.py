@@ -1,0 +1,147 @@
+"""The orchestrator carries out the machine's actions: intent first, then the mesh, then 'applied'.
+
+Test doubles here (a recording provider, a scripted judge, a counter source) are in-memory stand-ins
+for the adapters; the real ones are exercised by the integration and end-to-end tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from analysis.observations import ArmSample, EngineConfig, MetricPair, StepWindow
+from analysis.verdicts import Decision, MetricVerdict, Outcome
+from rollout.machine import Notify
+from rollout.mesh.plan import TrafficPlan
+from rollout.orchestrator import Orchestrator
+from rollout.sources import MetricQuery, MetricsUnavailableError, StepSpan
+from rollout.spec import Experiment, load_experiment_text
+from rollout.status import Phase
+from rollout.store import MemoryStore
+from tests.unit.machine.conftest import CANARY
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class RecordingProvider:
+    def __init__(self, fail_times: int = 0) -> None:
+        self.plans: list[TrafficPlan] = []
+        self.fail_times = fail_times
+
+    def apply(self, plan: TrafficPlan) -> None:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise ConnectionError("the mesh API is down")
+        self.plans.append(plan)
+
+    def sweep(self, owner: str) -> list[str]:
+        return []
+
+
+class ScriptedJudge:
+    name = "scripted"
+
+    def __init__(self, outcomes: list[Outcome]) -> None:
+        self.outcomes = outcomes
+        self.seen: list[int] = []
+
+    def judge(self, steps: Sequence[StepWindow], config: EngineConfig, *, final: bool = False) -> Decision:
+        self.seen.append(len(steps))
+        outcome = self.outcomes.pop(0)
+        metrics = tuple(
+            MetricVerdict(m.name, outcome, "scripted", canary_n=5000, stable_n=5000) for m in config.metrics
+        )
+        return Decision(outcome, f"scripted {outcome.value}", "scripted", metrics)
+
+
+class Source:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    def collect(self, span: StepSpan, metrics: Sequence[MetricQuery]) -> dict[str, MetricPair]:
+        if self.fail:
+            raise MetricsUnavailableError("connection refused")
+        pair = MetricPair(ArmSample(9000, 9), ArmSample(1000, 1))
+        return {m.name: pair for m in metrics}
+
+
+class FailingNotifier:
+    def notify(self, experiment: Experiment, status: object, note: Notify) -> None:
+        raise RuntimeError("slack is down")
+
+
+@pytest.fixture
+def experiment() -> Experiment:
+    return load_experiment_text(CANARY)
+
+
+def make(
+    experiment: Experiment,
+    judge: ScriptedJudge,
+    provider: RecordingProvider,
+    store: MemoryStore,
+    clock: Clock,
+    source: Source | None = None,
+) -> Orchestrator:
+    return Orchestrator(
+        experiment, provider, source or Source(), judge, store, clock=clock, notifiers=[FailingNotifier()]
+    )
+
+
+def test_a_whole_canary_promotes_and_the_mesh_follows_every_step(experiment: Experiment) -> None:
+    clock, provider, store = Clock(), RecordingProvider(), MemoryStore()
+    judge = ScriptedJudge([Outcome.ADVANCE] * 4)
+    orchestrator = make(experiment, judge, provider, store, clock)
+    orchestrator.start()
+    for _ in range(4):
+        clock.now += 60
+        orchestrator.observe()
+    assert orchestrator.status.phase is Phase.SUCCEEDED
+    assert [p.canary_weight for p in provider.plans] == [5, 10, 25, 50, 100]
+    assert judge.seen == [1, 2, 3, 4], "the engine sees every step so far"
+    assert store.status == orchestrator.status
+
+
+def test_the_intent_is_saved_before_the_mesh_is_touched_and_resumed_after_a_crash(experiment: Experiment) -> None:
+    clock, store = Clock(), MemoryStore()
+    crashing = RecordingProvider(fail_times=1)
+    with pytest.raises(ConnectionError):
+        make(experiment, ScriptedJudge([]), crashing, store, clock).start()
+    assert store.status is not None
+    assert store.status.phase is Phase.PROGRESSING and not store.status.traffic_applied
+    healthy = RecordingProvider()
+    resumed = make(experiment, ScriptedJudge([Outcome.ROLLBACK]), healthy, store, clock)
+    resumed.resume()
+    assert healthy.plans[-1].canary_weight == 5 and resumed.status.traffic_applied
+    clock.now += 60
+    resumed.observe()
+    assert resumed.status.phase is Phase.ROLLED_BACK
+    assert healthy.plans[-1] == TrafficPlan.all_stable()
+
+
+def test_metrics_unavailable_holds_without_asking_the_engine(experiment: Experiment) -> None:
+    clock, provider, store = Clock(), RecordingProvider(), MemoryStore()
+    judge = ScriptedJudge([])
+    orchestrator = make(experiment, judge, provider, store, clock, source=Source(fail=True))
+    orchestrator.start()
+    clock.now += 60
+    orchestrator.observe()
+    assert orchestrator.status.phase is Phase.PROGRESSING and orchestrator.status.holds == 1
+    assert judge.seen == []
+    assert "connection refused" in orchestrator.status.reason
+
+
+def test_a_failing_notifier_never_stops_the_rollout(experiment: Experiment) -> None:
+    clock = Clock()
+    orchestrator = make(experiment, ScriptedJudge([Outcome.ROLLBACK]), RecordingProvider(), MemoryStore(), clock)
+    orchestrator.start()
+    clock.now += 60
+    orchestrator.observe()
+    assert orchestrator.status.phase is Phase.ROLLED_BACK
