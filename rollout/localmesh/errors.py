@@ -1,10 +1,10 @@
-"""The embedded mesh's exceptions. ``MeshError`` is the base every mesh provider's errors derive from."""
+"""The embedded mesh's exceptions, under the providers' common ``MeshError``."""
 
 from __future__ import annotations
 
+from rollout.mesh.errors import MeshError
 
-class MeshError(Exception):
-    """A mesh could not do what was asked; the message says what happened and what to do next."""
+__all__ = ["LocalMeshError", "MeshError"]
 
 
 class LocalMeshError(MeshError):

@@ -97,6 +97,7 @@ class VersionCounters:
     errors: float  # 5xx responses
     buckets: tuple[tuple[float, float], ...]  # cumulative (le, count) in ms, ending with (+Inf, requests)
     by_flags: dict[str, float] = field(default_factory=dict)
+    sum_ms: float = 0.0  # total duration, for mean latency (and a fault's measured added delay)
 
 
 @dataclass
@@ -161,8 +162,10 @@ class MeshMetrics:
     def snapshot(self, reporter: Reporter = "destination") -> dict[str, VersionCounters]:
         """Per version (every configured one, zeros if idle): the counts ``reporter`` has reported."""
         with self._lock:
-            items = [(k, s.count, s.cumulative()) for k, s in self._series.items() if k.reporter == reporter]
-        per_version: dict[str, list[tuple[_Key, int, list[int]]]] = {v: [] for v in self._destinations}
+            items = [
+                (k, s.count, s.cumulative(), s.sum_ms) for k, s in self._series.items() if k.reporter == reporter
+            ]
+        per_version: dict[str, list[tuple[_Key, int, list[int], float]]] = {v: [] for v in self._destinations}
         for item in items:
             per_version.setdefault(item[0].version, []).append(item)
         return {version: _counters(rows) for version, rows in per_version.items()}
@@ -187,19 +190,21 @@ class MeshMetrics:
         return [key.reporter, *destination.label_values(), str(key.code), key.flags, key.source_workload]
 
 
-def _counters(rows: Iterable[tuple[_Key, int, list[int]]]) -> VersionCounters:
+def _counters(rows: Iterable[tuple[_Key, int, list[int], float]]) -> VersionCounters:
     requests = errors = 0
+    sum_ms = 0.0
     cumulative = [0] * (len(ISTIO_DURATION_BUCKETS_MS) + 1)
     by_flags: dict[str, float] = {}
-    for key, count, series_cumulative in rows:
+    for key, count, series_cumulative, series_sum in rows:
         requests += count
+        sum_ms += series_sum
         if 500 <= key.code <= 599:
             errors += count
         by_flags[key.flags] = by_flags.get(key.flags, 0.0) + count
         cumulative = [a + b for a, b in zip(cumulative, series_cumulative, strict=True)]
     bounds = (*ISTIO_DURATION_BUCKETS_MS, _INF)
     buckets = tuple((float(le), float(n)) for le, n in zip(bounds, cumulative, strict=True))
-    return VersionCounters(float(requests), float(errors), buckets, by_flags)
+    return VersionCounters(float(requests), float(errors), buckets, by_flags, sum_ms)
 
 
 class _IstioCollector:

@@ -30,6 +30,10 @@ def cross_check(experiment: Experiment) -> list[Problem]:
                 "or remove spec.chaos.faults",
             )
         )
+    if spec.strategy is not None and spec.strategy.ab_test is not None and provider == "smi":
+        problems.append(
+            ((*root, "strategy", "abTest"), "SMI TrafficSplit cannot route a cohort; use istio, gateway-api or local")
+        )
     if spec.strategy is not None and spec.strategy.mirror is not None and provider == "smi":
         problems.append(
             ((*root, "strategy", "mirror"), "SMI TrafficSplit cannot mirror; use istio, gateway-api or local")

@@ -1,0 +1,65 @@
+"""The traffic provider an experiment's ``spec.mesh`` names, for the Kubernetes meshes."""
+
+from __future__ import annotations
+
+from kubernetes import client as k8s
+
+from rollout.mesh.errors import MeshError
+from rollout.mesh.gateway_api import GatewayApiProvider
+from rollout.mesh.istio import IstioProvider
+from rollout.mesh.kubeobjects import KubeObjects
+from rollout.mesh.provider import TrafficProvider
+from rollout.mesh.render_gateway_api import GatewayApiSettings
+from rollout.mesh.render_istio import IstioSettings
+from rollout.mesh.render_smi import SmiSettings
+from rollout.mesh.smi import SmiProvider
+from rollout.spec.models import Experiment
+from rollout.spec.traffic import GatewayApiMeshSpec, IstioMeshSpec, SmiMeshSpec, TargetSpec, VersionSpec
+
+
+def version_service(target: TargetSpec, version: VersionSpec) -> str:
+    """The per-version Service (Gateway API, SMI): as given, else ``<service>-<version>``."""
+    return version.service or f"{target.service}-{version.version}"
+
+
+def provider_for(experiment: Experiment, api_client: k8s.ApiClient) -> TrafficProvider:
+    """The provider for ``experiment``'s mesh (istio, gateway-api or smi), talking through ``api_client``."""
+    spec = experiment.spec
+    mesh, target = spec.mesh, spec.target
+    owner, namespace = experiment.key, experiment.metadata.namespace
+    objects = KubeObjects(api_client)
+    if isinstance(mesh, IstioMeshSpec):
+        settings = IstioSettings(
+            owner=owner,
+            namespace=namespace,
+            virtual_service=mesh.virtual_service,
+            host=mesh.host or target.service,
+            stable_subset=target.stable.subset or target.stable.version,
+            canary_subset=target.canary.subset or target.canary.version,
+            route=mesh.route,
+        )
+        return IstioProvider(objects, settings, mesh.destination_rule)
+    if isinstance(mesh, GatewayApiMeshSpec):
+        return GatewayApiProvider(
+            objects,
+            GatewayApiSettings(
+                owner=owner,
+                namespace=namespace,
+                http_route=mesh.http_route,
+                stable_service=version_service(target, target.stable),
+                canary_service=version_service(target, target.canary),
+                rule=mesh.rule,
+            ),
+        )
+    if isinstance(mesh, SmiMeshSpec):
+        settings_smi = SmiSettings(
+            owner=owner,
+            namespace=namespace,
+            traffic_split=mesh.traffic_split,
+            stable_service=version_service(target, target.stable),
+            canary_service=version_service(target, target.canary),
+        )
+        return SmiProvider(objects, settings_smi, mesh.api_version)
+    raise MeshError(
+        f"spec.mesh.provider {mesh.provider!r} is not a Kubernetes mesh; the embedded mesh runs with `meshroll run`"
+    )
