@@ -1,0 +1,245 @@
+"""The threshold engine: Flagger-style ranges on the canary alone (for migration and as a baseline).
+
+What it mirrors from Flagger's analysis (``analysis.metrics[].thresholdRange`` and
+``analysis.threshold``):
+
+- each step, every metric's canary aggregate over the step (what Flagger's query over
+  ``interval`` returns) is checked against ``[min_value, max_value]``: ``request-success-rate`` as
+  100 x (1 - errors/requests), ``request-duration`` as ``histogram_quantile`` of the buckets (with
+  Prometheus's interpolation), a gauge as its mean;
+- a step with any metric out of range is one failed check (Flagger counts once per analysis run,
+  however many metrics fail), and failed checks accumulate over the whole run: they are never
+  reset by passing steps;
+- the canary is rolled back when failed checks reach ``failure_threshold`` (Flagger's
+  ``threshold``, 5 here by default), and a step where every metric is in range advances.
+
+Where it deliberately differs: a metric with no data (no requests, no samples, an empty
+histogram) or with bad data holds the step and is *not* a failed check (Flagger counts "no values
+found" as a failure and so rolls back every canary during a metrics outage); advancing also needs
+the canary to have served ``EngineConfig.min_requests`` requests; and ``final=True`` turns a hold
+into INCONCLUSIVE. There is no baseline comparison and no statistical error control: that is the
+point of comparing it with the sequential engine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from analysis.observations import ArmSample, EngineConfig, MetricKind, MetricSpec, StepWindow
+from analysis.verdicts import Decision, MetricVerdict, Outcome
+
+
+def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:
+    """The q-quantile of cumulative ``(le, count)`` buckets, interpolated as Prometheus does.
+
+    Linear interpolation inside the bucket holding the rank (from 0 for the first bucket); the
+    upper edge of the last finite bucket when the rank falls in ``+Inf``. NaN without a ``+Inf``
+    bucket, with fewer than two buckets or with no observations; -Inf/+Inf for q below 0 / above 1.
+    """
+    if math.isnan(q):
+        return math.nan
+    if q < 0 or q > 1:
+        return -math.inf if q < 0 else math.inf
+    if len(buckets) < 2 or not math.isinf(buckets[-1][0]):
+        return math.nan
+    total = buckets[-1][1]
+    if not total > 0:
+        return math.nan
+    rank = q * total
+    b = next(i for i, (_, count) in enumerate(buckets) if count >= rank)
+    if b == len(buckets) - 1:
+        return buckets[-2][0]
+    if b == 0 and buckets[0][0] <= 0:
+        return buckets[0][0]
+    start, end, count = 0.0, buckets[b][0], buckets[b][1]
+    if b > 0:
+        start = buckets[b - 1][0]
+        count -= buckets[b - 1][1]
+        rank -= buckets[b - 1][1]
+    return start + (end - start) * (rank / count) if count > 0 else end
+
+
+@dataclass(frozen=True)
+class _Reading:
+    value: float | None  # None: no data or bad data
+    why: str  # what is missing or wrong when value is None
+    n: float  # requests (or samples) behind the value
+
+
+def _aggregate(spec: MetricSpec, sample: ArmSample) -> _Reading:
+    problems = sample.problems()
+    if problems:
+        return _Reading(None, "bad data: " + "; ".join(problems), 0.0)
+    if spec.kind is MetricKind.ERRORS:
+        if sample.requests <= 0:
+            return _Reading(None, "no requests", 0.0)
+        return _Reading(100.0 * (1.0 - sample.errors / sample.requests), "", sample.requests)
+    if spec.kind is MetricKind.LATENCY:
+        value = histogram_quantile(spec.quantile, sample.buckets)
+        n = sample.buckets[-1][1] if sample.buckets else 0.0
+        if math.isnan(value):
+            return _Reading(None, "no histogram observations (or no +Inf bucket)", n)
+        return _Reading(value, "", n)
+    if not sample.gauges:
+        return _Reading(None, "no gauge samples", 0.0)
+    n = len(sample.gauges)
+    return _Reading(math.fsum(g / n for g in sample.gauges), "", float(n))  # divided first: no overflow
+
+
+def _describe(spec: MetricSpec) -> str:
+    if spec.kind is MetricKind.ERRORS:
+        return "success rate"
+    if spec.kind is MetricKind.LATENCY:
+        return f"p{100 * spec.quantile:g}"
+    return "mean"
+
+
+def _check(spec: MetricSpec, value: float) -> tuple[bool, float | None, str]:
+    """(passes, the bound it was compared with, the comparison in words)."""
+    unit = "%" if spec.kind is MetricKind.ERRORS else ""
+    shown = f"{_describe(spec)} {value:.4g}{unit}"
+    if spec.min_value is not None and value < spec.min_value:
+        return False, spec.min_value, f"{shown} < min {spec.min_value:g}{unit}"
+    if spec.max_value is not None and value > spec.max_value:
+        return False, spec.max_value, f"{shown} > max {spec.max_value:g}{unit}"
+    bound = spec.max_value if spec.max_value is not None else spec.min_value
+    return True, bound, f"{shown} within range"
+
+
+def _requests(sample: ArmSample) -> float:
+    """The canary's requests in a sample: the request count, or the histogram's total."""
+    histogram = sample.buckets[-1][1] if sample.buckets and math.isinf(sample.buckets[-1][0]) else 0.0
+    return max(sample.requests, histogram)
+
+
+@dataclass(frozen=True)
+class _Check:
+    spec: MetricSpec
+    canary: _Reading
+    stable: _Reading
+    passes: bool
+    bound: float | None
+    text: str
+
+    @property
+    def has_data(self) -> bool:
+        return self.canary.value is not None
+
+
+def _checks(step: StepWindow, config: EngineConfig) -> list[_Check]:
+    checks = []
+    for spec in config.metrics:
+        pair = step.metrics.get(spec.name)
+        if pair is None:
+            missing = _Reading(None, f"no data in step {step.index}", 0.0)
+            checks.append(_Check(spec, missing, missing, True, None, missing.why))
+            continue
+        canary, stable = _aggregate(spec, pair.canary), _aggregate(spec, pair.stable)
+        if canary.value is None:
+            checks.append(
+                _Check(spec, canary, stable, True, None, f"canary {canary.why} in step {step.index}")
+            )
+            continue
+        passes, bound, text = _check(spec, canary.value)
+        checks.append(_Check(spec, canary, stable, passes, bound, text))
+    return checks
+
+
+class ThresholdJudge:
+    """Flagger-style engine (see the module docstring). Pure: no I/O, no clock."""
+
+    name: str
+
+    def __init__(self, name: str = "threshold", failure_threshold: int = 5) -> None:
+        self.name = name
+        self.failure_threshold = failure_threshold
+
+    def judge(self, steps: Sequence[StepWindow], config: EngineConfig, *, final: bool = False) -> Decision:
+        try:
+            return self._judge(steps, config, final)
+        except Exception as exc:  # a last resort: a controller must never crash on input it cannot judge
+            return self._undecided(
+                f"the threshold engine could not judge this input ({type(exc).__name__}: {exc})", (), final
+            )
+
+    def _judge(self, steps: Sequence[StepWindow], config: EngineConfig, final: bool) -> Decision:
+        if not steps:
+            return self._undecided("no steps observed yet", (), final)
+        per_step = [_checks(step, config) for step in steps]
+        failed = sum(1 for checks in per_step if any(c.has_data and not c.passes for c in checks))
+        current = per_step[-1]
+        rolled = failed >= self.failure_threshold
+        verdicts = tuple(self._verdict(c, failed, rolled) for c in current)
+        if rolled:
+            failing = "; ".join(f"{c.spec.name}: {c.text}" for c in current if c.has_data and not c.passes)
+            reason = f"rollback: {failed} failed checks reached the threshold of {self.failure_threshold}"
+            return Decision(
+                Outcome.ROLLBACK, reason + (f" ({failing})" if failing else ""), self.name, verdicts
+            )
+        no_data = [c for c in current if not c.has_data]
+        if no_data:
+            text = "; ".join(f"{c.spec.name}: {c.text}" for c in no_data)
+            return self._undecided(f"{text} (not counted as a failed check)", verdicts, final)
+        out_of_range = [c for c in current if not c.passes]
+        if out_of_range:
+            text = "; ".join(f"{c.spec.name}: {c.text}" for c in out_of_range)
+            return self._undecided(
+                f"failed check {failed} of {self.failure_threshold}: {text}", verdicts, final
+            )
+        exposure = max(
+            (
+                sum(
+                    _requests(p.canary)
+                    for step in steps
+                    if (p := step.metrics.get(spec.name)) and not p.canary.problems()
+                )
+                for spec in config.metrics
+            ),
+            default=0.0,
+        )
+        if exposure < config.min_requests:
+            return self._undecided(
+                f"every metric is within range, but promotion needs {config.min_requests} canary requests "
+                f"(has {exposure:.0f})",
+                verdicts,
+                final,
+            )
+        reason = f"advance: every metric is within range in step {steps[-1].index}"
+        return Decision(Outcome.ADVANCE, reason, self.name, verdicts)
+
+    def _verdict(self, check: _Check, failed: int, rolled: bool) -> MetricVerdict:
+        if not check.has_data:
+            outcome = Outcome.HOLD
+        elif check.passes:
+            outcome = Outcome.ADVANCE
+        else:
+            outcome = Outcome.ROLLBACK if rolled else Outcome.HOLD
+        suffix = (
+            ""
+            if check.passes or not check.has_data
+            else f" (failed checks {failed} of {self.failure_threshold})"
+        )
+        return MetricVerdict(
+            metric=check.spec.name,
+            outcome=outcome,
+            reason=check.text + suffix,
+            estimate=check.canary.value,
+            threshold=check.bound,
+            stable_n=check.stable.n,
+            canary_n=check.canary.n,
+            stable_value=check.stable.value,
+            canary_value=check.canary.value,
+            critical=check.spec.critical,
+        )
+
+    def _undecided(self, reason: str, verdicts: Sequence[MetricVerdict], final: bool) -> Decision:
+        if final:
+            marked = tuple(
+                replace(v, outcome=Outcome.INCONCLUSIVE) if v.outcome is Outcome.HOLD else v for v in verdicts
+            )
+            return Decision(
+                Outcome.INCONCLUSIVE, f"inconclusive at the deadline: {reason}", self.name, marked
+            )
+        return Decision(Outcome.HOLD, f"hold: {reason}", self.name, tuple(verdicts))
