@@ -58,6 +58,9 @@ def advance(plan: RunPlan, status: Status, event: Event, now: float) -> Transiti
     if isinstance(event, Command):
         return _command(plan, status, event, now)
     if status.phase is Phase.PENDING:
+        if isinstance(event, Halt):
+            reason = f"refused to start: the steady state is already broken before any fault ({event.reason})"
+            return _go(plan, status, event, now, Phase.ABORTED, SAFE, "aborted", "Refused to start", reason=reason)
         if isinstance(event, Start):
             traffic = _traffic_at(plan, 0, started_at=now, now=now)
             return _go(

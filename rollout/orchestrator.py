@@ -13,7 +13,8 @@ from typing import Protocol
 
 from analysis.observations import MetricPair, StepWindow
 from analysis.verdicts import Judge
-from rollout.events import Applied, Event, Judged, MetricsUnavailable, NoData, Start, Tick
+from rollout.chaos_watch import SteadyState
+from rollout.events import Applied, Event, Halt, Judged, MetricsUnavailable, NoData, Start, Tick
 from rollout.judging import engine_config, judged, metric_kind
 from rollout.machine import Notify, SetFaults, SetRoute, advance
 from rollout.mesh.plan import TrafficPlan
@@ -21,7 +22,7 @@ from rollout.mesh.provider import TrafficProvider
 from rollout.plan import Kind, run_plan
 from rollout.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan
 from rollout.spec.models import Experiment
-from rollout.status import Status, source_from
+from rollout.status import Phase, Status, source_from
 from rollout.store import StatusStore
 
 log = logging.getLogger("meshroll.orchestrator")
@@ -66,6 +67,8 @@ class Orchestrator:
             else []
         )
         self._last_observed: float | None = None
+        self.steady_state: SteadyState | None = None
+        self._last_check: float | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -74,14 +77,32 @@ class Orchestrator:
         swept = self.provider.sweep(self.experiment.key) if not self.status.traffic.faults else []
         if swept:
             log.info("swept orphan faults", extra={"faults": swept, "experiment": self.experiment.key})
-        if self.status.phase.value != "Pending" and not self.status.traffic_applied:
+        if self.status.phase is not Phase.PENDING and not self.status.traffic_applied:
             self._apply_intent()
             self._step(Applied())
         return self.status
 
     def start(self) -> Status:
         self.resume()
+        if self.steady_state is not None and self.plan.watches_steady_state and self.status.phase is Phase.PENDING:
+            now = self.clock()
+            problems = self.steady_state.check(now - self.plan.chaos_interval, now, ())
+            if problems:
+                return self.handle(Halt(reason="; ".join(problems)))
         return self.handle(Start())
+
+    def check_steady_state(self) -> Status:
+        """While faults are on, halt them the moment a steady-state rule breaks."""
+        now = self.clock()
+        status = self.status
+        since = max(self._last_check or 0.0, status.step_started_at or now)
+        self._last_check = now
+        if self.steady_state is None or status.phase is not Phase.PROGRESSING or not status.traffic.faults:
+            return status
+        problems = self.steady_state.check(since, now, status.traffic.faults)
+        if problems:
+            return self.handle(Halt(reason="; ".join(problems)))
+        return status
 
     def handle(self, event: Event) -> Status:
         """Run one event through the machine and carry out its actions."""
@@ -97,8 +118,9 @@ class Orchestrator:
     def observe(self) -> Status:
         """End the current step: read its metrics, judge, and act on the decision."""
         now = self.clock()
-        if self.plan.kind is Kind.CHAOS and not self.queries:
-            return self.handle(Judged(outcome="hold", engine="none", reason="chaos-only run: no metrics to judge"))
+        if self.plan.kind is Kind.CHAOS:
+            reason = "chaos-only run: no canary to judge; the steady state is watched by the halt rules and probes"
+            return self.handle(Judged(outcome="hold", engine="none", reason=reason))
         start = self._last_observed or self.status.step_started_at or now
         target = self.experiment.spec.target
         span = StepSpan(

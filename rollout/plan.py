@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from chaos.faults import Abort, Arm, Delay, Fault
 from chaos.matching import MatchKind, RequestMatch, StringMatch, cookie_match
+from chaos.steady_state import HaltRule
 from chaos.timing import FaultTiming
 from rollout.spec.chaos import FaultSpec
 from rollout.spec.models import Experiment
@@ -44,6 +45,14 @@ class RunPlan:
     min_requests: int
     critical_metrics: frozenset[str]
     step_gate: str = "no-regression"
+    halt_rules: tuple[HaltRule, ...] = ()
+    probes: tuple[tuple[str, int, float], ...] = ()  # (url, expected status, timeout)
+    chaos_interval: float = 5.0
+    recovery: float = 10.0
+
+    @property
+    def watches_steady_state(self) -> bool:
+        return bool(self.faults) and bool(self.halt_rules or self.probes)
 
     @property
     def promotes(self) -> bool:
@@ -131,4 +140,24 @@ def run_plan(experiment: Experiment) -> RunPlan:
         min_requests=analysis.min_requests if analysis else 0,
         critical_metrics=frozenset(m.name for m in analysis.metrics if m.critical) if analysis else frozenset(),
         step_gate=analysis.step_gate if analysis else "no-regression",
+        halt_rules=_halt_rules(experiment),
+        probes=tuple((p.url, p.expect_status, p.timeout) for p in spec.chaos.probes) if spec.chaos else (),
+        chaos_interval=spec.chaos.interval if spec.chaos else 5.0,
+        recovery=spec.chaos.recovery if spec.chaos else 10.0,
+    )
+
+
+def _halt_rules(experiment: Experiment) -> tuple[HaltRule, ...]:
+    from rollout.judging import metric_kind
+
+    chaos, analysis = experiment.spec.chaos, experiment.spec.analysis
+    if chaos is None or analysis is None:
+        return ()
+    metrics = {m.name: m for m in analysis.metrics}
+    return tuple(
+        HaltRule(
+            r.metric, metric_kind(analysis, metrics[r.metric].template), r.above, r.below, metrics[r.metric].quantile
+        )
+        for r in chaos.halt_when
+        if r.metric in metrics
     )

@@ -18,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from analysis.engines import engine_for
 from analysis.prometheus import PrometheusConfig, PrometheusSource
 from chaos.timing import next_change
+from rollout.chaos_watch import JournalRecorder, SteadyState
 from rollout.errors import RolloutError
 from rollout.events import Command
 from rollout.localmesh import BackendProfile, LocalMeshConfig, LocalMeshError, LocalMeshThread, VersionSpec
@@ -94,12 +95,14 @@ def run_local(
     prometheus: PrometheusConfig | None = None,
     metrics_port: int | None = None,
     on_ready: Callable[[str], None] | None = None,
+    journal: Path | None = None,
 ) -> RunResult:
     """Run ``experiment`` to its end on the embedded mesh. SIGINT/SIGTERM abort it safely.
 
     With ``prometheus`` the steps are judged from that Prometheus (which must scrape the mesh's
     /metrics: fix its port with ``metrics_port``), else from the mesh's in-process counters.
-    ``on_ready`` receives the mesh's metrics URL once it listens.
+    ``on_ready`` receives the mesh's metrics URL once it listens. With faults, the steady state is
+    checked on the client's view every ``chaos.interval``, and ``journal`` receives the fault journal.
     """
     config = mesh_config(experiment, seed)
     if metrics_port is not None:
@@ -118,18 +121,53 @@ def run_local(
     interrupted: str | None = None
     paused = False
     try:
-        source: MetricSource = PrometheusSource(prometheus) if prometheus else CountersSource(mesh.snapshot)
+        source: MetricSource = PrometheusSource(prometheus) if prometheus else CountersSource(mesh.snapshot, clock)
         orchestrator = Orchestrator(experiment, provider, source, judge, store, clock=clock)
+        recorder = _watch_chaos(orchestrator, mesh, journal, clock)
         if on_change is not None:
             orchestrator.listeners.append(on_change)
         mesh.start_load()
         interrupted, paused = _drive(orchestrator, clock)
+        if recorder is not None and not interrupted:
+            _verify_recovery(orchestrator, recorder)
     finally:
         safe = _ensure_safe(mesh, provider)
         mesh.stop()
     status = orchestrator.status
     code = 1 if interrupted else 3 if paused else EXIT_CODES.get(status.phase, 1)
     return RunResult(status, code, safe, interrupted)
+
+
+def _watch_chaos(
+    orchestrator: Orchestrator, mesh: LocalMeshThread, journal: Path | None, clock: Callable[[], float]
+) -> JournalRecorder | None:
+    """Steady-state checks on the client's view, and the fault journal, for experiments with faults."""
+    plan = orchestrator.plan
+    if not plan.faults:
+        return None
+    client = CountersSource(lambda: mesh.snapshot("source"), clock)
+    orchestrator.steady_state = SteadyState(orchestrator.experiment, plan, client)
+    if journal is None:
+        return None
+    recorder = JournalRecorder(
+        orchestrator.experiment, plan, lambda: (mesh.snapshot("source"), mesh.snapshot("destination")), journal, clock
+    )
+    orchestrator.listeners.append(recorder.on_change)
+    return recorder
+
+
+def _verify_recovery(orchestrator: Orchestrator, recorder: JournalRecorder) -> None:
+    """After the faults end, wait the recovery time and check the steady state again."""
+    steady = orchestrator.steady_state
+    if steady is None or not orchestrator.plan.watches_steady_state:
+        return
+    started = orchestrator.clock()
+    time.sleep(orchestrator.plan.recovery)
+    problems = steady.check(started, orchestrator.clock(), tuple(p.fault.id for p in orchestrator.plan.faults))
+    if problems:
+        recorder.note("recovery", "not recovered: " + "; ".join(problems))
+    else:
+        recorder.note("recovery", f"steady state holds {orchestrator.plan.recovery:g}s after the faults ended")
 
 
 def _drive(orchestrator: Orchestrator, clock: Callable[[], float]) -> tuple[str | None, bool]:
@@ -176,6 +214,10 @@ def _drive(orchestrator: Orchestrator, clock: Callable[[], float]) -> tuple[str 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     interrupted: str | None = None
     scheduler.start()
+    if plan.watches_steady_state:
+        scheduler.add_job(
+            guarded(orchestrator.check_steady_state), "interval", seconds=plan.chaos_interval, id="steady-state"
+        )
     try:
         with lock:
             orchestrator.start()

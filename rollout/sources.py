@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
@@ -37,18 +39,29 @@ def _difference(after: Counters | None, before: Counters | None) -> ArmSample:
 class CountersSource:
     """Step samples as differences of cumulative counters read in-process (the embedded mesh).
 
-    Serves the built-in Istio templates (the embedded mesh speaks Istio's names).
+    Stateless by span: every read is remembered with its time, and a span's sample is the counters
+    now minus the last read at or before the span's start, so step judgements and steady-state
+    checks can read overlapping windows independently. Serves the built-in Istio templates (the
+    embedded mesh speaks Istio's names).
     """
 
     SUPPORTED = frozenset({"istio-error-rate", "istio-latency-histogram"})
 
-    def __init__(self, read: Callable[[], Mapping[str, Counters]]) -> None:
+    def __init__(self, read: Callable[[], Mapping[str, Counters]], clock: Callable[[], float] = time.time) -> None:
         self._read = read
-        self._last: Mapping[str, Counters] = read()
+        self._clock = clock
+        self._reads: list[tuple[float, Mapping[str, Counters]]] = [(clock(), read())]
+
+    def _baseline(self, start: float) -> Mapping[str, Counters]:
+        times = [t for t, _ in self._reads]
+        index = max(bisect.bisect_right(times, start) - 1, 0)
+        return self._reads[index][1]
 
     def collect(self, span: StepSpan, metrics: Sequence[MetricQuery]) -> dict[str, MetricPair]:
+        before = self._baseline(span.start)
         now = self._read()
-        before, self._last = self._last, now
+        self._reads.append((max(span.end, self._reads[-1][0]), now))  # read at the span's end
+        del self._reads[:-512]  # bounded memory: a run needs only recent baselines
         stable = _difference(now.get(span.stable_version), before.get(span.stable_version))
         canary = _difference(now.get(span.canary_version), before.get(span.canary_version))
         result: dict[str, MetricPair] = {}

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from analysis.observations import Direction, EngineConfig, MetricKind, MetricSpec, StepWindow
+from analysis.sequential.absolute import absolute_check
 from analysis.sequential.counts import CountJob, judge_counts
 from analysis.sequential.explain import count_verdict, gauge_verdict, number
 from analysis.sequential.gauges import gauge_evidence
@@ -182,9 +183,7 @@ def _judge(steps: Sequence[StepWindow], config: EngineConfig, final: bool, engin
         return _undecided("no steps observed yet", (), final, engine)
     levels = rollback_levels(config)
     reads = {spec.name: _read(spec, steps, levels[spec.name]) for spec in config.metrics}
-    results = {
-        r.spec.name: r for r in judge_counts([r.job for r in reads.values() if r.job], config.alpha_promote)
-    }
+    results = {r.spec.name: r for r in judge_counts([r.job for r in reads.values() if r.job], config.alpha_promote)}
     traffics = {name: r.traffic for name, r in reads.items() if r.traffic is not None}
     exposure = max(
         [float(t.canary.sum()) for t in traffics.values()]
@@ -202,10 +201,10 @@ def _judge(steps: Sequence[StepWindow], config: EngineConfig, final: bool, engin
             result = results[spec.name]
             verdict = count_verdict(result, levels[spec.name], gate[0], gate[1], blocker)
             non_inferior = result.non_inferior
+            if not non_inferior and spec.absolute_margin is not None and read.job is not None:
+                verdict, non_inferior = _within_absolute_margin(verdict, read.job, config, gate, blocker)
         else:
-            verdict, non_inferior = _gauge_verdict(
-                spec, read.gauges, levels[spec.name], config, gate, blocker
-            )
+            verdict, non_inferior = _gauge_verdict(spec, read.gauges, levels[spec.name], config, gate, blocker)
         if blocker and verdict.outcome is not Outcome.ROLLBACK:
             blocked.append(spec.name)
         if non_inferior and not blocker:
@@ -213,6 +212,19 @@ def _judge(steps: Sequence[StepWindow], config: EngineConfig, final: bool, engin
         extra = _earlier_issues(read.issues, len(steps) - 1)
         verdicts.append(replace(verdict, reason=verdict.reason + extra) if extra else verdict)
     return _decide(steps, config, verdicts, blocked, proven, traffics, exposure, final, engine)
+
+
+def _within_absolute_margin(
+    verdict: MetricVerdict, job: CountJob, config: EngineConfig, gate: tuple[bool, str], blocker: str
+) -> tuple[MetricVerdict, bool]:
+    """A ratio not yet bounded may still be proven harmless in absolute terms (rare errors)."""
+    assert job.spec.absolute_margin is not None
+    check = absolute_check(job, job.spec.absolute_margin, config.alpha_promote)
+    if not check.non_inferior or verdict.outcome is Outcome.ROLLBACK:
+        return replace(verdict, reason=f"{verdict.reason}; {check.sentence}"), False
+    if blocker or not gate[0]:
+        return replace(verdict, reason=f"{check.sentence}, but {blocker or gate[1]}"), True
+    return replace(verdict, outcome=Outcome.ADVANCE, reason=f"non-inferior: {check.sentence}"), True
 
 
 def _split(steps: Sequence[StepWindow], traffics: dict[str, _Traffic], srm_alpha: float) -> tuple[bool, str]:
@@ -248,9 +260,7 @@ def _decide(
         return Decision(Outcome.ROLLBACK, reason, engine, tuple(verdicts))
     weight = steps[-1].canary_weight
     if not (math.isfinite(weight) and 0.0 <= weight <= 100.0):
-        return _undecided(
-            f"bad data in step {steps[-1].index}: canary weight is {weight}", verdicts, final, engine
-        )
+        return _undecided(f"bad data in step {steps[-1].index}: canary weight is {weight}", verdicts, final, engine)
     split_hold = f"{split_text}; the rollout decides what to do about it"
     if blocked:
         text = "; ".join(f"{v.metric}: {v.reason}" for v in verdicts if v.metric in blocked)
@@ -274,9 +284,7 @@ def _decide(
 
 def _undecided(reason: str, verdicts: Sequence[MetricVerdict], final: bool, engine: str) -> Decision:
     if final:
-        marked = tuple(
-            replace(v, outcome=Outcome.INCONCLUSIVE) if v.outcome is Outcome.HOLD else v for v in verdicts
-        )
+        marked = tuple(replace(v, outcome=Outcome.INCONCLUSIVE) if v.outcome is Outcome.HOLD else v for v in verdicts)
         return Decision(Outcome.INCONCLUSIVE, f"inconclusive at the deadline: {reason}", engine, marked)
     return Decision(Outcome.HOLD, f"hold: {reason}", engine, tuple(verdicts))
 

@@ -46,6 +46,7 @@ def execute(
     title: str,
     prometheus: PrometheusConfig | None = None,
     metrics_port: int | None = None,
+    journal: Path | None = None,
 ) -> RunResult:
     from rollout.runner import run_local  # imports the engines (scipy): only when running
 
@@ -64,6 +65,7 @@ def execute(
                 prometheus=prometheus,
                 metrics_port=metrics_port,
                 on_ready=announce,
+                journal=journal,
             )
         except RolloutError as exc:
             fail(str(exc))
@@ -96,16 +98,29 @@ def run(
     ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")] = False,
     prometheus: Annotated[str | None, typer.Option(help=PROMETHEUS_HELP)] = None,
-    metrics_port: Annotated[int | None, typer.Option(help=METRICS_PORT_HELP, min=1, max=65535)] = None,
+    metrics_port: Annotated[int | None, typer.Option(help=METRICS_PORT_HELP)] = None,
+    journal: Annotated[
+        Path | None, typer.Option(help="Where to write the chaos journal (default: meshroll-journal-NAME.json).")
+    ] = None,
 ) -> None:
     """Run an experiment on the embedded mesh. Exit 0 promoted, 2 rolled back, 3 inconclusive, 1 error."""
     from rollout.cli.prometheus_commands import checked_prometheus
 
     experiment = _load(file)
-    config = checked_prometheus(prometheus)
+    config = checked_prometheus(prometheus, metrics_port)
+    if journal is None and experiment.spec.chaos is not None:
+        journal = Path(f"meshroll-journal-{experiment.metadata.name}.json")
     result = execute(
-        experiment, seed=seed, status_out=status_out, title=experiment.key, prometheus=config, metrics_port=metrics_port
+        experiment,
+        seed=seed,
+        status_out=status_out,
+        title=experiment.key,
+        prometheus=config,
+        metrics_port=metrics_port,
+        journal=journal,
     )
+    if journal is not None and journal.exists():
+        console.print(f"journal: {journal}", markup=False)
     if not no_report:
         _write_report(result, experiment.key, report or Path(f"meshroll-report-{experiment.metadata.name}.html"))
     line = _final_line(result)
@@ -141,12 +156,12 @@ def demo(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the embedded mesh's random draws.")] = 1,
     prometheus: Annotated[str | None, typer.Option(help=PROMETHEUS_HELP)] = None,
-    metrics_port: Annotated[int | None, typer.Option(help=METRICS_PORT_HELP, min=1, max=65535)] = None,
+    metrics_port: Annotated[int | None, typer.Option(help=METRICS_PORT_HELP)] = None,
 ) -> None:
     """Run the whole loop with no setup: embedded mesh, load, analysis, decisions."""
     from rollout.cli.prometheus_commands import checked_prometheus
 
-    config = checked_prometheus(prometheus)
+    config = checked_prometheus(prometheus, metrics_port)
     scenarios = [scenario] if scenario is not None else [Scenario.HEALTHY, Scenario.ERRORING_CANARY]
     rows = []
     for chosen in scenarios:

@@ -125,7 +125,25 @@ class HaltRuleSpec(SpecModel):
         return self
 
 
+class ProbeSpec(SpecModel):
+    """An HTTP check of the steady state: GET ``url`` must answer ``expectStatus`` within ``timeout``."""
+
+    url: str = Field(pattern=r"^https?://")
+    expect_status: int = Field(default=200, ge=100, le=599)
+    timeout: Duration = 2.0
+
+
 class ChaosSpec(SpecModel):
     faults: list[FaultSpec] = Field(min_length=1)
     halt_when: list[HaltRuleSpec] = []
+    probes: list[ProbeSpec] = []  # HTTP steady-state checks, alongside haltWhen's metric rules
+    interval: Duration = 5.0  # how often the steady state is checked while faults are on
+    recovery: Duration = 10.0  # after the faults end, wait this long and check the steady state again
     duration: Duration | None = None  # length of a chaos-only experiment
+
+    @field_validator("interval", "recovery")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be above 0")
+        return value

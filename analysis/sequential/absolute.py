@@ -1,0 +1,95 @@
+"""Non-inferiority within an absolute margin on an error rate, for errors too rare to bound a ratio.
+
+The canary adds p_c - p_b to the error rate. Two anytime-valid bounds on it, each from two
+confidence sequences at alpha/4 (so all four hold together with probability 1 - alpha):
+
+- stratified: (max(ψ⁺, 1) - 1)·p_b⁺, with ψ⁺ from the count e-process's confidence sequence on the
+  canary/stable ratio (conditioned on each step, so shared load and incidents cancel) and p_b⁺;
+- direct: p_c⁺ - p_b⁻, from each arm's pooled requests.
+
+Rates are bounded with a beta-binomial mixture martingale (Robbins), which assumes an arm's requests
+fail independently at one rate over the run. The canary provably adds less than Δ when the smaller
+bound is below Δ.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import betaln
+
+from analysis.sequential.counts import CountJob
+from analysis.sequential.evidence import LOG_PSI_CEIL, confidence_bounds, count_series
+
+_PRIOR = 0.5  # Beta(1/2, 1/2) mixing distribution (Jeffreys)
+
+
+def _rate_bound(bad: float, total: float, alpha: float, upper: bool) -> float:
+    if total <= 0:
+        return 1.0 if upper else 0.0
+    bad = min(max(bad, 0.0), total)
+    log_mixture = float(betaln(_PRIOR + bad, _PRIOR + total - bad) - betaln(_PRIOR, _PRIOR))
+    threshold = math.log(1.0 / alpha)
+
+    def excess(p: float) -> float:  # log M(p) - log(1/alpha); M grows as p moves away from the data
+        log_likelihood = bad * math.log(p) + (total - bad) * math.log1p(-p)
+        return log_mixture - log_likelihood - threshold
+
+    inside, outside = max(min(bad / total, 1.0 - 1e-15), 1e-15), (1.0 - 1e-15 if upper else 1e-15)
+    if excess(outside) < 0:
+        return 1.0 if upper else 0.0
+    for _ in range(80):
+        mid = 0.5 * (inside + outside)
+        inside, outside = (mid, outside) if excess(mid) < 0 else (inside, mid)
+    return outside
+
+
+def rate_upper_bound(bad: float, total: float, alpha: float) -> float:
+    """The upper end of an anytime-valid confidence sequence for a Bernoulli rate after ``total`` trials."""
+    return _rate_bound(bad, total, alpha, upper=True)
+
+
+def rate_lower_bound(bad: float, total: float, alpha: float) -> float:
+    """The lower end of the same confidence sequence."""
+    return _rate_bound(bad, total, alpha, upper=False)
+
+
+@dataclass(frozen=True)
+class AbsoluteCheck:
+    non_inferior: bool
+    added_bound: float  # the most the canary adds to the error rate (at the promotion level)
+    margin: float
+    ratio_upper: float
+    stable_rate_upper: float
+
+    @property
+    def sentence(self) -> str:
+        verdict = "within" if self.non_inferior else "not yet within"
+        return (
+            f"the canary adds at most {100 * self.added_bound:.2f} points of errors "
+            f"(ratio ≤ {self.ratio_upper:.3g}, stable rate ≤ {100 * self.stable_rate_upper:.2f}%), "
+            f"{verdict} the {100 * self.margin:.2f}-point absolute margin"
+        )
+
+
+def absolute_check(job: CountJob, margin: float, alpha_promote: float) -> AbsoluteCheck:
+    """Whether ``job``'s (error) counts prove the canary adds less than ``margin`` to the rate."""
+    series = count_series(job.bad_stable, job.bad_canary, job.exposure_stable, job.exposure_canary, job.keep)
+    log_level = np.array([math.log(4.0 / alpha_promote)])
+    upper_log = float(confidence_bounds(series, np.array([0]), np.array([-1.0]), log_level)[0])
+    ratio_upper = math.exp(min(upper_log, LOG_PSI_CEIL))
+    keep = np.broadcast_to(job.keep, job.bad_stable.shape)[0]
+    usable = keep & (np.asarray(job.exposure_stable) > 0) & (np.asarray(job.exposure_canary) > 0)
+    bad_b = float(np.where(usable, job.bad_stable[0], 0.0).sum())
+    total_b = float(np.where(usable, job.exposure_stable, 0.0).sum())
+    bad_c = float(np.where(usable, job.bad_canary[0], 0.0).sum())
+    total_c = float(np.where(usable, job.exposure_canary, 0.0).sum())
+    quarter = alpha_promote / 4.0
+    rate_upper = rate_upper_bound(bad_b, total_b, quarter)
+    stratified = max(ratio_upper - 1.0, 0.0) * rate_upper if upper_log < LOG_PSI_CEIL else 1.0
+    direct = rate_upper_bound(bad_c, total_c, quarter) - rate_lower_bound(bad_b, total_b, quarter)
+    added = max(min(stratified, direct), 0.0)
+    proven = added < margin
+    return AbsoluteCheck(proven, added, margin, ratio_upper, rate_upper)
