@@ -20,7 +20,7 @@ from analysis.prometheus import PrometheusConfig, PrometheusSource
 from chaos.timing import next_change
 from rollout.chaos_watch import JournalRecorder, SteadyState
 from rollout.errors import RolloutError
-from rollout.events import Command
+from rollout.events import Command, Halt
 from rollout.localmesh import BackendProfile, LocalMeshConfig, LocalMeshError, LocalMeshThread, VersionSpec
 from rollout.mesh.local import LocalProvider
 from rollout.mesh.plan import TrafficPlan
@@ -134,7 +134,8 @@ def run_local(
         safe = _ensure_safe(mesh, provider)
         mesh.stop()
     status = orchestrator.status
-    code = 1 if interrupted else 3 if paused else EXIT_CODES.get(status.phase, 1)
+    halted = any(isinstance(entry.event, Halt) for entry in status.history)
+    code = 1 if interrupted else 3 if paused else 2 if halted else EXIT_CODES.get(status.phase, 1)
     return RunResult(status, code, safe, interrupted)
 
 
@@ -159,7 +160,8 @@ def _watch_chaos(
 def _verify_recovery(orchestrator: Orchestrator, recorder: JournalRecorder) -> None:
     """After the faults end, wait the recovery time and check the steady state again."""
     steady = orchestrator.steady_state
-    if steady is None or not orchestrator.plan.watches_steady_state:
+    injected = any(entry.traffic.faults for entry in orchestrator.status.history)
+    if steady is None or not orchestrator.plan.watches_steady_state or not injected:
         return
     started = orchestrator.clock()
     time.sleep(orchestrator.plan.recovery)

@@ -103,7 +103,7 @@ def run(
         Path | None, typer.Option(help="Where to write the chaos journal (default: meshroll-journal-NAME.json).")
     ] = None,
 ) -> None:
-    """Run an experiment on the embedded mesh. Exit 0 promoted, 2 rolled back, 3 inconclusive, 1 error."""
+    """Run an experiment on the embedded mesh. Exit 0 promoted (or completed), 2 rolled back or halted, 3 inconclusive, 1 error."""
     from rollout.cli.prometheus_commands import checked_prometheus
 
     experiment = _load(file)

@@ -1,0 +1,118 @@
+"""Chaos on the embedded mesh through ``meshroll run``: injected faults are measured, a broken steady
+state halts them within one interval, and the journal records what happened."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+MESHROLL = [sys.executable, "-c", "from rollout.cli import main; main()"]
+pytestmark = pytest.mark.slow
+
+HEAD = """
+apiVersion: meshroll.io/v1alpha1
+kind: Experiment
+metadata: {name: drill, namespace: demo}
+spec:
+  target: {service: checkout, stable: {version: v1}, canary: {version: v2}}
+  mesh: {provider: local, loadRate: 300}
+  analysis:
+    metrics: [{name: error-rate, template: istio-error-rate}]
+"""
+
+
+def run(tmp_path: Path, chaos: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], dict[str, Any]]:
+    experiment = tmp_path / "drill.yaml"
+    experiment.write_text(HEAD + chaos)
+    result = subprocess.run(
+        [*MESHROLL, "run", str(experiment), "--status-out", "status.json", "--journal", "journal.json",
+         "--no-report"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    status = json.loads((tmp_path / "status.json").read_text())
+    return result, journal, status
+
+
+def test_an_abort_fault_hits_its_configured_share_and_is_gone_at_the_end(tmp_path: Path) -> None:
+    result, journal, status = run(tmp_path, """
+  chaos:
+    duration: 8s
+    interval: 1s
+    recovery: 1s
+    faults:
+      - {abort: {httpStatus: 503, percent: 15}, arm: stable}
+    haltWhen: [{metric: error-rate, above: 0.5}]
+""")  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    (fault,) = journal["faults"]
+    (interval,) = fault["intervals"]
+    low, high = interval["interval_999"]
+    assert interval["requests"] > 1000
+    assert low <= 15.0 <= high, f"measured {interval['measured_percent']:.2f}% in [{low:.2f}, {high:.2f}]"
+    assert interval["off"] is not None
+    assert status["phase"] == "Succeeded" and status["traffic"]["faults"] == []
+    assert any(e["event"] == "recovery" and "holds" in e["reason"] for e in journal["events"])
+
+
+def test_a_delay_fault_adds_its_configured_delay_to_its_share_of_requests(tmp_path: Path) -> None:
+    result, journal, _ = run(tmp_path, """
+  chaos:
+    duration: 6s
+    faults:
+      - {delay: {fixed: 80ms, percent: 40}, arm: both}
+""")  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    (interval,) = journal["faults"][0]["intervals"]
+    low, high = interval["interval_999"]
+    assert low <= 40.0 <= high
+    assert interval["added_delay_ms"] == pytest.approx(80.0, abs=8.0)
+
+
+def test_a_broken_steady_state_halts_the_faults_within_one_interval(tmp_path: Path) -> None:
+    result, journal, status = run(tmp_path, """
+  chaos:
+    duration: 30s
+    interval: 1s
+    recovery: 1s
+    faults:
+      - {abort: {httpStatus: 503, percent: 40}, arm: stable}
+    haltWhen: [{metric: error-rate, above: 0.1}]
+""")  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert status["phase"] == "Aborted" and status["traffic"]["faults"] == []
+    assert "error-rate on stable is" in status["reason"] and "above 0.1" in status["reason"]
+    (interval,) = journal["faults"][0]["intervals"]
+    assert interval["off"] - interval["on"] <= 1.0 + 1.5, "halted within one interval (plus scheduling slack)"
+
+
+def test_an_already_broken_steady_state_refuses_to_start(tmp_path: Path) -> None:
+    result, _, status = run(tmp_path, """
+  chaos:
+    duration: 10s
+    faults:
+      - {abort: {httpStatus: 503, percent: 5}, arm: stable}
+    probes: [{url: "http://127.0.0.1:9/health", timeout: 500ms}]
+""")  # fmt: skip
+    assert result.returncode == 2
+    assert status["phase"] == "Aborted" and "refused to start" in status["reason"]
+    assert all(not entry["traffic"]["faults"] for entry in status["history"]), "no fault was ever injected"
+
+
+def test_faults_during_canary_steps_are_on_only_at_those_weights(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [*MESHROLL, "run", str(repo / "experiments" / "canary-with-chaos-local.yaml"), "--status-out", "status.json",
+         "--journal", "journal.json", "--no-report"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=150,
+    )  # fmt: skip
+    status = json.loads((tmp_path / "status.json").read_text())
+    for entry in status["history"]:
+        faults_on = bool(entry["traffic"]["faults"])
+        assert faults_on == (entry["toPhase"] == "Progressing" and entry["traffic"]["canaryWeight"] in (10, 25))
+    assert result.returncode in (0, 2, 3)
