@@ -676,7 +676,7 @@ class ControlPlane:
 
     def _crd_established(self, name: str) -> bool:
         result = self.request("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
-        conditions = result.body.get("status", {}).get("conditions", [])
+        conditions = (result.body.get("status") or {}).get("conditions") or []
         return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
 
     def create_namespace(self, prefix: str = "test") -> str:

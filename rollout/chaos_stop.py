@@ -1,0 +1,159 @@
+"""``meshroll chaos stop --all``: remove every fault meshroll injected in a cluster, at once.
+
+For each Experiment (Istio is the provider that injects faults), the mesh is set to the
+experiment's recorded traffic without its faults, and the Experiment is annotated
+``meshroll.io/chaos-stopped`` so the controller halts it instead of putting the faults back.
+Fault routes whose experiment no longer exists (``meshroll-fault-*`` entries) are removed too.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from chaos.faults import FAULT_ROUTE_PREFIX
+from rollout.crd import GROUP, PLURAL, VERSION
+from rollout.errors import RolloutError
+from rollout.mesh.errors import MeshError
+from rollout.mesh.factory import provider_for
+from rollout.mesh.plan import TrafficPlan
+from rollout.plan import run_plan
+from rollout.spec.models import Experiment
+from rollout.status import Status
+
+STOPPED_ANNOTATION = "meshroll.io/chaos-stopped"
+
+
+@dataclass
+class StopReport:
+    stopped: list[str] = field(default_factory=list)  # experiments whose faults were removed
+    orphans: list[str] = field(default_factory=list)  # fault routes removed from objects with no experiment
+    problems: list[str] = field(default_factory=list)
+
+
+def strip_orphan_fault_routes(vs: dict[str, Any], live_owners: set[str]) -> tuple[dict[str, Any], list[str]]:
+    """Remove ``meshroll-fault-*`` routes whose owner (the name's suffix) is not a live experiment. Pure."""
+    new = copy.deepcopy(vs)
+    routes = new.get("spec", {}).get("http")
+    if not isinstance(routes, list):
+        return new, []
+    slugs = {owner.replace("/", ".") for owner in live_owners}
+
+    def orphan(route: object) -> bool:
+        name = route.get("name") if isinstance(route, dict) else None
+        return isinstance(name, str) and name.startswith(FAULT_ROUTE_PREFIX) and name.split(".", 1)[-1] not in slugs
+
+    removed = [str(r["name"]) for r in routes if orphan(r)]
+    new["spec"]["http"] = [r for r in routes if not orphan(r)]
+    return new, removed
+
+
+def stop_all(api: k8s.ApiClient, namespace: str | None = None) -> StopReport:
+    report = StopReport()
+    custom = k8s.CustomObjectsApi(api)
+    try:
+        items = _items(
+            custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+            if namespace
+            else custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
+        )
+    except ApiException as exc:
+        if exc.status != 404:
+            raise RolloutError(
+                f"cannot list Experiments ({exc.status} {exc.reason}); check kubeconfig and RBAC"
+            ) from None
+        items = []  # the CRD is not installed: only orphans can exist
+    live: set[str] = set()
+    for item in items:
+        key = f"{item['metadata']['namespace']}/{item['metadata']['name']}"
+        live.add(key)
+        try:
+            experiment = Experiment.model_validate(_user_object(item))
+            status = Status.model_validate(_meshroll_status(item))
+        except ValidationError:
+            continue  # an invalid Experiment never injected anything
+        if not status.traffic.faults or experiment.spec.mesh.provider != "istio":
+            continue
+        plan = run_plan(experiment)
+        traffic = status.traffic
+        try:
+            provider_for(experiment, api).apply(
+                TrafficPlan(
+                    stable_weight=traffic.stable_weight,
+                    canary_weight=traffic.canary_weight,
+                    ab_matches=plan.ab_matches if traffic.ab_active else (),
+                    mirror_percent=traffic.mirror_percent,
+                )
+            )
+            custom.patch_namespaced_custom_object(
+                GROUP, VERSION, experiment.metadata.namespace, PLURAL, experiment.metadata.name,
+                {"metadata": {"annotations": {STOPPED_ANNOTATION: _now()}}},
+            )  # fmt: skip
+            report.stopped.append(key)
+        except (MeshError, ApiException) as exc:
+            report.problems.append(f"{key}: {exc}")
+    report.orphans = _sweep_orphans(api, namespace, live, report)
+    return report
+
+
+def _sweep_orphans(api: k8s.ApiClient, namespace: str | None, live: set[str], report: StopReport) -> list[str]:
+    custom = k8s.CustomObjectsApi(api)
+    group, version, plural = "networking.istio.io", "v1", "virtualservices"
+    try:
+        listed = _items(
+            custom.list_namespaced_custom_object(group, version, namespace, plural)
+            if namespace
+            else custom.list_cluster_custom_object(group, version, plural)
+        )
+    except ApiException as exc:
+        if exc.status != 404:
+            report.problems.append(f"cannot list VirtualServices: {exc.status} {exc.reason}")
+        return []
+    removed: list[str] = []
+    for vs in listed:
+        new, gone = strip_orphan_fault_routes(vs, live)
+        if not gone:
+            continue
+        meta = vs["metadata"]
+        try:
+            custom.replace_namespaced_custom_object(group, version, meta["namespace"], plural, meta["name"], new)
+            removed += [f"{meta['namespace']}/{meta['name']}: {name}" for name in gone]
+        except ApiException as exc:
+            report.problems.append(f"VirtualService {meta['namespace']}/{meta['name']}: {exc.status} {exc.reason}")
+    return removed
+
+
+_STATUS_KEYS = frozenset(n for key, f in Status.model_fields.items() for n in (key, f.alias) if n is not None)
+
+
+def _user_object(item: dict[str, Any]) -> dict[str, Any]:
+    """The Experiment as its author wrote it: no server-set metadata (uid, resourceVersion, ...) or status."""
+    meta = item.get("metadata", {})
+    metadata = {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta}
+    return {
+        "apiVersion": item.get("apiVersion"),
+        "kind": item.get("kind"),
+        "metadata": metadata,
+        "spec": item.get("spec"),
+    }
+
+
+def _meshroll_status(item: dict[str, Any]) -> dict[str, Any]:
+    """meshroll's own Status out of ``.status`` (the controller keeps Kubernetes fields beside it)."""
+    status = item.get("status") or {}
+    return {k: v for k, v in status.items() if k in _STATUS_KEYS} if isinstance(status, dict) else {}
+
+
+def _items(listing: object) -> list[dict[str, Any]]:
+    items = listing.get("items") if isinstance(listing, dict) else None
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def _now() -> str:
+    return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
