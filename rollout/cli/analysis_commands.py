@@ -56,6 +56,60 @@ def report(
     console.print(f"report: {path}", markup=False)
 
 
+def plan(
+    file: Annotated[Path, typer.Argument(help="The experiment YAML.")],
+    rps: Annotated[
+        float | None, typer.Option(help="Requests per second to the service (default: local loadRate).")
+    ] = None,
+    error_rate: Annotated[
+        float | None, typer.Option(help="Stable's error rate, e.g. 0.001 (default: local stable errorRate).")
+    ] = None,
+    regression: Annotated[float, typer.Option(help="The smallest regression that matters, as a ratio.")] = 2.0,
+) -> None:
+    """Estimate, before a run, how long the engine needs to detect a regression and to promote."""
+    from rich.table import Table
+
+    from analysis.planning import duration_text
+    from rollout.cli.run_commands import load_or_fail
+    from rollout.preflight import assumed_traffic, preflight
+
+    if regression <= 1.0:
+        fail(f"--regression {regression:g} must be above 1 (2 means the canary's bad events double)")
+    if (rps is not None and rps <= 0) or (error_rate is not None and not 0 < error_rate < 1):
+        fail("--rps must be above 0 and --error-rate within (0, 1)")
+    experiment = load_or_fail(file)
+    if experiment.spec.strategy is None:
+        fail(f"{file}: a chaos-only experiment has no canary to judge, so there is nothing to plan")
+    traffic = assumed_traffic(experiment, rps, error_rate)
+    plans = preflight(experiment, traffic, regression)
+    if not plans:
+        fail(f"{file}: no error or latency metric to plan for")
+    table = Table(title=f"{experiment.key}: {traffic.request_rate:g} req/s, a {regression:g}x regression")
+    for column in ("metric", "bad events", "stable rate", "detect in", "requests to detect", "promote in"):
+        table.add_column(column)
+    for item in plans:
+        p = item.plan
+        table.add_row(
+            item.metric,
+            item.what,
+            f"{100 * item.rate:.3g}%",
+            duration_text(p.detect_seconds) if p.detect_seconds is not None else "never",
+            f"{p.detect_requests:.0f}" if p.detect_requests is not None else "-",
+            duration_text(p.promote_seconds) if p.promote_seconds is not None else "never",
+        )
+    console.print(table)
+    warnings = [w for item in plans for w in item.plan.warnings]
+    for warning in warnings:
+        console.print(f"warning: {warning}", markup=False, soft_wrap=True)
+    if any(
+        m.absolute_margin is not None for m in (experiment.spec.analysis.metrics if experiment.spec.analysis else [])
+    ):
+        console.print(
+            "note: metrics with absoluteMargin can be promoted sooner than the ratio estimate shows", markup=False
+        )
+
+
 def register(app: typer.Typer) -> None:
+    app.command()(plan)
     app.add_typer(oracle_app, name="oracle")
     app.command()(report)

@@ -29,7 +29,7 @@ PROMETHEUS_HELP = (
 METRICS_PORT_HELP = "Serve the mesh's /metrics on this 127.0.0.1 port (for a Prometheus to scrape)."
 
 
-def _load(file: Path) -> Experiment:
+def load_or_fail(file: Path) -> Experiment:
     try:
         return load_experiment(file)
     except SpecError as exc:
@@ -103,10 +103,13 @@ def run(
         Path | None, typer.Option(help="Where to write the chaos journal (default: meshroll-journal-NAME.json).")
     ] = None,
 ) -> None:
-    """Run an experiment on the embedded mesh. Exit 0 promoted (or completed), 2 rolled back or halted, 3 inconclusive, 1 error."""
+    """Run an experiment on the embedded mesh.
+
+    Exit 0 promoted (or completed), 2 rolled back or halted, 3 inconclusive, 1 error.
+    """
     from rollout.cli.prometheus_commands import checked_prometheus
 
-    experiment = _load(file)
+    experiment = load_or_fail(file)
     config = checked_prometheus(prometheus, metrics_port)
     if journal is None and experiment.spec.chaos is not None:
         journal = Path(f"meshroll-journal-{experiment.metadata.name}.json")
@@ -165,7 +168,7 @@ def demo(
     scenarios = [scenario] if scenario is not None else [Scenario.HEALTHY, Scenario.ERRORING_CANARY]
     rows = []
     for chosen in scenarios:
-        experiment = _load(demo_file(chosen))
+        experiment = load_or_fail(demo_file(chosen))
         console.rule(f"demo: {chosen.value}")
         result = execute(
             experiment,

@@ -1,0 +1,43 @@
+"""``meshroll plan``: the pre-flight estimate reads the experiment and warns when maxDuration is too short."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from rollout.cli import app
+from rollout.preflight import assumed_traffic, exceedance_of, preflight
+from rollout.spec import load_experiment
+
+EXPERIMENTS = Path(__file__).resolve().parents[3] / "experiments"
+
+
+def test_the_demo_plan_uses_the_embedded_mesh_profile_and_finds_latency_quick_to_judge() -> None:
+    experiment = load_experiment(EXPERIMENTS / "demo-healthy.yaml")
+    traffic = assumed_traffic(experiment, None, None)
+    assert traffic.request_rate == 250 and traffic.error_rate == 0.002
+    assert 0.30 < traffic.exceedance[25.0] < 0.40, "a 20ms-median lognormal exceeds 25ms about a third of the time"
+    plans = {p.what: p.plan for p in preflight(experiment, traffic, regression=2.0)}
+    assert plans["slower than 25ms"].detect_seconds is not None and plans["slower than 25ms"].detect_seconds <= 24
+    assert any("longer than maxDuration" in w for w in plans["errors"].warnings)
+
+
+def test_the_lognormal_exceedance_matches_its_definition() -> None:
+    experiment = load_experiment(EXPERIMENTS / "demo-healthy.yaml")
+    profile = experiment.spec.mesh.stable  # type: ignore[union-attr]
+    assert abs(exceedance_of(profile, 20.0) - 0.5) < 1e-9, "half the requests are slower than the median"
+    assert abs(exceedance_of(profile, 80.0) - 0.01) < 1e-6, "1% are slower than p99"
+
+
+def test_plan_prints_a_table_and_warnings() -> None:
+    result = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "canary-istio.yaml"), "--rps", "200"])
+    assert result.exit_code == 0, result.output
+    assert "detect in" in result.output and "warning:" in result.output
+
+
+def test_plan_refuses_bad_input_in_one_line() -> None:
+    chaos_only = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "chaos-only-istio.yaml")])
+    assert chaos_only.exit_code == 1 and "nothing to plan" in chaos_only.output
+    bad = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "demo-healthy.yaml"), "--regression", "0.9"])
+    assert bad.exit_code == 1 and bad.output.count("\n") == 1
