@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP_STAMP := .cache/pip-$(shell sha256sum pyproject.toml | cut -c1-16).stamp
 export MESHROLL_CACHE ?= $(HOME)/.cache/meshroll
 
-.PHONY: test install deps controlplane lint typecheck imports pytest demo clean
+.PHONY: test install deps controlplane prometheus lint typecheck imports pytest demo clean
 
 test: install deps lint typecheck imports pytest
 
@@ -13,10 +13,13 @@ $(PIP_STAMP): pyproject.toml
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@mkdir -p .cache && touch $@
 
-deps: controlplane
+deps: controlplane prometheus
 
 controlplane:
 	bash tests/controlplane/build.sh
+
+prometheus:
+	bash tests/prometheus/install.sh
 
 lint:
 	$(PYTHON) -m ruff check rollout chaos analysis tests

@@ -9,23 +9,34 @@ from analysis.observations import ArmSample, MetricKind
 
 
 def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:
-    """The q-quantile of cumulative ``(le, count)`` buckets, interpolated as Prometheus does; NaN when empty."""
-    if not buckets or not 0.0 <= q <= 1.0:
+    """The q-quantile of cumulative ``(le, count)`` buckets, interpolated as Prometheus does.
+
+    Linear interpolation inside the bucket holding the rank (from 0 for the first bucket); the
+    upper edge of the last finite bucket when the rank falls in ``+Inf``. NaN without a ``+Inf``
+    bucket, with fewer than two buckets or with no observations; -Inf/+Inf for q below 0 / above 1.
+    """
+    if math.isnan(q):
+        return math.nan
+    if q < 0 or q > 1:
+        return -math.inf if q < 0 else math.inf
+    buckets = sorted(buckets)
+    if len(buckets) < 2 or not math.isinf(buckets[-1][0]):
         return math.nan
     total = buckets[-1][1]
-    if total <= 0 or not math.isinf(buckets[-1][0]):
+    if not total > 0:
         return math.nan
     rank = q * total
-    lower_le, lower_count = 0.0, 0.0
-    for le, count in buckets:
-        if count >= rank:
-            if math.isinf(le):
-                return lower_le
-            if count == lower_count:
-                return le
-            return lower_le + (le - lower_le) * (rank - lower_count) / (count - lower_count)
-        lower_le, lower_count = le, count
-    return lower_le
+    b = next(i for i, (_, count) in enumerate(buckets) if count >= rank)
+    if b == len(buckets) - 1:
+        return buckets[-2][0]
+    if b == 0 and buckets[0][0] <= 0:
+        return buckets[0][0]
+    start, end, count = 0.0, buckets[b][0], buckets[b][1]
+    if b > 0:
+        start = buckets[b - 1][0]
+        count -= buckets[b - 1][1]
+        rank -= buckets[b - 1][1]
+    return start + (end - start) * (rank / count) if count > 0 else math.nan  # 0/0, as Prometheus gives it
 
 
 def error_rate(sample: ArmSample) -> float:

@@ -27,38 +27,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from analysis.aggregates import histogram_quantile
 from analysis.observations import ArmSample, EngineConfig, MetricKind, MetricSpec, StepWindow
 from analysis.verdicts import Decision, MetricVerdict, Outcome
-
-
-def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:
-    """The q-quantile of cumulative ``(le, count)`` buckets, interpolated as Prometheus does.
-
-    Linear interpolation inside the bucket holding the rank (from 0 for the first bucket); the
-    upper edge of the last finite bucket when the rank falls in ``+Inf``. NaN without a ``+Inf``
-    bucket, with fewer than two buckets or with no observations; -Inf/+Inf for q below 0 / above 1.
-    """
-    if math.isnan(q):
-        return math.nan
-    if q < 0 or q > 1:
-        return -math.inf if q < 0 else math.inf
-    if len(buckets) < 2 or not math.isinf(buckets[-1][0]):
-        return math.nan
-    total = buckets[-1][1]
-    if not total > 0:
-        return math.nan
-    rank = q * total
-    b = next(i for i, (_, count) in enumerate(buckets) if count >= rank)
-    if b == len(buckets) - 1:
-        return buckets[-2][0]
-    if b == 0 and buckets[0][0] <= 0:
-        return buckets[0][0]
-    start, end, count = 0.0, buckets[b][0], buckets[b][1]
-    if b > 0:
-        start = buckets[b - 1][0]
-        count -= buckets[b - 1][1]
-        rank -= buckets[b - 1][1]
-    return start + (end - start) * (rank / count) if count > 0 else end
 
 
 @dataclass(frozen=True)
@@ -138,9 +109,7 @@ def _checks(step: StepWindow, config: EngineConfig) -> list[_Check]:
             continue
         canary, stable = _aggregate(spec, pair.canary), _aggregate(spec, pair.stable)
         if canary.value is None:
-            checks.append(
-                _Check(spec, canary, stable, True, None, f"canary {canary.why} in step {step.index}")
-            )
+            checks.append(_Check(spec, canary, stable, True, None, f"canary {canary.why} in step {step.index}"))
             continue
         passes, bound, text = _check(spec, canary.value)
         checks.append(_Check(spec, canary, stable, passes, bound, text))
@@ -175,9 +144,7 @@ class ThresholdJudge:
         if rolled:
             failing = "; ".join(f"{c.spec.name}: {c.text}" for c in current if c.has_data and not c.passes)
             reason = f"rollback: {failed} failed checks reached the threshold of {self.failure_threshold}"
-            return Decision(
-                Outcome.ROLLBACK, reason + (f" ({failing})" if failing else ""), self.name, verdicts
-            )
+            return Decision(Outcome.ROLLBACK, reason + (f" ({failing})" if failing else ""), self.name, verdicts)
         no_data = [c for c in current if not c.has_data]
         if no_data:
             text = "; ".join(f"{c.spec.name}: {c.text}" for c in no_data)
@@ -185,9 +152,7 @@ class ThresholdJudge:
         out_of_range = [c for c in current if not c.passes]
         if out_of_range:
             text = "; ".join(f"{c.spec.name}: {c.text}" for c in out_of_range)
-            return self._undecided(
-                f"failed check {failed} of {self.failure_threshold}: {text}", verdicts, final
-            )
+            return self._undecided(f"failed check {failed} of {self.failure_threshold}: {text}", verdicts, final)
         exposure = max(
             (
                 sum(
@@ -216,11 +181,7 @@ class ThresholdJudge:
             outcome = Outcome.ADVANCE
         else:
             outcome = Outcome.ROLLBACK if rolled else Outcome.HOLD
-        suffix = (
-            ""
-            if check.passes or not check.has_data
-            else f" (failed checks {failed} of {self.failure_threshold})"
-        )
+        suffix = "" if check.passes or not check.has_data else f" (failed checks {failed} of {self.failure_threshold})"
         return MetricVerdict(
             metric=check.spec.name,
             outcome=outcome,
@@ -239,7 +200,5 @@ class ThresholdJudge:
             marked = tuple(
                 replace(v, outcome=Outcome.INCONCLUSIVE) if v.outcome is Outcome.HOLD else v for v in verdicts
             )
-            return Decision(
-                Outcome.INCONCLUSIVE, f"inconclusive at the deadline: {reason}", self.name, marked
-            )
+            return Decision(Outcome.INCONCLUSIVE, f"inconclusive at the deadline: {reason}", self.name, marked)
         return Decision(Outcome.HOLD, f"hold: {reason}", self.name, tuple(verdicts))

@@ -12,36 +12,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from analysis.aggregates import histogram_quantile
 from analysis.observations import ArmSample, MetricKind, MetricSpec, StepWindow
-
-
-def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:
-    """The ``q``-quantile of cumulative ``(le, count)`` buckets, as Prometheus interpolates it.
-
-    NaN without a ``+Inf`` bucket, with fewer than two buckets or with no observations; the
-    upper bound of the last finite bucket when the quantile falls in ``+Inf``.
-    """
-    if math.isnan(q):
-        return math.nan
-    if q < 0:
-        return -math.inf
-    if q > 1:
-        return math.inf
-    ordered = sorted(buckets)
-    if len(ordered) < 2 or not math.isinf(ordered[-1][0]) or ordered[-1][0] < 0:
-        return math.nan
-    observations = ordered[-1][1]
-    if not observations > 0:
-        return math.nan
-    rank = q * observations
-    index = next((i for i, (_, count) in enumerate(ordered[:-1]) if count >= rank), len(ordered) - 1)
-    if index == len(ordered) - 1:
-        return ordered[-2][0]
-    upper, count = ordered[index]
-    if index == 0:
-        return upper if upper <= 0 else upper * _ratio(rank, count)
-    lower, below = ordered[index - 1]
-    return lower + (upper - lower) * _ratio(rank - below, count - below)
 
 
 def _ratio(numerator: float, denominator: float) -> float:

@@ -6,8 +6,15 @@ import sys
 
 import typer
 
-from rollout.cli import analysis_commands, gitops_commands, prometheus_commands, run_commands, spec_commands
-from rollout.cli import controller_commands
+import rollout.cli.controller_commands as controller_commands
+from rollout.cli import (
+    analysis_commands,
+    chaos_commands,
+    gitops_commands,
+    prometheus_commands,
+    run_commands,
+    spec_commands,
+)
 from rollout.cli.output import err_console
 
 app = typer.Typer(
@@ -20,15 +27,32 @@ app = typer.Typer(
 spec_commands.register(app)
 run_commands.register(app)
 analysis_commands.register(app)
+chaos_commands.register(app)
 prometheus_commands.register(app)
 gitops_commands.register(app)
 controller_commands.register(app)
 
 
+def _usage_hint(exc: Exception) -> str:
+    context = getattr(exc, "ctx", None)
+    path = getattr(context, "command_path", "meshroll") or "meshroll"
+    return f"; see '{path} --help'"
+
+
 def main() -> None:
-    """Console entry point."""
+    """Console entry point. A usage mistake exits 1: 2 means "rolled back" here, not click's usage error."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        err_console.print("meshroll: interrupted")
+        sys.exit(130)
     except KeyboardInterrupt:
         err_console.print("meshroll: interrupted")
         sys.exit(130)
+    except Exception as exc:
+        format_message = getattr(exc, "format_message", None)
+        if not callable(format_message):  # not a command-line mistake: a bug, shown as one
+            raise
+        err_console.print(f"meshroll: {format_message()}{_usage_hint(exc)}", markup=False, soft_wrap=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
