@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from analysis.sources import MetricQuery, MetricSource, MetricsUnavailableError,
 from chaos.journal import ClientCounts, FaultInterval, Journal, measure, record_for
 from chaos.probes import http_probe
 from chaos.steady_state import breaches, probe_breaches
+from rollout.files import write_text_atomic
 from rollout.plan import RunPlan
 from rollout.spec.models import Experiment
 from rollout.status import Status
@@ -115,8 +114,4 @@ class JournalRecorder:
         self.write()
 
     def write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(self.journal.to_json(), handle, indent=2)
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, json.dumps(self.journal.to_json(), indent=2))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from analysis.observations import MetricPair, StepWindow
@@ -41,7 +41,7 @@ class Orchestrator:
         judge: Judge,
         store: StatusStore,
         *,
-        notifiers: list[Notifier] | None = None,
+        notifiers: Sequence[Notifier] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.experiment = experiment
@@ -51,7 +51,7 @@ class Orchestrator:
         self.source = source
         self.judge = judge
         self.store = store
-        self.notifiers = notifiers or []
+        self.notifiers = list(notifiers)
         self.clock = clock
         self.status = store.load() or Status(source=source_from(experiment.metadata.annotations))
         self.windows: list[StepWindow] = []

@@ -24,6 +24,7 @@ from rollout.events import Command, Halt
 from rollout.localmesh import BackendProfile, LocalMeshConfig, LocalMeshError, LocalMeshThread, VersionSpec
 from rollout.mesh.local import LocalProvider
 from rollout.mesh.plan import TrafficPlan
+from rollout.notify import Notifier, close_all, notifiers_for
 from rollout.orchestrator import Orchestrator
 from rollout.sources import CountersSource, MetricSource
 from rollout.spec.models import Experiment
@@ -120,9 +121,11 @@ def run_local(
         on_ready(mesh.metrics_url)
     interrupted: str | None = None
     paused = False
+    notifiers: list[Notifier] = []
     try:
         source: MetricSource = PrometheusSource(prometheus) if prometheus else CountersSource(mesh.snapshot, clock)
-        orchestrator = Orchestrator(experiment, provider, source, judge, store, clock=clock)
+        notifiers = notifiers_for(experiment, status_out.parent if status_out else None)
+        orchestrator = Orchestrator(experiment, provider, source, judge, store, clock=clock, notifiers=notifiers)
         recorder = _watch_chaos(orchestrator, mesh, journal, clock)
         if on_change is not None:
             orchestrator.listeners.append(on_change)
@@ -133,6 +136,7 @@ def run_local(
     finally:
         safe = _ensure_safe(mesh, provider)
         mesh.stop()
+        close_all(notifiers, timeout=10)  # the final outcome gets up to 10 s; anything left stays queued
     status = orchestrator.status
     halted = any(isinstance(entry.event, Halt) for entry in status.history)
     code = 1 if interrupted else 3 if paused else 2 if halted else EXIT_CODES.get(status.phase, 1)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Protocol
 
+from rollout.files import write_text_atomic
 from rollout.status import Status
 
 
@@ -41,13 +40,4 @@ class FileStore:
         return Status.model_validate_json(self.path.read_text(encoding="utf-8"))
 
     def save(self, status: Status) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = status.model_dump_json(by_alias=True, indent=2)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(self.path, status.model_dump_json(by_alias=True, indent=2))

@@ -109,7 +109,40 @@ def plan(
         )
 
 
+bench_app = typer.Typer(help="Measure the engines on replayed scenarios; prints tables.", no_args_is_help=True)
+
+
+@bench_app.command("analysis")
+def bench_analysis(
+    replays: Annotated[int, typer.Option(help="Replays per scenario class.", min=1)] = 200,
+    scenarios: Annotated[
+        Path | None, typer.Option(help="Replay scenarios from this folder (docs/bench-scenarios.md) instead.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write bench.md, bench.json and a PNG plot here.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the scenario generator.")] = 0,
+    engine: Annotated[
+        list[str] | None, typer.Option("--engine", help="Engines to compare (default: all, with the oracle SPRT).")
+    ] = None,
+) -> None:
+    """Replay identical scenarios through every engine: false rollbacks, detection time, blast radius."""
+    from analysis.bench.report import format_markdown
+    from analysis.bench.runner import run_bench
+    from analysis.bench.scenario_io import ScenarioFormatError
+    from analysis.engines import UnknownEngineError
+
+    if scenarios is not None and not scenarios.is_dir():
+        fail(f"{scenarios}: not a folder of scenario files (see docs/bench-scenarios.md)")
+    try:
+        result = run_bench(replays=replays, scenarios_dir=scenarios, out_dir=out, seed=seed, engines=engine)
+    except (ScenarioFormatError, UnknownEngineError) as exc:
+        fail(str(exc))
+    console.print(format_markdown(result), markup=False, soft_wrap=True)
+    if out is not None:
+        console.print(f"written: {out / 'bench.md'}, {out / 'bench.json'}, {out / 'bench-pareto.png'}", markup=False)
+
+
 def register(app: typer.Typer) -> None:
+    app.add_typer(bench_app, name="bench")
     app.command()(plan)
     app.add_typer(oracle_app, name="oracle")
     app.command()(report)

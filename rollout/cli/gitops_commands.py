@@ -1,0 +1,191 @@
+"""``meshroll gitops``: start experiments from commits to a Git branch, exactly once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from rollout.cli.output import console, fail
+from rollout.errors import RolloutError
+from rollout.notify import Announcer, close_all
+from rollout.spec.durations import parse_duration
+
+if TYPE_CHECKING:
+    from rollout.gitops import GitOpsSync, LocalStarter, Poller
+    from rollout.gitops.serving import ServerThread
+
+log = logging.getLogger("meshroll.gitops")
+
+EXIT_PROBLEMS = 2  # --once: some files were invalid, refused, or must be tried again
+
+
+def _interval(text: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError:
+        fail(f"--interval {text!r} is not a duration; write it like 30s, 2m or 1h")
+    if seconds < 1:
+        fail(f"--interval {text!r} is under 1s; poll at most once a second (push webhooks poll at once)")
+    return seconds
+
+
+def _listen(text: str) -> tuple[str, int]:
+    match = re.fullmatch(r"\[?([^\[\]]*?)\]?:(\d{1,5})", text.strip())
+    if match is None or int(match[2]) > 65535:
+        fail(f"--listen {text!r} is not HOST:PORT; write it like 127.0.0.1:8088")
+    return match[1] or "127.0.0.1", int(match[2])
+
+
+def _announcers(channel: str | None, token_env: str, webhook_env: str | None, work: Path) -> list[Announcer]:
+    from rollout.notify import SLACK_API_URL_ENV
+    from rollout.notify.secrets import from_env
+    from rollout.notify.slack import slack_bot_notifier, slack_webhook_notifier
+
+    announcers: list[Announcer] = []
+    if channel:
+        token = from_env(token_env)
+        if token is None:
+            fail(f"--slack-channel {channel} needs a bot token in ${token_env}; set it, or drop --slack-channel")
+        base_url = os.environ.get(SLACK_API_URL_ENV) or None
+        announcers.append(
+            slack_bot_notifier(token, channel, queue_file=work / "notify" / "slack-queue.json", base_url=base_url)
+        )
+    if webhook_env:
+        url = from_env(webhook_env)
+        if url is None:
+            fail(f"--slack-webhook-env {webhook_env}: ${webhook_env} is not set; set it to the incoming-webhook URL")
+        announcers.append(slack_webhook_notifier(url, queue_file=work / "notify" / "slack-webhook-queue.json"))
+    return announcers
+
+
+class _LineFormatter(logging.Formatter):
+    """``meshroll gitops: message``, with the level for warnings and errors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = "" if record.levelno <= logging.INFO else f"{record.levelname.lower()}: "
+        return f"{record.name.replace('.', ' ')}: {level}{record.getMessage()}"
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("meshroll")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(_LineFormatter())
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def gitops(
+    repo: Annotated[str, typer.Option(help="The repository: a URL git can fetch, or a local path.")],
+    branch: Annotated[str, typer.Option(help="The branch to watch.")] = "main",
+    path: Annotated[str, typer.Option(help="The folder (or file) in the repository holding experiments.")] = (
+        "experiments/"
+    ),
+    interval: Annotated[str, typer.Option(help="How often to poll, like 30s or 5m.")] = "30s",
+    local: Annotated[bool, typer.Option(help="Run experiments here ('meshroll run'), not in the cluster.")] = False,
+    state: Annotated[Path, typer.Option(help="The state file (last processed commit and files).")] = Path(
+        ".meshroll/gitops-state.json"
+    ),
+    listen: Annotated[str | None, typer.Option(help="Serve push webhooks on HOST:PORT (POST /gitops/push).")] = None,
+    once: Annotated[bool, typer.Option(help="Process pending commits, wait for local runs, and exit.")] = False,
+    kubeconfig: Annotated[Path | None, typer.Option(help="Kubeconfig (default: in-cluster or ~/.kube/config).")] = None,
+    webhook_secret_env: Annotated[
+        str | None, typer.Option(help="Environment variable with the push webhooks' shared secret.")
+    ] = None,
+    slack_channel: Annotated[str | None, typer.Option(help="Slack channel for GitOps messages.")] = None,
+    slack_token_env: Annotated[str, typer.Option(help="Environment variable with the Slack bot token.")] = (
+        "SLACK_BOT_TOKEN"
+    ),
+    slack_webhook_env: Annotated[
+        str | None, typer.Option(help="Environment variable with a Slack incoming-webhook URL for GitOps messages.")
+    ] = None,
+    skip_existing: Annotated[
+        bool, typer.Option(help="On the first run, record the experiments already there without starting them.")
+    ] = False,
+) -> None:
+    """Start experiments from Git commits: new or changed files under --path start once, with the commit's provenance.
+
+    Exit codes with --once: 0 all processed, 2 some files invalid or to be retried, 1 error.
+    """
+    from rollout.gitops import ClusterApplier, GitOpsSync, GitRepo, LocalStarter, Poller, Reporter, StateFile
+    from rollout.gitops.serving import ServerThread
+    from rollout.gitops.webhook import standalone_app
+    from rollout.notify.secrets import from_env
+
+    _setup_logging()
+    seconds = _interval(interval)
+    address = _listen(listen) if listen else None
+    secret = None
+    if address is not None:
+        if not webhook_secret_env:
+            fail("--listen needs --webhook-secret-env NAME: the environment variable with the webhooks' secret")
+        secret = from_env(webhook_secret_env)
+        if secret is None:
+            fail(f"--webhook-secret-env {webhook_secret_env}: ${webhook_secret_env} is not set; set it to the secret")
+    work = state.parent / f"{state.stem}.d"
+    try:
+        git = GitRepo(repo, work)
+        git.check_branch(branch)
+        starter = LocalStarter(work) if local else ClusterApplier.from_kubeconfig(kubeconfig)
+        announcers = _announcers(slack_channel, slack_token_env, slack_webhook_env, work)
+        sync = GitOpsSync(
+            git, branch, path, StateFile(state), starter, Reporter(announcers), skip_existing=skip_existing
+        )
+        local_runs = starter if isinstance(starter, LocalStarter) else None
+        if once:
+            _once(sync, local_runs, announcers)
+        poller = Poller(sync, seconds, after_poll=lambda _: local_runs.reap() if local_runs else None)
+        server = ServerThread(standalone_app(secret, poller.on_push), *address) if secret and address else None
+        _serve(poller, server, local_runs, announcers)
+    except RolloutError as exc:
+        fail(str(exc))
+
+
+def _once(sync: GitOpsSync, local_runs: LocalStarter | None, announcers: list[Announcer]) -> None:
+    try:
+        result = sync.poll()
+    finally:
+        close_all(announcers)
+    for line in result.started:
+        console.print(f"started {line}", markup=False, soft_wrap=True)
+    if result.forced:
+        console.print("force-push detected and resynchronised", markup=False)
+    if local_runs is not None:
+        for key, code in local_runs.wait():
+            console.print(f"local run of {key} ended with exit {code}", markup=False)
+    console.print(f"processed up to {result.tip[:8]}", markup=False)
+    raise typer.Exit(0 if result.clean else EXIT_PROBLEMS)
+
+
+def _serve(
+    poller: Poller, server: ServerThread | None, local_runs: LocalStarter | None, announcers: list[Announcer]
+) -> None:
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s: stopping", signal.Signals(signum).name)
+        poller.stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if server is not None:
+            server.start()
+            log.info("push webhooks: POST %s/gitops/push", server.url)
+        poller.run()
+    finally:
+        if server is not None:
+            server.stop()
+        if local_runs is not None:
+            local_runs.stop_all()
+        close_all(announcers)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(gitops)

@@ -1,0 +1,41 @@
+"""Small JSON files that must never be seen half-written: write a temporary file, then rename."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("meshroll.files")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Replace ``path`` whole with ``data`` as JSON (readers see the old or the new file, never a mix)."""
+    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True, allow_nan=False))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` whole with ``text``: write a temporary file beside it, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> Any | None:
+    """The JSON in ``path``, or None when it is missing or unreadable (logged, never raised)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable file %s (%s); it will be rewritten", path, type(exc).__name__)
+        return None

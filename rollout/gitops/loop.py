@@ -1,0 +1,59 @@
+"""The long-running trigger: poll every interval, or at once when a push webhook arrives."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from rollout.errors import RolloutError
+from rollout.gitops.sync import GitOpsSync, PollResult
+from rollout.gitops.webhook import PushEvent
+
+log = logging.getLogger("meshroll.gitops")
+
+
+class Poller:
+    def __init__(
+        self,
+        sync: GitOpsSync,
+        interval: float,
+        *,
+        after_poll: Callable[[PollResult | None], object] | None = None,
+    ) -> None:
+        self.sync = sync
+        self.interval = interval
+        self.after_poll = after_poll
+        self.wake = threading.Event()
+        self.stopped = threading.Event()
+        self.polls = 0
+
+    def on_push(self, event: PushEvent) -> None:
+        """A push webhook: poll now (if it is for our branch). Safe from any thread; returns at once."""
+        if event.ref is not None and event.ref != f"refs/heads/{self.sync.branch}":
+            log.debug("push to %s ignored (watching %s)", event.ref, self.sync.branch)
+            return
+        log.info("push webhook from %s (delivery %s): polling now", event.provider, event.delivery or "-")
+        self.wake.set()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.wake.set()
+
+    def poll_once(self) -> PollResult | None:
+        """One poll; a failure (repository unreachable, cluster down) is logged and retried next time."""
+        self.polls += 1
+        try:
+            return self.sync.poll()
+        except RolloutError as exc:
+            log.error("%s; will try again in %.0fs", exc, self.interval)
+            return None
+
+    def run(self) -> None:
+        """Poll until ``stop``."""
+        while not self.stopped.is_set():
+            self.wake.clear()
+            result = self.poll_once()
+            if self.after_poll is not None:
+                self.after_poll(result)
+            self.wake.wait(self.interval)

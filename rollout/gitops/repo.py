@@ -1,0 +1,166 @@
+"""The watched repository, through the ``git`` command: a bare mirror in the work folder, fetched by polling.
+
+Only this module runs git. Every failure becomes a one-line ``GitError`` with git's own last line;
+credentials in a URL (``https://user:token@host/...``) never appear in messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from rollout.gitops.errors import GitError
+
+TIMEOUT_SECONDS = 120
+MAX_FILE_BYTES = 1 << 20
+MESSAGE_LIMIT = 2000
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+_SHA = re.compile(r"^[0-9a-f]{40,64}$")
+
+
+def display_url(url: str) -> str:
+    """The URL without credentials: safe for logs, messages, state files and annotations."""
+    return _USERINFO.sub("***@", url)
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    author: str  # "Name <email>"
+    message: str
+
+    @property
+    def short(self) -> str:
+        return self.sha[:8]
+
+    @property
+    def subject(self) -> str:
+        lines = self.message.strip().splitlines()
+        return lines[0] if lines else ""
+
+
+class GitRepo:
+    """A remote (URL or local path) and its bare mirror in ``work_dir``."""
+
+    def __init__(self, url: str, work_dir: Path) -> None:
+        if url.startswith("-"):
+            raise GitError(f"--repo {url!r} starts with '-'; give a URL or a path")
+        local = Path(url).expanduser()
+        self.url = str(local.resolve()) if "://" not in url and local.exists() else url
+        self.display = display_url(self.url)
+        digest = hashlib.sha256(self.url.encode()).hexdigest()[:16]
+        self.mirror = work_dir / "mirrors" / f"{digest}.git"
+
+    # --- the remote ----------------------------------------------------------------------------
+
+    def check_branch(self, branch: str) -> str:
+        """The branch's tip on the remote; GitError when the remote is unreachable or has no such branch."""
+        if not re.fullmatch(r"[A-Za-z0-9._/-]+", branch) or branch.startswith("-"):
+            raise GitError(f"--branch {branch!r} is not a branch name")
+        ref = f"refs/heads/{branch}"
+        out = self._git("ls-remote", "--heads", self.url, ref, what="read the repository", local=False)
+        for line in out.splitlines():
+            sha, _, name = line.partition("\t")
+            if name == ref:
+                return sha
+        raise GitError(f"branch {branch!r} not found in {self.display}; check --branch")
+
+    def fetch(self, branch: str) -> str:
+        """Bring the mirror up to date (force: a rewritten branch is taken as it is); the tip's commit."""
+        if not (self.mirror / "HEAD").exists():
+            self.mirror.parent.mkdir(parents=True, exist_ok=True)
+            self._git("init", "--quiet", "--bare", str(self.mirror), what="create the mirror", local=False)
+        self._git(
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--force",
+            "--no-write-fetch-head",
+            self.url,
+            f"+refs/heads/{branch}:refs/meshroll/heads/{branch}",
+            what="fetch",
+        )
+        return self._git("rev-parse", "--verify", f"refs/meshroll/heads/{branch}^{{commit}}", what="find the tip")
+
+    # --- the mirror ----------------------------------------------------------------------------
+
+    def has_commit(self, sha: str) -> bool:
+        return _SHA.match(sha) is not None and self._rc("cat-file", "-e", f"{sha}^{{commit}}") == 0
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        code = self._rc("merge-base", "--is-ancestor", ancestor, descendant)
+        if code not in (0, 1):
+            raise GitError(f"git merge-base failed for {ancestor[:8]} and {descendant[:8]} in {self.display}")
+        return code == 0
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        if not (self.has_commit(a) and self.has_commit(b)):
+            return None
+        result = self._run("merge-base", a, b)
+        return result.stdout.decode().strip() or None if result.returncode == 0 else None
+
+    def files(self, commit: str, path: str) -> dict[str, str]:
+        """Every file under ``path`` at ``commit``: path -> blob id."""
+        spec = [path] if path else []
+        out = self._git("ls-tree", "-r", "-z", "--full-tree", commit, "--", *spec, what="list files", strip=False)
+        found = {}
+        for entry in out.split("\0"):
+            meta, _, name = entry.partition("\t")
+            parts = meta.split()
+            if len(parts) == 3 and parts[1] == "blob" and (not path or name == path or name.startswith(path + "/")):
+                found[name] = parts[2]
+        return found
+
+    def read_blob(self, blob: str) -> bytes:
+        size = int(self._git("cat-file", "-s", blob, what="read a file"))
+        if size > MAX_FILE_BYTES:
+            raise GitError(f"blob {blob[:8]} is {size} bytes (over 1 MiB)")
+        result = self._run("cat-file", "blob", blob)
+        if result.returncode != 0:
+            raise GitError(f"cannot read blob {blob[:8]} from the mirror of {self.display}")
+        return result.stdout
+
+    def last_commit(self, tip: str, path: str) -> CommitInfo:
+        """The newest commit reachable from ``tip`` that changed ``path``."""
+        out = self._git("log", "-1", "--format=%H%x00%an <%ae>%x00%B", tip, "--", path, what="read the log")
+        sha, author, message = ([*out.split("\0", 2), "", ""])[:3]
+        if not sha:
+            return self.commit(tip)
+        return CommitInfo(sha, author, message.strip()[:MESSAGE_LIMIT])
+
+    def commit(self, sha: str) -> CommitInfo:
+        out = self._git("log", "-1", "--format=%H%x00%an <%ae>%x00%B", sha, what="read the log")
+        sha, author, message = ([*out.split("\0", 2), "", ""])[:3]
+        return CommitInfo(sha, author, message.strip()[:MESSAGE_LIMIT])
+
+    # --- running git ---------------------------------------------------------------------------
+
+    def _run(self, *args: str, local: bool = True) -> subprocess.CompletedProcess[bytes]:
+        command = ["git", *(["-C", str(self.mirror)] if local else []), *args]
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GCM_INTERACTIVE": "never"}
+        try:
+            return subprocess.run(
+                command, capture_output=True, timeout=TIMEOUT_SECONDS, env=env, stdin=subprocess.DEVNULL
+            )
+        except subprocess.TimeoutExpired:
+            took = f"took over {TIMEOUT_SECONDS}s"
+            raise GitError(f"git {args[0]} ({self.display}) {took}; is the host reachable?") from None
+        except FileNotFoundError:
+            raise GitError("the git command is not installed; install git 2.30 or later") from None
+
+    def _rc(self, *args: str) -> int:
+        return self._run(*args).returncode
+
+    def _git(self, *args: str, what: str, local: bool = True, strip: bool = True) -> str:
+        result = self._run(*args, local=local)
+        out = result.stdout.decode("utf-8", "replace")
+        if result.returncode != 0:
+            lines = [line.strip() for line in result.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+            fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
+            shown = display_url((fatal or lines)[0]) if lines else f"exit {result.returncode}"
+            raise GitError(f"cannot {what} ({self.display}): {shown}")
+        return out.strip() if strip else out

@@ -1,0 +1,95 @@
+"""What the trigger has already acted on, per watched source (repo, branch, path), in one JSON file.
+
+For each source: the last processed commit, and for each experiment file the content (blob id) it
+last acted on, with the experiments in it and their canary versions. The file is replaced whole on
+every change (atomic rename), so a process killed at any point leaves the previous or the new state.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rollout.files import write_json_atomic
+from rollout.gitops.errors import GitOpsError
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    blob: str  # the content acted on
+    commit: str  # the commit it came from
+    experiments: dict[str, str] = field(default_factory=dict)  # key -> canary version (empty: invalid file)
+    outcome: str = "started"  # started | updated | invalid | refused | seen
+
+
+@dataclass
+class SourceState:
+    commit: str | None = None  # the last commit whose experiment files were all processed
+    files: dict[str, FileRecord] = field(default_factory=dict)
+
+    def owner(self, key: str) -> str | None:
+        """The file an experiment key was last started from."""
+        for path, record in self.files.items():
+            if key in record.experiments:
+                return path
+        return None
+
+
+def source_id(repo: str, branch: str, path: str) -> str:
+    return f"{repo}#{branch}:{path}"
+
+
+class StateFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self, source: str) -> SourceState:
+        raw = self._read().get("sources", {}).get(source)
+        if raw is None:
+            return SourceState()
+        try:
+            files = {p: FileRecord(**r) for p, r in raw.get("files", {}).items()}
+            return SourceState(raw.get("commit"), files)
+        except (TypeError, AttributeError):
+            raise self._broken("its entries do not have the expected fields") from None
+
+    def save(self, source: str, state: SourceState) -> None:
+        data = self._read()
+        sources = data.setdefault("sources", {})
+        sources[source] = {
+            "commit": state.commit,
+            "files": {
+                p: {"blob": r.blob, "commit": r.commit, "experiments": r.experiments, "outcome": r.outcome}
+                for p, r in sorted(state.files.items())
+            },
+        }
+        data["version"] = FORMAT_VERSION
+        try:
+            write_json_atomic(self.path, data)
+        except OSError as exc:
+            raise GitOpsError(f"cannot write the state file {self.path} ({exc.strerror}); check --state") from None
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {"version": FORMAT_VERSION, "sources": {}}
+        except OSError as exc:
+            raise GitOpsError(f"cannot read the state file {self.path} ({exc.strerror}); check --state") from None
+        except ValueError:
+            raise self._broken("it is not valid JSON") from None
+        if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
+            raise self._broken(f"it is not a version {FORMAT_VERSION} meshroll gitops state")
+        if not isinstance(data.get("sources"), dict):
+            raise self._broken(f"it is not a version {FORMAT_VERSION} meshroll gitops state")
+        return data
+
+    def _broken(self, why: str) -> GitOpsError:
+        return GitOpsError(
+            f"the state file {self.path} cannot be used: {why}; fix it, or delete it to start the experiments "
+            "at the branch tip again (add --skip-existing to start none of them)"
+        )

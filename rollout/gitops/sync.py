@@ -1,0 +1,214 @@
+"""One poll: fetch the branch, find the experiment files whose content is new, validate, start, record.
+
+Policies (see ``trigger`` for the exactly-once rule):
+
+- Force-push: detected when the last processed commit is gone or no longer an ancestor of the tip;
+  logged and announced, then resynchronised against what was last acted on: every experiment file at
+  the new tip whose content differs from what meshroll last started from that path is processed
+  (as new when never seen); identical content is not started again although its commit id changed.
+- Invalid file: reported (log and announcements, with the ``FILE:LINE:COL`` problems) once per
+  content; nothing is started from it and what already runs from an earlier version is left alone.
+  The other files of the same commit still proceed. A later commit that fixes the file triggers it.
+- A start that fails for a reason that may pass (cluster unreachable) leaves the file unrecorded and
+  the commit unprocessed, so the next poll tries again; one that cannot succeed is reported once.
+- A removed file stops nothing: meshroll does not delete experiments; its record is forgotten.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from rollout.gitops.apply import Starter, StartError, StartRequest
+from rollout.gitops.errors import GitError
+from rollout.gitops.repo import CommitInfo, GitRepo
+from rollout.gitops.state import FileRecord, SourceState, StateFile, source_id
+from rollout.gitops.trigger import (
+    actions_for,
+    annotate,
+    changes,
+    documents,
+    experiment_files,
+    is_force_push,
+    normalize_path,
+)
+from rollout.notify import Announcer
+from rollout.spec.loader import SpecError, SpecProblem, load_experiments_text
+from rollout.spec.models import Experiment
+
+log = logging.getLogger("meshroll.gitops")
+
+
+@dataclass
+class PollResult:
+    tip: str
+    forced: bool = False
+    started: list[str] = field(default_factory=list)  # "key: reason"
+    invalid: list[str] = field(default_factory=list)  # files with problems (nothing started from them)
+    deferred: list[str] = field(default_factory=list)  # files to try again at the next poll
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.invalid and not self.deferred
+
+
+class Reporter:
+    """Says what the trigger did: the log always, and GitOps-level announcements (Slack, webhook) when set."""
+
+    def __init__(self, announcers: Sequence[Announcer] = ()) -> None:
+        self.announcers = list(announcers)
+
+    def _announce(self, emoji: str, title: str, lines: list[str]) -> None:
+        for announcer in self.announcers:
+            try:
+                announcer.notice(emoji, title, lines)
+            except Exception:  # an announcement never stops the trigger
+                log.exception("announcing %r failed", title)
+
+    def force_push(self, where: str, old: str, tip: str, base: str | None) -> None:
+        base_text = f"merge-base {base[:8]}" if base else "no common history with the old commit"
+        lines = [
+            f"last processed commit {old[:8]} is no longer an ancestor of the tip {tip[:8]} ({base_text})",
+            "resynchronising: files whose content differs from what meshroll last started are processed again",
+        ]
+        log.warning("force-push detected on %s: %s", where, "; ".join(lines))
+        self._announce(":warning:", f"Force-push detected on {where}", lines)
+
+    def invalid(self, path: str, commit: CommitInfo, problems: list[str]) -> None:
+        head = f"{path} in commit {commit.short} by {commit.author} is not a valid experiment; nothing started from it"
+        log.error("%s:\n  %s", head, "\n  ".join(problems))
+        self._announce(":x:", f"Invalid experiment file {path}", [head, *problems])
+
+    def deferred(self, path: str, message: str) -> None:
+        log.warning("%s: %s (will retry at the next poll)", path, message)
+
+    def started(self, path: str, key: str, kind: str, reason: str, commit: CommitInfo) -> None:
+        verb = "started" if kind == "start" else "updated"
+        by = f"{commit.short} by {commit.author}"
+        log.info("%s %s from %s (%s) at %s: %s", verb, key, path, reason, by, commit.subject)
+
+
+class GitOpsSync:
+    def __init__(
+        self,
+        repo: GitRepo,
+        branch: str,
+        path: str,
+        state: StateFile,
+        starter: Starter,
+        reporter: Reporter | None = None,
+        *,
+        skip_existing: bool = False,
+    ) -> None:
+        self.repo = repo
+        self.branch = branch
+        self.path = normalize_path(path)
+        self.state = state
+        self.starter = starter
+        self.reporter = reporter or Reporter()
+        self.skip_existing = skip_existing
+        self.source = source_id(repo.display, branch, self.path)
+        self.where = f"{repo.display} branch {branch}"
+
+    def poll(self) -> PollResult:
+        """Process everything new on the branch; GitError when the repository cannot be read."""
+        tip = self.repo.fetch(self.branch)
+        state = self.state.load(self.source)
+        result = PollResult(tip)
+        if state.commit == tip:
+            return result
+        if state.commit is not None:
+            known = self.repo.has_commit(state.commit)
+            ancestor = known and self.repo.is_ancestor(state.commit, tip)
+            result.forced = is_force_push(state.commit, known, ancestor)
+            if result.forced:
+                base = self.repo.merge_base(state.commit, tip) if known else None
+                self.reporter.force_push(self.where, state.commit, tip, base)
+        tip_files = experiment_files(self.repo.files(tip, self.path))
+        found = changes(tip_files, state)
+        if state.commit is None and not state.files and self.skip_existing:
+            return self._baseline(tip, tip_files, state, result)
+        unsettled = set(found.changed) | set(found.removed)
+        complete = True
+        for path in found.changed:
+            unsettled.discard(path)
+            record = self._process(path, tip_files[path], tip, state, unsettled, result)
+            if record is None:
+                complete = False
+                continue
+            state.files[path] = record
+            self.state.save(self.source, state)
+        for path in found.removed:
+            log.info("%s was removed at %s; what was started from it keeps running", path, tip[:8])
+            state.files.pop(path, None)
+            result.removed.append(path)
+        if complete:
+            state.commit = tip
+        self.state.save(self.source, state)
+        return result
+
+    def _process(
+        self, path: str, blob: str, tip: str, state: SourceState, unsettled: set[str], result: PollResult
+    ) -> FileRecord | None:
+        commit = self.repo.last_commit(tip, path)
+        previous = state.files.get(path)
+        kept = previous.experiments if previous is not None else {}
+
+        def invalid(problems: list[str]) -> FileRecord:
+            self.reporter.invalid(path, commit, problems)
+            result.invalid.append(path)
+            return FileRecord(blob, commit.sha, kept, "invalid")
+
+        try:
+            text, experiments = self._load(path, blob)
+        except SpecError as exc:
+            return invalid([str(p) for p in exc.problems])
+        found = [(e.key, e.spec.target.canary.version) for e in experiments]
+        actions, problems = actions_for(path, found, state, unsettled)
+        if problems:
+            return invalid(problems)
+        started: dict[str, str] = {}
+        for action, experiment, document in zip(actions, experiments, documents(text), strict=True):
+            manifest = annotate(document, commit, self.repo.display, path)
+            metadata = experiment.metadata.model_copy(update={"annotations": manifest["metadata"]["annotations"]})
+            request = StartRequest(action, experiment.model_copy(update={"metadata": metadata}), manifest, path)
+            try:
+                self.starter.start(request)
+            except StartError as exc:
+                if exc.temporary:
+                    self.reporter.deferred(path, str(exc))
+                    result.deferred.append(path)
+                    return None
+                self.reporter.invalid(path, commit, [str(exc)])
+                result.invalid.append(path)
+                return FileRecord(blob, commit.sha, {**kept, **started}, "refused")
+            started[action.key] = action.canary
+            result.started.append(f"{action.key}: {action.reason}")
+            self.reporter.started(path, action.key, action.kind, action.reason, commit)
+        outcome = "started" if any(a.kind == "start" for a in actions) else "updated"
+        return FileRecord(blob, commit.sha, started, outcome)
+
+    def _load(self, path: str, blob: str) -> tuple[str, list[Experiment]]:
+        """The file's text and its validated experiments; SpecError with ``FILE:LINE:COL`` problems."""
+        try:
+            text = self.repo.read_blob(blob).decode("utf-8")
+        except GitError as exc:
+            raise SpecError([SpecProblem(path, 1, 1, "(file)", str(exc))]) from None
+        except UnicodeDecodeError:
+            raise SpecError([SpecProblem(path, 1, 1, "(file)", "not UTF-8 text; is this an experiment?")]) from None
+        return text, load_experiments_text(text, path)
+
+    def _baseline(self, tip: str, tip_files: dict[str, str], state: SourceState, result: PollResult) -> PollResult:
+        """--skip-existing on a first run: record what is there without starting it."""
+        for path, blob in tip_files.items():
+            try:
+                experiments = {e.key: e.spec.target.canary.version for e in self._load(path, blob)[1]}
+            except SpecError:
+                experiments = {}
+            state.files[path] = FileRecord(blob, tip, experiments, "seen")
+        state.commit = tip
+        self.state.save(self.source, state)
+        log.info("recorded %d experiment files at %s without starting them (--skip-existing)", len(tip_files), tip[:8])
+        return result

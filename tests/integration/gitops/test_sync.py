@@ -1,0 +1,327 @@
+"""The GitOps trigger against real git: a bare origin, a working clone that commits and pushes, and polls.
+
+What would be started is recorded by an in-memory starter (the real local and cluster starters have
+their own tests); everything else (git, the mirror, the state file) is real.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from rollout.gitops import GitOpsSync, GitRepo, LocalStarter, Reporter, StartError, StartRequest, StateFile
+from rollout.status import source_from
+from tests.integration.gitops.gitrepo import BOB, BROKEN_YAML, Origin, experiment_yaml
+
+
+class RecordingStarter:
+    def __init__(self) -> None:
+        self.requests: list[StartRequest] = []
+        self.failures: dict[str, BaseException] = {}  # key -> what starting it raises (once)
+
+    def start(self, request: StartRequest) -> None:
+        failure = self.failures.pop(request.experiment.key, None)
+        if failure is not None:
+            raise failure
+        self.requests.append(request)
+
+    @property
+    def keys(self) -> list[str]:
+        return [r.experiment.key for r in self.requests]
+
+
+class RecordingAnnouncer:
+    def __init__(self) -> None:
+        self.notices: list[tuple[str, str, list[str]]] = []
+
+    def notice(self, emoji: str, title: str, lines: list[str]) -> None:
+        self.notices.append((emoji, title, lines))
+
+    def close(self, timeout: float = 10.0) -> bool:
+        return True
+
+
+class Crash(BaseException):
+    """The process dies here (as with SIGKILL): nothing after this line runs."""
+
+
+@pytest.fixture
+def origin(tmp_path: Path) -> Origin:
+    return Origin(tmp_path / "remote")
+
+
+def make_sync(
+    origin: Origin, tmp_path: Path, starter: object, announcer: RecordingAnnouncer | None = None, **options: bool
+) -> GitOpsSync:
+    """A fresh trigger process: new objects over the same work folder and state file."""
+    work = tmp_path / "state.d"
+    reporter = Reporter([announcer] if announcer else [])
+    repo = GitRepo(origin.url, work)
+    return GitOpsSync(repo, "main", "experiments/", StateFile(tmp_path / "state.json"), starter, reporter, **options)  # type: ignore[arg-type]
+
+
+def test_a_valid_experiment_starts_exactly_once_across_polls_and_restarts(origin: Origin, tmp_path: Path) -> None:
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
+    origin.commit("Add the checkout canary")
+    origin.push()
+    starter = RecordingStarter()
+
+    first = make_sync(origin, tmp_path, starter).poll()
+    again = make_sync(origin, tmp_path, starter).poll()
+    origin.write("README.md", "unrelated change\n")
+    origin.commit("Docs")
+    origin.push()
+    unrelated = make_sync(origin, tmp_path, starter).poll()
+
+    assert starter.keys == ["demo/checkout"]
+    assert starter.requests[0].action.kind == "start"
+    assert starter.requests[0].action.reason == "new experiment"
+    assert first.started == ["demo/checkout: new experiment"] and first.clean
+    assert again.started == [] and unrelated.started == []
+
+
+def test_the_annotations_carry_the_commit_sha_author_and_message(origin: Origin, tmp_path: Path) -> None:
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
+    sha = origin.commit("Canary checkout v2\n\nWhy: faster carts.", BOB)
+    origin.push()
+    starter = RecordingStarter()
+
+    make_sync(origin, tmp_path, starter).poll()
+
+    request = starter.requests[0]
+    annotations = request.manifest["metadata"]["annotations"]
+    assert annotations == {
+        "meshroll.io/commit-sha": sha,
+        "meshroll.io/commit-author": "Bob Builder <bob@example.com>",
+        "meshroll.io/commit-message": "Canary checkout v2\n\nWhy: faster carts.",
+        "meshroll.io/source-repo": origin.url,
+        "meshroll.io/source-path": "experiments/checkout.yaml",
+    }
+    assert request.experiment.metadata.annotations == annotations
+    source = source_from(request.experiment.metadata.annotations)
+    assert source is not None and source.commit == sha and source.author.startswith("Bob Builder")
+
+
+def test_an_invalid_file_is_reported_with_file_and_line_starts_nothing_and_its_sibling_proceeds(
+    origin: Origin, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    origin.write("experiments/broken.yaml", BROKEN_YAML)
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
+    sha = origin.commit("Two experiments, one broken")
+    origin.push()
+    starter, announcer = RecordingStarter(), RecordingAnnouncer()
+
+    with caplog.at_level(logging.INFO, logger="meshroll"):
+        result = make_sync(origin, tmp_path, starter, announcer).poll()
+        again = make_sync(origin, tmp_path, starter, announcer).poll()
+
+    assert starter.keys == ["demo/checkout"]
+    assert result.invalid == ["experiments/broken.yaml"] and not result.clean
+    assert "experiments/broken.yaml:5:3 spec.target.stable: required field is missing" in caplog.text
+    assert "experiments/broken.yaml:4:1 spec.mesh: required field is missing" in caplog.text
+    assert len(announcer.notices) == 1, "reported once, not at every poll"
+    _, title, lines = announcer.notices[0]
+    assert title == "Invalid experiment file experiments/broken.yaml"
+    assert f"in commit {sha[:8]} by Ann Example <ann@example.com>" in lines[0]
+    assert "experiments/broken.yaml:5:3 spec.target.stable: required field is missing" in lines
+    assert again.invalid == [] and again.started == []
+
+    origin.write("experiments/broken.yaml", experiment_yaml("broken"))
+    origin.commit("Fix the broken experiment")
+    origin.push()
+    fixed = make_sync(origin, tmp_path, starter, announcer).poll()
+    assert fixed.started == ["demo/broken: new experiment"]
+    assert starter.keys == ["demo/checkout", "demo/broken"]
+
+
+def test_a_new_canary_version_starts_a_new_rollout_and_other_changes_update_it(origin: Origin, tmp_path: Path) -> None:
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v2"))
+    origin.commit("v2")
+    origin.push()
+    starter = RecordingStarter()
+    make_sync(origin, tmp_path, starter).poll()
+
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v3"))
+    v3 = origin.commit("Canary v3")
+    origin.push()
+    make_sync(origin, tmp_path, starter).poll()
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v3", step_interval="5s"))
+    origin.commit("Slower steps")
+    origin.push()
+    make_sync(origin, tmp_path, starter).poll()
+
+    actions = [(r.action.kind, r.action.reason) for r in starter.requests]
+    assert actions == [
+        ("start", "new experiment"),
+        ("start", "canary version v2 -> v3"),
+        ("update", "spec changed (canary still v3)"),
+    ]
+    assert starter.requests[1].manifest["metadata"]["annotations"]["meshroll.io/commit-sha"] == v3
+    assert starter.requests[2].experiment.spec.strategy is not None
+
+
+def test_a_force_push_is_detected_reported_and_resynchronised(
+    origin: Origin, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    base = origin.commit("Initial commit")
+    origin.write("experiments/cart.yaml", experiment_yaml("cart", "v2"))
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v2"))
+    old = origin.commit("Cart and checkout v2")
+    origin.push()
+    starter, announcer = RecordingStarter(), RecordingAnnouncer()
+    make_sync(origin, tmp_path, starter, announcer).poll()
+
+    origin.reset_hard(base)  # rewrite history: cart unchanged, checkout v3, a new search experiment
+    origin.write("experiments/cart.yaml", experiment_yaml("cart", "v2"))
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v3"))
+    origin.write("experiments/search.yaml", experiment_yaml("search", "v5"))
+    new = origin.commit("Rewritten: checkout v3 and search")
+    origin.push(force=True)
+    with caplog.at_level(logging.WARNING, logger="meshroll"):
+        result = make_sync(origin, tmp_path, starter, announcer).poll()
+
+    assert result.forced
+    assert f"force-push detected on {origin.url} branch main" in caplog.text
+    assert f"last processed commit {old[:8]} is no longer an ancestor of the tip {new[:8]}" in caplog.text
+    assert announcer.notices[0][1] == f"Force-push detected on {origin.url} branch main"
+    assert f"merge-base {base[:8]}" in announcer.notices[0][2][0]
+    assert sorted(result.started) == ["demo/checkout: canary version v2 -> v3", "demo/search: new experiment"]
+    assert starter.keys == ["demo/cart", "demo/checkout", "demo/checkout", "demo/search"], "cart is not restarted"
+    assert make_sync(origin, tmp_path, starter, announcer).poll().started == []
+
+
+def test_an_amended_commit_with_the_same_content_starts_nothing_again(origin: Origin, tmp_path: Path) -> None:
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
+    origin.commit("Checkout v2")
+    origin.push()
+    starter = RecordingStarter()
+    make_sync(origin, tmp_path, starter).poll()
+
+    origin.commit("Checkout v2 (typo in the message fixed)", amend=True)
+    origin.push(force=True)
+    result = make_sync(origin, tmp_path, starter).poll()
+
+    assert result.forced and result.started == []
+    assert starter.keys == ["demo/checkout"]
+
+
+def test_a_restart_in_the_middle_of_a_poll_starts_only_what_was_not_started(origin: Origin, tmp_path: Path) -> None:
+    for name in ("alpha", "bravo", "charlie"):
+        origin.write(f"experiments/{name}.yaml", experiment_yaml(name))
+    origin.commit("Three experiments")
+    origin.push()
+    starter = RecordingStarter()
+    starter.failures["demo/bravo"] = Crash()
+
+    with pytest.raises(Crash):
+        make_sync(origin, tmp_path, starter).poll()
+    resumed = make_sync(origin, tmp_path, starter).poll()
+    after = make_sync(origin, tmp_path, starter).poll()
+
+    assert starter.keys == ["demo/alpha", "demo/bravo", "demo/charlie"]
+    assert resumed.started == ["demo/bravo: new experiment", "demo/charlie: new experiment"]
+    assert after.started == []
+
+
+def test_a_temporary_failure_is_tried_again_at_the_next_poll(origin: Origin, tmp_path: Path) -> None:
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
+    origin.commit("Checkout")
+    origin.push()
+    starter = RecordingStarter()
+    starter.failures["demo/checkout"] = StartError("cannot reach the cluster; will retry", temporary=True)
+
+    failed = make_sync(origin, tmp_path, starter).poll()
+    retried = make_sync(origin, tmp_path, starter).poll()
+
+    assert failed.deferred == ["experiments/checkout.yaml"] and failed.started == []
+    assert retried.started == ["demo/checkout: new experiment"]
+    assert StateFile(tmp_path / "state.json").load(make_sync(origin, tmp_path, starter).source).commit == origin.head()
+
+
+def test_several_commits_between_polls_start_the_newest_content_with_its_commit(origin: Origin, tmp_path: Path) -> None:
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v2"))
+    origin.commit("v2")
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v3"))
+    v3 = origin.commit("v3", BOB)
+    origin.write("README.md", "later, unrelated\n")
+    origin.commit("Docs")
+    origin.push()
+    starter = RecordingStarter()
+
+    make_sync(origin, tmp_path, starter).poll()
+
+    assert [r.experiment.spec.target.canary.version for r in starter.requests] == ["v3"]
+    annotations = starter.requests[0].manifest["metadata"]["annotations"]
+    assert annotations["meshroll.io/commit-sha"] == v3
+    assert annotations["meshroll.io/commit-author"] == "Bob Builder <bob@example.com>"
+
+
+def test_skip_existing_records_the_tip_without_starting_and_later_changes_start(origin: Origin, tmp_path: Path) -> None:
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v2"))
+    origin.commit("v2")
+    origin.push()
+    starter = RecordingStarter()
+    make_sync(origin, tmp_path, starter, skip_existing=True).poll()
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v3"))
+    origin.commit("v3")
+    origin.push()
+    make_sync(origin, tmp_path, starter, skip_existing=True).poll()
+
+    assert [(r.action.kind, r.action.reason) for r in starter.requests] == [("start", "canary version v2 -> v3")]
+
+
+def test_the_same_experiment_in_two_files_is_reported_and_the_second_starts_nothing(
+    origin: Origin, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    origin.write("experiments/a.yaml", experiment_yaml("checkout"))
+    origin.commit("a")
+    origin.push()
+    starter = RecordingStarter()
+    make_sync(origin, tmp_path, starter).poll()
+    origin.write("experiments/b.yaml", experiment_yaml("checkout", "v9"))
+    origin.commit("b copies a")
+    origin.push()
+
+    result = make_sync(origin, tmp_path, starter).poll()
+
+    assert result.invalid == ["experiments/b.yaml"]
+    assert "experiment demo/checkout is already started from experiments/a.yaml" in caplog.text
+    assert starter.keys == ["demo/checkout"]
+
+
+def test_a_moved_file_keeps_its_experiment_and_a_removed_one_is_forgotten(origin: Origin, tmp_path: Path) -> None:
+    origin.write("experiments/a.yaml", experiment_yaml("checkout"))
+    origin.commit("a")
+    origin.push()
+    starter = RecordingStarter()
+    make_sync(origin, tmp_path, starter).poll()
+    origin.remove("experiments/a.yaml")
+    origin.write("experiments/moved/a.yaml", experiment_yaml("checkout", step_interval="3s"))
+    origin.commit("move a")
+    origin.push()
+    moved = make_sync(origin, tmp_path, starter).poll()
+
+    assert moved.removed == ["experiments/a.yaml"]
+    assert [(r.action.kind, r.path) for r in starter.requests] == [
+        ("start", "experiments/a.yaml"),
+        ("update", "experiments/moved/a.yaml"),
+    ]
+
+
+def test_a_cluster_experiment_is_refused_by_local_runs_once_with_the_next_step(
+    origin: Origin, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    istio = (Path(__file__).resolve().parents[3] / "experiments" / "canary-istio.yaml").read_text()
+    origin.write("experiments/istio.yaml", istio)
+    origin.commit("istio")
+    origin.push()
+    starter = LocalStarter(tmp_path / "runs")
+
+    refused = make_sync(origin, tmp_path, starter).poll()
+    again = make_sync(origin, tmp_path, starter).poll()
+
+    assert refused.invalid == ["experiments/istio.yaml"] and again.invalid == []
+    assert "experiments/istio.yaml:1:1 spec.mesh.provider: --local runs provider local only" in caplog.text
+    assert not (tmp_path / "runs").exists(), "nothing was started"
