@@ -1,0 +1,244 @@
+"""Render a benchmark result: markdown tables, JSON, and a Pareto plot (PNG, matplotlib Agg)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from analysis.bench.measures import ClassSummary, Rate
+from analysis.bench.runner import BenchResult
+from analysis.bench.targets import check_targets
+
+
+def _rate(rate: Rate | None, interval: bool = True) -> str:
+    if rate is None or rate.n == 0:
+        return "-"
+    if not interval:
+        return f"{rate.value:.3f}"
+    low, high = rate.interval
+    return f"{rate.value:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _seconds_steps(seconds: float | None, steps: float | None) -> str:
+    if seconds is None or steps is None:
+        return "-"
+    return f"{seconds:,.0f} s ({steps:.1f})"
+
+
+def _settings_line(result: BenchResult) -> str:
+    g, b = result.plan.generator, result.plan.bench
+    weights = "/".join(f"{w:g}" for w in g.weights)
+    return (
+        f"Schedule: canary weights {weights} % for {g.steps_per_weight} steps each, steps of "
+        f"{g.step_seconds:g} s, deadline {g.max_steps} steps "
+        f"(promotion counts from step {g.final_step + 1}). "
+        f"Traffic {g.rps_range[0]:g}-{g.rps_range[1]:g} req/s, baseline error rate "
+        f"{g.error_rate_range[0]:g}-{g.error_rate_range[1]:g}, lognormal latency (median "
+        f"{g.latency_median_range_ms[0]:g}-{g.latency_median_range_ms[1]:g} ms, sigma {g.latency_sigma:g}), "
+        f"all log-uniform per scenario. AR(1) phi {g.ar_phi:g}, sd {g.ar_error_sd:g} (errors) / "
+        f"{g.ar_latency_sd:g} (latency). Engines: alpha {b.alpha:g}, margins {b.error_margin:g} (errors) / "
+        f"{b.latency_margin:g} (latency), threshold ranges success >= {b.min_success_rate:g} %, "
+        f"p99 <= {b.max_p99_ms:g} ms."
+    )
+
+
+def _healthy_rows(summaries: list[ClassSummary], cls: str) -> list[str]:
+    return [
+        f"| {cls} | {s.engine} | {s.runs} | {_rate(s.false_rollback)} | {_rate(s.promoted, False)} | "
+        f"{_seconds_steps(s.time_to_promote_median_seconds, s.time_to_promote_median_steps)} | "
+        f"{_rate(s.inconclusive, False)} |"
+        for s in summaries
+        if s.scenario_class == cls
+    ]
+
+
+def _regression_rows(summaries: list[ClassSummary], cls: str) -> list[str]:
+    return [
+        f"| {cls} | {s.engine} | {s.runs} | {_rate(s.missed)} | "
+        f"{_seconds_steps(s.ttd_median_seconds, s.ttd_median_steps)} | "
+        f"{_seconds_steps(s.ttd_p90_seconds, s.ttd_p90_steps)} | "
+        f"{_num(s.blast_radius_mean, 1)} ({_num(s.blast_radius_median, 1)}) | {_num(s.requests_to_detect)} | "
+        f"{_num(s.oracle_ratio, 2)} | {_rate(s.early_rollback, False)} |"
+        for s in summaries
+        if s.scenario_class == cls
+    ]
+
+
+def format_markdown(result: BenchResult) -> str:
+    """The benchmark as markdown: settings, per-class tables, pooled per-engine table, targets."""
+    classes_healthy = [
+        c for c in result.classes if any(s.scenario_class == c and not s.regression for s in result.summaries)
+    ]
+    classes_regression = [
+        c for c in result.classes if any(s.scenario_class == c and s.regression for s in result.summaries)
+    ]
+    lines = [
+        "# meshroll bench analysis",
+        "",
+        f"{result.scenarios} scenarios from {result.source} ({result.replays} replays per class), seed "
+        f"{result.seed}, engines {', '.join(result.engines)}; took {result.elapsed_seconds:,.0f} s on "
+        f"{result.processes} process(es).",
+        "",
+    ]
+    if result.source == "generated":
+        lines += [_settings_line(result), ""]
+    for name, why in result.unavailable.items():
+        lines.append(f"- engine **{name}** not run: {why}")
+    if result.unavailable:
+        lines.append("")
+    if classes_healthy:
+        lines += [
+            "## Healthy canaries (A/A)",
+            "",
+            "| class | engine | runs | false rollback [95% CI] | promoted | median time to promote (steps) "
+            "| inconclusive |",
+            "|---|---|---:|---|---:|---:|---:|",
+        ]
+        for cls in classes_healthy:
+            lines += _healthy_rows(result.summaries, cls)
+        lines.append("")
+    if classes_regression:
+        lines += [
+            "## Regressions",
+            "",
+            "Time to detect counts from the regression's onset. Blast radius: excess bad requests the canary "
+            "served until the run ended, mean (median). Requests: canary + stable requests until the "
+            "rollback (detected runs); x oracle: ratio of means on runs both detected.",
+            "",
+            "| class | engine | runs | missed [95% CI] | median TTD (steps) | p90 TTD (steps) | blast radius "
+            "| requests to detect | x oracle | rollback before onset |",
+            "|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for cls in classes_regression:
+            lines += _regression_rows(result.summaries, cls)
+        lines.append("")
+    lines += [
+        "## Per engine (pooled over classes)",
+        "",
+        "| engine | A/A false rollback [95% CI] | median TTD errors | median TTD latency | missed | "
+        "mean blast radius | one decision, 20 metrics x 60 steps |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for e in result.engine_summaries:
+        timing = result.decision_seconds.get(e.engine)
+        lines.append(
+            f"| {e.engine} | {_rate(e.false_rollback)} | {_num(e.ttd_median_seconds_errors)} s | "
+            f"{_num(e.ttd_median_seconds_latency)} s | {_rate(e.missed, False)} | "
+            f"{_num(e.blast_radius_mean, 1)} | "
+            f"{'-' if timing is None else f'{timing * 1000:.1f} ms'} |"
+        )
+    lines += [
+        "",
+        "## By traffic (pooled over classes)",
+        "",
+        "Which traffic makes detection and promotion possible within the deadline; the band is the "
+        "scenario's mean request rate (both arms).",
+        "",
+        "| engine | traffic | A/A false rollback | A/A promoted | errors detected | median TTD errors "
+        "| latency detected | median TTD latency |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for b in result.band_summaries:
+        lines.append(
+            f"| {b.engine} | {b.band} | {_rate(b.false_rollback, False)} | {_rate(b.promoted, False)} | "
+            f"{_rate(b.detected_errors, False)} | {_num(b.ttd_median_seconds_errors)} s | "
+            f"{_rate(b.detected_latency, False)} | {_num(b.ttd_median_seconds_latency)} s |"
+        )
+    lines += ["", "## Targets", ""]
+    for check in check_targets(result):
+        mark = {True: "met", False: "**not met**", None: "not measured"}[check.met]
+        lines.append(f"- {check.target}: {check.detail} — {mark}")
+    if result.outputs:
+        lines += ["", "Files: " + ", ".join(result.outputs.values())]
+    return "\n".join(lines) + "\n"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Rate):
+        low, high = value.interval
+        return {
+            "count": value.count,
+            "n": value.n,
+            "value": _jsonable(value.value),
+            "low": _jsonable(low),
+            "high": _jsonable(high),
+        }
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def result_to_json(result: BenchResult) -> dict[str, Any]:
+    """The result as plain JSON data (the same numbers as the markdown, plus the targets)."""
+    data: dict[str, Any] = _jsonable(dataclasses.replace(result, records=[]))
+    del data["records"]
+    data["targets"] = [_jsonable(t) for t in check_targets(result)]
+    return data
+
+
+def plot_pareto(result: BenchResult, path: Path) -> None:
+    """False-rollback rate (A/A) against median time to detect, one point per engine and effect kind."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 5.0), dpi=120)
+    for i, e in enumerate(result.engine_summaries):
+        if e.false_rollback.n == 0:
+            continue
+        low, high = e.false_rollback.interval
+        y = e.false_rollback.value
+        candidates = [(e.ttd_median_seconds_errors, "o"), (e.ttd_median_seconds_latency, "^")]
+        points = [(ttd, marker) for ttd, marker in candidates if ttd is not None]
+        for j, (ttd, marker) in enumerate(points):
+            ax.errorbar(
+                [ttd],
+                [y],
+                yerr=[[y - low], [high - y]],
+                fmt=marker,
+                color=f"C{i}",
+                capsize=3,
+                label=e.engine if j == 0 else None,
+            )
+            ax.annotate(e.engine, (ttd, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.axhline(result.plan.bench.alpha, linestyle="--", linewidth=0.8, color="grey")
+    ax.set_xlabel("median time to detect (s), pooled over classes: o error classes, ^ latency classes")
+    ax.set_ylabel("false-rollback rate on healthy canaries")
+    ax.set_title("Decision engines: false rollbacks vs. time to detect (lower-left is better)")
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(True, linewidth=0.3)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def write_outputs(result: BenchResult, out_dir: Path) -> dict[str, str]:
+    """Write bench.md, bench.json and bench-pareto.png into ``out_dir``; returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "markdown": out_dir / "bench.md",
+        "json": out_dir / "bench.json",
+        "plot": out_dir / "bench-pareto.png",
+    }
+    outputs = {k: str(v) for k, v in paths.items()}
+    result.outputs.update(outputs)
+    plot_pareto(result, paths["plot"])
+    paths["json"].write_text(json.dumps(result_to_json(result), indent=2) + "\n", encoding="utf-8")
+    paths["markdown"].write_text(format_markdown(result), encoding="utf-8")
+    return outputs

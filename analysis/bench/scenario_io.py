@@ -1,0 +1,289 @@
+"""Scenarios as JSON: one scenario per ``.json`` file, or one per line of a ``.jsonl`` file.
+
+The format is documented in ``docs/bench-scenarios.md``. Reading validates everything and
+raises ``ScenarioFormatError`` with one line naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from analysis.bench.scenario import EffectKind, MetricInfo, Scenario, TrueEffect
+from analysis.observations import ArmSample, MetricKind, MetricPair, StepWindow
+
+FORMAT = "meshroll-bench-scenario/1"
+_E = TypeVar("_E", EffectKind, MetricKind)
+
+
+class ScenarioFormatError(ValueError):
+    """A scenario file is malformed. The message names the file and the field."""
+
+
+class _FieldError(Exception):
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}")
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def _count(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+def _arm_to_json(arm: ArmSample) -> dict[str, Any]:
+    out: dict[str, Any] = {"requests": _count(arm.requests)}
+    if arm.errors:
+        out["errors"] = _count(arm.errors)
+    if arm.buckets:
+        out["buckets"] = [["+Inf" if math.isinf(le) else _count(le), _count(c)] for le, c in arm.buckets]
+    if arm.gauges:
+        out["gauges"] = list(arm.gauges)
+    return out
+
+
+def scenario_to_json(scenario: Scenario) -> dict[str, Any]:
+    """The JSON object of one scenario (see docs/bench-scenarios.md)."""
+    e = scenario.effect
+    return {
+        "format": FORMAT,
+        "name": scenario.name,
+        "class": scenario.scenario_class,
+        "effect": {
+            "kind": e.kind.value,
+            "metric": e.metric,
+            "ratio": e.ratio,
+            "magnitude": e.magnitude,
+            "edge": e.edge,
+            "onset_step": e.onset_step,
+        },
+        "final_step": scenario.final_step,
+        "metrics": [{"name": m.name, "kind": m.kind.value} for m in scenario.metrics],
+        "steps": [
+            {
+                "start": step.start,
+                "end": step.end,
+                "canary_weight": step.canary_weight,
+                "metrics": {
+                    name: {"stable": _arm_to_json(pair.stable), "canary": _arm_to_json(pair.canary)}
+                    for name, pair in step.metrics.items()
+                },
+            }
+            for step in scenario.steps
+        ],
+    }
+
+
+def write_scenario(path: Path, scenario: Scenario) -> None:
+    path.write_text(json.dumps(scenario_to_json(scenario), separators=(",", ":")) + "\n", encoding="utf-8")
+
+
+def write_scenarios_jsonl(path: Path, scenarios: Iterable[Scenario]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for scenario in scenarios:
+            out.write(json.dumps(scenario_to_json(scenario), separators=(",", ":")) + "\n")
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _get(obj: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in obj:
+        raise _FieldError(f"{where}.{key}" if where else key, "missing")
+    return obj[key]
+
+
+def _obj(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise _FieldError(where, f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _list(value: Any, where: str) -> Sequence[Any]:
+    if not isinstance(value, list):
+        raise _FieldError(where, f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _num(value: Any, where: str, *, minimum: float | None = None, maximum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _FieldError(where, f"expected a finite number, got {json.dumps(value)}")
+    if minimum is not None and value < minimum:
+        raise _FieldError(where, f"must be >= {minimum:g}, got {value:g}")
+    if maximum is not None and value > maximum:
+        raise _FieldError(where, f"must be <= {maximum:g}, got {value:g}")
+    return float(value)
+
+
+def _int(value: Any, where: str, *, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _FieldError(where, f"expected an integer >= {minimum}, got {json.dumps(value)}")
+    return value
+
+
+def _str(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise _FieldError(where, f"expected a non-empty string, got {json.dumps(value)}")
+    return value
+
+
+def _enum(cls: type[_E], value: Any, where: str) -> _E:
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in cls)
+        raise _FieldError(where, f"expected one of {allowed}, got {json.dumps(value)}") from None
+
+
+def _arm_from_json(value: Any, where: str) -> ArmSample:
+    arm = _obj(value, where)
+    unknown = set(arm) - {"requests", "errors", "buckets", "gauges"}
+    if unknown:
+        raise _FieldError(f"{where}.{sorted(unknown)[0]}", "unknown field")
+    buckets: list[tuple[float, float]] = []
+    for i, item in enumerate(_list(arm.get("buckets", []), f"{where}.buckets")):
+        pair = _list(item, f"{where}.buckets[{i}]")
+        if len(pair) != 2:
+            raise _FieldError(f"{where}.buckets[{i}]", "expected [le, count]")
+        le = math.inf if pair[0] == "+Inf" else _num(pair[0], f"{where}.buckets[{i}][0]")
+        buckets.append((le, _num(pair[1], f"{where}.buckets[{i}][1]", minimum=0)))
+    gauges = tuple(
+        _num(g, f"{where}.gauges[{i}]") for i, g in enumerate(_list(arm.get("gauges", []), f"{where}.gauges"))
+    )
+    sample = ArmSample(
+        requests=_num(_get(arm, "requests", where), f"{where}.requests", minimum=0),
+        errors=_num(arm.get("errors", 0), f"{where}.errors", minimum=0),
+        buckets=tuple(buckets),
+        gauges=gauges,
+    )
+    problems = sample.problems()
+    if problems:
+        raise _FieldError(where, problems[0])
+    return sample
+
+
+def _step_from_json(value: Any, index: int, declared: set[str]) -> StepWindow:
+    where = f"steps[{index}]"
+    step = _obj(value, where)
+    start = _num(_get(step, "start", where), f"{where}.start")
+    end = _num(_get(step, "end", where), f"{where}.end")
+    if end <= start:
+        raise _FieldError(f"{where}.end", f"must be after start ({end:g} <= {start:g})")
+    weight = _num(_get(step, "canary_weight", where), f"{where}.canary_weight", minimum=0, maximum=100)
+    metrics: dict[str, MetricPair] = {}
+    for name, raw in _obj(_get(step, "metrics", where), f"{where}.metrics").items():
+        mwhere = f"{where}.metrics.{name}"
+        if name not in declared:
+            raise _FieldError(mwhere, "metric not declared in 'metrics'")
+        pair = _obj(raw, mwhere)
+        metrics[name] = MetricPair(
+            stable=_arm_from_json(_get(pair, "stable", mwhere), f"{mwhere}.stable"),
+            canary=_arm_from_json(_get(pair, "canary", mwhere), f"{mwhere}.canary"),
+        )
+    return StepWindow(index=index, start=start, end=end, canary_weight=weight, metrics=metrics)
+
+
+def _effect_from_json(value: Any, declared: set[str], n_steps: int) -> TrueEffect:
+    effect = _obj(value, "effect")
+    metric = _str(_get(effect, "metric", "effect"), "effect.metric")
+    if metric not in declared:
+        raise _FieldError("effect.metric", f"metric {metric!r} is not declared in 'metrics'")
+    edge_raw = effect.get("edge")
+    onset = _int(effect.get("onset_step", 0), "effect.onset_step")
+    if onset >= max(1, n_steps):
+        raise _FieldError("effect.onset_step", f"must be a step index below {n_steps}, got {onset}")
+    return TrueEffect(
+        kind=_enum(EffectKind, _get(effect, "kind", "effect"), "effect.kind"),
+        metric=metric,
+        ratio=_num(_get(effect, "ratio", "effect"), "effect.ratio", minimum=1e-12),
+        magnitude=_num(effect.get("magnitude", 0.0), "effect.magnitude"),
+        edge=None if edge_raw is None else _num(edge_raw, "effect.edge", minimum=0),
+        onset_step=onset,
+    )
+
+
+def scenario_from_json(value: Any) -> Scenario:
+    """Build a scenario from its JSON object. Raises ``ScenarioFormatError`` (without a file name)."""
+    try:
+        return _scenario_from_json(value)
+    except _FieldError as exc:
+        raise ScenarioFormatError(str(exc)) from None
+
+
+def _scenario_from_json(value: Any) -> Scenario:
+    doc = _obj(value, "scenario")
+    fmt = doc.get("format", FORMAT)
+    if fmt != FORMAT:
+        raise _FieldError("format", f"expected {FORMAT!r}, got {json.dumps(fmt)}")
+    metrics: list[MetricInfo] = []
+    for i, raw in enumerate(_list(_get(doc, "metrics", ""), "metrics")):
+        m = _obj(raw, f"metrics[{i}]")
+        metrics.append(
+            MetricInfo(
+                _str(_get(m, "name", f"metrics[{i}]"), f"metrics[{i}].name"),
+                _enum(MetricKind, _get(m, "kind", f"metrics[{i}]"), f"metrics[{i}].kind"),
+            )
+        )
+    if not metrics:
+        raise _FieldError("metrics", "needs at least one metric")
+    declared = {m.name for m in metrics}
+    raw_steps = _list(_get(doc, "steps", ""), "steps")
+    if not raw_steps:
+        raise _FieldError("steps", "needs at least one step")
+    steps = tuple(_step_from_json(raw, i, declared) for i, raw in enumerate(raw_steps))
+    final_step = _int(doc.get("final_step", len(steps) - 1), "final_step")
+    if final_step >= len(steps):
+        raise _FieldError("final_step", f"must be below the number of steps ({len(steps)}), got {final_step}")
+    return Scenario(
+        name=_str(_get(doc, "name", ""), "name"),
+        scenario_class=_str(_get(doc, "class", ""), "class"),
+        effect=_effect_from_json(_get(doc, "effect", ""), declared, len(steps)),
+        metrics=tuple(metrics),
+        steps=steps,
+        final_step=final_step,
+    )
+
+
+def _parse(text: str, label: str) -> Scenario:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ScenarioFormatError(
+            f"{label}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+    try:
+        return _scenario_from_json(value)
+    except _FieldError as exc:
+        raise ScenarioFormatError(f"{label}: {exc}") from None
+
+
+def read_scenario_file(path: Path) -> list[Scenario]:
+    """Read a ``.json`` file (one scenario) or a ``.jsonl`` file (one scenario per non-blank line)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioFormatError(f"{path}: cannot read the file ({exc})") from None
+    if path.suffix == ".jsonl":
+        return [
+            _parse(line, f"{path}:{lineno}")
+            for lineno, line in enumerate(text.splitlines(), start=1)
+            if line.strip()
+        ]
+    return [_parse(text, str(path))]
+
+
+def read_scenarios(directory: Path) -> list[Scenario]:
+    """Every scenario in ``directory`` (``*.json`` and ``*.jsonl``, in name order)."""
+    if not directory.is_dir():
+        raise ScenarioFormatError(f"{directory}: not a directory of scenario files")
+    files = sorted(p for p in directory.iterdir() if p.suffix in (".json", ".jsonl") and p.is_file())
+    if not files:
+        raise ScenarioFormatError(f"{directory}: no *.json or *.jsonl scenario files")
+    scenarios: list[Scenario] = []
+    for path in files:
+        scenarios.extend(read_scenario_file(path))
+    return scenarios

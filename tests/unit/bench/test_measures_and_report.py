@@ -1,0 +1,94 @@
+"""Measures from run records, and the benchmark end to end on the two baseline engines."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from analysis.bench import BenchPlan, format_markdown, run_bench
+from analysis.bench.generator import GeneratorSettings, generate
+from analysis.bench.measures import Rate, summarize, summarize_bands, wilson_interval
+from analysis.bench.replay import RunOutcome, RunRecord
+from analysis.bench.scenario_io import write_scenarios_jsonl
+
+TINY = BenchPlan(
+    classes=("aa-independent", "errors-x5"),
+    generator=GeneratorSettings(max_steps=10, steps_per_weight=2, rps_range=(100.0, 100.0)),
+    processes=1,
+    timing_repeats=1,
+)
+
+
+def test_wilson_interval_matches_known_values() -> None:
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert Rate(3, 0).n == 0
+
+
+def _record(
+    engine: str, scenario: str, outcome: RunOutcome, steps: int, requests: float, onset: int = 0
+) -> RunRecord:
+    return RunRecord(
+        engine, scenario, "errors-x2", True, outcome, steps, 60.0 * steps, 60.0, onset, requests, float(steps)
+    )
+
+
+def test_summary_of_a_regression_class() -> None:
+    records = [
+        _record("e", "s1", RunOutcome.ROLLBACK, 4, 400.0),
+        _record("e", "s2", RunOutcome.ROLLBACK, 2, 200.0),
+        _record("e", "s3", RunOutcome.PROMOTE, 10, 1000.0),
+        _record("e", "s4", RunOutcome.ROLLBACK, 3, 300.0, onset=5),  # before the onset
+        _record("oracle", "s1", RunOutcome.ROLLBACK, 2, 200.0),
+        _record("oracle", "s2", RunOutcome.ROLLBACK, 2, 200.0),
+    ]
+    mine = summarize(records)[0]
+    assert mine.engine == "e" and mine.runs == 4
+    assert mine.missed == Rate(1, 4) and mine.early_rollback == Rate(1, 4)
+    assert mine.ttd_median_steps == 3.0 and mine.ttd_median_seconds == 180.0
+    assert mine.requests_to_detect == 300.0
+    assert mine.oracle_ratio == pytest.approx(1.5) and mine.oracle_pairs == 2
+    assert mine.blast_radius_mean == pytest.approx((4 + 2 + 10 + 3) / 4)
+
+
+def test_bands_split_runs_by_the_scenario_traffic() -> None:
+    slow = replace(_record("e", "s1", RunOutcome.ROLLBACK, 4, 400.0), rps=3.0)
+    busy = replace(_record("e", "s2", RunOutcome.PROMOTE, 10, 1000.0), rps=300.0)
+    bands = {b.band: b for b in summarize_bands([slow, busy], {"errors-x2"})}
+    assert bands["< 10 req/s"].detected_errors == Rate(1, 1)
+    assert bands["< 10 req/s"].ttd_median_seconds_errors == 240.0
+    assert bands[">= 100 req/s"].detected_errors == Rate(0, 1)
+    assert bands["10-100 req/s"].detected_errors == Rate(0, 0)
+
+
+def test_run_bench_writes_markdown_json_and_a_png(tmp_path: Path) -> None:
+    result = run_bench(
+        replays=4,
+        scenarios_dir=None,
+        out_dir=tmp_path,
+        seed=1,
+        engines=["naive", "oracle", "nope"],
+        plan=TINY,
+    )
+    assert result.engines == ("naive", "oracle") and "nope" in result.unavailable
+    assert {(s.engine, s.scenario_class) for s in result.summaries} == {
+        (e, c) for e in ("naive", "oracle") for c in ("aa-independent", "errors-x5")
+    }
+    markdown = format_markdown(result)
+    assert "| errors-x5 | oracle | 4 |" in markdown and "## Targets" in markdown
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert data["replays"] == 4 and data["summaries"][0]["engine"] == "naive"
+    assert (tmp_path / "bench.md").read_text() == format_markdown(result)
+    assert (tmp_path / "bench-pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "naive" in result.decision_seconds
+
+
+def test_run_bench_replays_scenarios_from_a_directory(tmp_path: Path) -> None:
+    scenarios = [generate("errors-x5", i, TINY.generator) for i in range(3)]
+    write_scenarios_jsonl(tmp_path / "corpus.jsonl", scenarios)
+    result = run_bench(replays=2, scenarios_dir=tmp_path, out_dir=None, seed=0, engines=["oracle"], plan=TINY)
+    assert result.scenarios == 2 and result.classes == ("errors-x5",)
+    assert result.summaries[0].runs == 2
