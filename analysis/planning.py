@@ -130,31 +130,20 @@ def plan(
     steps = [(float(p), float(s)) for p, s in schedule if s > 0]
     horizon = max(sum(s for _, s in steps), max_duration or 0.0)
     usable = (
-        baseline_rate > 0
-        and request_rate > 0
-        and steps
-        and margin >= 0
-        and 0 < alpha < 1
-        and 0 < alpha_promote < 1
+        baseline_rate > 0 and request_rate > 0 and steps and margin >= 0 and 0 < alpha < 1 and 0 < alpha_promote < 1
     )
     if not usable:
-        warnings.append(
-            "the plan needs a positive baseline rate, request rate and schedule, and levels in (0, 1)"
-        )
+        warnings.append("the plan needs a positive baseline rate, request rate and schedule, and levels in (0, 1)")
         return Plan(None, None, None, None, None, horizon, tuple(warnings))
     psi_null = 1.0 + margin
     rate_text = f"{100 * baseline_rate:.3g}% {what} and {request_rate:g} req/s"
     detection = None
     if regression <= psi_null:
-        warnings.append(
-            f"a {regression:g}x regression is within the {100 * margin:g}% margin: it is never proven"
-        )
+        warnings.append(f"a {regression:g}x regression is within the {100 * margin:g}% margin: it is never proven")
     else:
         detection = _walk(steps, request_rate, baseline_rate, regression, psi_null, 1.0, alpha, 0.0)
         if detection is None:
-            warnings.append(
-                f"at {rate_text} the canary would practically never prove a {regression:g}x regression"
-            )
+            warnings.append(f"at {rate_text} the canary would practically never prove a {regression:g}x regression")
         elif max_duration is not None and detection[0] > max_duration:
             warnings.append(
                 f"at {rate_text} the canary needs ~{duration_text(detection[0])} to detect a {regression:g}x "

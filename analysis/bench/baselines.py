@@ -182,13 +182,9 @@ class OracleSprtJudge:
             if llr >= upper:
                 return self._decision(Outcome.ROLLBACK, f"log LR {llr:.2f} >= {upper:.2f}", llr, upper)
         if llr <= lower and canary_n >= config.min_requests:
-            return self._decision(
-                Outcome.ADVANCE, f"log LR {llr:.2f} <= {lower:.2f}: no regression", llr, upper
-            )
+            return self._decision(Outcome.ADVANCE, f"log LR {llr:.2f} <= {lower:.2f}: no regression", llr, upper)
         if final:
-            return self._decision(
-                Outcome.INCONCLUSIVE, "deadline reached between the SPRT bounds", llr, upper
-            )
+            return self._decision(Outcome.INCONCLUSIVE, "deadline reached between the SPRT bounds", llr, upper)
         return self._decision(Outcome.HOLD, f"log LR {llr:.2f} between the bounds", llr, upper)
 
     def _decision(self, outcome: Outcome, reason: str, llr: float, upper: float) -> Decision:

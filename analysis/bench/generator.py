@@ -165,15 +165,11 @@ def _noises(rng: np.random.Generator, noise: Noise, s: GeneratorSettings) -> tup
     n = s.max_steps
     if noise is Noise.AR1:
         return tuple(  # type: ignore[return-value]
-            _ArmNoise(
-                ar1_series(rng, n, s.ar_phi, s.ar_error_sd), ar1_series(rng, n, s.ar_phi, s.ar_latency_sd)
-            )
+            _ArmNoise(ar1_series(rng, n, s.ar_phi, s.ar_error_sd), ar1_series(rng, n, s.ar_phi, s.ar_latency_sd))
             for _ in range(2)
         )
     if noise is Noise.AR1_SHARED:
-        shared = _ArmNoise(
-            ar1_series(rng, n, s.ar_phi, s.ar_error_sd), ar1_series(rng, n, s.ar_phi, s.ar_latency_sd)
-        )
+        shared = _ArmNoise(ar1_series(rng, n, s.ar_phi, s.ar_error_sd), ar1_series(rng, n, s.ar_phi, s.ar_latency_sd))
         return shared, shared
     quiet = _ArmNoise(np.zeros(n), np.zeros(n))
     return quiet, quiet
@@ -184,9 +180,7 @@ def _load_curve(rng: np.random.Generator, noise: Noise, s: GeneratorSettings) ->
     if noise is not Noise.DIURNAL:
         return np.ones(s.max_steps)
     phase = rng.uniform(0.0, s.diurnal_period_steps)
-    curve: FloatArray = 1.0 + s.diurnal_amplitude * np.sin(
-        2.0 * math.pi * (steps + phase) / s.diurnal_period_steps
-    )
+    curve: FloatArray = 1.0 + s.diurnal_amplitude * np.sin(2.0 * math.pi * (steps + phase) / s.diurnal_period_steps)
     return curve
 
 
@@ -203,9 +197,7 @@ def _true_effect(spec: ClassSpec, base: _Base, s: GeneratorSettings) -> TrueEffe
     return TrueEffect(spec.effect, LATENCY_METRIC, ratio, spec.magnitude, edge, onset)
 
 
-def _canary_latency(
-    stable: LatencyModel, kind: EffectKind, magnitude: float, s: GeneratorSettings
-) -> LatencyModel:
+def _canary_latency(stable: LatencyModel, kind: EffectKind, magnitude: float, s: GeneratorSettings) -> LatencyModel:
     if kind is EffectKind.LATENCY:
         return LatencyModel(stable.median_ms * (1.0 + magnitude), stable.sigma)
     if kind is EffectKind.TAIL:
@@ -264,9 +256,7 @@ def generate(
             ("canary", weight / 100.0, canary_noise),
         ):
             error_rate = base.error_rate * error_scale * math.exp(noise.error[k])
-            latency = LatencyModel(
-                base.median_ms * latency_scale * math.exp(noise.latency[k]), s.latency_sigma
-            )
+            latency = LatencyModel(base.median_ms * latency_scale * math.exp(noise.latency[k]), s.latency_sigma)
             if arm == "canary" and active:
                 if spec.effect is EffectKind.ERRORS:
                     error_rate *= spec.magnitude

@@ -63,9 +63,7 @@ def _lognormal_sf(x: float, median_ms: float, sigma: float) -> float:
     return float(ndtr((np.log(median_ms) - np.log(x)) / sigma))
 
 
-def most_informative_edge(
-    stable: LatencyModel, canary: LatencyModel, edges: Sequence[float]
-) -> tuple[float, float]:
+def most_informative_edge(stable: LatencyModel, canary: LatencyModel, edges: Sequence[float]) -> tuple[float, float]:
     """The edge whose exceedances separate the arms best, and the canary/stable exceedance ratio there.
 
     Best means the largest chi-square divergence per request, (S_c - S_b)^2 / S_b, with S the

@@ -120,9 +120,7 @@ def summarize_class(
     steps = [float(r.steps_to_detect) for r in detected]
     seconds = [r.seconds_to_detect for r in detected]
     blast = [r.blast_radius for r in records]
-    pairs = [
-        (r, oracle[r.scenario]) for r in detected if r.scenario in oracle and oracle[r.scenario].detected
-    ]
+    pairs = [(r, oracle[r.scenario]) for r in detected if r.scenario in oracle and oracle[r.scenario].detected]
     ratio = None
     if pairs:
         oracle_mean = float(np.mean([o.requests for _, o in pairs]))
@@ -246,13 +244,9 @@ def summarize_bands(records: Sequence[RunRecord], error_classes: set[str]) -> li
                     false_rollback=Rate(sum(r.rolled_back for r in healthy), len(healthy)),
                     promoted=Rate(sum(r.outcome is RunOutcome.PROMOTE for r in healthy), len(healthy)),
                     detected_errors=Rate(sum(r.detected for r in errors), len(errors)),
-                    ttd_median_seconds_errors=_quantile(
-                        [r.seconds_to_detect for r in errors if r.detected], 0.5
-                    ),
+                    ttd_median_seconds_errors=_quantile([r.seconds_to_detect for r in errors if r.detected], 0.5),
                     detected_latency=Rate(sum(r.detected for r in latency), len(latency)),
-                    ttd_median_seconds_latency=_quantile(
-                        [r.seconds_to_detect for r in latency if r.detected], 0.5
-                    ),
+                    ttd_median_seconds_latency=_quantile([r.seconds_to_detect for r in latency if r.detected], 0.5),
                 )
             )
     return out

@@ -194,9 +194,7 @@ def step_prefixes(scenario: Scenario) -> list[tuple[StepWindow, ...]]:
     return [scenario.steps[: k + 1] for k in range(len(scenario.steps))]
 
 
-def replay_all(
-    scenario: Scenario, judges: Mapping[str, Judge], bench: BenchConfig | None = None
-) -> list[RunRecord]:
+def replay_all(scenario: Scenario, judges: Mapping[str, Judge], bench: BenchConfig | None = None) -> list[RunRecord]:
     """Replay one scenario through every judge, on the same step objects and the same config."""
     config = engine_config(scenario, bench)
     prefixes = step_prefixes(scenario)

@@ -210,16 +210,12 @@ def run_bench(
     records = run_tasks(tasks, names, p)
     records.sort(key=lambda r: (names.index(r.engine), r.scenario_class, r.scenario))
     classes = tuple(
-        dict.fromkeys(
-            [*(c for c in p.classes if scenarios_dir is None), *(r.scenario_class for r in records)]
-        )
+        dict.fromkeys([*(c for c in p.classes if scenarios_dir is None), *(r.scenario_class for r in records)])
     )
     error_classes = _error_classes(tasks, p)
     experiment = large_experiment()
     timings = {
-        name: decision_seconds(make_judge(name), experiment, p.timing_repeats)
-        for name in names
-        if name != "oracle"
+        name: decision_seconds(make_judge(name), experiment, p.timing_repeats) for name in names if name != "oracle"
     }
     result = BenchResult(
         replays=replays,

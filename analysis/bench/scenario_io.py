@@ -269,9 +269,7 @@ def read_scenario_file(path: Path) -> list[Scenario]:
         raise ScenarioFormatError(f"{path}: cannot read the file ({exc})") from None
     if path.suffix == ".jsonl":
         return [
-            _parse(line, f"{path}:{lineno}")
-            for lineno, line in enumerate(text.splitlines(), start=1)
-            if line.strip()
+            _parse(line, f"{path}:{lineno}") for lineno, line in enumerate(text.splitlines(), start=1) if line.strip()
         ]
     return [_parse(text, str(path))]
 

@@ -142,17 +142,12 @@ def _blast_radius(result: BenchResult, ours: str) -> TargetCheck:
         ):
             rival = _engine(result, best.engine)
             fr = f" (A/A false rollback {rival.false_rollback.value:.3f})" if rival else ""
-            losses.append(
-                f"{cls}: {best.engine}{fr} {best.blast_radius_mean:.1f} < {s.blast_radius_mean:.1f}"
-            )
+            losses.append(f"{cls}: {best.engine}{fr} {best.blast_radius_mean:.1f} < {s.blast_radius_mean:.1f}")
     return TargetCheck(target, "; ".join(losses) or "smallest on every class", not losses)
 
 
 def _oracle_ratio(result: BenchResult, ours: str) -> TargetCheck:
-    target = (
-        f"{ours} expected requests to detect <= {MAX_ORACLE_RATIO:g} x the oracle SPRT's "
-        "on every regression class"
-    )
+    target = f"{ours} expected requests to detect <= {MAX_ORACLE_RATIO:g} x the oracle SPRT's on every regression class"
     mine = _classes(result, ours, True)
     if not mine or ORACLE not in result.engines:
         return TargetCheck(target, "needs both engines", None)

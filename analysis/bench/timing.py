@@ -20,9 +20,7 @@ class LargeExperiment:
     config: EngineConfig
 
 
-def large_experiment(
-    metrics: int = 20, steps: int = 60, rps: float = 100.0, seed: int = 0
-) -> LargeExperiment:
+def large_experiment(metrics: int = 20, steps: int = 60, rps: float = 100.0, seed: int = 0) -> LargeExperiment:
     settings = GeneratorSettings(max_steps=steps, rps_range=(rps, rps))
     per_step: list[dict[str, MetricPair]] = [{} for _ in range(steps)]
     specs: list[MetricSpec] = []

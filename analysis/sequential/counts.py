@@ -110,9 +110,7 @@ def _stack(jobs: Sequence[CountJob]) -> tuple[CountSeries, list[int]]:
         rows = len(job.labels)
         owners.extend([j] * rows)
         shape = (rows, job.keep.shape[-1])
-        for k, array in enumerate(
-            (job.bad_stable, job.bad_canary, job.exposure_stable, job.exposure_canary, job.keep)
-        ):
+        for k, array in enumerate((job.bad_stable, job.bad_canary, job.exposure_stable, job.exposure_canary, job.keep)):
             parts[k].append(np.broadcast_to(array, shape))
     b_b, b_c, r_b, r_c, keep = (np.concatenate(p, axis=0) for p in parts)
     return count_series(b_b, b_c, r_b, r_c, keep.astype(bool)), owners
@@ -184,9 +182,7 @@ def judge_counts(jobs: Sequence[CountJob], alpha_promote: float) -> list[CountRe
         np.where(upper_rb, down_now >= log_rb, below_hi),
         lower_end=False,
     )
-    slack = np.maximum(
-        np.where(up_bad, upper - log_hi, -np.inf), np.where(down_bad, -log_hi - lower, -np.inf)
-    )
+    slack = np.maximum(np.where(up_bad, upper - log_hi, -np.inf), np.where(down_bad, -log_hi - lower, -np.inf))
     mle = log_mle(series)
     bad_b, bad_c = (series.total_bad - series.bad_canary).sum(axis=1), series.bad_canary.sum(axis=1)
     results: list[CountResult] = []

@@ -190,9 +190,7 @@ def _outcome(regressed: bool, non_inferior: bool, exposure_ok: bool, blocker: st
     return Outcome.HOLD
 
 
-def _finish(
-    body: str, outcome: Outcome, regressed: bool, non_inferior: bool, exposure_note: str, blocker: str
-) -> str:
+def _finish(body: str, outcome: Outcome, regressed: bool, non_inferior: bool, exposure_note: str, blocker: str) -> str:
     if regressed:
         return body
     if blocker:

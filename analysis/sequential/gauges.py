@@ -74,9 +74,7 @@ def _t_paths(d: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     return mean, np.sqrt(var / n), n
 
 
-def _one_sided_log_e(
-    mean: FloatArray, se: FloatArray, n: FloatArray, shift: float, sign: float
-) -> FloatArray:
+def _one_sided_log_e(mean: FloatArray, se: FloatArray, n: FloatArray, shift: float, sign: float) -> FloatArray:
     """log of the one-sided e-value on (d - shift): BF_n when sign·t > 0, else min(BF_n, 1).
 
     Each look's value is at most BF_n, so it is an e-value, and its running maximum reaches 1/alpha

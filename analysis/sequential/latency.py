@@ -78,9 +78,7 @@ def _stacks(
     stacks = []
     for k, group in groups.items():
         n = len(group)
-        flat = np.fromiter(
-            chain.from_iterable(chain.from_iterable(s.buckets for _, s in group)), float, 2 * k * n
-        )
+        flat = np.fromiter(chain.from_iterable(chain.from_iterable(s.buckets for _, s in group)), float, 2 * k * n)
         grid = flat.reshape(n, k, 2)
         le, counts = grid[:, :, 0], grid[:, :, 1]
         scalars = np.fromiter(chain.from_iterable((s.requests, s.errors) for _, s in group), float, 2 * n)
@@ -142,9 +140,7 @@ def _at_edges(stacks: Sequence[_Stack], steps: int, candidates: FloatArray) -> t
     return totals, cumulative
 
 
-def _choose(
-    slow: FloatArray, totals: FloatArray, keep: BoolArray, quantile: float
-) -> tuple[BoolArray, BoolArray, str]:
+def _choose(slow: FloatArray, totals: FloatArray, keep: BoolArray, quantile: float) -> tuple[BoolArray, BoolArray, str]:
     """The automatic edge choice (see the module docstring): (tested, promote, note)."""
     none = np.zeros(slow.shape[0], dtype=bool)
     pooled = np.cumsum(np.where(np.isfinite(totals), totals, 0.0))
@@ -154,10 +150,7 @@ def _choose(
         return (
             none,
             none,
-            (
-                f"choosing bucket edges needs {EDGE_CHOICE_REQUESTS:.0f} requests in both arms "
-                f"together (has {have:.0f})"
-            ),
+            (f"choosing bucket edges needs {EDGE_CHOICE_REQUESTS:.0f} requests in both arms together (has {have:.0f})"),
         )
     upto = int(reached[0]) + 1
     mask = keep[:, :upto]
@@ -197,9 +190,7 @@ def read_latency(steps: Sequence[StepWindow], spec: MetricSpec) -> Exceedances:
         # Every listed edge keeps its share of alpha, with or without data, so the split never moves.
         tested = np.ones(len(candidates), dtype=bool)
         promote = tested
-        missing = [
-            f"{e:g}" for e, seen_edge in zip(candidates, keep.any(axis=1), strict=True) if not seen_edge
-        ]
+        missing = [f"{e:g}" for e, seen_edge in zip(candidates, keep.any(axis=1), strict=True) if not seen_edge]
         note = (
             f"no step has edge {', '.join(missing)} in both arms' histograms (is it a bucket boundary?)"
             if missing

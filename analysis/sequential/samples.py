@@ -114,9 +114,7 @@ def read_gauges(steps: Sequence[StepWindow], name: str) -> Gauges:
         broken = [(arm, s) for arm, s in arms if s.problems() or any(abs(g) > MAX_GAUGE for g in s.gauges)]
         if broken:
             arm, sample = broken[0]
-            issues.append(
-                Issue(t, steps[t].index, arm_message(sample, arm, "gauge samples are implausibly large"))
-            )
+            issues.append(Issue(t, steps[t].index, arm_message(sample, arm, "gauge samples are implausibly large")))
             continue
         for k, (_, sample) in enumerate(arms):
             sums[k] += math.fsum(sample.gauges)

@@ -36,9 +36,7 @@ class Arms:
     gauge_shift: float = 0.0  # added to the canary's gauge samples
 
 
-def _histogram(
-    rng: np.random.Generator, n: int, median: float, sigma: float
-) -> tuple[tuple[float, float], ...]:
+def _histogram(rng: np.random.Generator, n: int, median: float, sigma: float) -> tuple[tuple[float, float], ...]:
     edges = np.array(ISTIO_EDGES_MS)
     cdf = ndtr((np.log(edges) - np.log(median)) / sigma)
     probabilities = np.diff(np.concatenate([[0.0], cdf, [1.0]]))
@@ -71,9 +69,7 @@ def simulate_steps(
             for n, is_canary in ((stable_n, False), (canary_n, True)):
                 if kind is MetricKind.ERRORS:
                     rate = arms.error_rate * (arms.error_ratio if is_canary and effect else 1.0)
-                    samples.append(
-                        ArmSample(requests=float(n), errors=float(rng.binomial(n, min(rate, 1.0))))
-                    )
+                    samples.append(ArmSample(requests=float(n), errors=float(rng.binomial(n, min(rate, 1.0)))))
                 elif kind is MetricKind.LATENCY:
                     factor = arms.latency_factor if is_canary and effect else 1.0
                     buckets = _histogram(rng, n, arms.latency_median_ms * factor, arms.latency_sigma)
@@ -88,9 +84,7 @@ def simulate_steps(
     return tuple(windows)
 
 
-def decision_workload(
-    metrics: int = 20, steps: int = 60, seed: int = 0
-) -> tuple[tuple[StepWindow, ...], EngineConfig]:
+def decision_workload(metrics: int = 20, steps: int = 60, seed: int = 0) -> tuple[tuple[StepWindow, ...], EngineConfig]:
     """A large A/A experiment to time one decision: half error metrics, half latency histograms."""
     rng = np.random.default_rng(seed)
     kinds = [

@@ -162,9 +162,7 @@ class MeshMetrics:
     def snapshot(self, reporter: Reporter = "destination") -> dict[str, VersionCounters]:
         """Per version (every configured one, zeros if idle): the counts ``reporter`` has reported."""
         with self._lock:
-            items = [
-                (k, s.count, s.cumulative(), s.sum_ms) for k, s in self._series.items() if k.reporter == reporter
-            ]
+            items = [(k, s.count, s.cumulative(), s.sum_ms) for k, s in self._series.items() if k.reporter == reporter]
         per_version: dict[str, list[tuple[_Key, int, list[int], float]]] = {v: [] for v in self._destinations}
         for item in items:
             per_version.setdefault(item[0].version, []).append(item)
