@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+import rollout.cli.controller_commands as controller_commands
 from rollout.cli import (
     analysis_commands,
     chaos_commands,
@@ -29,6 +30,7 @@ analysis_commands.register(app)
 chaos_commands.register(app)
 prometheus_commands.register(app)
 gitops_commands.register(app)
+controller_commands.register(app)
 
 
 def _usage_hint(exc: Exception) -> str:

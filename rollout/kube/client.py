@@ -25,6 +25,7 @@ T = TypeVar("T")
 Obj = dict[str, Any]
 
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
+USER_AGENT = "meshroll/0.1.0"  # the API server names meshroll's field manager after it: "meshroll"
 RBAC_HINT = "grant it in the meshroll ClusterRole (helm/meshroll) or run with a kubeconfig that may"
 
 
@@ -45,18 +46,50 @@ class NotFound(KubeError):
     """404: the object (or its kind) does not exist."""
 
 
+class NotLeader(KubeError):
+    """This replica does not hold the Lease: it must not write."""
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class FencedApiClient(k8s.ApiClient):
+    """An ApiClient that refuses to send a write unless ``may_write()`` holds at the moment of sending.
+
+    Every write a run makes (its status, its Events, the provider's changes to the mesh) goes
+    through one of these, with the Lease as the check. Checking at the last moment, rather than
+    when an action starts, matters for a replica that freezes mid-action (a long pause, SIGSTOP)
+    and wakes up after another replica took over: it does not finish its stale write. (Only a
+    freeze between this check and the bytes reaching the socket escapes it.)
+    """
+
+    def __init__(self, configuration: k8s.Configuration, may_write: Callable[[], bool]) -> None:
+        super().__init__(configuration)
+        self.user_agent = USER_AGENT
+        self._may_write = may_write
+
+    def call_api(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if method.upper() in WRITE_METHODS and not self._may_write():
+            raise NotLeader(f"not sending {method} {url.split('?', 1)[0]}: this replica does not hold the Lease")
+        return super().call_api(method, url, *args, **kwargs)
+
+
 def api_client(kubeconfig: Path | None = None, *, context: str | None = None) -> k8s.ApiClient:
     """An ApiClient: ``kubeconfig`` when given, in-cluster inside a Pod, else the default kubeconfig."""
     loader: Any = k8s_config  # the loaders are untyped
+    if kubeconfig is not None and not kubeconfig.is_file():
+        raise KubeError(f"no kubeconfig at {kubeconfig}; pass --kubeconfig FILE, or run inside a cluster")
     try:
-        if kubeconfig is None and os.environ.get(IN_CLUSTER_ENV):
-            loader.load_incluster_config()
-            return k8s.ApiClient()
         configuration = k8s.Configuration()
-        loader.load_kube_config(
-            config_file=str(kubeconfig) if kubeconfig else None, context=context, client_configuration=configuration
-        )
-        return k8s.ApiClient(configuration)
+        if kubeconfig is None and os.environ.get(IN_CLUSTER_ENV):
+            loader.load_incluster_config(client_configuration=configuration)
+        else:
+            loader.load_kube_config(
+                config_file=str(kubeconfig) if kubeconfig else None, context=context, client_configuration=configuration
+            )
+        client = k8s.ApiClient(configuration)
+        client.user_agent = USER_AGENT
+        return client
     except FileNotFoundError:
         where = str(kubeconfig) if kubeconfig else "~/.kube/config"
         raise KubeError(f"no kubeconfig at {where}; pass --kubeconfig FILE, or run inside a cluster") from None
@@ -76,7 +109,7 @@ def call(doing: str, request: Callable[[], T]) -> T:
     except (Urllib3Error, OSError) as exc:
         raise KubeError(
             f"{doing}: the API server did not answer ({type(exc).__name__}); "
-            "check that it is reachable (kubectl cluster-info) - meshroll retries",
+            "check that it is reachable (kubectl cluster-info)",
             temporary=True,
         ) from None
 

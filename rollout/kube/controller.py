@@ -1,0 +1,268 @@
+"""``meshroll controller``: watches Experiments and runs each through the same state machine and
+orchestrator as ``meshroll run``, while this replica holds the Lease.
+
+Threads: one watch per namespace (or one for all), the Lease loop, one reconcile worker taking
+keys from a work queue, and APScheduler's pool running the runs' timed jobs. A reconcile reads the
+object, asks ``revisions.next_step`` what it means, and starts, resumes, supersedes or leaves a
+run. Whatever goes wrong in a run (the mesh refuses, the API server is away, a status conflict),
+the run is dropped and the key is reconciled again after a backoff, which builds the run again from
+its stored status: the same path a restarted controller takes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from kubernetes import client as k8s
+
+from analysis.sources import MetricSource
+from rollout.kube.client import FencedApiClient, KubeError, NotFound
+from rollout.kube.conditions import Problem
+from rollout.kube.events import EventRecorder
+from rollout.kube.lease import LeaderElector, LeaseTimings
+from rollout.kube.objects import Experiments, Key
+from rollout.kube.reconcile import Reconciler, RunFactory
+from rollout.kube.runs import ExperimentRun, RunContext
+from rollout.kube.telemetry import Telemetry
+from rollout.kube.workqueue import WorkQueue
+from rollout.mesh.errors import MeshError
+
+log = logging.getLogger("meshroll.kube.controller")
+
+BACKOFF_S = (2.0, 4.0, 8.0, 16.0, 30.0, 60.0)
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    identity: str
+    namespaces: tuple[str, ...] = ()  # () watches all namespaces
+    lease_namespace: str | None = None  # None: no leader election (a single replica)
+    lease_name: str = "meshroll-controller"
+    timings: LeaseTimings = field(default_factory=LeaseTimings)
+    state_dir: Path | None = None
+    watch_timeout_s: int = 30  # a watch ends after this long and the list is read again (a resync)
+    workers: int = 4
+
+
+class Controller:
+    def __init__(
+        self,
+        api: k8s.ApiClient,
+        config: ControllerConfig,
+        telemetry: Telemetry,
+        *,
+        source_factory: Callable[[], MetricSource],
+        provider_factory: Callable[..., Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.api = api
+        self.config = config
+        self.telemetry = telemetry
+        self.clock = clock
+        acting = FencedApiClient(api.configuration, self.may_act)  # every write a run makes; not the Lease's
+        self.experiments = Experiments(acting)
+        self.recorder = EventRecorder(acting, instance=config.identity, clock=clock)
+        self.queue: WorkQueue[Key] = WorkQueue()
+        self.scheduler = BackgroundScheduler(
+            timezone="UTC", executors={"default": ThreadPoolExecutor(config.workers)}, job_defaults={"coalesce": True}
+        )
+        self.elector = (
+            LeaderElector(
+                api,
+                config.lease_namespace,
+                config.lease_name,
+                config.identity,
+                config.timings,
+                on_started=self._became_leader,
+                on_stopped=self._lost_leadership,
+            )
+            if config.lease_namespace
+            else None
+        )
+        context = RunContext(
+            scheduler=self.scheduler,
+            recorder=self.recorder,
+            telemetry=telemetry,
+            may_act=self.may_act,
+            on_failure=self._run_failed,
+            on_finished=lambda key, _number: self.queue.add(key),
+            clock=clock,
+        )
+        factory = RunFactory(
+            acting,
+            self.experiments,
+            context,
+            identity=config.identity,
+            source_factory=source_factory,
+            provider_factory=provider_factory,
+            state_dir=config.state_dir,
+        )
+        self.reconciler = Reconciler(self.experiments, factory, self.recorder, telemetry, clock=clock)
+        self._stop = threading.Event()  # no new work: watches, reconciles and runs end
+        self._halted = threading.Event()  # nothing may write any more (set once running jobs have finished)
+        self._threads: list[threading.Thread] = []
+        self._failures: dict[Key, int] = {}
+        self._listed: dict[str, float] = {}  # scope -> monotonic time of the last good list or event
+        self._scope_keys: dict[str, set[Key]] = {}
+
+    # --- public -----------------------------------------------------------------------------------
+
+    def may_act(self) -> bool:
+        """Whether this replica may write now: it holds the Lease (or runs alone) and is not stopping."""
+        if self._halted.is_set():
+            return False
+        return self.elector.is_leader() if self.elector is not None else True
+
+    @property
+    def runs(self) -> dict[Key, ExperimentRun]:
+        return self.reconciler.runs
+
+    def start(self) -> Controller:
+        self.scheduler.start()
+        if self.elector is not None:
+            self._spawn("meshroll-lease", self.elector.run, self._stop)
+        else:
+            self._became_leader()
+        for scope in self.config.namespaces or ("",):
+            self._spawn(f"meshroll-watch-{scope or 'all'}", self._watch, scope)
+        self._spawn("meshroll-reconcile", self._work)
+        return self
+
+    def stop(self) -> None:
+        """Stop acting (runs keep their stored status and resume on the next leader), then release."""
+        self._stop.set()
+        self.reconciler.stop_all()
+        self.scheduler.shutdown(wait=True)  # a job under way finishes what it does
+        for thread in self._threads:
+            if not thread.name.startswith("meshroll-watch"):  # a watch ends at its timeout; nothing waits for it
+                thread.join(timeout=10)
+        self._halted.set()
+        if self.elector is not None:
+            self.elector.release()
+
+    def healthy(self) -> list[str]:
+        return [t.name for t in self._threads if not t.is_alive()] if not self._stop.is_set() else ["stopping"]
+
+    def ready(self) -> list[str]:
+        now = time.monotonic()
+        stale = 3 * self.config.watch_timeout_s + 10
+        failing = [
+            f"watch-{scope or 'all'}"
+            for scope in self.config.namespaces or ("",)
+            if now - self._listed.get(scope, -1e9) > stale
+        ]
+        return failing + self.healthy()
+
+    # --- leadership -------------------------------------------------------------------------------
+
+    def _became_leader(self) -> None:
+        self.telemetry.set_leader(True)
+        for keys in list(self._scope_keys.values()):
+            for key in keys:
+                self.queue.add(key)
+
+    def _lost_leadership(self) -> None:
+        self.telemetry.set_leader(False)
+        self.queue.clear()
+        self.reconciler.stop_all()
+        self.telemetry.forget_all()
+
+    # --- watching ---------------------------------------------------------------------------------
+
+    def _watch(self, scope: str) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                listed = self.experiments.list(scope or None)
+                keys = {Key.of(item) for item in listed.get("items") or ()}
+                for key in keys | self._scope_keys.get(scope, set()):
+                    self.queue.add(key)  # also the ones gone since: their reconcile finds them deleted
+                self._scope_keys[scope] = keys
+                self._listed[scope] = time.monotonic()
+                version = str((listed.get("metadata") or {}).get("resourceVersion") or "")
+                for event in self.experiments.watch(scope or None, version, self.config.watch_timeout_s):
+                    if self._stop.is_set():
+                        return
+                    self._listed[scope] = time.monotonic()
+                    kind, obj = event.get("type"), event.get("object")
+                    if kind == "ERROR" or not isinstance(obj, dict):
+                        break  # e.g. 410 Gone: list again
+                    if kind == "BOOKMARK":
+                        continue
+                    key = Key.of(obj)
+                    if kind == "DELETED":
+                        self._scope_keys.get(scope, set()).discard(key)
+                    else:
+                        self._scope_keys.setdefault(scope, set()).add(key)
+                    self.queue.add(key)
+                failures = 0
+            except Exception as exc:  # the watch raises the client's and urllib3's errors alike
+                failures += 1
+                log.warning("watching Experiments in %s failed (%s); listing again", scope or "all namespaces", exc)
+                self._stop.wait(min(30.0, 0.5 * 2**failures))
+
+    # --- reconciling ------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            key = self.queue.get(timeout=0.5)
+            if key is None or not self.may_act():
+                continue
+            began = time.monotonic()
+            try:
+                self.reconciler.reconcile(key)
+                if key in self._failures and key in self.reconciler.runs:
+                    self._failures.pop(key, None)
+                    self.reconciler.clear_problem(key)
+            except Exception as exc:
+                self._run_failed(key, 0, exc)
+            finally:
+                self.telemetry.reconcile.observe(time.monotonic() - began)
+
+    def _run_failed(self, key: Key, number: int, exc: BaseException) -> None:
+        """A run stopped on an error: report it, drop the run, reconcile again after a backoff."""
+        self.reconciler.drop(key, number)
+        if self._stop.is_set() or not self.may_act():
+            log.info("%s: run %d stopped: %s", key, number, _one_line(exc))
+            return
+        reason = _reason(exc)
+        count = self._failures.get(key, 0)
+        self._failures[key] = count + 1
+        delay = BACKOFF_S[min(count, len(BACKOFF_S) - 1)]
+        self.telemetry.errors.labels(reason).inc()
+        if isinstance(exc, KubeError | MeshError):
+            log.warning("%s: %s; retrying in %.0fs", key, exc, delay)
+        else:
+            log.error("%s: unexpected %s; retrying in %.0fs", key, type(exc).__name__, delay, exc_info=exc)
+        if not isinstance(exc, NotFound):
+            self.reconciler.report(key, Problem(reason, f"{_one_line(exc)} (retrying in {delay:.0f}s)"))
+        self.queue.add(key, delay)
+
+    def _spawn(self, name: str, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+
+def _reason(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if isinstance(exc, MeshError):
+        return "MeshError"
+    if name in ("StatusConflict", "NotLeader"):
+        return name
+    if isinstance(exc, KubeError):
+        return "ApiError"
+    return "InternalError"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 500 else text[:497] + "..."

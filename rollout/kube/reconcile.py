@@ -1,0 +1,296 @@
+"""One reconcile of one Experiment: read it, decide (``revisions.next_step``), act on its run.
+
+Operator commands: the annotation ``meshroll.io/command`` (``pause``, ``resume``, ``promote`` or
+``abort``, optionally followed by ``:anything`` to repeat one) is handled once per value; the
+status records the value handled last (``lastCommand``). A command given before a run started
+is not carried into it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client as k8s
+
+from analysis.engines import engine_for
+from analysis.sources import MetricSource
+from rollout.chaos_watch import SteadyState
+from rollout.kube.client import NotFound
+from rollout.kube.conditions import Problem
+from rollout.kube.document import RunInfo, StoredStatus, split
+from rollout.kube.events import EventRecorder, EventText
+from rollout.kube.objects import Experiments, InvalidExperiment, Key, experiment_from, reference
+from rollout.kube.revisions import Adopt, Drive, Idle, Reject, StartRun, Supersede, next_step
+from rollout.kube.runs import COMMANDS, ExperimentRun, FencedProvider, ResumableOrchestrator, RunContext
+from rollout.kube.store import KubeStatusStore
+from rollout.kube.telemetry import Telemetry
+
+log = logging.getLogger("meshroll.kube.reconcile")
+
+Obj = dict[str, Any]
+COMMAND_ANNOTATION = "meshroll.io/command"
+
+
+class RunFactory:
+    """Builds the run of an Experiment from its object and run info (the same parts as ``meshroll run``)."""
+
+    def __init__(
+        self,
+        api: k8s.ApiClient,
+        experiments: Experiments,
+        context: RunContext,
+        *,
+        identity: str,
+        source_factory: Callable[[], MetricSource],
+        provider_factory: Callable[..., Any] | None,
+        state_dir: Path | None,
+    ) -> None:
+        self.api = api
+        self.experiments = experiments
+        self.context = context
+        self.identity = identity
+        self.source_factory = source_factory
+        self.provider_factory = provider_factory
+        self.state_dir = state_dir
+
+    def store(self, key: Key, info: RunInfo) -> KubeStatusStore:
+        return KubeStatusStore(
+            self.experiments,
+            key,
+            info,
+            identity=self.identity,
+            may_write=self.context.may_act,
+            clock=self.context.clock,
+        )
+
+    def build(self, key: Key, obj: Mapping[str, Any], info: RunInfo) -> ExperimentRun:
+        """Raises InvalidExperiment when the run's spec does not validate, MeshError for an unusable mesh."""
+        from rollout.notify import close_all, notifiers_for
+        from rollout.notify.secrets import KubernetesSecretReader
+
+        experiment = experiment_from(obj, info.spec)
+        if self.provider_factory is None:
+            from rollout.mesh.factory import provider_for
+
+            provider = provider_for(experiment, self.api)
+        else:
+            provider = self.provider_factory(experiment, self.api)
+        analysis = experiment.spec.analysis
+        notifiers = notifiers_for(experiment, self.state_dir, secret_reader=KubernetesSecretReader(self.api))
+        store = self.store(key, info)
+        orchestrator = ResumableOrchestrator(
+            experiment,
+            FencedProvider(provider, self.context.may_act, str(key)),
+            self.source_factory(),
+            engine_for(analysis.engine if analysis is not None else "sequential"),
+            store,
+            notifiers=list(notifiers),
+            clock=self.context.clock,
+        )
+
+        if orchestrator.plan.watches_steady_state:
+            orchestrator.steady_state = SteadyState(experiment, orchestrator.plan, self.source_factory())
+
+        def close(timeout: float) -> None:
+            threading.Thread(target=close_all, args=(notifiers, timeout), daemon=True).start()
+
+        return ExperimentRun(key, reference(obj), orchestrator, store, self.context, close_notifiers=close)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        experiments: Experiments,
+        factory: RunFactory,
+        recorder: EventRecorder,
+        telemetry: Telemetry,
+        *,
+        clock: Callable[[], float],
+    ) -> None:
+        self.experiments = experiments
+        self.factory = factory
+        self.recorder = recorder
+        self.telemetry = telemetry
+        self.clock = clock
+        self.runs: dict[Key, ExperimentRun] = {}
+        self._lock = threading.Lock()
+
+    # --- the reconcile ----------------------------------------------------------------------------
+
+    def reconcile(self, key: Key) -> None:
+        try:
+            obj = self.experiments.get(key)
+        except NotFound:
+            self._deleted(key)
+            return
+        stored = split(obj.get("status"))
+        generation = int((obj.get("metadata") or {}).get("generation") or 1)
+        spec = obj.get("spec") or {}
+        problem: str | None = None
+        try:
+            experiment_from(obj)
+        except InvalidExperiment as exc:
+            problem = exc.message
+        run = self.runs.get(key)
+        if run is not None and (run.number != stored.info.run or run.stopped):
+            self.drop(key, run.number)
+        step = next_step(generation, spec, problem, stored.info, stored.status)
+        if stored.status is not None:
+            self.telemetry.set_experiment(
+                key.namespace, key.name, stored.status.phase.value, stored.status.traffic.canary_weight
+            )
+        if isinstance(step, Reject):
+            self._reject(key, obj, stored, generation, step)
+        elif isinstance(step, Adopt):
+            info = {"generation": step.generation, "observed_generation": step.generation}
+            if isinstance(step.then, Drive):
+                self._ensure(key, obj, stored).refresh(None, **info)
+            else:
+                self.drop(key)
+                self._loaded_store(key, stored.info).refresh(None, **info)
+        elif isinstance(step, Drive):
+            self._commands(self._ensure(key, obj, stored), obj)
+        elif isinstance(step, Idle):
+            self.drop(key)
+            self._idle(key, obj, stored, generation)
+        elif isinstance(step, StartRun):
+            self._start(key, obj, stored, step.generation)
+        elif isinstance(step, Supersede):
+            self._supersede(key, obj, stored, step)
+
+    def _loaded_store(self, key: Key, info: RunInfo) -> KubeStatusStore:
+        """A store for a run that is not running here, holding its stored status (so a refresh keeps it)."""
+        store = self.factory.store(key, info)
+        store.load()
+        return store
+
+    def _ensure(self, key: Key, obj: Obj, stored: StoredStatus) -> ExperimentRun:
+        run = self.runs.get(key)
+        if run is None:
+            run = self.factory.build(key, obj, stored.info)
+            with self._lock:
+                self.runs[key] = run
+            run.begin()
+        return run
+
+    def _start(self, key: Key, obj: Obj, stored: StoredStatus, generation: int) -> None:
+        self.drop(key)
+        info = stored.info.next_run(generation, dict(obj.get("spec") or {}), stored.status)
+        info = replace(info, last_command=_annotation(obj))  # a command given before the run is spent
+        log.info("%s: starting run %d (generation %d)", key, info.run, generation)
+        self._ensure(key, obj, StoredStatus(None, info))
+
+    def _supersede(self, key: Key, obj: Obj, stored: StoredStatus, step: Supersede) -> None:
+        run = self._ensure(key, obj, stored)
+        log.info("%s: run %d is %s", key, run.number, step.reason)
+        if not run.supersede(step.reason):
+            return  # the abort did not reach the mesh: the run failed and this key comes back after a backoff
+        self.drop(key)
+        fresh = self.experiments.get(key)
+        self._start(key, fresh, split(fresh.get("status")), step.generation)
+
+    def _reject(self, key: Key, obj: Obj, stored: StoredStatus, generation: int, step: Reject) -> None:
+        self.recorder.record(reference(obj), EventText("Warning", "InvalidSpec", "Validate", step.problem))
+        if step.then is None:
+            message = f"generation {generation} is invalid, nothing runs: {step.problem}"
+            run = None
+        else:
+            message = (
+                f"generation {generation} is invalid: {step.problem}; run {stored.info.run} "
+                f"(generation {stored.info.generation}) carries on with its own spec"
+            )
+            run = self._ensure(key, obj, stored) if isinstance(step.then, Drive) else None
+            if run is None:
+                self.drop(key)
+        ready = next((c for c in stored.conditions if c.get("type") == "Ready"), {})
+        if stored.info.observed_generation == generation and ready.get("message") == message:
+            return  # already reported
+        if run is not None:
+            run.refresh(Problem("InvalidSpec", message), observed_generation=generation)
+            return
+        self._loaded_store(key, stored.info).refresh(Problem("InvalidSpec", message), observed_generation=generation)
+
+    def _idle(self, key: Key, obj: Obj, stored: StoredStatus, generation: int) -> None:
+        command = _annotation(obj)
+        if command and command != stored.info.last_command:
+            phase = stored.status.phase.value if stored.status is not None else "over"
+            ended = f"run {stored.info.run} is {phase}; change the spec (e.g. a new canary version) to start a new run"
+            self.recorder.record(reference(obj), _ignored(command, ended))
+        if stored.info.observed_generation != generation or command != stored.info.last_command:
+            self._loaded_store(key, stored.info).refresh(None, observed_generation=generation, last_command=command)
+
+    def _commands(self, run: ExperimentRun, obj: Obj) -> None:
+        value = _annotation(obj)
+        if not value or value == run.store.info.last_command:
+            return
+        command = value.split(":", 1)[0].strip().lower()
+        if command in COMMANDS:
+            log.info("%s: %s (annotation %s)", run.key, command, COMMAND_ANNOTATION)
+            run.command(command, by=f"annotation {COMMAND_ANNOTATION}")
+        else:
+            self.recorder.record(reference(obj), _ignored(value, ""))
+        run.refresh(run.store.problem, last_command=value)
+
+    def _deleted(self, key: Key) -> None:
+        with self._lock:
+            run = self.runs.pop(key, None)
+        self.telemetry.forget(key.namespace, key.name)
+        if run is not None and not run.status.done:
+            log.warning("%s was deleted during run %d: routing all traffic back to stable", key, run.number)
+            try:
+                run.route_to_stable()
+            except Exception as exc:  # the mesh may be gone too; nothing is left to record it in
+                log.error("%s: could not route back to stable after deletion: %s", key, exc)
+        elif run is not None:
+            run.stop()
+
+    # --- helpers for the controller ----------------------------------------------------------------
+
+    def drop(self, key: Key, number: int | None = None) -> None:
+        with self._lock:
+            run = self.runs.get(key)
+            if run is None or (number is not None and number != 0 and run.number != number):
+                return
+            del self.runs[key]
+        run.stop()
+
+    def stop_all(self) -> None:
+        with self._lock:
+            runs, self.runs = list(self.runs.values()), {}
+        for run in runs:
+            run.stop()
+
+    def report(self, key: Key, problem: Problem) -> None:
+        """Best effort: put ``problem`` in the Ready condition and post it as a Warning Event."""
+        try:
+            obj = self.experiments.get(key)
+            self.recorder.record(reference(obj), EventText("Warning", problem.reason, "Reconcile", problem.message))
+            self._loaded_store(key, split(obj.get("status")).info).refresh(problem)
+        except Exception as exc:
+            log.warning("%s: could not report %s in the status: %s", key, problem.reason, exc)
+
+    def clear_problem(self, key: Key) -> None:
+        run = self.runs.get(key)
+        if run is not None:
+            try:
+                run.refresh(None)
+            except Exception as exc:
+                log.warning("%s: could not clear the reported problem: %s", key, exc)
+
+
+def _ignored(value: str, why: str) -> EventText:
+    """The Warning for a command annotation that is not carried out: unknown, or ``why`` not."""
+    if value.split(":", 1)[0].strip().lower() not in COMMANDS:
+        note = f"{COMMAND_ANNOTATION}={value!r} is not a command; use one of {', '.join(COMMANDS)}"
+        return EventText("Warning", "UnknownCommand", "Command", note)
+    return EventText("Warning", "CommandIgnored", "Command", f"{COMMAND_ANNOTATION}={value!r}: {why}")
+
+
+def _annotation(obj: Mapping[str, Any]) -> str:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(COMMAND_ANNOTATION) or "").strip()

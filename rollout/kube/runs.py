@@ -1,0 +1,271 @@
+"""One run of one Experiment in the controller: the same Orchestrator and state machine as
+``meshroll run``, driven by APScheduler jobs, its status in the Experiment's status subresource.
+
+A run is built from the stored status (``begin`` starts it, or resumes it: re-applies an intent
+the mesh may not hold, sweeps orphan faults, re-collects the evidence) so that a restart, a lost
+Lease or an error all recover the same way: the run is dropped, and built again from what is
+stored. Jobs act only while this replica holds the Lease; the provider is fenced the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.base import BaseScheduler
+
+from chaos.timing import next_change
+from rollout.events import Command
+from rollout.kube.client import NotLeader
+from rollout.kube.conditions import Problem
+from rollout.kube.events import EventRecorder, EventText
+from rollout.kube.evidence import Evidence, next_observation_due, recollect
+from rollout.kube.objects import Key
+from rollout.kube.store import KubeStatusStore
+from rollout.kube.telemetry import Telemetry
+from rollout.mesh.plan import TrafficPlan
+from rollout.mesh.provider import TrafficProvider
+from rollout.orchestrator import Orchestrator
+from rollout.status import Phase, Status
+
+log = logging.getLogger("meshroll.kube.runs")
+
+COMMANDS = ("pause", "resume", "promote", "abort")
+JOBS = ("observe", "tick", "steady-state")
+CLOSE_NOTIFIERS_S = 10.0  # how long a finished run's last notifications get to go out
+
+
+class ResumableOrchestrator(Orchestrator):
+    """The Orchestrator, plus putting back the evidence a restarted controller re-collected."""
+
+    def restore(self, evidence: Evidence) -> None:
+        self.windows = list(evidence.windows)
+        self._last_observed = evidence.last_observed
+
+
+class FencedProvider:
+    """A provider that refuses to touch the mesh unless this replica may act."""
+
+    def __init__(self, inner: TrafficProvider, may_act: Callable[[], bool], what: str) -> None:
+        self.inner = inner
+        self.may_act = may_act
+        self.what = what
+
+    def apply(self, plan: TrafficPlan) -> None:
+        self._check()
+        self.inner.apply(plan)
+
+    def sweep(self, owner: str) -> list[str]:
+        self._check()
+        return self.inner.sweep(owner)
+
+    def _check(self) -> None:
+        if not self.may_act():
+            raise NotLeader(f"not changing the mesh for {self.what}: this replica does not hold the Lease")
+
+
+@dataclass
+class RunContext:
+    """What every run shares with the controller."""
+
+    scheduler: BaseScheduler
+    recorder: EventRecorder
+    telemetry: Telemetry
+    may_act: Callable[[], bool]
+    on_failure: Callable[[Key, int, BaseException], None]
+    on_finished: Callable[[Key, int], None]
+    clock: Callable[[], float] = time.time
+
+
+class ExperimentRun:
+    def __init__(
+        self,
+        key: Key,
+        regarding: Mapping[str, Any],
+        orchestrator: ResumableOrchestrator,
+        store: KubeStatusStore,
+        context: RunContext,
+        *,
+        close_notifiers: Callable[[float], None] = lambda _timeout: None,
+    ) -> None:
+        self.key = key
+        self.number = store.info.run
+        self.regarding = dict(regarding)
+        self.orchestrator = orchestrator
+        self.store = store
+        self.ctx = context
+        self.close_notifiers = close_notifiers
+        self.lock = threading.RLock()
+        self.stopped = False
+        self._recorded = len(orchestrator.status.history)
+        orchestrator.listeners.append(self._on_save)
+
+    @property
+    def status(self) -> Status:
+        return self.orchestrator.status
+
+    # --- life cycle -----------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Start the run, or resume it from its stored status; then schedule what comes next."""
+        with self.lock:
+            orchestrator = self.orchestrator
+            if orchestrator.status.phase is Phase.PENDING:
+                orchestrator.start()
+            else:
+                orchestrator.resume()
+                if not orchestrator.status.phase.terminal:
+                    self._restore_evidence()
+            self._publish()
+            self._after()
+
+    def command(self, command: str, by: str, reason: str = "") -> None:
+        if command not in COMMANDS:
+            raise ValueError(command)
+        with self.lock:
+            self.orchestrator.handle(Command(command=command, by=by, reason=reason))
+            self._after()
+
+    def supersede(self, reason: str) -> bool:
+        """Abort the run (back to stable); True when the mesh holds that (the run is done)."""
+        with self.lock:
+            if not self.orchestrator.status.phase.terminal:
+                self.orchestrator.handle(Command(command="abort", by="meshroll controller", reason=reason))
+            self._after()
+            return self.orchestrator.status.done
+
+    def refresh(self, problem: Problem | None, **info: Any) -> None:
+        """Rewrite the conditions and run info of the stored status (``problem``: what stops the run)."""
+        with self.lock:
+            self.store.refresh(problem, **info)
+
+    def stop(self) -> None:
+        """Stop acting (jobs removed); the run can be built again from its stored status."""
+        if self.stopped:
+            return
+        self.stopped = True
+        for job in JOBS:
+            self._remove(job)
+        finished = self.orchestrator.status.done
+        self.close_notifiers(CLOSE_NOTIFIERS_S if finished else 0.0)  # the queues persist for the next instance
+
+    def route_to_stable(self) -> None:
+        """The Experiment was deleted mid-run: all traffic back to stable and its faults removed."""
+        self.stop()
+        with self.lock:
+            provider = self.orchestrator.provider
+            provider.apply(TrafficPlan.all_stable())
+            provider.sweep(self.key.namespace + "/" + self.key.name)
+
+    # --- jobs -------------------------------------------------------------------------------------
+
+    def _job(self, name: str) -> None:
+        with self.lock:
+            if self.stopped or not self.ctx.may_act():
+                return
+            try:
+                if name == "observe":
+                    self.orchestrator.observe()
+                elif name == "steady-state":
+                    self.orchestrator.check_steady_state()
+                else:
+                    self.orchestrator.tick()
+                self._after()
+            except Exception as exc:  # any failure: drop the run, rebuild it from the stored status
+                self._fail(exc)
+
+    def _after(self) -> None:
+        """Schedule the next observation and fault-schedule change, or finish."""
+        status = self.orchestrator.status
+        if status.done:
+            self.stop()
+            self.ctx.on_finished(self.key, self.number)
+            return
+        if status.phase.terminal or status.phase is Phase.PAUSED or not status.traffic_applied:
+            for job in JOBS:
+                self._remove(job)
+            return
+        plan = self.orchestrator.plan
+        now = self.ctx.clock()
+        self._schedule("observe", next_observation_due(status, plan.step_interval))
+        started = status.started_at or now
+        changes = [t for p in plan.faults if (t := next_change(p.timing, started_at=started, now=now)) is not None]
+        if changes:
+            self._schedule("tick", min(changes) + 0.01)
+        else:
+            self._remove("tick")
+        if plan.watches_steady_state and status.traffic.faults:
+            if self.ctx.scheduler.get_job(self._job_id("steady-state")) is None:  # every chaos interval
+                self._schedule("steady-state", now + plan.chaos_interval)
+        else:
+            self._remove("steady-state")
+
+    def _schedule(self, name: str, at: float) -> None:
+        if self.stopped:
+            return
+        when = datetime.fromtimestamp(max(at, self.ctx.clock()), tz=UTC)
+        self.ctx.scheduler.add_job(
+            self._job,
+            "date",
+            args=(name,),
+            run_date=when,
+            id=self._job_id(name),
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    def _remove(self, name: str) -> None:
+        try:
+            self.ctx.scheduler.remove_job(self._job_id(name))
+        except Exception:  # JobLookupError: not scheduled
+            return
+
+    def _job_id(self, name: str) -> str:
+        return f"{self.key}#{self.number}:{name}"
+
+    def _fail(self, exc: BaseException) -> None:
+        self.stop()
+        self.ctx.on_failure(self.key, self.number, exc)
+
+    # --- evidence, events, metrics ---------------------------------------------------------------
+
+    def _restore_evidence(self) -> None:
+        orchestrator = self.orchestrator
+        target = orchestrator.experiment.spec.target
+        evidence = recollect(
+            orchestrator.status,
+            orchestrator.source,
+            orchestrator.queries,
+            kind=orchestrator.plan.kind,
+            stable=target.stable.version,
+            canary=target.canary.version,
+            service=target.service,
+            namespace=orchestrator.experiment.metadata.namespace,
+        )
+        orchestrator.restore(evidence)
+        if evidence.restarted is not None:
+            log.warning("evidence restarts for %s: %s", self.key, evidence.restarted)
+            note = f"run {self.number}: the evidence restarts from the next window: {evidence.restarted}"
+            self.ctx.recorder.record(self.regarding, EventText("Warning", "EvidenceRestarted", "Resume", note))
+        elif evidence.windows:
+            log.info("re-collected %d windows of evidence for %s", len(evidence.windows), self.key)
+
+    def _on_save(self, status: Status) -> None:
+        history = status.history
+        for index in range(self._recorded, len(history)):
+            previous = history[index - 1] if index > 0 else None
+            self.ctx.recorder.transition(self.regarding, history[index], self.number, previous)
+            self.ctx.telemetry.decision(history[index])
+        self._recorded = len(history)
+        self._publish()
+
+    def _publish(self) -> None:
+        status = self.orchestrator.status
+        self.ctx.telemetry.set_experiment(
+            self.key.namespace, self.key.name, status.phase.value, status.traffic.canary_weight
+        )

@@ -1,0 +1,258 @@
+"""The Helm chart ``helm/meshroll``: lint, render, validate, and its RBAC on the real API server.
+
+Uses the ``helm`` and ``kubeconform`` binaries from the control-plane cache
+(``tests/controlplane/build.sh``). kubeconform cannot download its schemas here (no internet), so
+the schemas come from the real API server's OpenAPI v3 document instead, written in kubeconform's
+file layout; the rendered manifests are also sent to the API server as a server-side dry run with
+strict field validation, which is stricter still.
+
+That the ClusterRole is *enough* is proven end to end by ``tests/e2e/test_controller_canary.py``
+(the controller runs there as the chart's ServiceAccount and completes experiments); that it is
+no more than that is proven here, request by request.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from rollout.cli.controller_commands import crd_yaml
+from rollout.crd import experiment_crd
+from tests.controlplane.fixture import Binaries, ControlPlane
+from tests.integration.kube.chart import CHART, helm, helm_binary, install_rbac, render
+from tests.integration.kube.fixtures import kube
+from tests.integration.kube.helpers import Api, experiment, virtual_service
+
+__all__ = ["kube"]
+Obj = dict[str, Any]
+CRD_FILE = CHART / "crds" / "experiments.yaml"
+
+
+def by_kind(documents: list[Obj], kind: str) -> list[Obj]:
+    return [d for d in documents if d["kind"] == kind]
+
+
+def rules(documents: list[Obj], kind: str = "ClusterRole") -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
+    role = by_kind(documents, kind)[0]
+    return [
+        (r["apiGroups"][0], r["resources"][0], tuple(r.get("resourceNames", ())), tuple(r["verbs"]))
+        for r in role["rules"]
+    ]
+
+
+# --- no API server needed ----------------------------------------------------------------------
+
+
+def test_the_chart_lints() -> None:
+    result = helm("lint", "--strict", str(CHART), "--kube-version", "1.36.3")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_chart_s_crd_is_the_generated_one() -> None:
+    """Regenerate with: meshroll crd > helm/meshroll/crds/experiments.yaml"""
+    text = CRD_FILE.read_text()
+    assert yaml.safe_load(text) == experiment_crd(), (
+        "stale CRD: run `meshroll crd > helm/meshroll/crds/experiments.yaml`"
+    )
+    assert text == crd_yaml()
+
+
+def test_meshroll_crd_prints_the_same_file(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "from rollout.cli import main; main()", "crd"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == CRD_FILE.read_text()
+
+
+def test_the_deployment_is_locked_down_and_probed() -> None:
+    documents = render("mr", "meshroll-system", {"prometheus.url": "http://prom.monitoring:9090"})
+    deployment = by_kind(documents, "Deployment")[0]
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    security = container["securityContext"]
+    assert security["runAsNonRoot"] is True
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http-metrics"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http-metrics"}
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    assert "--prometheus=http://prom.monitoring:9090" in container["args"]
+    assert "--lease-namespace=meshroll-system" in container["args"]
+    assert {"name": "state", "mountPath": "/var/lib/meshroll"} in container["volumeMounts"]  # read-only root
+    assert pod["serviceAccountName"] == by_kind(documents, "ServiceAccount")[0]["metadata"]["name"]
+    assert deployment["spec"]["replicas"] == 2
+
+
+def test_the_cluster_role_grants_exactly_what_the_code_uses() -> None:
+    assert rules(render("mr", "meshroll-system")) == [
+        ("meshroll.io", "experiments", (), ("get", "list", "watch")),
+        ("meshroll.io", "experiments/status", (), ("update",)),
+        ("events.k8s.io", "events", (), ("create", "patch")),
+        ("networking.istio.io", "virtualservices", (), ("get", "update")),
+        ("networking.istio.io", "destinationrules", (), ("get",)),
+        ("gateway.networking.k8s.io", "httproutes", (), ("get", "update")),
+        ("split.smi-spec.io", "trafficsplits", (), ("get", "update")),
+    ]
+    assert rules(render("mr", "meshroll-system"), "Role") == [
+        ("coordination.k8s.io", "leases", (), ("create",)),
+        ("coordination.k8s.io", "leases", ("meshroll-controller",), ("get", "update")),
+    ]
+
+
+def test_secrets_are_granted_by_name_only_and_meshes_can_be_left_out() -> None:
+    documents = render(
+        "mr", "ns", {"secretNames": ["slack-bot-token"], "meshes": {"istio": True, "gatewayApi": False, "smi": False}}
+    )
+    granted = rules(documents)
+    assert ("", "secrets", ("slack-bot-token",), ("get",)) in granted
+    assert not any(resource in ("httproutes", "trafficsplits") for _, resource, _, _ in granted)
+
+
+def test_watched_namespaces_bind_the_role_in_each_namespace_only() -> None:
+    documents = render("mr", "meshroll-system", {"watchNamespaces": ["shop", "payments"]})
+    assert not by_kind(documents, "ClusterRoleBinding")
+    bindings = [b for b in by_kind(documents, "RoleBinding") if b["roleRef"]["kind"] == "ClusterRole"]
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["payments", "shop"]
+    args = by_kind(documents, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--namespace=shop" in args and "--namespace=payments" in args
+
+
+def test_the_slack_token_comes_from_a_secret_reference() -> None:
+    documents = render("mr", "ns", {"slack": {"tokenSecret": {"name": "slack", "key": "bot-token"}}})
+    env = by_kind(documents, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "SLACK_BOT_TOKEN", "valueFrom": {"secretKeyRef": {"name": "slack", "key": "bot-token"}}} in env
+
+
+def test_the_service_monitor_is_rendered_only_where_its_crd_is_served() -> None:
+    values = {
+        "metrics": {"port": 8080, "service": {"enabled": True}, "serviceMonitor": {"enabled": True, "interval": "15s"}}
+    }
+    assert not by_kind(render("mr", "ns", values), "ServiceMonitor")
+    with_crd = render("mr", "ns", values, api_versions=("monitoring.coreos.com/v1/ServiceMonitor",))
+    monitor = by_kind(with_crd, "ServiceMonitor")[0]
+    assert monitor["spec"]["endpoints"] == [{"port": "http-metrics", "path": "/metrics", "interval": "15s"}]
+
+
+def test_two_replicas_without_leader_election_are_refused() -> None:
+    result = helm("template", "mr", str(CHART), "--kube-version", "1.36.3", "--set", "leaderElection.enabled=false")
+    assert result.returncode != 0 and "allows only replicas: 1" in result.stderr
+    single = render("mr", "ns", {"leaderElection": {"enabled": False}, "replicas": 1})
+    assert (
+        "--no-leader-election" in by_kind(single, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    )
+    assert not by_kind(single, "Role")
+
+
+# --- against the real API server -----------------------------------------------------------------
+
+
+def openapi_schemas(controlplane: ControlPlane, folder: Path) -> Path:
+    """kubeconform schemas (``{kind}-{group}-{version}.json``) cut from the API server's OpenAPI v3."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, suffix in (
+        ("/openapi/v3/api/v1", "-v1"),
+        ("/openapi/v3/apis/apps/v1", "-apps-v1"),
+        ("/openapi/v3/apis/rbac.authorization.k8s.io/v1", "-rbac-v1"),
+    ):
+        components = controlplane.request("GET", path).body["components"]
+        for name, schema in components["schemas"].items():
+            for gvk in schema.get("x-kubernetes-group-version-kind", ()):
+                document = {"$ref": f"#/components/schemas/{name}", "components": components}
+                (folder / f"{gvk['kind'].lower()}{suffix}.json").write_text(json.dumps(document))
+    return folder
+
+
+@pytest.mark.controlplane
+def test_kubeconform_accepts_the_rendered_chart_with_the_api_server_s_schemas(
+    controlplane: ControlPlane, tmp_path: Path
+) -> None:
+    kubeconform = Binaries.find().kubeconform
+    if kubeconform is None:
+        pytest.skip("no kubeconform in the control-plane cache: run `bash tests/controlplane/build.sh`")
+    helm_binary()
+    schemas = openapi_schemas(controlplane, tmp_path / "schemas")
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(yaml.safe_dump_all(render("mr", "meshroll-system", {"secretNames": ["slack"]})))
+    location = f"{schemas}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json"
+    result = subprocess.run(
+        [str(kubeconform), "-strict", "-summary", "-schema-location", location, str(rendered)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Invalid: 0, Errors: 0, Skipped: 0" in result.stdout
+
+
+@pytest.mark.controlplane
+def test_the_api_server_accepts_every_rendered_object_and_the_crd(controlplane: ControlPlane, tmp_path: Path) -> None:
+    namespace = controlplane.create_namespace("meshroll-system")
+    documents = render("dry", namespace, {"watchNamespaces": [namespace], "secretNames": ["slack"]})
+    path = tmp_path / "rendered.yaml"
+    path.write_text(yaml.safe_dump_all([*documents, yaml.safe_load(CRD_FILE.read_text())]))
+    result = controlplane.kubectl("apply", "--dry-run=server", "--validate=strict", "-f", str(path), check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("(server dry run)") == len(documents) + 1
+
+
+@pytest.mark.controlplane
+def test_the_rbac_refuses_everything_the_controller_does_not_do(
+    controlplane: ControlPlane, kube: Api, tmp_path: Path
+) -> None:
+    system = controlplane.create_namespace("meshroll-system")
+    shop = controlplane.create_namespace("shop")
+    kube.create_istio(shop)
+    kube.create_experiment(experiment(shop, "checkout-v2"))
+    token = install_rbac(controlplane, "rbac-check", system, tmp_path, secretNames=["slack-bot-token"])
+
+    def status(method: str, path: str, body: Obj | None = None) -> int:
+        return controlplane.request(method, path, body, token=token).status
+
+    exp = f"/apis/meshroll.io/v1alpha1/namespaces/{shop}/experiments"
+    vs = f"/apis/networking.istio.io/v1/namespaces/{shop}/virtualservices"
+    dr = f"/apis/networking.istio.io/v1/namespaces/{shop}/destinationrules"
+    leases = f"/apis/coordination.k8s.io/v1/namespaces/{system}/leases"
+    # what the controller does: allowed
+    assert status("GET", "/apis/meshroll.io/v1alpha1/experiments") == 200
+    assert status("GET", f"{exp}/checkout-v2") == 200
+    assert status("GET", f"{vs}/checkout") == 200
+    assert status("GET", f"{dr}/checkout") == 200
+    current = controlplane.request("GET", f"{vs}/checkout").body
+    assert status("PUT", f"{vs}/checkout", current) == 200
+    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "meshroll-controller"}}
+    assert status("POST", leases, lease) == 201
+    assert status("GET", f"{leases}/meshroll-controller") == 200
+    # what it never does: refused
+    refused = {
+        "delete a VirtualService": status("DELETE", f"{vs}/checkout"),
+        "create a VirtualService": status("POST", vs, virtual_service(shop) | {"metadata": {"name": "x"}}),
+        "list VirtualServices": status("GET", vs),
+        "update a DestinationRule": status("PUT", f"{dr}/checkout", controlplane.request("GET", f"{dr}/checkout").body),
+        "list Secrets": status("GET", f"/api/v1/namespaces/{shop}/secrets"),
+        "read another Secret": status("GET", f"/api/v1/namespaces/{shop}/secrets/other"),
+        "edit an Experiment's spec": status(
+            "PUT", f"{exp}/checkout-v2", controlplane.request("GET", f"{exp}/checkout-v2").body
+        ),
+        "delete an Experiment": status("DELETE", f"{exp}/checkout-v2"),
+        "create an Experiment": status("POST", exp, experiment(shop, "sneaky")),
+        "read another Lease": status("GET", f"{leases}/someone-else"),
+        "a Lease in another namespace": status("POST", f"/apis/coordination.k8s.io/v1/namespaces/{shop}/leases", lease),
+        "list Pods": status("GET", f"/api/v1/namespaces/{shop}/pods"),
+        "core v1 Events": status("POST", f"/api/v1/namespaces/{shop}/events", {"metadata": {"name": "e"}}),
+    }
+    assert {what: code for what, code in refused.items() if code != 403} == {}
+    assert status("GET", f"/api/v1/namespaces/{shop}/secrets/slack-bot-token") == 404  # allowed; it just is not there

@@ -1,0 +1,125 @@
+"""The controller in-process against a real API server, with the real Istio provider and a synthetic
+metric source (``helpers.SyntheticSource``): rollback, invalid specs, operator commands, deletion,
+and a mesh error that is reported and then recovered from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rollout.kube.reconcile import COMMAND_ANNOTATION
+from tests.integration.kube.fixtures import ControllerFactory
+from tests.integration.kube.helpers import Api, SyntheticSource, experiment, route_weights, wait_for
+
+pytestmark = [pytest.mark.controlplane, pytest.mark.timeout(180)]
+
+
+def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next(c for c in status.get("conditions") or () if c["type"] == kind)
+
+
+def phase_is(kube: Api, namespace: str, name: str, *phases: str) -> dict[str, Any] | None:
+    status = kube.status(namespace, name)
+    return status if status.get("phase") in phases and status.get("trafficApplied") else None
+
+
+def test_an_erroring_canary_is_rolled_back(kube: Api, namespace: str, start_controller: ControllerFactory) -> None:
+    kube.create_istio(namespace)
+    source = SyntheticSource(kube, canary_error_rate=0.3)
+    controller = start_controller(lambda: source, namespaces=(namespace,), lease_namespace=namespace)
+    kube.create_experiment(experiment(namespace, "bad"))
+
+    status = wait_for(lambda: phase_is(kube, namespace, "bad", "RolledBack"), "the rollback", timeout=60)
+
+    vs = kube.virtual_service(namespace)
+    assert route_weights(vs) == (100, 0)
+    assert "meshroll" in {m["manager"] for m in vs["metadata"]["managedFields"]}  # its field manager, for GitOps tools
+    assert condition(status, "RolledBack")["status"] == "True"
+    assert status["controller"] == "test-0"
+    reasons = [e["reason"] for e in kube.events(namespace, "bad")]
+    assert {"Started", "TrafficApplied", "RollingBack", "RolledBack"} <= set(reasons)
+    assert controller.telemetry.decisions.labels("rollback")._value.get() == 1
+
+
+def test_an_invalid_spec_changes_nothing_and_says_what_to_fix(
+    kube: Api, namespace: str, start_controller: ControllerFactory
+) -> None:
+    kube.create_istio(namespace)
+    start_controller(lambda: SyntheticSource(kube), namespaces=(namespace,), lease_namespace=namespace)
+    kube.create_experiment(experiment(namespace, "broken", steps=(50, 20)))  # the schema allows it; the model not
+
+    wait_for(lambda: kube.status(namespace, "broken").get("conditions"), "a reported problem", timeout=30)
+    status = kube.status(namespace, "broken")
+
+    ready = condition(status, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
+    assert "spec.strategy.canary.steps" in ready["message"] and "must increase" in ready["message"]
+    assert condition(status, "Progressing")["reason"] == "InvalidSpec"
+    assert status["run"] == 0 and status["observedGeneration"] == 1 and "phase" not in status
+    assert kube.virtual_service(namespace)["spec"]["http"][1]["route"] == [
+        {"destination": {"host": "checkout", "subset": "v1"}, "weight": 100}
+    ]
+    assert [e["reason"] for e in kube.events(namespace, "broken")] == ["InvalidSpec"]
+
+
+def test_operator_commands_through_the_annotation(
+    kube: Api, namespace: str, start_controller: ControllerFactory
+) -> None:
+    kube.create_istio(namespace)
+    start_controller(lambda: SyntheticSource(kube), namespaces=(namespace,), lease_namespace=namespace)
+    kube.create_experiment(experiment(namespace, "c", interval="60s"))
+    wait_for(lambda: phase_is(kube, namespace, "c", "Progressing"), "the first step", timeout=30)
+
+    def command(value: str) -> None:
+        kube.patch_experiment(namespace, "c", {"metadata": {"annotations": {COMMAND_ANNOTATION: value}}})
+
+    command("pause")
+    wait_for(lambda: phase_is(kube, namespace, "c", "Paused"), "Paused", timeout=30)
+    command("resume")
+    status = wait_for(lambda: phase_is(kube, namespace, "c", "Progressing"), "Progressing again", timeout=30)
+    assert status["lastCommand"] == "resume"
+    command("abort:because the dashboard looks odd")
+    status = wait_for(lambda: phase_is(kube, namespace, "c", "Aborted"), "Aborted", timeout=30)
+    assert "abort by annotation meshroll.io/command" in status["reason"]
+    assert route_weights(kube.virtual_service(namespace)) == (100, 0)
+    command("resume")
+    wait_for(lambda: "CommandIgnored" in [e["reason"] for e in kube.events(namespace, "c")], "a CommandIgnored Event")
+    command("launch")
+    wait_for(lambda: "UnknownCommand" in [e["reason"] for e in kube.events(namespace, "c")], "an UnknownCommand Event")
+
+
+def test_deleting_a_running_experiment_routes_all_traffic_back_to_stable(
+    kube: Api, namespace: str, start_controller: ControllerFactory
+) -> None:
+    kube.create_istio(namespace)
+    start_controller(lambda: SyntheticSource(kube), namespaces=(namespace,), lease_namespace=namespace)
+    kube.create_experiment(experiment(namespace, "c", interval="60s"))
+    wait_for(lambda: phase_is(kube, namespace, "c", "Progressing"), "the first step", timeout=30)
+    assert route_weights(kube.virtual_service(namespace)) == (80, 20)
+
+    kube.delete_experiment(namespace, "c")
+
+    wait_for(lambda: route_weights(kube.virtual_service(namespace)) == (100, 0), "all traffic on stable", timeout=30)
+
+
+def test_a_missing_virtual_service_is_reported_and_the_run_goes_on_once_it_exists(
+    kube: Api, namespace: str, start_controller: ControllerFactory
+) -> None:
+    start_controller(lambda: SyntheticSource(kube), namespaces=(namespace,), lease_namespace=namespace)
+    kube.create_experiment(experiment(namespace, "c", interval="60s"))
+
+    def reported() -> dict[str, Any] | None:
+        status = kube.status(namespace, "c")
+        ready = next((c for c in status.get("conditions") or () if c["type"] == "Ready"), {})
+        return status if ready.get("reason") == "MeshError" else None
+
+    status = wait_for(reported, "the mesh error in Ready", timeout=30)
+    assert "not found" in condition(status, "Ready")["message"]
+    assert status["phase"] == "Progressing" and status["trafficApplied"] is False  # the intent, written first
+    kube.create_istio(namespace)
+
+    status = wait_for(lambda: phase_is(kube, namespace, "c", "Progressing"), "the intent applied", timeout=60)
+    assert route_weights(kube.virtual_service(namespace)) == (80, 20)
+    wait_for(lambda: condition(kube.status(namespace, "c"), "Ready")["status"] == "True", "Ready again", timeout=30)
+    assert "MeshError" in [e["reason"] for e in kube.events(namespace, "c")]

@@ -1,0 +1,49 @@
+"""Events on a real API server: one per transition, with the numbers; repeats fold into a series."""
+
+from __future__ import annotations
+
+import pytest
+
+from rollout.events import Judged, MetricNumbers
+from rollout.kube.events import EventRecorder, EventText
+from rollout.kube.objects import reference
+from rollout.status import HistoryEntry, Phase, Traffic
+from tests.controlplane.fixture import ControlPlane
+from tests.integration.kube.helpers import Api, experiment
+
+pytestmark = pytest.mark.controlplane
+
+
+def test_a_transition_is_posted_with_its_numbers_and_a_repeat_becomes_a_series(
+    controlplane: ControlPlane, kube: Api, namespace: str
+) -> None:
+    obj = kube.create_experiment(experiment(namespace, "c"))
+    clock = iter(float(t) for t in range(1000, 2000))
+    recorder = EventRecorder(controlplane.api_client(), instance="replica-a", clock=lambda: next(clock))
+    numbers = MetricNumbers(
+        metric="error-rate", outcome="rollback", reason="r", estimate=4.0, stable_n=900, canary_n=100
+    )
+    entry = HistoryEntry(
+        time=1.0,
+        event=Judged(outcome="rollback", engine="sequential", reason="regression", metrics=(numbers,)),
+        from_phase=Phase.PROGRESSING,
+        to_phase=Phase.ROLLING_BACK,
+        step=0,
+        traffic=Traffic(),
+        reason="error-rate regressed",
+    )
+    recorder.transition(reference(obj), entry, 1)
+    problem = EventText("Warning", "MeshError", "Reconcile", "VirtualService x not found: create it")
+    for _ in range(3):
+        recorder.record(reference(obj), problem)
+
+    events = {e["reason"]: e for e in kube.events(namespace, "c")}
+    assert set(events) == {"RollingBack", "MeshError"}
+    rolling = events["RollingBack"]
+    assert rolling["type"] == "Warning" and rolling["reportingController"] == "meshroll.io/controller"
+    assert rolling["reportingInstance"] == "replica-a" and rolling["regarding"]["uid"] == obj["metadata"]["uid"]
+    assert "error-rate rollback est=4 n=900/100" in rolling["note"]
+    assert events["MeshError"]["series"]["count"] == 3
+    assert (recorder.posted, recorder.deduplicated) == (2, 2)
+    described = controlplane.kubectl("describe", "experiment", "c", "-n", namespace).stdout
+    assert "RollingBack" in described and "MeshError" in described

@@ -1,0 +1,73 @@
+"""``meshroll controller`` and ``meshroll crd`` as a user starts them: one clear line on a mistake."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rollout.crd import experiment_crd
+
+MESHROLL = [sys.executable, "-c", "from rollout.cli import main; main()"]
+
+
+def meshroll(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBERNETES_SERVICE_HOST", "MESHROLL_PROMETHEUS_URL")}
+    env.update(env_extra or {})
+    return subprocess.run([*MESHROLL, *args], capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_crd_prints_the_generated_crd() -> None:
+    result = meshroll("crd")
+    assert result.returncode == 0
+    assert yaml.safe_load(result.stdout) == experiment_crd()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--listen", "8080"], "meshroll: --listen '8080' is not HOST:PORT; write it like 127.0.0.1:8080"),
+        (["--lease-duration", "5", "--renew-deadline", "6"], "meshroll: lease timings must satisfy"),
+        (["--prometheus", "prometheus:9090"], "meshroll: 'prometheus:9090' is not a Prometheus URL"),
+        (["--log-format", "xml"], "meshroll: --log-format 'xml': use json or text"),
+    ],
+)
+def test_a_mistake_is_one_line_and_exit_1(args: list[str], message: str, tmp_path: Path) -> None:
+    result = meshroll("controller", "--kubeconfig", str(tmp_path / "none"), *args)
+    assert result.returncode == 1
+    assert result.stderr.startswith(message), result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_a_missing_kubeconfig_says_what_to_do(tmp_path: Path) -> None:
+    result = meshroll("controller", "--kubeconfig", str(tmp_path / "none"))
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        == f"meshroll: no kubeconfig at {tmp_path / 'none'}; pass --kubeconfig FILE, or run inside a cluster"
+    )
+
+
+def test_an_unreachable_api_server_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "kubeconfig"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:9"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    result = meshroll("controller", "--kubeconfig", str(config), "--listen", "127.0.0.1:0")
+    assert result.returncode == 1
+    assert "the API server did not answer" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1

@@ -1,0 +1,99 @@
+"""The stored ``.status``: meshroll's Status with the run info and conditions alongside, and back."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from rollout.events import Judged, MetricNumbers, Start
+from rollout.kube.document import MAX_PREVIOUS_RUNS, RunInfo, compose, same_history, same_spec, split
+from rollout.status import HistoryEntry, Phase, Status, Traffic
+
+SPEC = {"target": {"service": "checkout", "canary": {"version": "v2"}}, "mesh": {"provider": "istio"}}
+
+
+def judged_status(e_value: float) -> Status:
+    event = Judged(
+        outcome="hold",
+        engine="sequential",
+        reason="r",
+        metrics=(MetricNumbers(metric="m", outcome="hold", reason="r", e_value=e_value),),
+    )
+    entries = (
+        HistoryEntry(
+            time=1.0,
+            event=Start(),
+            from_phase=Phase.PENDING,
+            to_phase=Phase.PROGRESSING,
+            step=0,
+            traffic=Traffic(canary_weight=5),
+            reason="s",
+        ),
+        HistoryEntry(
+            time=2.0,
+            event=event,
+            from_phase=Phase.PROGRESSING,
+            to_phase=Phase.PROGRESSING,
+            step=0,
+            traffic=Traffic(canary_weight=5),
+            reason="h",
+        ),
+    )
+    return Status(phase=Phase.PROGRESSING, step=0, traffic=Traffic(canary_weight=5), history=entries)
+
+
+def test_compose_then_split_gives_back_the_status_and_the_run_info() -> None:
+    status = judged_status(3.5)
+    info = RunInfo(run=2, generation=4, spec=SPEC, observed_generation=5, last_command="pause")
+    body = compose(status, info, [{"type": "Ready", "status": "True"}], "replica-a")
+    json.dumps(body, allow_nan=False)  # what the API server accepts
+    assert body["phase"] == "Progressing" and body["traffic"]["canaryWeight"] == 5  # meshroll's fields, as they are
+    assert (body["observedGeneration"], body["run"], body["runGeneration"], body["controller"]) == (
+        5,
+        2,
+        4,
+        "replica-a",
+    )
+    stored = split(json.loads(json.dumps(body)))
+    assert stored.status == status
+    assert stored.info == info
+    assert stored.conditions == ({"type": "Ready", "status": "True"},)
+
+
+def test_infinite_and_nan_numbers_are_stored_as_null_and_still_compare_equal_to_what_was_written() -> None:
+    status = judged_status(math.inf)
+    body = compose(status, RunInfo(run=1), [], "a")
+    json.dumps(body, allow_nan=False)
+    stored = split(body)
+    assert stored.status is not None and stored.status != status  # inf came back as None
+    assert same_history(stored.status, status)
+
+
+def test_an_empty_or_unreadable_status_means_no_run_yet() -> None:
+    assert split(None).status is None and split({}).info == RunInfo()
+    garbage = split({"run": 1, "phase": "Sideways"})
+    assert garbage.status is None and garbage.info.run == 1
+
+
+def test_a_new_run_sums_up_the_last_one_and_keeps_only_the_latest_runs() -> None:
+    info = RunInfo(run=1, generation=1, spec=SPEC)
+    ended = Status(phase=Phase.ROLLED_BACK, reason="regression", started_at=10.0, updated_at=20.0)
+    for generation in range(2, MAX_PREVIOUS_RUNS + 5):
+        info = info.next_run(generation, SPEC, ended)
+    assert info.run == MAX_PREVIOUS_RUNS + 4 and info.generation == MAX_PREVIOUS_RUNS + 4
+    assert len(info.previous) == MAX_PREVIOUS_RUNS
+    assert info.previous[-1] == {
+        "run": MAX_PREVIOUS_RUNS + 3,
+        "generation": MAX_PREVIOUS_RUNS + 3,
+        "canaryVersion": "v2",
+        "phase": "RolledBack",
+        "reason": "regression",
+        "startedAt": 10.0,
+        "finishedAt": 20.0,
+    }
+
+
+def test_same_spec_ignores_key_order_only() -> None:
+    assert same_spec({"a": 1, "b": {"c": 2}}, {"b": {"c": 2}, "a": 1})
+    assert not same_spec({"a": 1}, {"a": 2})
+    assert not same_spec(None, {"a": 1})

@@ -1,0 +1,118 @@
+"""After a restart, the engine's windows are rebuilt from the history and re-collected (pure parts)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from analysis.observations import ArmSample, MetricKind, MetricPair
+from analysis.sources import MetricQuery, MetricsUnavailableError, StepSpan
+from rollout.events import Applied, Event, Judged, MetricNumbers, MetricsUnavailable, Start
+from rollout.kube.evidence import last_observation, next_observation_due, observation_spans, recollect
+from rollout.machine import advance
+from rollout.plan import Kind, run_plan
+from rollout.spec.loader import load_experiment_text
+from rollout.status import Status
+
+EXPERIMENT = load_experiment_text(
+    """
+apiVersion: meshroll.io/v1alpha1
+kind: Experiment
+metadata: {name: c, namespace: shop}
+spec:
+  target: {service: checkout, stable: {version: v1}, canary: {version: v2}}
+  mesh: {provider: istio, virtualService: checkout}
+  strategy: {canary: {steps: [10, 30], stepInterval: 100s}}
+  analysis:
+    minRequests: 1
+    metrics: [{name: errors, template: istio-error-rate, margin: 0.5}]
+"""
+)
+PLAN = run_plan(EXPERIMENT)
+QUERIES = [MetricQuery("errors", "istio-error-rate", MetricKind.ERRORS)]
+PROVEN = (MetricNumbers(metric="errors", outcome="advance", reason="ok", canary_n=100.0),)
+
+
+def run(events: Sequence[tuple[float, Event]]) -> Status:
+    status = Status()
+    for now, event in events:
+        status = advance(PLAN, status, event, now).status
+    return status
+
+
+HISTORY = run(
+    [
+        (100.0, Start()),
+        (100.1, Applied()),
+        (110.0, Judged(outcome="hold", engine="sequential", reason="h")),
+        (120.0, MetricsUnavailable(reason="down")),
+        (210.0, Judged(outcome="advance", engine="sequential", reason="a", metrics=PROVEN)),  # a full step: to 30%
+        (210.1, Applied()),
+        (220.0, Judged(outcome="hold", engine="sequential", reason="h")),
+    ]
+)
+
+
+class Recording:
+    def __init__(self, fail_at: int | None = None, empty_at: int | None = None) -> None:
+        self.spans: list[StepSpan] = []
+        self.fail_at, self.empty_at = fail_at, empty_at
+
+    def collect(self, span: StepSpan, metrics: Sequence[MetricQuery]) -> dict[str, MetricPair]:
+        self.spans.append(span)
+        if len(self.spans) == self.fail_at:
+            raise MetricsUnavailableError("Prometheus at http://p:9090 refused the connection")
+        if len(self.spans) == self.empty_at:
+            return {}
+        return {"errors": MetricPair(ArmSample(900, 1), ArmSample(100, 1))}
+
+
+def test_the_observation_windows_are_contiguous_from_the_step_start_with_the_weight_then_in_force() -> None:
+    spans = observation_spans(HISTORY.history)
+    assert [(s.start, s.end, s.canary_weight, s.judged) for s in spans] == [
+        (100.0, 110.0, 10.0, True),
+        (110.0, 120.0, 10.0, False),  # metrics unavailable: no window for the engine
+        (120.0, 210.0, 10.0, True),
+        (210.0, 220.0, 30.0, True),
+    ]
+    assert last_observation(HISTORY.history) == 220.0
+
+
+def test_recollect_queries_every_judged_window_again_and_the_next_window_starts_after_the_last() -> None:
+    source = Recording()
+    evidence = recollect(
+        HISTORY, source, QUERIES, kind=Kind.CANARY, stable="v1", canary="v2", service="checkout", namespace="shop"
+    )
+    assert evidence.restarted is None
+    assert [(w.index, w.start, w.end, w.canary_weight) for w in evidence.windows] == [
+        (0, 100.0, 110.0, 10.0),
+        (1, 120.0, 210.0, 10.0),
+        (2, 210.0, 220.0, 30.0),
+    ]
+    assert evidence.last_observed == 220.0
+    assert {(s.service, s.namespace, s.stable_version, s.canary_version) for s in source.spans} == {
+        ("checkout", "shop", "v1", "v2")
+    }
+
+
+def test_the_evidence_restarts_when_a_window_cannot_be_read_again() -> None:
+    for source in (Recording(fail_at=2), Recording(empty_at=3)):
+        evidence = recollect(
+            HISTORY, source, QUERIES, kind=Kind.CANARY, stable="v1", canary="v2", service="checkout", namespace="shop"
+        )
+        assert evidence.windows == ()
+        assert evidence.last_observed == 220.0  # never counts a judged request twice
+        assert evidence.restarted is not None
+
+
+def test_a_run_with_no_judgement_yet_has_no_windows() -> None:
+    started = run([(100.0, Start()), (100.1, Applied())])
+    evidence = recollect(
+        started, Recording(), QUERIES, kind=Kind.CANARY, stable="v1", canary="v2", service="c", namespace="n"
+    )
+    assert evidence.windows == () and evidence.last_observed is None and evidence.restarted is None
+
+
+def test_the_next_observation_is_due_an_interval_after_the_last_one_or_the_step_start() -> None:
+    assert HISTORY.phase.value == "Progressing" and HISTORY.step == 1
+    assert next_observation_due(HISTORY, 100.0) == 320.0
+    assert next_observation_due(run([(100.0, Start()), (100.1, Applied())]), 100.0) == 200.0
