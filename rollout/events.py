@@ -70,10 +70,14 @@ class Command(EventModel):
 
 
 class Halt(EventModel):
-    """A steady-state check broke: faults must stop now."""
+    """Faults must stop now: a steady-state check broke, or an operator pulled the kill switch.
+
+    A broken steady state rolls a canary back; an operator's halt only removes the faults, for good.
+    """
 
     type: Literal["halt"] = "halt"
     reason: str
+    operator: bool = False
 
 
 class Applied(EventModel):

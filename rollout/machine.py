@@ -152,6 +152,9 @@ def _command(plan: RunPlan, status: Status, event: Command, now: float) -> Trans
 
 
 def _halt(plan: RunPlan, status: Status, event: Halt, now: float) -> Transition:
+    if event.operator:
+        calm = status.traffic.model_copy(update={"faults": ()})
+        return _go(plan, status, event, now, status.phase, calm, "halted", "Faults stopped", reason=event.reason)
     reason = f"steady state broken, faults halted: {event.reason}"
     if plan.kind in (Kind.CANARY, Kind.AB_TEST):
         return _go(plan, status, event, now, Phase.ROLLING_BACK, SAFE, "rolling-back", "Rolling back", reason=reason)

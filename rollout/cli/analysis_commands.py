@@ -123,6 +123,9 @@ def bench_analysis(
     engine: Annotated[
         list[str] | None, typer.Option("--engine", help="Engines to compare (default: all, with the oracle SPRT).")
     ] = None,
+    error_absolute_margin: Annotated[
+        float | None, typer.Option(help="The sequential engine's absoluteMargin on the error rate (e.g. 0.002).")
+    ] = None,
 ) -> None:
     """Replay identical scenarios through every engine: false rollbacks, detection time, blast radius."""
     from analysis.bench.report import format_markdown
@@ -132,8 +135,14 @@ def bench_analysis(
 
     if scenarios is not None and not scenarios.is_dir():
         fail(f"{scenarios}: not a folder of scenario files (see docs/bench-scenarios.md)")
+    from analysis.bench.replay import BenchConfig
+    from analysis.bench.runner import BenchPlan
+
+    if error_absolute_margin is not None and not 0 < error_absolute_margin < 1:
+        fail("--error-absolute-margin is a share of requests within (0, 1), e.g. 0.002 for 0.2 points")
+    plan = BenchPlan(bench=BenchConfig(error_absolute_margin=error_absolute_margin))
     try:
-        result = run_bench(replays=replays, scenarios_dir=scenarios, out_dir=out, seed=seed, engines=engine)
+        result = run_bench(replays=replays, scenarios_dir=scenarios, out_dir=out, seed=seed, engines=engine, plan=plan)
     except (ScenarioFormatError, UnknownEngineError) as exc:
         fail(str(exc))
     console.print(format_markdown(result), markup=False, soft_wrap=True)

@@ -19,6 +19,7 @@ from kubernetes import client as k8s
 
 from analysis.engines import engine_for
 from analysis.sources import MetricSource
+from rollout.chaos_stop import STOPPED_ANNOTATION  # set by 'meshroll chaos stop --all'
 from rollout.chaos_watch import SteadyState
 from rollout.kube.client import NotFound
 from rollout.kube.conditions import Problem
@@ -225,6 +226,9 @@ class Reconciler:
             self._loaded_store(key, stored.info).refresh(None, observed_generation=generation, last_command=command)
 
     def _commands(self, run: ExperimentRun, obj: Obj) -> None:
+        stopped = str(((obj.get("metadata") or {}).get("annotations") or {}).get(STOPPED_ANNOTATION) or "")
+        if stopped:
+            run.stop_faults(f"faults stopped by 'meshroll chaos stop --all' ({STOPPED_ANNOTATION}={stopped})")
         value = _annotation(obj)
         if not value or value == run.store.info.last_command:
             return

@@ -20,7 +20,7 @@ from typing import Any
 from apscheduler.schedulers.base import BaseScheduler
 
 from chaos.timing import next_change
-from rollout.events import Command
+from rollout.events import Command, Halt
 from rollout.kube.client import NotLeader
 from rollout.kube.conditions import Problem
 from rollout.kube.events import EventRecorder, EventText
@@ -129,6 +129,13 @@ class ExperimentRun:
             raise ValueError(command)
         with self.lock:
             self.orchestrator.handle(Command(command=command, by=by, reason=reason))
+            self._after()
+
+    def stop_faults(self, reason: str) -> None:
+        """The kill switch: remove this run's faults for good (the canary goes on)."""
+        with self.lock:
+            if not any(isinstance(e.event, Halt) for e in self.orchestrator.status.history):
+                self.orchestrator.handle(Halt(reason=reason, operator=True))
             self._after()
 
     def supersede(self, reason: str) -> bool:

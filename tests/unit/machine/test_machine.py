@@ -173,3 +173,10 @@ def test_the_non_inferiority_gate_holds_each_step_until_proven() -> None:
 def test_the_last_step_never_promotes_on_a_mere_absence_of_regression(canary_plan: RunPlan) -> None:
     status = run(canary_plan, (0, Start()), *[(60 * i, proven("hold")) for i in range(1, 8)])
     assert status.phase is Phase.PROGRESSING and status.traffic.canary_weight == 50
+
+
+def test_an_operator_kill_switch_removes_faults_for_good_and_the_canary_goes_on(canary_plan: RunPlan) -> None:
+    stopped = Halt(reason="faults stopped by 'meshroll chaos stop --all'", operator=True)
+    status = run(canary_plan, (0, Start()), (30, stopped), (60, proven()), (120, proven()))
+    assert status.phase is Phase.PROGRESSING and status.traffic.canary_weight == 25
+    assert status.traffic.faults == (), "the 10% and 25% step faults never come back"
