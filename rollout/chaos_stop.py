@@ -23,6 +23,8 @@ from rollout.errors import RolloutError
 from rollout.mesh.errors import MeshError
 from rollout.mesh.factory import provider_for
 from rollout.mesh.plan import TrafficPlan
+from rollout.mesh.render_common import is_meshroll_name, read_ownership, write_ownership
+from rollout.mesh.render_istio import FAULT_FIELD, ROUTES_ANNOTATION
 from rollout.plan import run_plan
 from rollout.spec.models import Experiment
 from rollout.status import Status
@@ -38,7 +40,12 @@ class StopReport:
 
 
 def strip_orphan_fault_routes(vs: dict[str, Any], live_owners: set[str]) -> tuple[dict[str, Any], list[str]]:
-    """Remove ``meshroll-fault-*`` routes whose owner (the name's suffix) is not a live experiment. Pure."""
+    """Remove the faults of experiments that no longer exist. Pure.
+
+    Fault routes carry their owner in their name (``meshroll-fault-<n>.<ns>.<name>``). A fault meshroll
+    put on the user's own route is recorded in the object's annotations (owner, owned fields): when
+    that owner is gone and exactly one of the user's routes has a fault, that fault goes too.
+    """
     new = copy.deepcopy(vs)
     routes = new.get("spec", {}).get("http")
     if not isinstance(routes, list):
@@ -50,8 +57,26 @@ def strip_orphan_fault_routes(vs: dict[str, Any], live_owners: set[str]) -> tupl
         return isinstance(name, str) and name.startswith(FAULT_ROUTE_PREFIX) and name.split(".", 1)[-1] not in slugs
 
     removed = [str(r["name"]) for r in routes if orphan(r)]
-    new["spec"]["http"] = [r for r in routes if not orphan(r)]
+    kept = [r for r in routes if not orphan(r)]
+    ownership = read_ownership(new, ROUTES_ANNOTATION)
+    if ownership.owner is not None and ownership.owner not in live_owners:
+        faulted = [r for r in kept if isinstance(r, dict) and "fault" in r and not is_meshroll_name(r.get("name"))]
+        if FAULT_FIELD in ownership.fields and len(faulted) == 1:
+            del faulted[0]["fault"]
+            removed.append(f"{faulted[0].get('name', 'route')}.fault")
+        if removed:
+            ownership.entries = [e for e in ownership.entries if e not in removed]
+            ownership.fields = [f for f in ownership.fields if f != FAULT_FIELD]
+            write_ownership(new, ownership, ROUTES_ANNOTATION)
+    new["spec"]["http"] = kept
     return new, removed
+
+
+def sweep_orphans(api: k8s.ApiClient, namespace: str | None, live: set[str]) -> StopReport:
+    """Remove faults whose experiment no longer exists: the controller does this on becoming leader."""
+    report = StopReport()
+    report.orphans = _sweep_orphans(api, namespace, live, report)
+    return report
 
 
 def stop_all(api: k8s.ApiClient, namespace: str | None = None) -> StopReport:

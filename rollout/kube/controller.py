@@ -24,6 +24,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from kubernetes import client as k8s
 
 from analysis.sources import MetricSource
+from rollout.chaos_stop import sweep_orphans
 from rollout.kube.client import FencedApiClient, KubeError, NotFound
 from rollout.kube.conditions import Problem
 from rollout.kube.events import EventRecorder
@@ -68,6 +69,7 @@ class Controller:
         self.telemetry = telemetry
         self.clock = clock
         acting = FencedApiClient(api.configuration, self.may_act)  # every write a run makes; not the Lease's
+        self.experiments_api = acting
         self.experiments = Experiments(acting)
         self.recorder = EventRecorder(acting, instance=config.identity, clock=clock)
         self.queue: WorkQueue[Key] = WorkQueue()
@@ -165,6 +167,7 @@ class Controller:
 
     def _became_leader(self) -> None:
         self.telemetry.set_leader(True)
+        self._sweep_orphans()
         for keys in list(self._scope_keys.values()):
             for key in keys:
                 self.queue.add(key)
@@ -174,6 +177,21 @@ class Controller:
         self.queue.clear()
         self.reconciler.stop_all()
         self.telemetry.forget_all()
+
+    def _sweep_orphans(self) -> None:
+        """Remove faults left by experiments deleted while no controller ran (start-up sweep)."""
+        for scope in self.config.namespaces or [""]:
+            try:
+                listed = self.experiments.list(scope or None)
+                live = {f"{k.namespace}/{k.name}" for k in (Key.of(i) for i in listed.get("items") or ())}
+                report = sweep_orphans(self.experiments_api, scope or None, live)
+            except Exception as exc:  # a failed sweep must not stop the controller; the next leader retries
+                log.warning("start-up sweep of orphan faults in %s failed: %s", scope or "all namespaces", exc)
+                continue
+            for orphan in report.orphans:
+                log.info("swept orphan fault %s", orphan)
+            for problem in report.problems:
+                log.warning("start-up sweep: %s", problem)
 
     # --- watching ---------------------------------------------------------------------------------
 
