@@ -21,6 +21,7 @@ from analysis.sources import MetricQuery, MetricSource, MetricsUnavailableError,
 from rollout.cli.output import console, fail
 
 if TYPE_CHECKING:
+    from rollout.kube.gitops_link import GitOpsSettings
     from rollout.kube.objects import Experiments
 
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -74,6 +75,21 @@ def controller(
     resync: Annotated[int, typer.Option(help="List all Experiments again this often, seconds.")] = 30,
     log_format: Annotated[str, typer.Option(help="json or text.")] = "json",
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    gitops_repo: Annotated[
+        str | None, typer.Option(help="Also apply Experiments from this Git repository (URL or path).")
+    ] = None,
+    gitops_branch: Annotated[str, typer.Option(help="The branch to watch.")] = "main",
+    gitops_path: Annotated[str, typer.Option(help="The folder in the repository holding experiments.")] = (
+        "experiments/"
+    ),
+    gitops_interval: Annotated[str, typer.Option(help="How often to poll the repository.")] = "30s",
+    gitops_state: Annotated[Path | None, typer.Option(help="The GitOps state file (default: in --state-dir).")] = None,
+    webhook_listen: Annotated[
+        str | None, typer.Option(help="Serve GitHub/GitLab push webhooks on HOST:PORT (POST /gitops/push).")
+    ] = None,
+    webhook_secret_env: Annotated[
+        str | None, typer.Option(help="Environment variable with the push webhooks' shared secret.")
+    ] = None,
 ) -> None:
     """Run the controller: watch Experiments and run them on Istio, Gateway API or SMI."""
     from prometheus_client import CollectorRegistry
@@ -82,6 +98,7 @@ def controller(
     from rollout.kube import logs
     from rollout.kube.client import KubeError, api_client
     from rollout.kube.controller import Controller, ControllerConfig
+    from rollout.kube.gitops_link import gitops_link
     from rollout.kube.lease import LeaseTimings
     from rollout.kube.objects import Experiments
     from rollout.kube.server import HealthServer, parse_listen
@@ -113,6 +130,18 @@ def controller(
     )
     registry = CollectorRegistry()
     running = Controller(api, config, Telemetry(registry), source_factory=source_factory)
+    gitops = None
+    if gitops_repo is not None:
+        settings = _gitops_settings(
+            gitops_repo, gitops_branch, gitops_path, gitops_interval, gitops_state or (state_dir or Path(".meshroll"))
+            / "gitops-state.json", webhook_listen, webhook_secret_env,
+        )  # fmt: skip
+        try:
+            gitops = gitops_link(running.experiments_api, settings)
+        except RolloutError as exc:
+            fail(str(exc))
+    elif webhook_listen is not None:
+        fail("--webhook-listen needs --gitops-repo: push webhooks trigger a poll of that repository")
     try:
         server = HealthServer(address, registry, healthy=running.healthy, ready=running.ready).start()
     except RolloutError as exc:
@@ -133,10 +162,32 @@ def controller(
         extra={"identity": identity, "lease": f"{config.lease_namespace}/{lease_name}"},
     )
     running.start()
+    if gitops is not None:
+        gitops.start()
     while not stop.wait(0.5):
         pass
+    if gitops is not None:
+        gitops.stop()
     running.stop()
     server.stop()
+
+
+def _gitops_settings(
+    repo: str, branch: str, path: str, interval: str, state: Path, listen: str | None, secret_env: str | None
+) -> GitOpsSettings:
+    from rollout.cli.gitops_commands import parse_interval, parse_listen_address
+    from rollout.kube.gitops_link import GitOpsSettings
+    from rollout.notify.secrets import from_env
+
+    secret = None
+    if listen is not None:
+        if not secret_env:
+            fail("--webhook-listen needs --webhook-secret-env NAME: the environment variable with the webhooks' secret")
+        secret = from_env(secret_env)
+        if secret is None:
+            fail(f"--webhook-secret-env {secret_env}: ${secret_env} is not set; set it to the webhooks' secret")
+    webhook = parse_listen_address(listen) if listen is not None else None
+    return GitOpsSettings(repo, branch, path, parse_interval(interval), state, webhook, secret)
 
 
 class NoPrometheus:

@@ -26,7 +26,7 @@ log = logging.getLogger("meshroll.gitops")
 EXIT_PROBLEMS = 2  # --once: some files were invalid, refused, or must be tried again
 
 
-def _interval(text: str) -> float:
+def parse_interval(text: str) -> float:
     try:
         seconds = parse_duration(text)
     except ValueError:
@@ -36,7 +36,7 @@ def _interval(text: str) -> float:
     return seconds
 
 
-def _listen(text: str) -> tuple[str, int]:
+def parse_listen_address(text: str) -> tuple[str, int]:
     match = re.fullmatch(r"\[?([^\[\]]*?)\]?:(\d{1,5})", text.strip())
     if match is None or int(match[2]) > 65535:
         fail(f"--listen {text!r} is not HOST:PORT; write it like 127.0.0.1:8088")
@@ -120,8 +120,8 @@ def gitops(
     from rollout.notify.secrets import from_env
 
     _setup_logging()
-    seconds = _interval(interval)
-    address = _listen(listen) if listen else None
+    seconds = parse_interval(interval)
+    address = parse_listen_address(listen) if listen else None
     secret = None
     if address is not None:
         if not webhook_secret_env:

@@ -1,0 +1,73 @@
+"""GitOps inside the controller: poll a repository, apply new or changed Experiments to the cluster,
+and serve push webhooks that trigger an immediate poll (the same machinery as ``meshroll gitops``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kubernetes import client as k8s
+
+from rollout.gitops import ClusterApplier, GitOpsSync, GitRepo, Poller, Reporter, StateFile
+from rollout.gitops.serving import ServerThread
+from rollout.gitops.webhook import standalone_app
+from rollout.notify.secrets import Secret
+
+log = logging.getLogger("meshroll.controller")
+
+
+@dataclass(frozen=True)
+class GitOpsSettings:
+    repo: str
+    branch: str = "main"
+    path: str = "experiments/"
+    interval: float = 30.0
+    state: Path = Path(".meshroll/gitops-state.json")
+    webhook: tuple[str, int] | None = None  # where push webhooks are served
+    secret: Secret | None = None
+
+
+@dataclass
+class GitOpsLink:
+    poller: Poller
+    server: ServerThread | None
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> GitOpsLink:
+        if self.server is not None:
+            self.server.start()
+            log.info("push webhooks: POST %s/gitops/push", self.server.url)
+        thread = threading.Thread(target=self.poller.run, name="meshroll-gitops", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self.poller.stop()
+        if self.server is not None:
+            self.server.stop()
+        for thread in self.threads:
+            thread.join(10)
+
+
+def gitops_link(api: k8s.ApiClient, settings: GitOpsSettings) -> GitOpsLink:
+    """Build (not start) the poller and webhook server. ``api`` should be the controller's fenced client,
+    so that only the leader applies; a standby's apply is refused and retried on its next poll."""
+    work = settings.state.parent / f"{settings.state.stem}.d"
+    git = GitRepo(settings.repo, work)
+    git.check_branch(settings.branch)
+    sync = GitOpsSync(
+        git,
+        settings.branch,
+        settings.path,
+        StateFile(settings.state),
+        ClusterApplier(k8s.CustomObjectsApi(api)),
+        Reporter([]),
+    )
+    poller = Poller(sync, settings.interval)
+    server = None
+    if settings.webhook is not None and settings.secret is not None:
+        server = ServerThread(standalone_app(settings.secret, poller.on_push), *settings.webhook)
+    return GitOpsLink(poller, server)
