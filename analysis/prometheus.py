@@ -201,6 +201,7 @@ class PrometheusSource:
             start=span.start,
             end=span.end,
             resolution=promql.range_resolution(span.end - span.start, points=self.range_points),
+            reporter=span.reporter,
         )
 
     def _metric(self, span: StepSpan, metric: MetricQuery) -> MetricPair | None:

@@ -30,7 +30,7 @@ _BARE_VALUE = re.compile(r"[A-Za-z0-9_.:]*")
 _SHORT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 PROVIDED_VARIABLES = frozenset(
-    {"service", "namespace", "version", "stable", "canary", "window", "start", "end", "step"}
+    {"service", "namespace", "version", "stable", "canary", "window", "start", "end", "step", "reporter"}
 )
 """The variables the Prometheus source fills in."""
 
@@ -165,6 +165,7 @@ def arm_values(
     start: float,
     end: float,
     resolution: float,
+    reporter: str = "destination",
 ) -> dict[str, str]:
     """The template variables for one arm over the span ``[start, end]``.
 
@@ -182,6 +183,7 @@ def arm_values(
         "start": format_timestamp(start),
         "end": format_timestamp(end),
         "step": format_duration(resolution),
+        "reporter": reporter,
     }
 
 

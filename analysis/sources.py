@@ -36,6 +36,7 @@ class StepSpan:
     canary_version: str
     service: str = ""
     namespace: str = "default"
+    reporter: str = "destination"  # Istio's view: "destination" judges versions, "source" sees injected faults
 
 
 class MetricSource(Protocol):

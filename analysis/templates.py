@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from analysis.observations import MetricKind
 
 TEMPLATE_VARIABLES = frozenset(
-    {"service", "namespace", "version", "stable", "canary", "window", "start", "end", "step"}
+    {"service", "namespace", "version", "stable", "canary", "window", "start", "end", "step", "reporter"}
 )
 """Variables a query template may use, as ``{{name}}``."""
 
@@ -45,7 +45,7 @@ def unknown_variables(query: str) -> list[str]:
 # destination_workload_namespace, not destination_service_namespace: both are in Istio's standard
 # labels, and the embedded mesh exposes only the workload one (Flagger's Istio queries use it too).
 _ISTIO_SELECTOR = (
-    'reporter="destination",destination_service_name="{{service}}",'
+    'reporter="{{reporter}}",destination_service_name="{{service}}",'
     'destination_workload_namespace="{{namespace}}",destination_version="{{version}}"'
 )
 _LINKERD_SELECTOR = 'direction="inbound",namespace="{{namespace}}",deployment="{{service}}-{{version}}"'

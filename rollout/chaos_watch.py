@@ -42,7 +42,13 @@ class SteadyState:
             return problems
         target = self.experiment.spec.target
         span = StepSpan(
-            start, end, target.stable.version, target.canary.version, target.service, self.experiment.metadata.namespace
+            start,
+            end,
+            target.stable.version,
+            target.canary.version,
+            target.service,
+            self.experiment.metadata.namespace,
+            reporter="source",  # the client's view: injected aborts and delays show only there
         )
         queries = [MetricQuery(q.name, self._templates.get(q.name, ""), q.kind) for q in self.queries]
         try:

@@ -58,7 +58,7 @@ def cross_check(experiment: Experiment) -> list[Problem]:
                         (
                             (*root, "analysis", "templates", i, role),
                             f"unknown variable {{{{{bad[0]}}}}}; allowed: service, namespace, version, "
-                            "stable, canary, window, start, end, step",
+                            "stable, canary, window, start, end, step, reporter",
                         )
                     )
 
