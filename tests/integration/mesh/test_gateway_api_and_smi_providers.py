@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,12 +27,6 @@ ROUTE_PLANS = [
     TrafficPlan(0, 100),
     TrafficPlan.all_stable(),
 ]
-
-
-@pytest.fixture
-def admin(controlplane: ControlPlane) -> Iterator[k8s.ApiClient]:
-    with controlplane.api_client() as api:
-        yield api
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the user's routes and fields stay as they were, concurrent edits survive, and sw
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -40,12 +39,6 @@ PLANS = [
     TrafficPlan(0, 100),
     TrafficPlan.all_stable(),
 ]
-
-
-@pytest.fixture
-def admin(controlplane: ControlPlane) -> Iterator[k8s.ApiClient]:
-    with controlplane.api_client() as api:
-        yield api
 
 
 @pytest.fixture
