@@ -20,7 +20,8 @@ pytestmark = [pytest.mark.prometheus, pytest.mark.timeout(120)]
 
 def test_injected_aborts_show_in_the_source_view_and_not_in_the_destination_view(prometheus: PrometheusServer) -> None:
     healthy = VersionSpec("v1", BackendProfile(median_ms=2.0, p99_ms=10.0, error_rate=0.0))
-    config = replace(mesh_config(seed=5), stable=healthy, canary=replace(healthy, name="v2"))
+    # its own service name: the session's shared mesh is scraped by the same Prometheus as checkout/shop
+    config = replace(mesh_config(seed=5), service="drill", stable=healthy, canary=replace(healthy, name="v2"))
     with scraped_mesh(prometheus, config) as mesh:
         start = time.time()
         abort = Fault("shop/drill#0", "shop/drill", Arm.STABLE, abort=Abort(30.0, http_status=503))
@@ -29,7 +30,8 @@ def test_injected_aborts_show_in_the_source_view_and_not_in_the_destination_view
         end = time.time()
         time.sleep(2)  # the last scrape of the window is in
         source = PrometheusSource(PrometheusConfig(prometheus.url, timeout=5.0))
-        client = source.collect(replace(span(start, end), reporter="source"), [ERRORS])["error-rate"].stable
-        backend = source.collect(span(start, end), [ERRORS])["error-rate"].stable
+        window = span(start, end, service="drill")
+        client = source.collect(replace(window, reporter="source"), [ERRORS])["error-rate"].stable
+        backend = source.collect(window, [ERRORS])["error-rate"].stable
     assert client.requests > 200 and 0.2 < client.errors / client.requests < 0.4, client
     assert backend.errors == 0 and backend.requests < client.requests, backend
