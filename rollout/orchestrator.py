@@ -144,6 +144,11 @@ class Orchestrator:
     def tick(self) -> Status:
         return self.handle(Tick())
 
+    def restore(self, windows: Sequence[StepWindow], last_observed: float | None) -> None:
+        """Put back the evidence of steps judged before a restart (re-collected from the metric source)."""
+        self.windows = list(windows)
+        self._last_observed = last_observed
+
     # --- internals ---------------------------------------------------------------------------
 
     def _step(self, event: Event) -> list[Notify]:

@@ -27,9 +27,10 @@ from rollout.kube.document import RunInfo, StoredStatus, split
 from rollout.kube.events import EventRecorder, EventText
 from rollout.kube.objects import Experiments, InvalidExperiment, Key, experiment_from, reference
 from rollout.kube.revisions import Adopt, Drive, Idle, Reject, StartRun, Supersede, next_step
-from rollout.kube.runs import COMMANDS, ExperimentRun, FencedProvider, ResumableOrchestrator, RunContext
+from rollout.kube.runs import COMMANDS, ExperimentRun, FencedProvider, RunContext
 from rollout.kube.store import KubeStatusStore
 from rollout.kube.telemetry import Telemetry
+from rollout.orchestrator import Orchestrator
 
 log = logging.getLogger("meshroll.kube.reconcile")
 
@@ -84,7 +85,7 @@ class RunFactory:
         analysis = experiment.spec.analysis
         notifiers = notifiers_for(experiment, self.state_dir, secret_reader=KubernetesSecretReader(self.api))
         store = self.store(key, info)
-        orchestrator = ResumableOrchestrator(
+        orchestrator = Orchestrator(
             experiment,
             FencedProvider(provider, self.context.may_act, str(key)),
             self.source_factory(),

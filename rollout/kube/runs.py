@@ -24,7 +24,7 @@ from rollout.events import Command, Halt
 from rollout.kube.client import NotLeader
 from rollout.kube.conditions import Problem
 from rollout.kube.events import EventRecorder, EventText
-from rollout.kube.evidence import Evidence, next_observation_due, recollect
+from rollout.kube.evidence import next_observation_due, recollect
 from rollout.kube.objects import Key
 from rollout.kube.store import KubeStatusStore
 from rollout.kube.telemetry import Telemetry
@@ -38,14 +38,6 @@ log = logging.getLogger("meshroll.kube.runs")
 COMMANDS = ("pause", "resume", "promote", "abort")
 JOBS = ("observe", "tick", "steady-state")
 CLOSE_NOTIFIERS_S = 10.0  # how long a finished run's last notifications get to go out
-
-
-class ResumableOrchestrator(Orchestrator):
-    """The Orchestrator, plus putting back the evidence a restarted controller re-collected."""
-
-    def restore(self, evidence: Evidence) -> None:
-        self.windows = list(evidence.windows)
-        self._last_observed = evidence.last_observed
 
 
 class FencedProvider:
@@ -87,7 +79,7 @@ class ExperimentRun:
         self,
         key: Key,
         regarding: Mapping[str, Any],
-        orchestrator: ResumableOrchestrator,
+        orchestrator: Orchestrator,
         store: KubeStatusStore,
         context: RunContext,
         *,
@@ -254,7 +246,7 @@ class ExperimentRun:
             service=target.service,
             namespace=orchestrator.experiment.metadata.namespace,
         )
-        orchestrator.restore(evidence)
+        orchestrator.restore(evidence.windows, evidence.last_observed)
         if evidence.restarted is not None:
             log.warning("evidence restarts for %s: %s", self.key, evidence.restarted)
             note = f"run {self.number}: the evidence restarts from the next window: {evidence.restarted}"
