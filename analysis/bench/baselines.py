@@ -3,7 +3,9 @@
 - ``NaiveJudge``: what a careless engine does, a fixed-alpha one-sided two-proportion z-test on
   cumulative counts, repeated at every step (peeking), rolling back at the first p < alpha.
 - ``OracleSprtJudge``: Wald's SPRT told the true effect (and its onset), on the conditional
-  binomial of each step's bad events. No engine that does not know the truth can beat it.
+  binomial of each step's bad events. It tests the hypotheses the engines are configured with,
+  "ψ = 1 + margin" against the true ψ, at the whole rollback level: no engine that does not know
+  the truth (which metric, which edge, how large) can beat it at the same task.
 """
 
 from __future__ import annotations
@@ -139,7 +141,9 @@ def conditional_binomial_llr(
 
 @dataclass
 class OracleSprtJudge:
-    """Wald's SPRT of psi = 1 against the true psi1, from the true onset, on one metric.
+    """Wald's SPRT of psi0 = 1 + the metric's margin against the true psi1, from the true onset, on one metric.
+
+    When the truth lies within the margin (psi1 <= 1 + margin), psi0 is 1: the SPRT of no change.
 
     Rolls back as soon as the log-likelihood ratio reaches log(1/alpha). It never stops to accept
     psi = 1 (so that the time to detect is not cut short), but answers ADVANCE while the log-LR
@@ -164,6 +168,7 @@ class OracleSprtJudge:
     def judge(self, steps: Sequence[StepWindow], config: EngineConfig, *, final: bool = False) -> Decision:
         upper = math.log(1.0 / config.alpha)
         lower = math.log(config.alpha_promote / (1.0 - config.alpha))
+        psi0 = self.null(config)
         llr = 0.0
         canary_n = 0.0
         for position, step in enumerate(steps):
@@ -172,13 +177,13 @@ class OracleSprtJudge:
                 continue
             c_n, s_n = arm_requests(pair.canary), arm_requests(pair.stable)
             canary_n += c_n
-            llr += conditional_binomial_llr(
+            counts = (
                 bad_count(pair.canary, self.kind, self.edge),
                 bad_count(pair.stable, self.kind, self.edge),
                 c_n,
                 s_n,
-                self.psi1,
             )
+            llr += conditional_binomial_llr(*counts, self.psi1) - conditional_binomial_llr(*counts, psi0)
             if llr >= upper:
                 return self._decision(Outcome.ROLLBACK, f"log LR {llr:.2f} >= {upper:.2f}", llr, upper)
         if llr <= lower and canary_n >= config.min_requests:
@@ -186,6 +191,12 @@ class OracleSprtJudge:
         if final:
             return self._decision(Outcome.INCONCLUSIVE, "deadline reached between the SPRT bounds", llr, upper)
         return self._decision(Outcome.HOLD, f"log LR {llr:.2f} between the bounds", llr, upper)
+
+    def null(self, config: EngineConfig) -> float:
+        """psi0: 1 + the configured margin of the watched metric, or 1 when the truth is within it."""
+        spec = next((m for m in config.metrics if m.name == self.metric), None)
+        psi0 = 1.0 + max(spec.margin, 0.0) if spec is not None else 1.0
+        return psi0 if self.psi1 > psi0 else 1.0
 
     def _decision(self, outcome: Outcome, reason: str, llr: float, upper: float) -> Decision:
         verdict = MetricVerdict(

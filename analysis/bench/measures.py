@@ -39,7 +39,9 @@ def wilson_interval(count: int, n: int, z: float = Z95) -> tuple[float, float]:
     denominator = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1.0 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if count <= 0 else max(0.0, centre - half)  # exact ends: rounding leaves ~1e-18 otherwise
+    high = 1.0 if count >= n else min(1.0, centre + half)
+    return low, high
 
 
 def _quantile(values: Sequence[float], q: float) -> float | None:
@@ -58,7 +60,8 @@ class ClassSummary:
     - ``missed``: regression classes, runs with no rollback by the end (promoted or inconclusive).
     - ``early_rollback``: regression classes, rollbacks before the regression's onset.
     - time to detect: from the onset to the rollback, over detected runs (steps and seconds).
-    - ``blast_radius_*``: excess bad requests the canary served until the run ended (all runs).
+    - ``blast_radius_*``: excess bad requests the canary served until the rollback; a run that never
+      rolled back (promoted or inconclusive) counts every step of the scenario (all runs).
     - ``requests_to_detect``: mean canary + stable requests until the rollback (detected runs);
       ``oracle_ratio`` is the ratio of this engine's to the oracle SPRT's mean on the scenarios
       both detected.

@@ -38,7 +38,7 @@ class RunRecord:
     step_seconds: float
     onset_step: int
     requests: float  # canary + stable requests of the effect's metric over the steps run
-    blast_radius: float  # excess bad requests the canary served over the steps run
+    blast_radius: float  # excess bad requests the canary served until the rollback (else all steps)
     engine_errors: int = 0  # exceptions the engine raised (each counted as a HOLD)
     first_error: str = ""
     rps: float = 0.0  # the scenario's mean request rate, both arms, over all its steps
@@ -165,6 +165,8 @@ def replay(
             outcome, seen = RunOutcome.PROMOTE, k + 1
             break
     run_steps = views[seen - 1] if views else ()
+    # Until a rollback the canary keeps serving: a promoted or undecided run's harm runs to the horizon.
+    exposed = run_steps if outcome is RunOutcome.ROLLBACK or not views else views[-1]
     return RunRecord(
         engine=engine or judge.name,
         scenario=scenario.name,
@@ -176,7 +178,7 @@ def replay(
         step_seconds=scenario.step_seconds,
         onset_step=scenario.effect.onset_step,
         requests=_requests(run_steps, scenario.effect.metric),
-        blast_radius=excess_bad(run_steps, scenario),
+        blast_radius=excess_bad(exposed, scenario),
         engine_errors=errors,
         first_error=first_error[:200],
         rps=mean_rate(scenario),

@@ -111,7 +111,8 @@ def format_markdown(result: BenchResult) -> str:
             "## Regressions",
             "",
             "Time to detect counts from the regression's onset. Blast radius: excess bad requests the canary "
-            "served until the run ended, mean (median). Requests: canary + stable requests until the "
+            "served until the rollback (runs that never rolled back: every step), mean (median). "
+            "Requests: canary + stable requests until the "
             "rollback (detected runs); x oracle: ratio of means on runs both detected.",
             "",
             "| class | engine | runs | missed [95% CI] | median TTD (steps) | p90 TTD (steps) | blast radius "
@@ -210,7 +211,7 @@ def plot_pareto(result: BenchResult, path: Path) -> None:
             ax.errorbar(
                 [ttd],
                 [y],
-                yerr=[[y - low], [high - y]],
+                yerr=[[max(0.0, y - low)], [max(0.0, high - y)]],  # Wilson ends can pass y by rounding
                 fmt=marker,
                 color=f"C{i}",
                 capsize=3,
@@ -238,7 +239,7 @@ def write_outputs(result: BenchResult, out_dir: Path) -> dict[str, str]:
     }
     outputs = {k: str(v) for k, v in paths.items()}
     result.outputs.update(outputs)
-    plot_pareto(result, paths["plot"])
     paths["json"].write_text(json.dumps(result_to_json(result), indent=2) + "\n", encoding="utf-8")
     paths["markdown"].write_text(format_markdown(result), encoding="utf-8")
+    plot_pareto(result, paths["plot"])
     return outputs

@@ -6,6 +6,10 @@ or below the marginal threshold rolls back (Kayenta's monitor fails early); a pa
 advances once every metric has ``min_points`` points per arm and the canary served
 ``min_requests``; anything else holds. A low score without a High or Low metric (Kayenta scores
 a critical metric without data 0) holds: no data is not a failure.
+
+``interval_points`` spaces the judgements as Kayenta's standalone analysis does with
+``canaryAnalysisIntervalMins``: with 1-minute steps and ``interval_points=5``, the growing window is
+judged every 5 minutes (and at the deadline); the looks in between hold.
 """
 
 from __future__ import annotations
@@ -55,19 +59,28 @@ class KayentaJudge:
         min_points: int = 3,
         rollback_min_points: int = 1,
         seed: int = 0,
+        interval_points: int = 1,
     ) -> None:
         """``rollback_min_points`` (1, as Kayenta) is the points per arm a rollback needs;
-        ``seed`` seeds the jitter Kayenta adds to arms that are each constant."""
+        ``seed`` seeds the jitter Kayenta adds to arms that are each constant; ``interval_points``
+        is the number of steps between judgements (1: judge every step)."""
         if not marginal_threshold <= pass_threshold:
             raise ValueError(f"marginal threshold {marginal_threshold} is above pass {pass_threshold}")
-        if min_points < 1 or rollback_min_points < 1:
-            raise ValueError("min_points and rollback_min_points must be at least 1")
+        if min_points < 1 or rollback_min_points < 1 or interval_points < 1:
+            raise ValueError("min_points, rollback_min_points and interval_points must be at least 1")
         self.thresholds = ScoreThresholds(pass_threshold, marginal_threshold)
         self.min_points = min_points
         self.rollback_min_points = rollback_min_points
         self.seed = seed
+        self.interval_points = interval_points
 
     def judge(self, steps: Sequence[StepWindow], config: EngineConfig, *, final: bool = False) -> Decision:
+        waiting = len(steps) % self.interval_points
+        if waiting and not final:
+            due = len(steps) + self.interval_points - waiting
+            return self._decision(
+                Outcome.HOLD, f"next Kayenta judgement after step {due} (one every {self.interval_points})"
+            )
         try:
             with np.errstate(all="ignore"):
                 decision = self._judge(steps, config)

@@ -32,11 +32,7 @@ def _step(index: int, canary: tuple[float, float], stable: tuple[float, float]) 
         60.0 * index,
         60.0 * (index + 1),
         10.0,
-        {
-            "errors": MetricPair(
-                stable=ArmSample(stable[0], stable[1]), canary=ArmSample(canary[0], canary[1])
-            )
-        },
+        {"errors": MetricPair(stable=ArmSample(stable[0], stable[1]), canary=ArmSample(canary[0], canary[1]))},
     )
 
 
@@ -82,9 +78,7 @@ def test_oracle_sprt_rarely_rolls_back_healthy_canaries() -> None:
     rollbacks = 0
     for i in range(100):
         scenario = generate("aa-independent", (13, i), STEADY)
-        rollbacks += replay(
-            scenario, OracleSprtJudge.for_scenario(scenario), engine_config(scenario)
-        ).rolled_back
+        rollbacks += replay(scenario, OracleSprtJudge.for_scenario(scenario), engine_config(scenario)).rolled_back
     assert rollbacks <= 5  # alpha = 1%; Ville's inequality bounds it under any number of looks
 
 
@@ -97,3 +91,15 @@ def test_oracle_llr_reaches_the_rollback_level_only_with_evidence() -> None:
     assert strong.outcome is Outcome.ROLLBACK
     assert strong.metrics[0].e_value is not None and strong.metrics[0].e_value >= 1 / config.alpha
     assert math.isclose(strong.metrics[0].threshold or 0.0, 100.0)
+
+
+def test_oracle_tests_the_engines_margin_against_the_truth() -> None:
+    # psi0 = 1 + margin: the same null hypothesis the sequential engine rolls back against.
+    margin = EngineConfig(metrics=(MetricSpec("errors", MetricKind.ERRORS, margin=0.5),), alpha=0.01)
+    judge = OracleSprtJudge("errors", MetricKind.ERRORS, psi1=5.0)
+    assert judge.null(margin) == 1.5 and judge.null(ERRORS_ONLY) == 1.0 + ERRORS_ONLY.metrics[0].margin
+    step = [_step(0, (1000, 15), (9000, 45))]  # canary rate 3x the stable's
+    at_margin, no_margin = judge.judge(step, margin), judge.judge(step, EngineConfig(metrics=(), alpha=0.01))
+    assert (at_margin.metrics[0].e_value or 0.0) < (no_margin.metrics[0].e_value or 0.0)
+    # Truth within the margin: the oracle falls back to the SPRT of no change.
+    assert OracleSprtJudge("errors", MetricKind.ERRORS, psi1=1.2).null(margin) == 1.0

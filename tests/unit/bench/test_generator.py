@@ -93,9 +93,7 @@ def test_error_regressions_have_the_stated_ratio(cls: str, ratio: float) -> None
 
 
 @pytest.mark.parametrize("cls, shift", [("latency+5%", 0.05), ("latency+25%", 0.25)])
-def test_latency_regressions_shift_the_median_and_match_the_stated_exceedance_ratio(
-    cls: str, shift: float
-) -> None:
+def test_latency_regressions_shift_the_median_and_match_the_stated_exceedance_ratio(cls: str, shift: float) -> None:
     settings = GeneratorSettings(rps_range=(400.0, 400.0), latency_median_range_ms=(40.0, 40.0))
     scenarios = [generate(cls, (5, i), settings) for i in range(10)]
     effect = scenarios[0].effect

@@ -25,12 +25,17 @@ TINY = BenchPlan(
 def test_wilson_interval_matches_known_values() -> None:
     assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
     assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+
+
+def test_wilson_interval_ends_are_exact_at_zero_and_all() -> None:
+    # The plot draws y - low as an error bar, which must never be negative.
+    for n in (200, 800, 1000, 4000):
+        assert wilson_interval(0, n)[0] == 0.0
+        assert wilson_interval(n, n)[1] == 1.0
     assert Rate(3, 0).n == 0
 
 
-def _record(
-    engine: str, scenario: str, outcome: RunOutcome, steps: int, requests: float, onset: int = 0
-) -> RunRecord:
+def _record(engine: str, scenario: str, outcome: RunOutcome, steps: int, requests: float, onset: int = 0) -> RunRecord:
     return RunRecord(
         engine, scenario, "errors-x2", True, outcome, steps, 60.0 * steps, 60.0, onset, requests, float(steps)
     )

@@ -64,9 +64,7 @@ def test_advance_promotes_only_at_or_after_the_final_step_of_the_schedule() -> N
     assert early.outcome is RunOutcome.INCONCLUSIVE and early.steps_run == 8
     longer = GeneratorSettings(max_steps=12, steps_per_weight=2, rps_range=(50.0, 50.0))
     scenario = generate("aa-independent", 3, longer)
-    late = replay(
-        scenario, Recorder("l", {k: Outcome.ADVANCE for k in range(7, 12)}), engine_config(scenario)
-    )
+    late = replay(scenario, Recorder("l", {k: Outcome.ADVANCE for k in range(7, 12)}), engine_config(scenario))
     assert late.outcome is RunOutcome.PROMOTE and late.steps_run == 8
 
 
@@ -105,6 +103,15 @@ def test_blast_radius_is_the_canary_excess_over_the_stable_rate() -> None:
     record = replay(scenario, Recorder("r", {1: Outcome.ROLLBACK}), engine_config(scenario))
     assert record.blast_radius == pytest.approx(8.0)
     assert record.requests == pytest.approx(2000.0)
+
+
+def test_a_run_that_never_rolls_back_counts_the_blast_radius_to_the_horizon() -> None:
+    # A promoted or undecided bad canary keeps serving: promotion does not end the harm.
+    scenario = _hand_made([(100, 4, 900, 18), (200, 10, 800, 16), (50, 3, 0, 0)])
+    promoted = replay(scenario, Recorder("r", {2: Outcome.ADVANCE}), engine_config(scenario))
+    undecided = replay(scenario, Recorder("r"), engine_config(scenario))
+    assert promoted.outcome is RunOutcome.PROMOTE and undecided.outcome is RunOutcome.INCONCLUSIVE
+    assert promoted.blast_radius == undecided.blast_radius == pytest.approx(11.0)
 
 
 def test_the_engine_config_carries_flagger_ranges_and_the_margins() -> None:

@@ -22,9 +22,7 @@ SMALL = GeneratorSettings(max_steps=4, steps_per_weight=1, rps_range=(20.0, 20.0
 
 
 def _doc() -> dict[str, Any]:
-    return scenario_to_json(
-        generate("latency+10%-mid", 1, GeneratorSettings(max_steps=12, rps_range=(20.0, 20.0)))
-    )
+    return scenario_to_json(generate("latency+10%-mid", 1, GeneratorSettings(max_steps=12, rps_range=(20.0, 20.0))))
 
 
 def test_a_json_file_round_trips(tmp_path: Path) -> None:

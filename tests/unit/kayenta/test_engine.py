@@ -97,6 +97,16 @@ def test_min_points_is_a_constructor_parameter() -> None:
     assert KayentaJudge(min_points=5).judge(steps[:5], CONFIG).outcome is Outcome.ADVANCE
 
 
+def test_judgements_can_be_spaced_like_kayentas_analysis_interval() -> None:
+    steps = _steps(STABLE_RATIOS, WORSE_RATIOS)  # 6 points, clearly worse from the first
+    judge = KayentaJudge(interval_points=5)
+    between = judge.judge(steps[:3], CONFIG)
+    assert between.outcome is Outcome.HOLD and "next Kayenta judgement after step 5" in between.reason
+    assert judge.judge(steps[:5], CONFIG).outcome is Outcome.ROLLBACK
+    assert judge.judge(steps[:6], CONFIG, final=True).outcome is Outcome.ROLLBACK  # the deadline always judges
+    assert KayentaJudge().judge(steps[:3], CONFIG).outcome is Outcome.ROLLBACK
+
+
 def test_a_hold_at_the_deadline_is_inconclusive() -> None:
     decision = KayentaJudge().judge(_steps(STABLE_RATIOS, STABLE_RATIOS)[:2], CONFIG, final=True)
     assert decision.outcome is Outcome.INCONCLUSIVE
