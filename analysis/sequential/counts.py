@@ -3,14 +3,19 @@
 Every error metric is one row and every tested edge of a latency metric is one row; all rows of all
 metrics go through the e-process together (one vectorised pass), then are regrouped per metric.
 
-Per row, with ψ₁ = 1 + margin and a metric share alpha_m split over its R rows (Bonferroni):
-- direction ``increase``: regression when "ψ > ψ₁" reaches R/alpha_m; non-inferior when "ψ < ψ₁"
-  reaches 1/alpha_promote (no split: promotion is an intersection-union test over rows and metrics);
+Per row, with ψ₁ = 1 + margin:
+- direction ``increase``: the row's regression evidence is the "ψ > ψ₁" e-process; it is non-inferior
+  when "ψ < ψ₁" reaches 1/alpha_promote (promotion is an intersection-union test over rows and
+  metrics, so no split);
 - ``decrease``: the mirror image around 1/ψ₁;
-- ``either``: both regressions, each at half the share; non-inferior on both sides.
-The interval is the confidence sequence whose ends use the same levels as the tests they mirror
-(the lower end the regression level, the upper end the promotion level for ``increase``), so a
-person can read the outcome from it: it lies above ψ₁ exactly when a regression is proven now.
+- ``either``: the mean of both regression e-processes; non-inferior on both sides.
+A metric regresses when the *mean* of its R rows' evidence reaches 1/alpha_m (alpha_m: the metric's
+share of the rollback level). A mean of test supermartingales on the same steps is one, so Ville's
+inequality holds for it; it rejects whenever Bonferroni (any row at R/alpha_m) would, and sooner
+when several edges of one histogram see the same slowdown, as a shifted distribution does.
+Each row's interval is its confidence sequence at the Bonferroni level R/alpha_m on the regression
+side and 1/alpha_promote on the promotion side (for ``increase``); a row's lower end lies above ψ₁
+exactly when that row alone proves a regression.
 """
 
 from __future__ import annotations
@@ -82,17 +87,14 @@ class RowResult:
 class CountResult:
     spec: MetricSpec
     rows: tuple[RowResult, ...]
+    e_value: float = 0.0  # the metric's regression evidence now: the mean over its rows
+    peak_e_value: float = 0.0  # its running maximum over looks
+    level: float = math.inf  # what it must reach: 1/alpha_m
 
     @property
-    def regressed_rows(self) -> tuple[RowResult, ...]:
-        return tuple(r for r in self.rows if r.peak_e_value >= r.threshold)
-
-    def e_value(self, alpha: float) -> float:
-        """The metric's evidence on the 1/alpha_m scale: the best row's, divided by its split."""
-        return max((r.e_value * (1.0 / alpha) / r.threshold for r in self.rows), default=0.0)
-
-    def peak_e_value(self, alpha: float) -> float:
-        return max((r.peak_e_value * (1.0 / alpha) / r.threshold for r in self.rows), default=0.0)
+    def regressed(self) -> bool:
+        """A regression was proven at some look (the evidence reached the level)."""
+        return bool(self.rows) and self.peak_e_value >= self.level
 
     @property
     def non_inferior(self) -> bool:
@@ -101,6 +103,14 @@ class CountResult:
 
 def _exp(x: FloatArray) -> FloatArray:
     return np.asarray(np.exp(np.minimum(x, _MAX_LOG)))
+
+
+def _logsumexp_rows(paths: FloatArray) -> FloatArray:
+    """log Σ_rows exp(paths) per step (rows of -inf allowed)."""
+    top = paths.max(axis=0)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.asarray(safe + np.log(np.exp(paths - safe).sum(axis=0)))
 
 
 def _stack(jobs: Sequence[CountJob]) -> tuple[CountSeries, list[int]]:
@@ -158,6 +168,7 @@ def judge_counts(jobs: Sequence[CountJob], alpha_promote: float) -> list[CountRe
     up_now, down_now = up_path[:, -1], down_path[:, -1]
     bad_path = np.maximum(up_path, down_path)
     current, peak = _exp(bad_path[:, -1]), _exp(bad_path.max(axis=1))
+    row_path = np.where(two_sided[:, None], np.logaddexp(up_path, down_path) - math.log(2.0), bad_path)
     rejected_now = current >= rollback_threshold
     non_inferior = below_hi & above_lo
     rows2 = np.concatenate([np.arange(n), np.arange(n)])
@@ -215,6 +226,18 @@ def judge_counts(jobs: Sequence[CountJob], alpha_promote: float) -> list[CountRe
                     exposure_canary=float(np.where(usable[k], r_c[k], 0.0).sum()),
                 )
             )
+        if not job.labels:
+            results.append(CountResult(job.spec, ()))
+            continue
+        metric_path = _logsumexp_rows(row_path[start : start + len(job.labels)]) - math.log(len(job.labels))
         start += len(job.labels)
-        results.append(CountResult(job.spec, tuple(rows)))
+        results.append(
+            CountResult(
+                job.spec,
+                tuple(rows),
+                e_value=float(_exp(metric_path[-1:])[0]),
+                peak_e_value=float(_exp(metric_path.max(keepdims=True))[0]),
+                level=1.0 / job.alpha,
+            )
+        )
     return results

@@ -70,16 +70,15 @@ def count_verdict(
         return MetricVerdict(
             spec.name, Outcome.HOLD, blocker or "no data yet", threshold=threshold, critical=spec.critical
         )
-    regressed = result.regressed_rows
+    regressed = result.regressed
     if regressed:
-        row = max(regressed, key=lambda r: r.peak_e_value / r.threshold)
+        row = max(result.rows, key=lambda r: r.peak_e_value / r.threshold)
     else:
         row = max((r for r in result.rows if r.promote), key=lambda r: r.slack)
-    e_now, e_peak = result.e_value(alpha), result.peak_e_value(alpha)
-    shown = row.e_value / row.threshold * threshold
-    shown_peak = row.peak_e_value / row.threshold * threshold
+    e_now, e_peak = result.e_value, result.peak_e_value  # on the 1/alpha scale (alpha: the metric's share)
     edges = len(result.rows)
     worst = f", worst of {edges} edges" if edges > 1 else ""
+    together = f" (mean over the {edges} edges)" if edges > 1 else ""
     head = f"{_what(spec, row)} {percent(row.rate_canary)} vs {percent(row.rate_stable)}"
     est = ratio(row.estimate if row.estimate is not None else math.nan)
     cs = interval(*row.interval)
@@ -91,9 +90,9 @@ def count_verdict(
             f"{number(row.exposure_stable)} stable requests), so the ratio is unbounded: not yet known"
         )
     elif regressed:
-        when = "" if shown >= threshold else " at an earlier look"
+        when = "" if e_now >= threshold else " at an earlier look"
         body = (
-            f"{head} (ratio {est}, CS {cs}{worst}); e-value {number(shown_peak)} ≥ {number(threshold)}{when} "
+            f"{head} (ratio {est}, CS {cs}{worst}); e-value{together} {number(e_peak)} ≥ {number(threshold)}{when} "
             f"proves a regression beyond {_margin_text(spec)}"
         )
     elif result.non_inferior:
@@ -101,7 +100,7 @@ def count_verdict(
         body = f"{head}: ratio {est} with CS {cs}, within {_margin_text(spec)}: non-inferior{every}"
     else:
         body = (
-            f"{head} (ratio {est}, CS {cs}{worst}); e-value {number(shown)} < {number(threshold)} "
+            f"{head} (ratio {est}, CS {cs}{worst}); e-value{together} {number(e_now)} < {number(threshold)} "
             f"and the CS still reaches past {_margin_text(spec)}: not yet known"
         )
     outcome = _outcome(bool(regressed), result.non_inferior, exposure_ok, blocker)

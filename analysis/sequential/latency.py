@@ -15,7 +15,7 @@ have served ``EDGE_CHOICE_REQUESTS`` requests, from the pooled counts so far:
   rarer edges could not be shown non-inferior within any canary's traffic anyway).
 
 The choice uses only pooled counts and exposures, which the test conditions on, and is never
-revised, so splitting the metric's alpha over the chosen edges stays valid.
+revised, so the mean of the chosen edges' e-processes stays an e-process (see counts.py).
 """
 
 from __future__ import annotations

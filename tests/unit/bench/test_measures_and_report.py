@@ -97,3 +97,13 @@ def test_run_bench_replays_scenarios_from_a_directory(tmp_path: Path) -> None:
     result = run_bench(replays=2, scenarios_dir=tmp_path, out_dir=None, seed=0, engines=["oracle"], plan=TINY)
     assert result.scenarios == 2 and result.classes == ("errors-x5",)
     assert result.summaries[0].runs == 2
+
+
+def test_targets_say_whether_the_oracle_itself_could_meet_them() -> None:
+    from analysis.bench.targets import check_targets
+
+    result = run_bench(replays=6, out_dir=None, seed=2, engines=["sequential", "naive", "oracle"], plan=TINY)
+    checks = {c.target: c for c in check_targets(result, ours="sequential", peer="naive")}
+    ttd = next(c for t, c in checks.items() if "median TTD" in t and "errors" in t)
+    assert "the oracle SPRT (the lower bound)" in ttd.detail
+    assert ("meets it" in ttd.detail) or ("does not meet it either" in ttd.detail)

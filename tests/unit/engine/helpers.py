@@ -29,9 +29,7 @@ def run(
     kinds: Sequence[tuple[str, MetricKind]] = (("errors", MetricKind.ERRORS),),
     onset: int = 0,
 ) -> tuple[StepWindow, ...]:
-    return simulate_steps(
-        np.random.default_rng(seed), [weight] * steps, rps, arms=arms, kinds=kinds, onset=onset
-    )
+    return simulate_steps(np.random.default_rng(seed), [weight] * steps, rps, arms=arms, kinds=kinds, onset=onset)
 
 
 def first_look(judge: Judge, steps: Sequence[StepWindow], cfg: EngineConfig, outcome: Outcome) -> int | None:
@@ -48,9 +46,7 @@ def step(index: int, metrics: dict[str, MetricPair], weight: float = 10.0) -> St
 
 def errors_pair(stable: tuple[float, float], canary: tuple[float, float]) -> MetricPair:
     """(requests, errors) per arm."""
-    return MetricPair(
-        ArmSample(requests=stable[0], errors=stable[1]), ArmSample(requests=canary[0], errors=canary[1])
-    )
+    return MetricPair(ArmSample(requests=stable[0], errors=stable[1]), ArmSample(requests=canary[0], errors=canary[1]))
 
 
 def reasons(decision: Decision) -> str:

@@ -41,9 +41,7 @@ def test_type_one_error_over_60_looks_stays_below_alpha_at_the_null_boundary() -
     alpha, runs = 0.05, 2000
     slack = 3 * math.sqrt(alpha * (1 - alpha) / runs)
     for rate, share in ((0.01, 0.1), (0.3, 0.5), (0.001, 0.05)):
-        series = simulate(
-            11, runs, 60, rate, share, ratio=1.1, rps=20000 * 0.01 / rate if rate < 0.3 else 2000
-        )
+        series = simulate(11, runs, 60, rate, share, ratio=1.1, rps=20000 * 0.01 / rate if rate < 0.3 else 2000)
         assert ever_reaches(series, math.log(1.1), +1.0, alpha) <= alpha + slack  # false rollback
         assert ever_reaches(series, math.log(1.1), -1.0, alpha) <= alpha + slack  # false promotion
 

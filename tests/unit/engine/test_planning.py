@@ -45,9 +45,7 @@ def test_detection_time_agrees_with_the_engine_within_a_factor_of_two() -> None:
         alpha_promote=0.05,
     )
     assert estimate.detect_seconds is not None
-    looks = [
-        first_rollback(90, seed, Arms(error_rate=0.01, error_ratio=2.0), 20.0, 10.0) for seed in range(40)
-    ]
+    looks = [first_rollback(90, seed, Arms(error_rate=0.01, error_ratio=2.0), 20.0, 10.0) for seed in range(40)]
     simulated = 60.0 * statistics.median(k if k is not None else 10**6 for k in looks)
     assert 0.5 <= simulated / estimate.detect_seconds <= 2.0, (simulated, estimate.detect_seconds)
 
@@ -66,16 +64,10 @@ def test_promotion_time_agrees_with_the_engine_within_a_factor_of_two() -> None:
     assert estimate.promote_seconds is not None
     looks = []
     for seed in range(30):
-        steps = simulate_steps(
-            np.random.default_rng(100 + seed), [50.0] * 40, 200.0, arms=Arms(error_rate=0.05)
-        )
+        steps = simulate_steps(np.random.default_rng(100 + seed), [50.0] * 40, 200.0, arms=Arms(error_rate=0.05))
         looks.append(
             next(
-                (
-                    k
-                    for k in range(1, 41)
-                    if JUDGE.judge(steps[:k], config(ERRORS)).outcome is Outcome.ADVANCE
-                ),
+                (k for k in range(1, 41) if JUDGE.judge(steps[:k], config(ERRORS)).outcome is Outcome.ADVANCE),
                 10**6,
             )
         )

@@ -48,9 +48,7 @@ def broken_errors(draw: st.DrawFn) -> tuple[MetricPair, str]:
         broken, expected = ArmSample(requests=10.0, errors=draw(st.floats(11.0, 1e6))), "exceed requests"
     else:
         value = draw(bad_number)
-        broken = ArmSample(
-            requests=value if field == "requests" else 100.0, errors=value if field == "errors" else 1.0
-        )
+        broken = ArmSample(requests=value if field == "requests" else 100.0, errors=value if field == "errors" else 1.0)
         expected = f"{which} {field} is " + ("negative" if value < 0 and math.isfinite(value) else f"{value}")
     pair = MetricPair(broken, good) if which == "stable" else MetricPair(good, broken)
     return pair, expected
@@ -89,9 +87,7 @@ def test_bad_error_counts_in_the_latest_step_hold_with_a_reason_naming_them(
     case: tuple[MetricPair, str], clean_steps: int
 ) -> None:
     pair, expected = case
-    steps = [step(i, {"errors": GOOD_ERRORS}) for i in range(clean_steps)] + [
-        step(clean_steps, {"errors": pair})
-    ]
+    steps = [step(i, {"errors": GOOD_ERRORS}) for i in range(clean_steps)] + [step(clean_steps, {"errors": pair})]
     decision = JUDGE.judge(steps, config(ERRORS))
     assert decision.outcome is Outcome.HOLD
     assert expected in decision.reason, decision.reason
@@ -104,9 +100,7 @@ def test_bad_histograms_in_the_latest_step_hold_with_a_reason_naming_them(
     case: tuple[MetricPair, str], clean_steps: int
 ) -> None:
     pair, expected = case
-    steps = [step(i, {"latency": GOOD_LATENCY}) for i in range(clean_steps)] + [
-        step(clean_steps, {"latency": pair})
-    ]
+    steps = [step(i, {"latency": GOOD_LATENCY}) for i in range(clean_steps)] + [step(clean_steps, {"latency": pair})]
     decision = JUDGE.judge(steps, config(LATENCY))
     assert decision.outcome is Outcome.HOLD
     assert expected in decision.reason, decision.reason
@@ -116,9 +110,7 @@ def test_bad_histograms_in_the_latest_step_hold_with_a_reason_naming_them(
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(
     st.lists(
-        st.tuples(
-            st.floats(allow_nan=True, allow_infinity=True), st.floats(allow_nan=True, allow_infinity=True)
-        ),
+        st.tuples(st.floats(allow_nan=True, allow_infinity=True), st.floats(allow_nan=True, allow_infinity=True)),
         min_size=0,
         max_size=6,
     ),
@@ -152,9 +144,8 @@ def test_an_earlier_bad_step_is_excluded_and_reported() -> None:
     ]
     decision = JUDGE.judge(steps, config(ERRORS))
     verdict = decision.metric("errors")
-    assert (
-        verdict is not None
-        and "1 earlier step(s) excluded for bad data; first: step 0: canary errors is nan" in (verdict.reason)
+    assert verdict is not None and "1 earlier step(s) excluded for bad data; first: step 0: canary errors is nan" in (
+        verdict.reason
     )
     assert verdict.canary_n == 100.0
 

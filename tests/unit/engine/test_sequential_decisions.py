@@ -19,8 +19,7 @@ def test_an_aa_canary_is_not_rolled_back_over_60_looks() -> None:
     # e-process's running maximum (checked against per-look calls in the next test).
     cfg = config(ERRORS, alpha=0.01)
     rolled = sum(
-        JUDGE.judge(run(seed, 60, arms=Arms(error_rate=0.02)), cfg).outcome is Outcome.ROLLBACK
-        for seed in range(200)
+        JUDGE.judge(run(seed, 60, arms=Arms(error_rate=0.02)), cfg).outcome is Outcome.ROLLBACK for seed in range(200)
     )
     assert rolled <= 6  # alpha = 1% of 200 is 2; Binomial(200, 0.01) exceeds 6 with probability < 0.001
 
@@ -33,9 +32,7 @@ def test_one_call_on_all_steps_rolls_back_exactly_when_some_look_would_have() ->
         whole = JUDGE.judge(steps, cfg).outcome is Outcome.ROLLBACK
         assert whole == (first is not None)
         if first is not None:  # and once rolled back, every later look says so
-            assert all(
-                JUDGE.judge(steps[:k], cfg).outcome is Outcome.ROLLBACK for k in range(first, len(steps) + 1)
-            )
+            assert all(JUDGE.judge(steps[:k], cfg).outcome is Outcome.ROLLBACK for k in range(first, len(steps) + 1))
 
 
 def test_a_5x_error_regression_is_rolled_back_within_a_few_steps() -> None:
@@ -57,9 +54,7 @@ def test_the_rollback_reason_gives_rates_ratio_interval_and_evidence() -> None:
     assert "proves a regression beyond the 10% margin" in verdict.reason
     assert verdict.estimate is not None and 3.0 < verdict.estimate < 8.0
     assert verdict.interval is not None and 1.1 < verdict.interval[0] < verdict.estimate < verdict.interval[1]
-    assert (
-        verdict.e_value is not None and verdict.threshold is not None and verdict.e_value >= verdict.threshold
-    )
+    assert verdict.e_value is not None and verdict.threshold is not None and verdict.e_value >= verdict.threshold
     assert verdict.p_value is not None and verdict.p_value <= 1.0 / verdict.threshold
     assert verdict.canary_value is not None and verdict.stable_value is not None
     assert verdict.canary_value > verdict.stable_value
