@@ -11,6 +11,7 @@ from typing import Any
 from analysis.bench.measures import ClassSummary, Rate
 from analysis.bench.runner import BenchResult
 from analysis.bench.targets import check_targets
+from analysis.bench.variants import family_of
 
 
 def _rate(rate: Rate | None, interval: bool = True) -> str:
@@ -193,37 +194,48 @@ def result_to_json(result: BenchResult) -> dict[str, Any]:
 
 
 def plot_pareto(result: BenchResult, path: Path) -> None:
-    """False-rollback rate (A/A) against median time to detect, one point per engine and effect kind."""
+    """False-rollback rate (A/A) against median time to detect: error classes left, latency right.
+
+    One point per engine; the variants of one family (``--sweep``) are joined into its curve.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 5.0), dpi=120)
-    for i, e in enumerate(result.engine_summaries):
-        if e.false_rollback.n == 0:
-            continue
-        low, high = e.false_rollback.interval
-        y = e.false_rollback.value
-        candidates = [(e.ttd_median_seconds_errors, "o"), (e.ttd_median_seconds_latency, "^")]
-        points = [(ttd, marker) for ttd, marker in candidates if ttd is not None]
-        for j, (ttd, marker) in enumerate(points):
-            ax.errorbar(
-                [ttd],
-                [y],
-                yerr=[[max(0.0, y - low)], [max(0.0, high - y)]],  # Wilson ends can pass y by rounding
-                fmt=marker,
-                color=f"C{i}",
-                capsize=3,
-                label=e.engine if j == 0 else None,
-            )
-            ax.annotate(e.engine, (ttd, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    ax.axhline(result.plan.bench.alpha, linestyle="--", linewidth=0.8, color="grey")
-    ax.set_xlabel("median time to detect (s), pooled over classes: o error classes, ^ latency classes")
-    ax.set_ylabel("false-rollback rate on healthy canaries")
-    ax.set_title("Decision engines: false rollbacks vs. time to detect (lower-left is better)")
-    ax.legend(fontsize=7, loc="best")
-    ax.grid(True, linewidth=0.3)
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 5.0), dpi=120, sharey=True)
+    families = list(dict.fromkeys(family_of(e.engine) for e in result.engine_summaries))
+    for ax, kind in zip(axes, ("errors", "latency"), strict=True):
+        for family in families:
+            color = f"C{families.index(family) % 10}"
+            points = []
+            for e in result.engine_summaries:
+                ttd = e.ttd_median_seconds_errors if kind == "errors" else e.ttd_median_seconds_latency
+                if family_of(e.engine) != family or e.false_rollback.n == 0 or ttd is None:
+                    continue
+                points.append((e.false_rollback.value, ttd, e))
+            points.sort(key=lambda p: p[0])
+            if len(points) > 1:
+                ax.plot([p[1] for p in points], [p[0] for p in points], color=color, linewidth=0.8)
+            for j, (y, ttd, e) in enumerate(points):
+                low, high = e.false_rollback.interval
+                ax.errorbar(
+                    [ttd],
+                    [y],
+                    yerr=[[max(0.0, y - low)], [max(0.0, high - y)]],  # Wilson ends can pass y by rounding
+                    fmt="o",
+                    color=color,
+                    capsize=3,
+                    label=family if j == 0 else None,
+                )
+                ax.annotate(e.engine, (ttd, y), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        ax.axhline(result.plan.bench.alpha, linestyle="--", linewidth=0.8, color="grey")
+        ax.set_xlabel(f"median time to detect (s), {kind} classes pooled")
+        ax.grid(True, linewidth=0.3)
+        ax.set_title(f"{kind} regressions")
+    axes[0].set_ylabel("false-rollback rate on healthy canaries")
+    axes[0].legend(fontsize=7, loc="best")
+    fig.suptitle("Decision engines: false rollbacks vs. time to detect (lower-left is better)")
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)

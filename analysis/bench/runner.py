@@ -30,6 +30,7 @@ from analysis.bench.replay import BenchConfig, RunRecord, replay_all
 from analysis.bench.scenario import EffectKind, Scenario
 from analysis.bench.scenario_io import read_scenarios
 from analysis.bench.timing import decision_seconds, large_experiment
+from analysis.bench.variants import variant_judge
 from analysis.verdicts import Judge
 
 PROJECT_ENGINES: tuple[str, ...] = ("sequential", "kayenta", "threshold")
@@ -90,6 +91,8 @@ def make_judge(name: str) -> Judge:
     """A judge that does not depend on the scenario (everything but the oracle)."""
     if name == "naive":
         return NaiveJudge()
+    if "@" in name:
+        return variant_judge(name, _engine_factory())
     if name in ("kayenta", "kayenta-1m"):
         module = importlib.import_module("analysis.kayenta")
         every = KAYENTA_INTERVAL_STEPS if name == "kayenta" else 1

@@ -126,6 +126,13 @@ def bench_analysis(
     error_absolute_margin: Annotated[
         float | None, typer.Option(help="The sequential engine's absoluteMargin on the error rate (e.g. 0.002).")
     ] = None,
+    sweep: Annotated[
+        bool,
+        typer.Option(
+            help="Also run each engine family at other sensitivities (sequential@alpha=0.05, naive@alpha=1e-4, ...) "
+            "to compare them at matched false-rollback rates."
+        ),
+    ] = False,
 ) -> None:
     """Replay identical scenarios through every engine: false rollbacks, detection time, blast radius."""
     from analysis.bench.report import format_markdown
@@ -141,13 +148,34 @@ def bench_analysis(
     if error_absolute_margin is not None and not 0 < error_absolute_margin < 1:
         fail("--error-absolute-margin is a share of requests within (0, 1), e.g. 0.002 for 0.2 points")
     plan = BenchPlan(bench=BenchConfig(error_absolute_margin=error_absolute_margin))
+    engines = _bench_engines(engine, sweep)
     try:
-        result = run_bench(replays=replays, scenarios_dir=scenarios, out_dir=out, seed=seed, engines=engine, plan=plan)
+        result = run_bench(replays=replays, scenarios_dir=scenarios, out_dir=out, seed=seed, engines=engines, plan=plan)
     except (ScenarioFormatError, UnknownEngineError) as exc:
         fail(str(exc))
     console.print(format_markdown(result), markup=False, soft_wrap=True)
     if out is not None:
         console.print(f"written: {out / 'bench.md'}, {out / 'bench.json'}, {out / 'bench-pareto.png'}", markup=False)
+
+
+def _bench_engines(names: list[str] | None, sweep: bool) -> list[str]:
+    """The engines to compare; a name no engine answers to stops here, with the accepted names."""
+    from analysis.bench.runner import DEFAULT_ENGINES
+    from analysis.bench.variants import SWEEP, VariantError, parse_variant
+
+    chosen = list(names or DEFAULT_ENGINES)
+    for name in chosen:
+        if "@" in name:
+            try:
+                parse_variant(name)
+            except VariantError as exc:
+                fail(str(exc))
+        elif name not in DEFAULT_ENGINES:
+            fail(
+                f"--engine {name}: unknown engine; use one of {', '.join(DEFAULT_ENGINES)} "
+                f"or a variant such as {SWEEP[1]}"
+            )
+    return chosen + [v for v in SWEEP if sweep and v not in chosen]
 
 
 def register(app: typer.Typer) -> None:
