@@ -135,9 +135,9 @@ def gitops(
         git.check_branch(branch)
         starter = LocalStarter(work) if local else ClusterApplier.from_kubeconfig(kubeconfig)
         announcers = _announcers(slack_channel, slack_token_env, slack_webhook_env, work)
-        sync = GitOpsSync(
-            git, branch, path, StateFile(state), starter, Reporter(announcers), skip_existing=skip_existing
-        )
+        state_file = StateFile(state)
+        state_file.hold()  # for the life of this process: two triggers on one state would start experiments twice
+        sync = GitOpsSync(git, branch, path, state_file, starter, Reporter(announcers), skip_existing=skip_existing)
         local_runs = starter if isinstance(starter, LocalStarter) else None
         if once:
             _once(sync, local_runs, announcers)

@@ -3,11 +3,15 @@
 For each source: the last processed commit, and for each experiment file the content (blob id) it
 last acted on, with the experiments in it and their canary versions. The file is replaced whole on
 every change (atomic rename), so a process killed at any point leaves the previous or the new state.
+One process at a time: ``hold`` takes an exclusive lock (``STATE.lock``, with the holder's pid) that
+the operating system releases when the process ends, however it ends.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +50,38 @@ def source_id(repo: str, branch: str, path: str) -> str:
 class StateFile:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock_fd: int | None = None
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def hold(self) -> None:
+        """Take the state file for this process; refused while another process holds it."""
+        if self._lock_fd is not None:
+            return
+        try:
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise GitOpsError(f"cannot lock the state file {self.path} ({exc.strerror}); check --state") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise GitOpsError(
+                f"the state file {self.path} is in use by another meshroll gitops process (pid {holder}); "
+                "stop that one, or give this one its own --state"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor drops the lock
+            self._lock_fd = None
 
     def load(self, source: str) -> SourceState:
         raw = self._read().get("sources", {}).get(source)

@@ -169,6 +169,33 @@ def test_a_signed_push_webhook_makes_the_running_trigger_poll_at_once(origin: Or
     assert "Traceback" not in log.read_text()
 
 
+def test_a_second_trigger_on_the_same_state_file_is_refused_until_the_first_stops(
+    origin: Origin, tmp_path: Path
+) -> None:
+    # Two triggers sharing a state file would each start the same committed experiment.
+    origin.commit("Initial")
+    origin.push()
+    state = tmp_path / "state.json"
+    args = ["--repo", origin.url, "--local", "--state", str(state)]
+    log = tmp_path / "first.log"
+    with log.open("w") as out:
+        first = subprocess.Popen(
+            [*MESHROLL, "gitops", *args, "--interval", "1h"], cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_for(state.exists)  # the first poll is done, the lock is held
+        refused = gitops(*args, "--once", cwd=tmp_path)
+        assert one_line(refused) == (
+            f"meshroll: the state file {state} is in use by another meshroll gitops process (pid {first.pid}); "
+            "stop that one, or give this one its own --state"
+        )
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(60)
+    after = gitops(*args, "--once", cwd=tmp_path)  # the lock died with its process
+    assert after.returncode == 0, after.stderr
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
