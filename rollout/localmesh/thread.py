@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
@@ -12,6 +10,7 @@ from rollout.localmesh.backends import BackendProfile
 from rollout.localmesh.config import LocalMeshConfig
 from rollout.localmesh.errors import LocalMeshError
 from rollout.localmesh.loadgen import LoadStats
+from rollout.localmesh.loopthread import LoopThread
 from rollout.localmesh.mesh import LocalMesh
 from rollout.localmesh.metrics import Reporter, VersionCounters
 from rollout.mesh.plan import TrafficPlan
@@ -26,33 +25,28 @@ class LocalMeshThread:
 
     def __init__(self, config: LocalMeshConfig, *, timeout_s: float = _DEFAULT_TIMEOUT_S) -> None:
         self.mesh = LocalMesh(config)
-        self._timeout_s = timeout_s
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop = LoopThread("meshroll-localmesh", timeout_s)
 
     def start(self) -> LocalMeshThread:
         """Start the loop thread and the mesh on it; a failure (port in use) raises and leaves nothing."""
-        if self._loop is not None:
+        if self._loop.running:
             raise LocalMeshError("the local mesh thread is already running; stop it first")
-        loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=_run_loop, args=(loop,), name="meshroll-localmesh", daemon=True)
-        self._loop = loop
-        self._thread.start()
+        self._loop.start()
         try:
             self._call(self.mesh.start())
         except BaseException:
-            self._end_loop()
+            self._loop.end()
             raise
         return self
 
     def stop(self) -> None:
         """Stop the mesh and end the thread. Idempotent."""
-        if self._loop is None:
+        if not self._loop.running:
             return
         try:
             self._call(self.mesh.stop())
         finally:
-            self._end_loop()
+            self._loop.end()
 
     def apply(self, plan: TrafficPlan) -> None:
         self.mesh.apply(plan)
@@ -90,26 +84,7 @@ class LocalMeshThread:
         self.stop()
 
     def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        loop = self._loop
-        if loop is None:
-            coroutine.close()
-            raise LocalMeshError("the local mesh thread is not running; start it first")
-        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
-        try:
-            return future.result(self._timeout_s)
-        except TimeoutError as exc:
-            if future.done():  # the coroutine itself timed out: its own error
-                raise
-            future.cancel()
-            raise LocalMeshError(f"the local mesh did not answer within {self._timeout_s:g} s") from exc
-
-    def _end_loop(self) -> None:
-        loop, thread = self._loop, self._thread
-        self._loop = self._thread = None
-        if loop is not None:
-            loop.call_soon_threadsafe(loop.stop)
-        if thread is not None:
-            thread.join(self._timeout_s)
+        return self._loop.call(coroutine, "the local mesh")
 
 
 def run_in_thread(config: LocalMeshConfig) -> LocalMeshThread:
@@ -119,12 +94,3 @@ def run_in_thread(config: LocalMeshConfig) -> LocalMeshThread:
 
 async def _start_load(mesh: LocalMesh) -> None:
     mesh.start_load()
-
-
-def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
-    asyncio.set_event_loop(loop)
-    try:
-        loop.run_forever()
-    finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
