@@ -194,8 +194,11 @@ class ClusterApplier:
                         raise
                     self.api.create_namespaced_custom_object(*args, body)
                     return
-                version = (current.get("metadata") or {}).get("resourceVersion")
-                replacement = {**body, "metadata": {**body["metadata"], "resourceVersion": version}}
+                found = current.get("metadata") or {}
+                metadata = {**body["metadata"], "resourceVersion": found.get("resourceVersion")}
+                if found.get("finalizers"):  # the controllers' (meshroll.io/revert) stay on the replacement
+                    metadata["finalizers"] = found["finalizers"]
+                replacement = {**body, "metadata": metadata}
                 try:
                     self.api.replace_namespaced_custom_object(*args, name, replacement)
                     return

@@ -139,7 +139,9 @@ class Controller:
         return self
 
     def stop(self) -> None:
-        """Stop acting (runs keep their stored status and resume on the next leader), then release."""
+        """Stop acting (runs keep their stored status and resume on the next leader), then release. Once."""
+        if self._halted.is_set():
+            return
         self._stop.set()
         self.reconciler.stop_all()
         self.scheduler.shutdown(wait=True)  # a job under way finishes what it does
@@ -179,7 +181,10 @@ class Controller:
         self.telemetry.forget_all()
 
     def _sweep_orphans(self) -> None:
-        """Remove faults left by experiments deleted while no controller ran (start-up sweep)."""
+        """Remove faults left by experiments deleted while no controller ran (start-up sweep).
+
+        An Experiment deleted mid-run is kept (Terminating) by meshroll's finalizer until its
+        reconcile reverts it; this sweep is for those that went without it (removed by hand)."""
         for scope in self.config.namespaces or [""]:
             try:
                 listed = self.experiments.list(scope or None)
@@ -274,7 +279,7 @@ def _reason(exc: BaseException) -> str:
     name = type(exc).__name__
     if isinstance(exc, MeshError):
         return "MeshError"
-    if name in ("StatusConflict", "NotLeader"):
+    if name in ("StatusConflict", "NotLeader", "RevertFailed"):
         return name
     if isinstance(exc, KubeError):
         return "ApiError"

@@ -2,12 +2,12 @@
 turning an object into a validated ``Experiment``.
 
 Verbs used here (the Helm chart's ClusterRole grants exactly these): ``experiments`` get, list,
-watch; ``experiments/status`` update.
+watch, patch (``metadata.finalizers`` only, see ``finalizer.py``); ``experiments/status`` update.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -120,6 +120,27 @@ class Experiments:
                 f"writing the status of Experiment {key}",
                 lambda: self._api.replace_namespaced_custom_object_status(
                     GROUP, VERSION, key.namespace, PLURAL, key.name, body, _request_timeout=REQUEST_TIMEOUT
+                ),
+            ),
+        )
+
+    def patch_finalizers(self, key: Key, finalizers: Sequence[str], resource_version: str) -> Obj:
+        """Set ``metadata.finalizers`` (a JSON merge patch of that field alone), conditional on
+        ``resource_version`` (409 if the object changed since it was read)."""
+        patch = {"metadata": {"finalizers": [*finalizers] or None, "resourceVersion": resource_version}}
+        return cast(
+            Obj,
+            call(
+                f"setting the finalizers of Experiment {key}",
+                lambda: self._api.patch_namespaced_custom_object(
+                    GROUP,
+                    VERSION,
+                    key.namespace,
+                    PLURAL,
+                    key.name,
+                    patch,
+                    _request_timeout=REQUEST_TIMEOUT,
+                    _content_type="application/merge-patch+json",
                 ),
             ),
         )

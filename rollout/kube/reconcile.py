@@ -4,6 +4,12 @@ Operator commands: the annotation ``meshroll.io/command`` (``pause``, ``resume``
 ``abort``, optionally followed by ``:anything`` to repeat one) is handled once per value; the
 status records the value handled last (``lastCommand``). A command given before a run started
 is not carried into it.
+
+Deletion: while a run may touch the mesh the Experiment carries the finalizer ``meshroll.io/revert``
+(``finalizer.py``); a deleted Experiment that still holds it is reverted (all traffic to stable,
+its faults removed) and then let go (``deletion.py``), whether its run ran here or not. An
+Experiment gone without it (the finalizer removed by hand, or an object older than it) is reverted
+only when its run was under way in this process.
 """
 
 from __future__ import annotations
@@ -23,14 +29,18 @@ from rollout.chaos_stop import STOPPED_ANNOTATION  # set by 'meshroll chaos stop
 from rollout.chaos_watch import SteadyState
 from rollout.kube.client import NotFound
 from rollout.kube.conditions import Problem
+from rollout.kube.deletion import Finalizer
 from rollout.kube.document import RunInfo, StoredStatus, split
 from rollout.kube.events import EventRecorder, EventText
+from rollout.kube.finalizer import deleting, held, wanted
 from rollout.kube.objects import Experiments, InvalidExperiment, Key, experiment_from, reference
 from rollout.kube.revisions import Adopt, Drive, Idle, Reject, StartRun, Supersede, next_step
 from rollout.kube.runs import COMMANDS, ExperimentRun, FencedProvider, RunContext
 from rollout.kube.store import KubeStatusStore
 from rollout.kube.telemetry import Telemetry
+from rollout.mesh.provider import TrafficProvider
 from rollout.orchestrator import Orchestrator
+from rollout.spec.models import Experiment
 
 log = logging.getLogger("meshroll.kube.reconcile")
 
@@ -76,12 +86,7 @@ class RunFactory:
         from rollout.notify.secrets import KubernetesSecretReader
 
         experiment = experiment_from(obj, info.spec)
-        if self.provider_factory is None:
-            from rollout.mesh.factory import provider_for
-
-            provider = provider_for(experiment, self.api)
-        else:
-            provider = self.provider_factory(experiment, self.api)
+        provider = self._provider(experiment)
         analysis = experiment.spec.analysis
         notifiers = notifiers_for(experiment, self.state_dir, secret_reader=KubernetesSecretReader(self.api))
         store = self.store(key, info)
@@ -103,6 +108,20 @@ class RunFactory:
 
         return ExperimentRun(key, reference(obj), orchestrator, store, self.context, close_notifiers=close)
 
+    def provider(self, key: Key, obj: Mapping[str, Any], info: RunInfo) -> FencedProvider:
+        """The (fenced) provider of the run ``info`` describes, built as ``build`` builds it, without the run.
+
+        Raises InvalidExperiment when the run's spec does not validate, MeshError for an unusable mesh."""
+        return FencedProvider(self._provider(experiment_from(obj, info.spec)), self.context.may_act, str(key))
+
+    def _provider(self, experiment: Experiment) -> TrafficProvider:
+        if self.provider_factory is None:
+            from rollout.mesh.factory import provider_for
+
+            return provider_for(experiment, self.api)
+        provider: TrafficProvider = self.provider_factory(experiment, self.api)
+        return provider
+
 
 class Reconciler:
     def __init__(
@@ -120,6 +139,7 @@ class Reconciler:
         self.telemetry = telemetry
         self.clock = clock
         self.runs: dict[Key, ExperimentRun] = {}
+        self.finalizer = Finalizer(experiments, recorder, factory.provider)
         self._lock = threading.Lock()
 
     # --- the reconcile ----------------------------------------------------------------------------
@@ -129,6 +149,9 @@ class Reconciler:
             obj = self.experiments.get(key)
         except NotFound:
             self._deleted(key)
+            return
+        if deleting(obj):
+            self._deleting(key, obj)
             return
         stored = split(obj.get("status"))
         generation = int((obj.get("metadata") or {}).get("generation") or 1)
@@ -142,6 +165,8 @@ class Reconciler:
         if run is not None and (run.number != stored.info.run or run.stopped):
             self.drop(key, run.number)
         step = next_step(generation, spec, problem, stored.info, stored.status)
+        if wanted(step) != held(obj):  # on before a run touches the mesh, off once it is over
+            obj = self.finalizer.hold(key, obj, wanted(step))
         if stored.status is not None:
             self.telemetry.set_experiment(
                 key.namespace, key.name, stored.status.phase.value, stored.status.traffic.canary_weight
@@ -240,6 +265,18 @@ class Reconciler:
         else:
             self.recorder.record(reference(obj), _ignored(value, ""))
         run.refresh(run.store.problem, last_command=value)
+
+    def _deleting(self, key: Key, obj: Obj) -> None:
+        """``obj`` is being deleted: revert what its run holds (finalizer.py), then let it go."""
+        if not held(obj):  # our finalizer was removed by hand (or never added): as when the object is gone
+            self._deleted(key)
+            return
+        with self._lock:
+            run = self.runs.pop(key, None)
+        if run is not None:
+            run.stop()
+        self.telemetry.forget(key.namespace, key.name)
+        self.finalizer.finalize(key, obj, run)
 
     def _deleted(self, key: Key) -> None:
         with self._lock:

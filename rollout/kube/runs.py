@@ -74,6 +74,12 @@ class RunContext:
     clock: Callable[[], float] = time.time
 
 
+def revert(provider: TrafficProvider, key: Key) -> list[str]:
+    """All traffic back to stable, nothing mirrored, and every fault of ``key``'s removed; the ids swept."""
+    provider.apply(TrafficPlan.all_stable())
+    return provider.sweep(str(key))
+
+
 class ExperimentRun:
     def __init__(
         self,
@@ -153,13 +159,13 @@ class ExperimentRun:
         finished = self.orchestrator.status.done
         self.close_notifiers(CLOSE_NOTIFIERS_S if finished else 0.0)  # the queues persist for the next instance
 
-    def route_to_stable(self) -> None:
-        """The Experiment was deleted mid-run: all traffic back to stable and its faults removed."""
+    def route_to_stable(self) -> list[str]:
+        """The Experiment was deleted mid-run: stop, all traffic back to stable and its faults removed.
+
+        Returns the ids of the faults swept."""
         self.stop()
         with self.lock:
-            provider = self.orchestrator.provider
-            provider.apply(TrafficPlan.all_stable())
-            provider.sweep(self.key.namespace + "/" + self.key.name)
+            return revert(self.orchestrator.provider, self.key)
 
     # --- jobs -------------------------------------------------------------------------------------
 

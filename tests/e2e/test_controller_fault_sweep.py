@@ -1,5 +1,7 @@
 """A controller killed with SIGKILL while a fault is active: the experiment is deleted while no
-controller runs, and the next controller's start-up sweep removes the orphan fault from the mesh.
+controller runs, and forced out (its finalizer removed by hand, so nothing reverts it), and the next
+controller's start-up sweep removes the orphan fault from the mesh. (Deleted without forcing, the
+finalizer keeps it until the next controller reverts it: ``test_controller_finalizer.py``.)
 
 Stage: ``tests/integration/kube/stage.py`` (real API server, embedded mesh following the
 VirtualService, real Prometheus, controller child processes with the chart's RBAC).
@@ -36,6 +38,11 @@ def faults_in(vs: dict[str, Any]) -> list[str]:
     return [str(r.get("name")) for r in routes if "fault" in r or str(r.get("name", "")).startswith("meshroll-fault-")]
 
 
+def experiments(stage: Stage) -> list[dict[str, Any]]:
+    listed = stage.kube.custom.list_namespaced_custom_object("meshroll.io", "v1alpha1", stage.namespace, "experiments")
+    return list(listed["items"])
+
+
 def test_sigkill_with_a_fault_on_then_the_start_up_sweep_removes_it(stage: Stage) -> None:
     stage.mesh.set_profile("v2", HEALTHY)
     body = experiment(stage.namespace, "faulty", steps=(20, 50), interval="30s", max_duration="5m")
@@ -47,6 +54,8 @@ def test_sigkill_with_a_fault_on_then_the_start_up_sweep_removes_it(stage: Stage
     assert faults_in(stage.kube.virtual_service(stage.namespace)) == ["primary"], "the fault outlives the controller"
 
     stage.kube.delete_experiment(stage.namespace, "faulty")  # nobody is running to clean up after it
+    stage.kube.patch_experiment(stage.namespace, "faulty", {"metadata": {"finalizers": None}})  # forced out
+    wait_for(lambda: not any(i["metadata"]["name"] == "faulty" for i in experiments(stage)), "the Experiment gone")
     stage.controller("sweep-1")
 
     wait_for(lambda: faults_in(stage.kube.virtual_service(stage.namespace)) == [], "the sweep", timeout=90)

@@ -99,7 +99,7 @@ def test_the_deployment_is_locked_down_and_probed() -> None:
 
 def test_the_cluster_role_grants_exactly_what_the_code_uses() -> None:
     assert rules(render("mr", "meshroll-system")) == [
-        ("meshroll.io", "experiments", (), ("get", "list", "watch")),
+        ("meshroll.io", "experiments", (), ("get", "list", "watch", "patch")),  # patch: its finalizer
         ("meshroll.io", "experiments/status", (), ("update",)),
         ("events.k8s.io", "events", (), ("create", "patch")),
         ("networking.istio.io", "virtualservices", (), ("get", "list", "update")),  # list: the start-up sweep
@@ -222,6 +222,10 @@ def test_the_rbac_refuses_everything_the_controller_does_not_do(
     def status(method: str, path: str, body: Obj | None = None) -> int:
         return controlplane.request(method, path, body, token=token).status
 
+    def patch(path: str, body: Obj) -> int:
+        merge = "application/merge-patch+json"
+        return controlplane.request("PATCH", path, body, token=token, content_type=merge).status
+
     exp = f"/apis/meshroll.io/v1alpha1/namespaces/{shop}/experiments"
     vs = f"/apis/networking.istio.io/v1/namespaces/{shop}/virtualservices"
     dr = f"/apis/networking.istio.io/v1/namespaces/{shop}/destinationrules"
@@ -230,6 +234,10 @@ def test_the_rbac_refuses_everything_the_controller_does_not_do(
     assert status("GET", "/apis/meshroll.io/v1alpha1/experiments") == 200
     assert status("GET", f"{exp}/checkout-v2") == 200
     assert status("GET", f"{vs}/checkout") == 200
+    version = controlplane.request("GET", f"{exp}/checkout-v2").body["metadata"]["resourceVersion"]
+    finalizer = {"metadata": {"finalizers": ["meshroll.io/revert"], "resourceVersion": version}}
+    assert patch(f"{exp}/checkout-v2", finalizer) == 200  # its finalizer, a merge patch of that field alone
+    assert patch(f"{exp}/checkout-v2", {"metadata": {"finalizers": None}}) == 200  # and off again
     assert status("GET", f"{dr}/checkout") == 200
     current = controlplane.request("GET", f"{vs}/checkout").body
     assert status("PUT", f"{vs}/checkout", current) == 200

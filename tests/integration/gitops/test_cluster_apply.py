@@ -76,6 +76,8 @@ def test_a_commit_creates_the_experiment_and_a_new_canary_replaces_it(
                           applier)  # fmt: skip
         sync.poll()
         created = k8s.CustomObjectsApi(api).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "checkout")
+        held = {"metadata": {"finalizers": ["meshroll.io/revert"]}}  # as the controller puts it on a run under way
+        k8s.CustomObjectsApi(api).patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "checkout", held)
 
         origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v3", namespace=namespace))
         second = origin.commit("Canary v3", BOB)
@@ -90,6 +92,7 @@ def test_a_commit_creates_the_experiment_and_a_new_canary_replaces_it(
     assert replaced["metadata"]["annotations"]["meshroll.io/commit-author"] == "Bob Builder <bob@example.com>"
     assert replaced["metadata"]["uid"] == created["metadata"]["uid"], "replaced, not deleted and created"
     assert int(replaced["metadata"]["generation"]) == 2
+    assert replaced["metadata"]["finalizers"] == ["meshroll.io/revert"], "a replacement keeps the finalizers"
 
 
 def test_a_missing_resource_is_a_temporary_error_that_says_to_install_the_crd(
