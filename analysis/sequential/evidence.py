@@ -23,6 +23,11 @@ supermartingale for every ψ < ψ₀; so is the mixture, and Ville's inequality 
 ever reaching 1/alpha by alpha. The mirror image (Δ_j < 0) tests ψ ≥ ψ₀. Inverting both at every ψ₀ gives
 the confidence sequence; each side is monotone in ψ₀, so it is an interval.
 
+When the arms drift apart between steps (pods, caches: variance no request count shows), each
+step's factor is raised to a power in (0, 1] estimated from the earlier steps' dispersion
+(:func:`dispersion_temper`); a predictable power keeps every factor's conditional mean at most 1,
+so the guarantee above is untouched, and drift no longer reads as evidence.
+
 Everything here is vectorised over many count series (rows) at once and works in log space; the
 only transcendental work is ``log(r_b + ψ·r_c)``.
 """
@@ -79,10 +84,18 @@ class CountSeries:
     total_bad: FloatArray
     exposure_canary: FloatArray
     exposure_stable: FloatArray
+    temper: FloatArray | None = None  # (S, T) exponents in (0, 1] on each step's likelihood ratio; None: all 1
 
     @property
     def rows(self) -> int:
         return int(self.bad_canary.shape[0])
+
+    def weighted(self, per_step: FloatArray) -> FloatArray:
+        """``per_step`` (shape (S, ..., T)) times each step's exponent."""
+        if self.temper is None:
+            return per_step
+        expand = (slice(None),) + (None,) * (per_step.ndim - 2) + (slice(None),)
+        return np.asarray(per_step * self.temper[expand])
 
 
 def count_series(
@@ -101,12 +114,53 @@ def count_series(
     if keep is not None:
         usable &= keep
     total = np.where(usable, b_b + b_c, 0.0)
-    return CountSeries(
+    series = CountSeries(
         bad_canary=np.where(usable, b_c, 0.0),
         total_bad=total,
         exposure_canary=np.where(usable, r_c, 1.0),
         exposure_stable=np.where(usable, r_b, 1.0),
     )
+    return CountSeries(
+        series.bad_canary, series.total_bad, series.exposure_canary, series.exposure_stable, dispersion_temper(series)
+    )
+
+
+PRIOR_DF = 10.0  # pseudo-steps at dispersion 1: the estimate needs several steps before it tempers much
+
+
+def dispersion_temper(series: CountSeries) -> FloatArray:
+    """Per step, 1 / the dispersion of the canary's share of bad events seen in the steps before it.
+
+    The count model says each step's canary count is Binomial(B_t, π_t(ψ)) with one ψ. Real arms
+    also drift apart for a while (pods, caches, noisy neighbours), which adds variance between
+    steps that no request count reveals. Pearson's X² of the earlier steps around their
+    Mantel-Haenszel ratio estimates it: φ = (X² + k) / (df + k), shrunk towards 1 by ``PRIOR_DF``
+    pseudo-steps, and each step's log likelihood ratio is multiplied by 1/max(φ, 1), the
+    quasi-likelihood correction. The exponent is predictable (it uses earlier steps only) and lies
+    in (0, 1], so every tempered factor still has conditional mean at most 1 under the null
+    (Jensen): the e-process stays valid, and when the arms do drift its evidence grows with the
+    number of steps rather than the number of requests.
+    """
+    b_c, total = series.bad_canary, series.total_bad
+    r_c, r_b = series.exposure_canary, series.exposure_stable
+    share = r_c / (r_b + r_c)
+    num = np.cumsum(b_c * (1.0 - share), axis=1)  # Mantel-Haenszel for rate ratios, per prefix
+    den = np.cumsum((total - b_c) * share, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        psi = np.where(den > 0, num / den, np.nan)  # (S, T): estimate through step t
+    # X² of steps u < t around psi through t - 1: (S, T, T) with t the prefix end, u the step.
+    psi_prev = np.concatenate([np.full((series.rows, 1), np.nan), psi[:, :-1]], axis=1)
+    pi = psi_prev[:, :, None] * r_c[:, None, :] / (psi_prev[:, :, None] * r_c[:, None, :] + r_b[:, None, :])
+    variance = total[:, None, :] * pi * (1.0 - pi)
+    steps = np.arange(total.shape[1])
+    earlier = steps[None, :] < steps[:, None]  # [t, u]: u < t
+    informative = earlier[None, :, :] & (total[:, None, :] > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(informative & (variance > 0), (b_c[:, None, :] - total[:, None, :] * pi) ** 2 / variance, 0.0)
+    x2 = terms.sum(axis=2)
+    df = np.maximum(informative.sum(axis=2) - 1, 0)
+    phi = np.where(np.isfinite(psi_prev), (x2 + PRIOR_DF) / (df + PRIOR_DF), 1.0)
+    return np.asarray(1.0 / np.maximum(phi, 1.0))
 
 
 def take(series: CountSeries, rows: NDArray[np.intp]) -> CountSeries:
@@ -116,6 +170,7 @@ def take(series: CountSeries, rows: NDArray[np.intp]) -> CountSeries:
         series.total_bad[rows],
         series.exposure_canary[rows],
         series.exposure_stable[rows],
+        None if series.temper is None else series.temper[rows],
     )
 
 
@@ -137,16 +192,18 @@ def log_evidence_path(series: CountSeries, log_null: FloatArray, side: FloatArra
     steps = series.bad_canary[:, None, :] * shifts[:, :, None] - series.total_bad[:, None, :] * (
         norm_alt - norm_null[:, None, :]
     )
-    paths = np.cumsum(steps, axis=2) + LOG_WEIGHTS[None, :, None]
+    paths = np.cumsum(series.weighted(steps), axis=2) + LOG_WEIGHTS[None, :, None]
     return _logsumexp(paths, axis=1)
 
 
 def log_evidence_now(series: CountSeries, log_null: FloatArray, side: FloatArray) -> FloatArray:
     """log E at the last step (shape (S,)); cheaper than the whole path."""
     shifts = side[:, None] * SHIFTS[None, :]
-    norm_null = np.einsum("st,st->s", _log_norm(series, log_null), series.total_bad)
-    norm_alt = np.einsum("skt,st->sk", _log_norm(series, log_null[:, None] + shifts), series.total_bad)
-    terms = series.bad_canary.sum(axis=1)[:, None] * shifts - (norm_alt - norm_null[:, None])
+    weight = np.ones_like(series.total_bad) if series.temper is None else series.temper
+    total, bad = series.total_bad * weight, series.bad_canary * weight
+    norm_null = np.einsum("st,st->s", _log_norm(series, log_null), total)
+    norm_alt = np.einsum("skt,st->sk", _log_norm(series, log_null[:, None] + shifts), total)
+    terms = bad.sum(axis=1)[:, None] * shifts - (norm_alt - norm_null[:, None])
     return _logsumexp(terms + LOG_WEIGHTS[None, :], axis=1)
 
 
