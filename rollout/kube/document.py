@@ -96,9 +96,39 @@ def split(raw: Mapping[str, Any] | None) -> StoredStatus:
     return StoredStatus(status, info, conditions)
 
 
+KEEP_JUDGEMENTS = 20
+"""Judgements whose per-metric numbers ``.status`` keeps: the 20 most recent and the last of each step."""
+
+
+def compact_history(history: list[Obj]) -> list[Obj]:
+    """The stored history, with the per-metric numbers of older judgements left out.
+
+    A judgement records about 1 KB per metric, and a run judges every interval: kept whole, a
+    20-metric experiment would outgrow the 1.5 MiB a Kubernetes object may hold within two hours.
+    Each step's last judgement (the one a report shows) and the ``KEEP_JUDGEMENTS`` most recent
+    keep their numbers; every entry keeps its time, outcome and reason, which is all a restarted
+    controller needs to re-collect its evidence. The running controller keeps the whole history.
+    """
+    judged = [i for i, e in enumerate(history) if (e.get("event") or {}).get("type") == "judged"]
+    keep = set(judged[-KEEP_JUDGEMENTS:])
+    last_of_step: dict[object, int] = {}
+    for i in judged:
+        last_of_step[history[i].get("step")] = i
+    keep.update(last_of_step.values())
+    out = []
+    for i, entry in enumerate(history):
+        event = entry.get("event") or {}
+        if i in judged and i not in keep and event.get("metrics"):
+            entry = {**entry, "event": {**event, "metrics": []}}
+        out.append(entry)
+    return out
+
+
 def compose(status: Status | None, info: RunInfo, conditions: list[Obj], controller: str) -> Obj:
     """The whole ``.status`` to write."""
     body: Obj = json.loads(status.model_dump_json(by_alias=True)) if status is not None else {}  # inf, NaN -> null
+    if "history" in body:
+        body["history"] = compact_history(body["history"])
     body.update(
         {
             "observedGeneration": info.observed_generation,
@@ -130,10 +160,16 @@ def run_summary(info: RunInfo, status: Status) -> Obj:
 
 
 def same_history(stored: Status, ours: Status) -> bool:
-    """Whether ``stored``'s history is a prefix of ``ours`` (compared as stored: inf and NaN read back as null)."""
-    theirs = [entry.model_dump_json() for entry in stored.history]
-    mine = [entry.model_dump_json() for entry in ours.history[: len(theirs)]]
+    """Whether ``stored``'s history is a prefix of ``ours`` (compared as stored: inf and NaN read back as
+    null, and without the per-metric numbers ``compact_history`` leaves out)."""
+    theirs = [_comparable(json.loads(entry.model_dump_json())) for entry in stored.history]
+    mine = [_comparable(json.loads(entry.model_dump_json())) for entry in ours.history[: len(theirs)]]
     return theirs == mine
+
+
+def _comparable(entry: Obj) -> str:
+    event = {k: v for k, v in (entry.get("event") or {}).items() if k != "metrics"}
+    return json.dumps({**entry, "event": event}, sort_keys=True)
 
 
 def same_spec(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:

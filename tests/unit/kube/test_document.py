@@ -97,3 +97,52 @@ def test_same_spec_ignores_key_order_only() -> None:
     assert same_spec({"a": 1, "b": {"c": 2}}, {"b": {"c": 2}, "a": 1})
     assert not same_spec({"a": 1}, {"a": 2})
     assert not same_spec(None, {"a": 1})
+
+
+def long_run(judgements: int, metrics: int, steps: int) -> Status:
+    """A run that judged every interval: ``judgements`` holds spread over ``steps`` steps."""
+    numbers = tuple(
+        MetricNumbers(
+            metric=f"metric-{m}",
+            outcome="hold",
+            reason="requests slower than 250: 2.52% vs 2.19% (ratio 1.16, CS [1.06, 1.24]); e-value 12 < 200",
+            estimate=1.16,
+            interval=(1.06, 1.24),
+            e_value=12.0,
+            threshold=200.0,
+            stable_n=123456.0,
+            canary_n=12345.0,
+            stable_value=0.0219,
+            canary_value=0.0252,
+        )
+        for m in range(metrics)
+    )
+    entries = tuple(
+        HistoryEntry(
+            time=60.0 * (i + 1),
+            event=Judged(outcome="hold", engine="sequential", reason="not yet known", metrics=numbers),
+            from_phase=Phase.PROGRESSING,
+            to_phase=Phase.PROGRESSING,
+            step=i * steps // judgements,
+            traffic=Traffic(canary_weight=5),
+            reason="not yet known",
+        )
+        for i in range(judgements)
+    )
+    return Status(phase=Phase.PROGRESSING, step=steps - 1, traffic=Traffic(canary_weight=5), history=entries)
+
+
+def test_a_day_of_judgements_on_twenty_metrics_fits_in_a_kubernetes_object() -> None:
+    status = long_run(judgements=1440, metrics=20, steps=6)  # 24 h at a 1-minute interval
+    whole = len(status.model_dump_json(by_alias=True))
+    body = compose(status, RunInfo(run=1), [], "a")
+    stored = len(json.dumps(body))
+    assert whole > 5_000_000 and stored < 1_000_000, (whole, stored)  # the API server takes at most 1.5 MiB
+    history = body["history"]
+    kept = [i for i, e in enumerate(history) if e["event"]["metrics"]]
+    last_of_step = {e["step"]: i for i, e in enumerate(history)}
+    assert set(last_of_step.values()) <= set(kept) and set(range(1420, 1440)) <= set(kept)
+    assert len(kept) == 20 + 5  # the newest 20 (the last step's last among them) and the other steps' last
+    back = split(json.loads(json.dumps(body)))
+    assert back.status is not None and same_history(back.status, status)  # still our history after a restart
+    assert [e.time for e in back.status.history] == [e.time for e in status.history]
