@@ -245,6 +245,8 @@ class Controller:
                 if key in self._failures and key in self.reconciler.runs:
                     self._failures.pop(key, None)
                     self.reconciler.clear_problem(key)
+                elif key not in self.reconciler.runs:
+                    self._failures.pop(key, None)  # nothing runs for it (deleted, finished, idle): no backoff to keep
             except Exception as exc:
                 self._run_failed(key, 0, exc)
             finally:
