@@ -37,7 +37,6 @@ def render(
 ) -> list[dict[str, Any]]:
     """``helm template`` (the chart's templates, not its crds/) as a list of objects."""
     args = ["template", release, str(CHART), "--namespace", namespace, "--kube-version", KUBE_VERSION]
-    args += ["--set-json", "__values={}"] if False else []
     for key, value in (values or {}).items():
         args += ["--set-json", f"{key}={json.dumps(value)}"]
     for version in api_versions:
