@@ -128,37 +128,46 @@ def count_series(
 PRIOR_DF = 10.0  # pseudo-steps at dispersion 1: the estimate needs several steps before it tempers much
 
 
+DISPERSION_WINDOW = 30  # steps whose residuals estimate the dispersion: bounded work on day-long runs
+
+
 def dispersion_temper(series: CountSeries) -> FloatArray:
     """Per step, 1 / the dispersion of the canary's share of bad events seen in the steps before it.
 
     The count model says each step's canary count is Binomial(B_t, π_t(ψ)) with one ψ. Real arms
     also drift apart for a while (pods, caches, noisy neighbours), which adds variance between
-    steps that no request count reveals. Pearson's X² of the earlier steps around their
-    Mantel-Haenszel ratio estimates it: φ = (X² + k) / (df + k), shrunk towards 1 by ``PRIOR_DF``
-    pseudo-steps, and each step's log likelihood ratio is multiplied by 1/max(φ, 1), the
-    quasi-likelihood correction. The exponent is predictable (it uses earlier steps only) and lies
-    in (0, 1], so every tempered factor still has conditional mean at most 1 under the null
-    (Jensen): the e-process stays valid, and when the arms do drift its evidence grows with the
-    number of steps rather than the number of requests.
+    steps that no request count reveals. Pearson's X² of the earlier steps (the last
+    ``DISPERSION_WINDOW`` of them) around the Mantel-Haenszel ratio of all earlier steps estimates
+    it: φ = (X² + k) / (df + k), shrunk towards 1 by ``PRIOR_DF`` pseudo-steps, and each step's
+    log likelihood ratio is multiplied by 1/max(φ, 1), the quasi-likelihood correction. The
+    exponent is predictable (it uses earlier steps only) and lies in (0, 1], so every tempered
+    factor still has conditional mean at most 1 under the null (Jensen): the e-process stays
+    valid, and when the arms do drift its evidence grows with the number of steps rather than the
+    number of requests. The work is steps x window, so a day at a 1-minute interval stays cheap.
     """
     b_c, total = series.bad_canary, series.total_bad
     r_c, r_b = series.exposure_canary, series.exposure_stable
+    rows, steps = total.shape
     share = r_c / (r_b + r_c)
-    num = np.cumsum(b_c * (1.0 - share), axis=1)  # Mantel-Haenszel for rate ratios, per prefix
+    num = np.cumsum(b_c * (1.0 - share), axis=1)  # Mantel-Haenszel for rate ratios, through each step
     den = np.cumsum((total - b_c) * share, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        psi = np.where(den > 0, num / den, np.nan)  # (S, T): estimate through step t
-    # X² of steps u < t around psi through t - 1: (S, T, T) with t the prefix end, u the step.
-    psi_prev = np.concatenate([np.full((series.rows, 1), np.nan), psi[:, :-1]], axis=1)
-    pi = psi_prev[:, :, None] * r_c[:, None, :] / (psi_prev[:, :, None] * r_c[:, None, :] + r_b[:, None, :])
-    variance = total[:, None, :] * pi * (1.0 - pi)
-    steps = np.arange(total.shape[1])
-    earlier = steps[None, :] < steps[:, None]  # [t, u]: u < t
-    informative = earlier[None, :, :] & (total[:, None, :] > 0)
+        psi = np.where(den > 0, num / den, np.nan)
+    psi_prev = np.concatenate([np.full((rows, 1), np.nan), psi[:, :-1]], axis=1)  # from the steps before t
+    # Residuals of steps u = t - W .. t - 1 (shape (S, T, W)) around psi_prev[t].
+    width = min(DISPERSION_WINDOW, max(steps - 1, 1))
+    u = np.arange(steps)[:, None] - width + np.arange(width)[None, :]  # (T, W)
+    inside = u >= 0
+    at = np.where(inside, u, 0)
+    bc_u, b_u, rc_u, rb_u = b_c[:, at], total[:, at], r_c[:, at], r_b[:, at]
+    psi_t = psi_prev[:, :, None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(informative & (variance > 0), (b_c[:, None, :] - total[:, None, :] * pi) ** 2 / variance, 0.0)
-    x2 = terms.sum(axis=2)
-    df = np.maximum(informative.sum(axis=2) - 1, 0)
+        pi = psi_t * rc_u / (psi_t * rc_u + rb_u)
+        variance = b_u * pi * (1.0 - pi)
+        squared = (bc_u - b_u * pi) ** 2 / variance
+    usable = inside[None, :, :] & (b_u > 0) & (variance > 0) & np.isfinite(squared)
+    x2 = np.where(usable, squared, 0.0).sum(axis=2)
+    df = np.maximum(usable.sum(axis=2) - 1, 0)
     phi = np.where(np.isfinite(psi_prev), (x2 + PRIOR_DF) / (df + PRIOR_DF), 1.0)
     return np.asarray(1.0 / np.maximum(phi, 1.0))
 

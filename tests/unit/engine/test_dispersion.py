@@ -66,3 +66,12 @@ def test_the_exponent_of_a_step_depends_only_on_earlier_steps() -> None:
     after = dispersion_temper(count_series(bad_b, changed, stable, canary))
     assert np.array_equal(before, after)  # predictable: the last step's own exponent used the steps before it
     assert ((before > 0) & (before <= 1)).all() and (before[:, 0] == 1).all()
+
+
+def test_a_day_long_run_is_tempered_from_a_window_of_recent_steps() -> None:
+    # 1440 one-minute steps: the estimate looks at the last DISPERSION_WINDOW steps, not all of them.
+    calm = count_series(*drifting(5, 4, 1440, sd=0.0, rps=3000.0, rate=0.01))
+    wandering = count_series(*drifting(5, 4, 1440, sd=0.2))
+    assert calm.temper is not None and wandering.temper is not None
+    assert float(calm.temper[:, 100:].mean()) > 0.9
+    assert float(wandering.temper[:, 100:].mean()) < 0.5
