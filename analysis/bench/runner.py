@@ -91,12 +91,10 @@ def make_judge(name: str) -> Judge:
     """A judge that does not depend on the scenario (everything but the oracle)."""
     if name == "naive":
         return NaiveJudge()
+    if name in ("kayenta", "kayenta-1m"):
+        name = f"kayenta@every={KAYENTA_INTERVAL_STEPS if name == 'kayenta' else 1}"
     if "@" in name:
         return variant_judge(name, _engine_factory())
-    if name in ("kayenta", "kayenta-1m"):
-        module = importlib.import_module("analysis.kayenta")
-        every = KAYENTA_INTERVAL_STEPS if name == "kayenta" else 1
-        return cast(Judge, module.KayentaJudge(interval_points=every))
     return _engine_factory()(name)
 
 

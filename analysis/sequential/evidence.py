@@ -90,12 +90,10 @@ class CountSeries:
     def rows(self) -> int:
         return int(self.bad_canary.shape[0])
 
-    def weighted(self, per_step: FloatArray) -> FloatArray:
-        """``per_step`` (shape (S, ..., T)) times each step's exponent."""
-        if self.temper is None:
-            return per_step
-        expand = (slice(None),) + (None,) * (per_step.ndim - 2) + (slice(None),)
-        return np.asarray(per_step * self.temper[expand])
+    @property
+    def exponents(self) -> FloatArray:
+        """Each step's exponent (S, T): the temper, or 1 everywhere."""
+        return np.ones_like(self.total_bad) if self.temper is None else self.temper
 
 
 def count_series(
@@ -201,15 +199,14 @@ def log_evidence_path(series: CountSeries, log_null: FloatArray, side: FloatArra
     steps = series.bad_canary[:, None, :] * shifts[:, :, None] - series.total_bad[:, None, :] * (
         norm_alt - norm_null[:, None, :]
     )
-    paths = np.cumsum(series.weighted(steps), axis=2) + LOG_WEIGHTS[None, :, None]
+    paths = np.cumsum(steps * series.exponents[:, None, :], axis=2) + LOG_WEIGHTS[None, :, None]
     return _logsumexp(paths, axis=1)
 
 
 def log_evidence_now(series: CountSeries, log_null: FloatArray, side: FloatArray) -> FloatArray:
     """log E at the last step (shape (S,)); cheaper than the whole path."""
     shifts = side[:, None] * SHIFTS[None, :]
-    weight = np.ones_like(series.total_bad) if series.temper is None else series.temper
-    total, bad = series.total_bad * weight, series.bad_canary * weight
+    total, bad = series.total_bad * series.exponents, series.bad_canary * series.exponents
     norm_null = np.einsum("st,st->s", _log_norm(series, log_null), total)
     norm_alt = np.einsum("skt,st->sk", _log_norm(series, log_null[:, None] + shifts), total)
     terms = bad.sum(axis=1)[:, None] * shifts - (norm_alt - norm_null[:, None])

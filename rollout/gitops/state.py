@@ -78,11 +78,6 @@ class StateFile:
         os.write(fd, str(os.getpid()).encode())
         self._lock_fd = fd
 
-    def release(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing the descriptor drops the lock
-            self._lock_fd = None
-
     def load(self, source: str) -> SourceState:
         raw = self._read().get("sources", {}).get(source)
         if raw is None:

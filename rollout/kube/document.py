@@ -115,10 +115,11 @@ def compact_history(history: list[Obj]) -> list[Obj]:
     for i in judged:
         last_of_step[history[i].get("step")] = i
     keep.update(last_of_step.values())
+    dropped = set(judged) - keep
     out = []
     for i, entry in enumerate(history):
         event = entry.get("event") or {}
-        if i in judged and i not in keep and event.get("metrics"):
+        if i in dropped and event.get("metrics"):
             entry = {**entry, "event": {**event, "metrics": []}}
         out.append(entry)
     return out
