@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from chaos.faults import Fault
 from chaos.timing import is_on
 from rollout.events import Applied, Command, Event, Halt, Judged, MetricsUnavailable, NoData, Start, Tick
+from rollout.history import appended
 from rollout.plan import Kind, RunPlan
 from rollout.status import HistoryEntry, Phase, Status, Traffic
 
@@ -375,7 +376,7 @@ def _record(
         "reason": reason,
         "updated_at": now,
         "traffic_applied": applied if applied is not None else (status.traffic_applied and not changed),
-        "history": (*status.history, entry),
+        "history": appended(status.history, entry),
         **fields,
     }
     new = status.model_copy(update=update)

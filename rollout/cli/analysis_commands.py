@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -30,25 +31,36 @@ def oracle_kayenta(
 
 
 def report(
-    status_file: Annotated[Path, typer.Argument(help="A status JSON written by 'meshroll run --status-out'.")],
+    status_file: Annotated[
+        Path,
+        typer.Argument(
+            help="A status JSON written by 'meshroll run --status-out', or an Experiment "
+            "('kubectl get experiment NAME -o json') or its .status."
+        ),
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the HTML page.")] = Path("report.html"),
     title: Annotated[str | None, typer.Option(help="The page title (default: the file name).")] = None,
 ) -> None:
     """Render one self-contained HTML page for a finished or running experiment."""
     from pydantic import ValidationError
 
+    from rollout.kube.document import status_of
     from rollout.report import write_report
-    from rollout.status import Status
 
+    hint = "write one with 'meshroll run --status-out' or 'kubectl get experiment NAME -o json'"
     try:
-        status = Status.model_validate_json(status_file.read_text(encoding="utf-8"))
+        document = json.loads(status_file.read_text(encoding="utf-8"))
+        status = status_of(document)
     except OSError as exc:
         fail(f"{status_file}: cannot read it ({exc.strerror or exc})")
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(document)"
-        hint = "write one with 'meshroll run --status-out'"
         fail(f"{status_file}: not a meshroll status ({where}: {first['msg']}); {hint}")
+    except ValueError as exc:  # JSONDecodeError is one (checked after ValidationError, which is one too)
+        fail(f"{status_file}: not a JSON object ({exc}); {hint}")
+    if status is None:
+        fail(f"{status_file}: this Experiment has not started a run yet; nothing to report")
     try:
         path = write_report(status, title or status_file.stem, output)
     except OSError as exc:

@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rollout.history import KEEP_JUDGEMENTS
 from rollout.status import Status
 
 Obj = dict[str, Any]
@@ -87,6 +88,8 @@ def split(raw: Mapping[str, Any] | None) -> StoredStatus:
     )
     conditions = tuple(c for c in raw.get("conditions") or () if isinstance(c, dict))
     own = {k: v for k, v in raw.items() if k in _STATUS_KEYS}
+    if raw.get("earlierHistory") and isinstance(own.get("history"), list):
+        own["history"] = unpack_history(raw["earlierHistory"]) + own["history"]
     status: Status | None = None
     if info.run > 0 and own:
         try:
@@ -96,18 +99,35 @@ def split(raw: Mapping[str, Any] | None) -> StoredStatus:
     return StoredStatus(status, info, conditions)
 
 
-KEEP_JUDGEMENTS = 20
-"""Judgements whose per-metric numbers ``.status`` keeps: the 20 most recent and the last of each step."""
+def status_of(document: object) -> Status | None:
+    """meshroll's Status from a status file, an Experiment object or its ``.status`` (None: no run yet).
+
+    Raises ValidationError when it is none of these, ValueError when it is not a JSON object.
+    """
+    if not isinstance(document, dict):
+        raise ValueError("expected a JSON object")
+    if document.get("kind") == "Experiment" or "spec" in document:
+        document = document.get("status") or {}
+        if not isinstance(document, dict) or not document:
+            return None
+    if any(name in document for name in KUBE_FIELDS):
+        stored = split(document)
+        if stored.status is None and stored.info.run > 0:
+            own = {k: v for k, v in document.items() if k in _STATUS_KEYS}
+            return Status.model_validate(own)  # the reason it could not be read
+        return stored.status
+    return Status.model_validate(document)
+
+
+KEEP_ENTRIES = 300
+"""History entries ``.status.history`` holds as they are; older ones are packed into ``earlierHistory``."""
 
 
 def compact_history(history: list[Obj]) -> list[Obj]:
     """The stored history, with the per-metric numbers of older judgements left out.
 
-    A judgement records about 1 KB per metric, and a run judges every interval: kept whole, a
-    20-metric experiment would outgrow the 1.5 MiB a Kubernetes object may hold within two hours.
-    Each step's last judgement (the one a report shows) and the ``KEEP_JUDGEMENTS`` most recent
-    keep their numbers; every entry keeps its time, outcome and reason, which is all a restarted
-    controller needs to re-collect its evidence. The running controller keeps the whole history.
+    The running controller already thins them (``rollout.history``); this applies the same rule to
+    what is written, whatever wrote the status (a status from an older meshroll, a replay).
     """
     judged = [i for i, e in enumerate(history) if (e.get("event") or {}).get("type") == "judged"]
     keep = set(judged[-KEEP_JUDGEMENTS:])
@@ -125,11 +145,44 @@ def compact_history(history: list[Obj]) -> list[Obj]:
     return out
 
 
+def pack_history(history: list[Obj]) -> tuple[list[Obj], list[Obj]]:
+    """(earlierHistory, history): the newest ``KEEP_ENTRIES`` entries as they are, and the older ones
+    packed, so that weeks of judgements fit in one Kubernetes object.
+
+    An older entry loses its reasons (they went to the Events, the log and Slack when it was made);
+    runs of entries that are then equal but for their time become one ``{"entry": ..., "times":
+    [...]}``: a week of 1-minute holds in one step is one entry and 10,080 numbers. Times, events,
+    outcomes, steps and traffic stay, so the machine replays and the evidence is re-collected
+    exactly as from the whole history.
+    """
+    older, newer = history[:-KEEP_ENTRIES], history[-KEEP_ENTRIES:]
+    packed: list[Obj] = []
+    for entry in older:
+        event = dict(entry.get("event") or {})
+        if "reason" in event:
+            event["reason"] = ""
+        shape = {k: v for k, v in entry.items() if k != "time"} | {"event": event, "reason": ""}
+        if packed and packed[-1]["entry"] == shape:
+            packed[-1]["times"].append(entry.get("time"))
+        else:
+            packed.append({"entry": shape, "times": [entry.get("time")]})
+    return packed, newer
+
+
+def unpack_history(packed: object) -> list[Obj]:
+    """The entries ``pack_history`` packed, in order (anything unreadable is skipped)."""
+    out: list[Obj] = []
+    for run in packed if isinstance(packed, list) else ():
+        if isinstance(run, dict) and isinstance(run.get("entry"), dict) and isinstance(run.get("times"), list):
+            out.extend({**run["entry"], "time": t} for t in run["times"])
+    return out
+
+
 def compose(status: Status | None, info: RunInfo, conditions: list[Obj], controller: str) -> Obj:
     """The whole ``.status`` to write."""
     body: Obj = json.loads(status.model_dump_json(by_alias=True)) if status is not None else {}  # inf, NaN -> null
     if "history" in body:
-        body["history"] = compact_history(body["history"])
+        body["earlierHistory"], body["history"] = pack_history(compact_history(body["history"]))
     body.update(
         {
             "observedGeneration": info.observed_generation,
@@ -162,15 +215,16 @@ def run_summary(info: RunInfo, status: Status) -> Obj:
 
 def same_history(stored: Status, ours: Status) -> bool:
     """Whether ``stored``'s history is a prefix of ``ours`` (compared as stored: inf and NaN read back as
-    null, and without the per-metric numbers ``compact_history`` leaves out)."""
+    null, and without the per-metric numbers and reasons that storing leaves out of older entries)."""
     theirs = [_comparable(json.loads(entry.model_dump_json())) for entry in stored.history]
     mine = [_comparable(json.loads(entry.model_dump_json())) for entry in ours.history[: len(theirs)]]
     return theirs == mine
 
 
 def _comparable(entry: Obj) -> str:
-    event = {k: v for k, v in (entry.get("event") or {}).items() if k != "metrics"}
-    return json.dumps({**entry, "event": event}, sort_keys=True)
+    """An entry without what storing may leave out: the per-metric numbers and the reasons."""
+    event = {k: v for k, v in (entry.get("event") or {}).items() if k not in ("metrics", "reason")}
+    return json.dumps({k: v for k, v in entry.items() if k != "reason"} | {"event": event}, sort_keys=True)
 
 
 def same_spec(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:

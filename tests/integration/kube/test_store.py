@@ -118,3 +118,24 @@ def test_reads_are_never_fenced(controlplane: ControlPlane, kube: Api, namespace
     kube.create_experiment(experiment(namespace, "c"))
     fenced = FencedApiClient(controlplane.api_client().configuration, lambda: False)
     assert Experiments(fenced).get(Key(namespace, "c"))["metadata"]["name"] == "c"
+
+
+def test_a_week_of_judgements_is_stored_and_a_new_writer_carries_on_from_it(
+    controlplane: ControlPlane, kube: Api, namespace: str
+) -> None:
+    from tests.unit.kube.test_document import long_run
+
+    kube.create_experiment(experiment(namespace, "week"))
+    week = long_run(judgements=7 * 1440, metrics=20, steps=6)  # a week at a 1-minute interval, 20 metrics
+    store = store_for(controlplane, namespace, "week")
+    store.load()
+    store.save(week)  # the API server takes it (it refuses objects over 1.5 MiB)
+
+    assert kube.experiment(namespace, "week")["status"]["earlierHistory"]
+    restarted = store_for(controlplane, namespace, "week")
+    back = restarted.load()
+    assert back is not None and [(e.time, e.step, e.event.type) for e in back.history] == [
+        (e.time, e.step, e.event.type) for e in week.history
+    ]
+    restarted.save(week)  # the restarted writer recognises the stored history as its own: no StatusConflict
+    assert restarted.conflicts == 0

@@ -6,7 +6,9 @@ import json
 import math
 
 from rollout.events import Judged, MetricNumbers, Start
-from rollout.kube.document import MAX_PREVIOUS_RUNS, RunInfo, compose, same_history, same_spec, split
+from rollout.history import appended
+from rollout.kube.document import KEEP_ENTRIES, MAX_PREVIOUS_RUNS, RunInfo, compose, same_history, same_spec, split
+from rollout.kube.evidence import observation_spans
 from rollout.status import HistoryEntry, Phase, Status, Traffic
 
 SPEC = {"target": {"service": "checkout", "canary": {"version": "v2"}}, "mesh": {"provider": "istio"}}
@@ -100,49 +102,69 @@ def test_same_spec_ignores_key_order_only() -> None:
 
 
 def long_run(judgements: int, metrics: int, steps: int) -> Status:
-    """A run that judged every interval: ``judgements`` holds spread over ``steps`` steps."""
-    numbers = tuple(
-        MetricNumbers(
-            metric=f"metric-{m}",
-            outcome="hold",
-            reason="requests slower than 250: 2.52% vs 2.19% (ratio 1.16, CS [1.06, 1.24]); e-value 12 < 200",
-            estimate=1.16,
-            interval=(1.06, 1.24),
-            e_value=12.0,
-            threshold=200.0,
-            stable_n=123456.0,
-            canary_n=12345.0,
-            stable_value=0.0219,
-            canary_value=0.0252,
+    """A run that judged every interval: ``judgements`` holds spread over ``steps`` steps, each with
+    its own numbers in its reasons (as real ones have)."""
+
+    def numbers(i: int) -> tuple[MetricNumbers, ...]:
+        return tuple(
+            MetricNumbers(
+                metric=f"metric-{m}",
+                outcome="hold",
+                reason=f"requests slower than 250: 2.52% vs 2.19% (ratio 1.16, CS [1.06, 1.24]); e-value {i} < 200",
+                estimate=1.16,
+                interval=(1.06, 1.24),
+                e_value=float(i),
+                threshold=200.0,
+                stable_n=123456.0,
+                canary_n=12345.0,
+                stable_value=0.0219,
+                canary_value=0.0252,
+            )
+            for m in range(metrics)
         )
-        for m in range(metrics)
-    )
-    entries = tuple(
-        HistoryEntry(
+
+    history: tuple[HistoryEntry, ...] = ()
+    for i in range(judgements):
+        reason = f"error-rate: ratio {1 + i / 1e5:.5f} with CS [0.71, 1.42], within 1.1? not yet known ({i})"
+        entry = HistoryEntry(
             time=60.0 * (i + 1),
-            event=Judged(outcome="hold", engine="sequential", reason="not yet known", metrics=numbers),
+            event=Judged(outcome="hold", engine="sequential", reason=reason, metrics=numbers(i)),
             from_phase=Phase.PROGRESSING,
             to_phase=Phase.PROGRESSING,
             step=i * steps // judgements,
-            traffic=Traffic(canary_weight=5),
-            reason="not yet known",
+            traffic=Traffic(canary_weight=5 * (1 + i * steps // judgements)),
+            reason=reason,
         )
-        for i in range(judgements)
-    )
-    return Status(phase=Phase.PROGRESSING, step=steps - 1, traffic=Traffic(canary_weight=5), history=entries)
+        history = appended(history, entry)  # as the machine records them
+    return Status(phase=Phase.PROGRESSING, step=steps - 1, traffic=Traffic(canary_weight=5), history=history)
 
 
-def test_a_day_of_judgements_on_twenty_metrics_fits_in_a_kubernetes_object() -> None:
-    status = long_run(judgements=1440, metrics=20, steps=6)  # 24 h at a 1-minute interval
-    whole = len(status.model_dump_json(by_alias=True))
+def test_the_machine_keeps_the_numbers_of_the_newest_judgements_and_of_each_steps_last() -> None:
+    history = long_run(judgements=100, metrics=2, steps=4).history
+    kept = [i for i, e in enumerate(history) if isinstance(e.event, Judged) and e.event.metrics]
+    assert kept == [24, 49, 74, *range(80, 100)]  # steps 0-2's last judgements and the newest 20
+
+
+def test_a_week_of_judgements_on_twenty_metrics_fits_in_a_kubernetes_object() -> None:
+    status = long_run(judgements=7 * 1440, metrics=20, steps=6)  # a week at a 1-minute interval
     body = compose(status, RunInfo(run=1), [], "a")
     stored = len(json.dumps(body))
-    assert whole > 5_000_000 and stored < 1_000_000, (whole, stored)  # the API server takes at most 1.5 MiB
-    history = body["history"]
-    kept = [i for i, e in enumerate(history) if e["event"]["metrics"]]
-    last_of_step = {e["step"]: i for i, e in enumerate(history)}
-    assert set(last_of_step.values()) <= set(kept) and set(range(1420, 1440)) <= set(kept)
-    assert len(kept) == 20 + 5  # the newest 20 (the last step's last among them) and the other steps' last
+    assert stored < 1_000_000, stored  # the API server takes at most 1.5 MiB
+    assert len(body["history"]) == KEEP_ENTRIES and body["history"][-1] == json.loads(
+        status.history[-1].model_dump_json(by_alias=True)
+    )
     back = split(json.loads(json.dumps(body)))
     assert back.status is not None and same_history(back.status, status)  # still our history after a restart
-    assert [e.time for e in back.status.history] == [e.time for e in status.history]
+    assert [(e.time, e.step, e.traffic, e.event.type) for e in back.status.history] == [
+        (e.time, e.step, e.traffic, e.event.type) for e in status.history
+    ]
+    assert observation_spans(back.status.history) == observation_spans(status.history)  # same evidence windows
+    steps_last = [e for e in back.status.history if isinstance(e.event, Judged) and e.event.metrics]
+    assert len(steps_last) == 20 + 5  # each step's last (for the report) and the newest 20, numbers and all
+
+
+def test_a_status_written_before_packing_reads_the_same() -> None:
+    status = long_run(judgements=50, metrics=1, steps=2)
+    old_style = json.loads(status.model_dump_json(by_alias=True)) | {"run": 1}  # no earlierHistory
+    back = split(old_style)
+    assert back.status is not None and back.status.history == status.history
