@@ -7,6 +7,11 @@ object, asks ``revisions.next_step`` what it means, and starts, resumes, superse
 run. Whatever goes wrong in a run (the mesh refuses, the API server is away, a status conflict),
 the run is dropped and the key is reconciled again after a backoff, which builds the run again from
 its stored status: the same path a restarted controller takes.
+
+Every event and re-list queues its key, but a key backing off from a failure is not reconciled
+before its time unless what a reconcile acts on changed (``triggers.py``: a new generation of the
+spec, a deletion, the annotations...): the failure's own status write, the runs' status writes
+and the periodic re-list would otherwise retry it as fast as the watch delivers events.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from rollout.kube.objects import Experiments, Key
 from rollout.kube.reconcile import Reconciler, RunFactory
 from rollout.kube.runs import ExperimentRun, RunContext
 from rollout.kube.telemetry import Telemetry
+from rollout.kube.triggers import Trigger, trigger
 from rollout.kube.workqueue import WorkQueue
 from rollout.mesh.errors import MeshError
 
@@ -114,6 +120,7 @@ class Controller:
         self._failures: dict[Key, int] = {}
         self._listed: dict[str, float] = {}  # scope -> monotonic time of the last good list or event
         self._scope_keys: dict[str, set[Key]] = {}
+        self._triggers: dict[Key, Trigger] = {}  # what the watch last saw of each key (see triggers.py)
 
     # --- public -----------------------------------------------------------------------------------
 
@@ -205,10 +212,12 @@ class Controller:
         while not self._stop.is_set():
             try:
                 listed = self.experiments.list(scope or None)
-                keys = {Key.of(item) for item in listed.get("items") or ()}
-                for key in keys | self._scope_keys.get(scope, set()):
-                    self.queue.add(key)  # also the ones gone since: their reconcile finds them deleted
-                self._scope_keys[scope] = keys
+                items = {Key.of(item): item for item in listed.get("items") or ()}
+                for key, item in items.items():
+                    self._seen(key, item)
+                for key in self._scope_keys.get(scope, set()) - items.keys():
+                    self._gone(key)  # deleted since the last look: its reconcile finds it so
+                self._scope_keys[scope] = set(items)
                 self._listed[scope] = time.monotonic()
                 version = str((listed.get("metadata") or {}).get("resourceVersion") or "")
                 for event in self.experiments.watch(scope or None, version, self.config.watch_timeout_s):
@@ -223,14 +232,28 @@ class Controller:
                     key = Key.of(obj)
                     if kind == "DELETED":
                         self._scope_keys.get(scope, set()).discard(key)
+                        self._gone(key)
                     else:
                         self._scope_keys.setdefault(scope, set()).add(key)
-                    self.queue.add(key)
+                        self._seen(key, obj)
                 failures = 0
             except Exception as exc:  # the watch raises the client's and urllib3's errors alike
                 failures += 1
                 log.warning("watching Experiments in %s failed (%s); listing again", scope or "all namespaces", exc)
                 self._stop.wait(min(30.0, 0.5 * 2**failures))
+
+    def _seen(self, key: Key, obj: dict[str, Any]) -> None:
+        """Queue ``key``, which a watch event or a list shows as ``obj``: at once if what a reconcile acts
+        on changed since the watch last saw it; otherwise (its status alone, or nothing) not before a
+        backoff under way ends."""
+        current = trigger(obj)
+        changed = self._triggers.get(key) != current
+        self._triggers[key] = current
+        self.queue.add(key, urgent=changed)
+
+    def _gone(self, key: Key) -> None:
+        self._triggers.pop(key, None)
+        self.queue.add(key, urgent=True)
 
     # --- reconciling ------------------------------------------------------------------------------
 
@@ -262,6 +285,7 @@ class Controller:
         count = self._failures.get(key, 0)
         self._failures[key] = count + 1
         delay = BACKOFF_S[min(count, len(BACKOFF_S) - 1)]
+        self.queue.retry(key, delay)  # first: the watch event of the report's status write finds it backing off
         self.telemetry.errors.labels(reason).inc()
         if isinstance(exc, KubeError | MeshError):
             log.warning("%s: %s; retrying in %.0fs", key, exc, delay)
@@ -269,7 +293,6 @@ class Controller:
             log.error("%s: unexpected %s; retrying in %.0fs", key, type(exc).__name__, delay, exc_info=exc)
         if not isinstance(exc, NotFound):
             self.reconciler.report(key, Problem(reason, f"{_one_line(exc)} (retrying in {delay:.0f}s)"))
-        self.queue.add(key, delay)
 
     def _spawn(self, name: str, target: Callable[..., None], *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
