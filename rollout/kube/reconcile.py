@@ -31,7 +31,7 @@ from rollout.kube.client import NotFound
 from rollout.kube.conditions import Problem
 from rollout.kube.deletion import Finalizer
 from rollout.kube.document import RunInfo, StoredStatus, split
-from rollout.kube.events import EventRecorder, EventText
+from rollout.kube.events import MAX_NOTE, EventRecorder, EventText
 from rollout.kube.finalizer import deleting, held, wanted
 from rollout.kube.objects import Experiments, InvalidExperiment, Key, experiment_from, reference
 from rollout.kube.revisions import Adopt, Drive, Idle, Reject, StartRun, Supersede, next_step
@@ -46,6 +46,7 @@ log = logging.getLogger("meshroll.kube.reconcile")
 
 Obj = dict[str, Any]
 COMMAND_ANNOTATION = "meshroll.io/command"
+MESH_WARNING = "MeshWarning"  # the reason of the Warning Events for what the mesh did despite a problem
 
 
 class RunFactory:
@@ -86,7 +87,7 @@ class RunFactory:
         from rollout.notify.secrets import KubernetesSecretReader
 
         experiment = experiment_from(obj, info.spec)
-        provider = self._provider(experiment)
+        provider = self._provider(experiment, reference(obj))
         analysis = experiment.spec.analysis
         notifiers = notifiers_for(experiment, self.state_dir, secret_reader=KubernetesSecretReader(self.api))
         store = self.store(key, info)
@@ -112,13 +113,17 @@ class RunFactory:
         """The (fenced) provider of the run ``info`` describes, built as ``build`` builds it, without the run.
 
         Raises InvalidExperiment when the run's spec does not validate, MeshError for an unusable mesh."""
-        return FencedProvider(self._provider(experiment_from(obj, info.spec)), self.context.may_act, str(key))
+        provider = self._provider(experiment_from(obj, info.spec), reference(obj))
+        return FencedProvider(provider, self.context.may_act, str(key))
 
-    def _provider(self, experiment: Experiment) -> TrafficProvider:
+    def _provider(self, experiment: Experiment, regarding: Mapping[str, Any]) -> TrafficProvider:
         if self.provider_factory is None:
             from rollout.mesh.factory import provider_for
 
-            return provider_for(experiment, self.api)
+            def warn(message: str) -> None:  # e.g. a revert to stable with the DestinationRule gone
+                self.context.recorder.record(regarding, EventText("Warning", MESH_WARNING, "Route", _clip(message)))
+
+            return provider_for(experiment, self.api, warn=warn)
         provider: TrafficProvider = self.provider_factory(experiment, self.api)
         return provider
 
@@ -196,13 +201,15 @@ class Reconciler:
         store.load()
         return store
 
-    def _ensure(self, key: Key, obj: Obj, stored: StoredStatus) -> ExperimentRun:
+    def _ensure(self, key: Key, obj: Obj, stored: StoredStatus, begin: bool = True) -> ExperimentRun:
+        """The run of ``key`` here, built from the stored status (and begun: resumed) if it is not."""
         run = self.runs.get(key)
         if run is None:
             run = self.factory.build(key, obj, stored.info)
             with self._lock:
                 self.runs[key] = run
-            run.begin()
+            if begin:
+                run.begin()
         return run
 
     def _start(self, key: Key, obj: Obj, stored: StoredStatus, generation: int) -> None:
@@ -213,9 +220,12 @@ class Reconciler:
         self._ensure(key, obj, StoredStatus(None, info))
 
     def _supersede(self, key: Key, obj: Obj, stored: StoredStatus, step: Supersede) -> None:
-        run = self._ensure(key, obj, stored)
+        # Not begun if not running here: resuming would re-apply the stored step first, and when the
+        # mesh refuses that step (the reason the spec was edited, often) the new run would never start.
+        run = self._ensure(key, obj, stored, begin=False)
         log.info("%s: run %d is %s", key, run.number, step.reason)
         if not run.supersede(step.reason):
+            self.drop(key, run.number)  # rebuilt (and begun, if it is to go on) by the next reconcile
             return  # the abort did not reach the mesh: the run failed and this key comes back after a backoff
         self.drop(key)
         fresh = self.experiments.get(key)
@@ -331,6 +341,11 @@ def _ignored(value: str, why: str) -> EventText:
         note = f"{COMMAND_ANNOTATION}={value!r} is not a command; use one of {', '.join(COMMANDS)}"
         return EventText("Warning", "UnknownCommand", "Command", note)
     return EventText("Warning", "CommandIgnored", "Command", f"{COMMAND_ANNOTATION}={value!r}: {why}")
+
+
+def _clip(note: str) -> str:
+    raw = note.encode()
+    return note if len(raw) <= MAX_NOTE else raw[: MAX_NOTE - 3].decode(errors="ignore") + "..."
 
 
 def _annotation(obj: Mapping[str, Any]) -> str:

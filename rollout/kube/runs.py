@@ -137,10 +137,16 @@ class ExperimentRun:
             self._after()
 
     def supersede(self, reason: str) -> bool:
-        """Abort the run (back to stable); True when the mesh holds that (the run is done)."""
+        """Abort the run (back to stable); True when the mesh holds that (the run is done).
+
+        Works on a run that was never begun here: its stored intent (perhaps the very step the mesh
+        refused, which is why the spec was edited) is not re-applied first; the abort's route to
+        stable is, and the stable intent is applied again if the abort changed no route."""
         with self.lock:
             if not self.orchestrator.status.phase.terminal:
                 self.orchestrator.handle(Command(command="abort", by="meshroll controller", reason=reason))
+            if not self.orchestrator.status.done:
+                self.orchestrator.resume()  # the intent is stable by now: a revert, which the mesh takes
             self._after()
             return self.orchestrator.status.done
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from kubernetes import client as k8s
 
 from rollout.mesh.errors import MeshError
@@ -22,8 +24,14 @@ def version_service(target: TargetSpec, version: VersionSpec) -> str:
     return version.service or f"{target.service}-{version.version}"
 
 
-def provider_for(experiment: Experiment, api_client: k8s.ApiClient) -> TrafficProvider:
-    """The provider for ``experiment``'s mesh (istio, gateway-api or smi), talking through ``api_client``."""
+def provider_for(
+    experiment: Experiment, api_client: k8s.ApiClient, *, warn: Callable[[str], None] | None = None
+) -> TrafficProvider:
+    """The provider for ``experiment``'s mesh (istio, gateway-api or smi), talking through ``api_client``.
+
+    ``warn`` is told what a change went ahead despite (besides the log): a revert to stable with the
+    Istio DestinationRule or its stable subset gone. (The Gateway API and SMI providers check no
+    other object than the one they write, so they have nothing to warn about.)"""
     spec = experiment.spec
     mesh, target = spec.mesh, spec.target
     owner, namespace = experiment.key, experiment.metadata.namespace
@@ -38,7 +46,7 @@ def provider_for(experiment: Experiment, api_client: k8s.ApiClient) -> TrafficPr
             canary_subset=target.canary.subset or target.canary.version,
             route=mesh.route,
         )
-        return IstioProvider(objects, settings, mesh.destination_rule)
+        return IstioProvider(objects, settings, mesh.destination_rule, warn=warn)
     if isinstance(mesh, GatewayApiMeshSpec):
         return GatewayApiProvider(
             objects,

@@ -1,6 +1,6 @@
 """The controller in-process against a real API server, with the real Istio provider and a synthetic
 metric source (``helpers.SyntheticSource``): rollback, invalid specs, operator commands, deletion,
-and a mesh error that is reported and then recovered from."""
+a mesh error that is reported and then recovered from, and an abort with the DestinationRule gone."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from rollout.kube.reconcile import COMMAND_ANNOTATION
 from tests.integration.kube.fixtures import ControllerFactory
-from tests.integration.kube.helpers import Api, SyntheticSource, experiment, route_weights, wait_for
+from tests.integration.kube.helpers import ISTIO, SERVICE, Api, SyntheticSource, experiment, route_weights, wait_for
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.timeout(180)]
 
@@ -123,3 +123,22 @@ def test_a_missing_virtual_service_is_reported_and_the_run_goes_on_once_it_exist
     assert route_weights(kube.virtual_service(namespace)) == (80, 20)
     wait_for(lambda: condition(kube.status(namespace, "c"), "Ready")["status"] == "True", "Ready again", timeout=30)
     assert "MeshError" in [e["reason"] for e in kube.events(namespace, "c")]
+
+
+def test_an_abort_with_the_destination_rule_gone_routes_back_to_stable_and_warns(
+    kube: Api, namespace: str, start_controller: ControllerFactory
+) -> None:
+    kube.create_istio(namespace)
+    start_controller(lambda: SyntheticSource(kube), namespaces=(namespace,), lease_namespace=namespace)
+    kube.create_experiment(experiment(namespace, "c", interval="60s"))
+    wait_for(lambda: phase_is(kube, namespace, "c", "Progressing"), "the first step", timeout=30)
+    assert route_weights(kube.virtual_service(namespace)) == (80, 20)
+    kube.custom.delete_namespaced_custom_object(*ISTIO, namespace, "destinationrules", SERVICE)
+
+    kube.patch_experiment(namespace, "c", {"metadata": {"annotations": {COMMAND_ANNOTATION: "abort"}}})
+
+    status = wait_for(lambda: phase_is(kube, namespace, "c", "Aborted"), "Aborted and applied", timeout=30)
+    assert route_weights(kube.virtual_service(namespace)) == (100, 0)
+    assert condition(status, "Ready")["status"] == "True"  # a warning, not a problem
+    warning = next(e for e in kube.events(namespace, "c") if e["reason"] == "MeshWarning")
+    assert warning["type"] == "Warning" and "was not found" in warning["note"] and "restore it" in warning["note"]

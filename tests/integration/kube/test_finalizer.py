@@ -1,7 +1,8 @@
 """meshroll's finalizer against the real API server, with the controller in-process (the real Istio
 provider, ``helpers.SyntheticSource``): a run holds it next to everyone else's, a deleted
 Experiment is reverted before it goes, a finished one goes at once and keeps its routing, a revert
-that fails keeps the object and says how to force it, and a revert that cannot be done lets it go.
+that fails keeps the object and says how to force it, a revert that cannot be done lets it go, and
+one whose DestinationRule is gone is done all the same, with a warning.
 """
 
 from __future__ import annotations
@@ -43,10 +44,13 @@ def reasons(kube: Api, namespace: str, name: str) -> list[str]:
     return [e["reason"] for e in kube.events(namespace, name)]
 
 
-def set_subsets(kube: Api, namespace: str, subsets: list[str]) -> None:
-    rule = kube.custom.get_namespaced_custom_object(*ISTIO, namespace, "destinationrules", SERVICE)
-    rule["spec"]["subsets"] = [{"name": s, "labels": {"version": s}} for s in subsets]
-    kube.custom.replace_namespaced_custom_object(*ISTIO, namespace, "destinationrules", SERVICE, rule)
+def rename_route(kube: Api, namespace: str, old: str, new: str) -> list[int]:
+    """Rename the VirtualService's http route ``old``; the weights of its destinations."""
+    vs = kube.virtual_service(namespace)
+    route = next(r for r in vs["spec"]["http"] if r.get("name") == old)
+    route["name"] = new
+    kube.custom.replace_namespaced_custom_object(*ISTIO, namespace, "virtualservices", SERVICE, vs)
+    return [int(d["weight"]) for d in route["route"]]
 
 
 def running(kube: Api, namespace: str, start_controller: ControllerFactory, **extra: Any) -> Any:
@@ -101,7 +105,7 @@ def test_a_failing_revert_keeps_the_finalizer_says_how_to_force_it_and_is_retrie
 ) -> None:
     kube.create_istio(namespace)
     running(kube, namespace, start_controller).stop()  # no controller while it is deleted
-    set_subsets(kube, namespace, ["v2"])  # the stable subset is gone: routing to it is refused
+    assert rename_route(kube, namespace, "primary", "main") == [80, 20]  # spec.mesh.route names no route now
     kube.delete_experiment(namespace, "c")
     assert finalizers(kube, namespace, "c") == [FINALIZER]
     assert kube.experiment(namespace, "c")["metadata"]["deletionTimestamp"]
@@ -114,14 +118,13 @@ def test_a_failing_revert_keeps_the_finalizer_says_how_to_force_it_and_is_retrie
         timeout=30,
     )
     assert failed["type"] == "Warning"
-    assert "has no subset 'v1'" in failed["note"], failed["note"]
+    assert "has no http route named 'primary'" in failed["note"], failed["note"]
     assert f"kubectl patch experiment c -n {namespace} --type merge" in failed["note"]
     ready = next(c for c in kube.status(namespace, "c")["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "RevertFailed")
     assert finalizers(kube, namespace, "c") == [FINALIZER]  # kept: the mesh still holds the canary's share
-    assert route_weights(kube.virtual_service(namespace)) == (80, 20)
 
-    set_subsets(kube, namespace, ["v1", "v2"])  # fixed: the next retry reverts
+    assert rename_route(kube, namespace, "main", "primary") == [80, 20]  # fixed: the next retry reverts
 
     wait_for(lambda: gone(kube, namespace, "c"), "the Experiment gone after a retry", timeout=90)
     assert route_weights(kube.virtual_service(namespace)) == (100, 0)
@@ -141,6 +144,26 @@ def test_a_revert_that_cannot_be_done_lets_the_experiment_go_and_says_why(
     wait_for(lambda: gone(kube, namespace, "c"), "the Experiment gone", timeout=30)
     note = next(e for e in kube.events(namespace, "c") if e["reason"] == "NotReverted")["note"]
     assert "VirtualService" in note and "not found" in note and "does not retry" in note, note
+
+
+def test_a_deletion_with_the_destination_rule_gone_reverts_all_the_same_and_warns(
+    kube: Api, namespace: str, start_controller: ControllerFactory
+) -> None:
+    kube.create_istio(namespace)
+    running(kube, namespace, start_controller).stop()
+    kube.custom.delete_namespaced_custom_object(*ISTIO, namespace, "destinationrules", SERVICE)
+    kube.delete_experiment(namespace, "c")
+
+    start_controller(lambda: SyntheticSource(kube), namespaces=(namespace,), lease_namespace=namespace, identity="b")
+
+    wait_for(lambda: gone(kube, namespace, "c"), "the Experiment gone", timeout=30)
+    assert route_weights(kube.virtual_service(namespace)) == (100, 0)  # the user's route as they declared it
+    events = {e["reason"]: e for e in kube.events(namespace, "c")}
+    assert "NotReverted" not in events and "RevertFailed" not in events, sorted(events)
+    assert "back to stable" in events["Reverted"]["note"]
+    warning = events["MeshWarning"]
+    assert warning["type"] == "Warning"
+    assert f"routed back to subset 'v1' although DestinationRule {namespace}/checkout was not found" in warning["note"]
 
 
 def test_an_experiment_without_the_finalizer_is_still_reverted_by_the_controller_running_it(

@@ -30,6 +30,9 @@ class Objects:
     def replace(self, name: str, body: Obj) -> Obj:
         return cast(Obj, self.api.replace_namespaced_custom_object(*self.where, name, body))
 
+    def delete(self, name: str) -> None:
+        self.api.delete_namespaced_custom_object(*self.where, name)
+
 
 def in_namespace(obj: Obj, namespace: str) -> Obj:
     result = copy.deepcopy(obj)

@@ -1,5 +1,6 @@
 """The Istio provider against a real kube-apiserver with Istio's CRDs: the server accepts every object,
-the user's routes and fields stay as they were, concurrent edits survive, and sweeps clean up."""
+the user's routes and fields stay as they were, concurrent edits survive, sweeps clean up, and a
+revert to stable goes ahead (with a warning) when the DestinationRule or its subsets are gone."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from kubernetes import client as k8s
 from chaos.faults import Arm
 from rollout.mesh.errors import MeshError
 from rollout.mesh.istio import IstioProvider
-from rollout.mesh.kubeobjects import KubeObjects
+from rollout.mesh.kubeobjects import KubeObjects, ObjectNotFound
 from rollout.mesh.plan import TrafficPlan
 from tests.controlplane.fixture import ControlPlane
 from tests.integration.mesh.helpers import InterruptedObjects, Objects, in_namespace, without_server_fields
@@ -62,10 +63,27 @@ def provider(
     namespace: str,
     objects: KubeObjects | None = None,
     destination_rule: str | None = None,
+    warnings: list[str] | None = None,
     **change: Any,
 ) -> IstioProvider:
     settings = replace(RICH_SETTINGS, namespace=namespace, **change)
-    return IstioProvider(objects or KubeObjects(api), settings, destination_rule)
+    warn = warnings.append if warnings is not None else None
+    return IstioProvider(objects or KubeObjects(api), settings, destination_rule, warn=warn)
+
+
+def destination_rules(admin: k8s.ApiClient, namespace: str) -> Objects:
+    return Objects(admin, "networking.istio.io", "v1", "destinationrules", namespace)
+
+
+def create_rule(admin: k8s.ApiClient, namespace: str, subsets: tuple[str, ...] = ("v1", "v2")) -> None:
+    rule = in_namespace(example("istio-destinationrule-subsets.yaml")[0], namespace)
+    rule["metadata"]["name"] = "checkout"
+    rule["spec"]["subsets"] = [s for s in rule["spec"]["subsets"] if s["name"] in subsets]
+    destination_rules(admin, namespace).create(rule)
+
+
+def primary_weights(virtualservices: Objects) -> list[int]:
+    return [d.get("weight", 100) for d in named(virtualservices.get("checkout")["spec"]["http"], "primary")["route"]]
 
 
 def view(vs: dict[str, Any]) -> dict[str, Any]:
@@ -142,15 +160,59 @@ def test_a_sweep_after_a_crash_removes_the_orphan_faults_and_cohort_routes(
 def test_a_destination_rule_without_the_canary_subset_stops_the_change(
     admin: k8s.ApiClient, namespace: str, virtualservices: Objects, stored: dict[str, Any]
 ) -> None:
-    rule = in_namespace(example("istio-destinationrule-subsets.yaml")[0], namespace)
-    rule["metadata"]["name"] = "checkout"
-    rule["spec"]["subsets"] = [s for s in rule["spec"]["subsets"] if s["name"] != "v2"]
-    Objects(admin, "networking.istio.io", "v1", "destinationrules", namespace).create(rule)
-    istio = provider(admin, namespace, destination_rule="checkout")
+    create_rule(admin, namespace, subsets=("v1",))
+    warnings: list[str] = []
+    istio = provider(admin, namespace, destination_rule="checkout", warnings=warnings)
     with pytest.raises(MeshError, match=f"DestinationRule {namespace}/checkout has no subset 'v2'; add it"):
         istio.apply(TrafficPlan(90, 10))
     istio.apply(TrafficPlan.all_stable())  # rolling back needs only the stable subset
     assert without_server_fields(virtualservices.get("checkout")) == stored
+    assert warnings == []
+
+
+def test_without_the_destination_rule_a_move_is_refused_but_a_revert_goes_ahead_with_a_warning(
+    admin: k8s.ApiClient, namespace: str, virtualservices: Objects, stored: dict[str, Any]
+) -> None:
+    create_rule(admin, namespace)
+    warnings: list[str] = []
+    istio = provider(admin, namespace, destination_rule="checkout", warnings=warnings)
+    istio.apply(PLANS[2])  # 25% on the canary, a cohort, faults
+    destination_rules(admin, namespace).delete("checkout")  # the user deletes it mid-run
+
+    with pytest.raises(MeshError, match=f"DestinationRule {namespace}/checkout not found; create it") as refused:
+        istio.apply(TrafficPlan(50, 50))  # more canary weight: refused, nothing written
+    assert not isinstance(refused.value, ObjectNotFound)  # not "the routing object is gone"
+    assert primary_weights(virtualservices) == [75, 25, 0]
+    assert warnings == []
+
+    istio.apply(TrafficPlan.all_stable())  # a rollback, an abort, the Experiment deleted
+
+    assert without_server_fields(virtualservices.get("checkout")) == stored
+    (warning,) = warnings
+    assert f"all traffic of VirtualService {namespace}/checkout routed back to subset 'v1'" in warning
+    assert f"DestinationRule {namespace}/checkout was not found" in warning
+    istio.apply(TrafficPlan.all_stable())  # a revert that changes nothing warns all the same
+    assert len(warnings) == 2
+
+
+def test_without_the_stable_subset_a_revert_goes_ahead_with_a_warning(
+    admin: k8s.ApiClient, namespace: str, virtualservices: Objects, stored: dict[str, Any]
+) -> None:
+    create_rule(admin, namespace)
+    warnings: list[str] = []
+    istio = provider(admin, namespace, destination_rule="checkout", warnings=warnings)
+    istio.apply(TrafficPlan(80, 20, mirror_percent=10.0))
+    rule = destination_rules(admin, namespace).get("checkout")
+    rule["spec"]["subsets"] = [s for s in rule["spec"]["subsets"] if s["name"] != "v1"]
+    destination_rules(admin, namespace).replace("checkout", rule)
+
+    with pytest.raises(MeshError, match="has no subset 'v1'"):
+        istio.apply(TrafficPlan(70, 30, mirror_percent=10.0))
+    istio.apply(TrafficPlan.all_stable())
+
+    assert without_server_fields(virtualservices.get("checkout")) == stored
+    (warning,) = warnings
+    assert f"DestinationRule {namespace}/checkout has no subset 'v1'" in warning and "restore it" in warning
 
 
 def test_a_missing_virtual_service_says_what_to_create(admin: k8s.ApiClient, namespace: str) -> None:
