@@ -61,7 +61,8 @@ class ClassSummary:
     - ``early_rollback``: regression classes, rollbacks before the regression's onset.
     - time to detect: from the onset to the rollback, over detected runs (steps and seconds).
     - ``blast_radius_*``: excess bad requests the canary served until the rollback; a run that never
-      rolled back (promoted or inconclusive) counts every step of the scenario (all runs).
+      rolled back (promoted or inconclusive) counts every step of the scenario, all the traffic
+      once promoted (all runs).
     - ``requests_to_detect``: mean canary + stable requests until the rollback (detected runs);
       ``oracle_ratio`` is the ratio of this engine's to the oracle SPRT's mean on the scenarios
       both detected.

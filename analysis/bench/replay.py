@@ -38,7 +38,7 @@ class RunRecord:
     step_seconds: float
     onset_step: int
     requests: float  # canary + stable requests of the effect's metric over the steps run
-    blast_radius: float  # excess bad requests the canary served until the rollback (else all steps)
+    blast_radius: float  # excess bad requests the canary served until the rollback (else every step)
     engine_errors: int = 0  # exceptions the engine raised (each counted as a HOLD)
     first_error: str = ""
     rps: float = 0.0  # the scenario's mean request rate, both arms, over all its steps
@@ -108,23 +108,28 @@ def engine_config(scenario: Scenario, bench: BenchConfig | None = None) -> Engin
     )
 
 
-def excess_bad(steps: Sequence[StepWindow], scenario: Scenario) -> float:
+def excess_bad(steps: Sequence[StepWindow], scenario: Scenario, promoted_after: int | None = None) -> float:
     """Blast radius: the sum over ``steps`` of bad_c - bad_b * r_c / r_b on the effect's metric.
 
     Bad events are errors, or exceedances of the effect's edge on a latency metric. A step with no
-    stable requests counts all the canary's bad events.
+    stable requests counts all the canary's bad events. From step ``promoted_after`` on the canary
+    is the new stable and serves every request: its step counts the canary's excess rate over the
+    stable's times both arms' requests.
     """
     effect = scenario.effect
     kind = scenario.metric_kind(effect.metric) or MetricKind.ERRORS
     total = 0.0
-    for step in steps:
+    for k, step in enumerate(steps):
         pair = step.metrics.get(effect.metric)
         if pair is None:
             continue
         bad_c = bad_count(pair.canary, kind, effect.edge)
         bad_b = bad_count(pair.stable, kind, effect.edge)
         r_c, r_b = arm_requests(pair.canary), arm_requests(pair.stable)
-        total += bad_c - (bad_b * r_c / r_b if r_b > 0 else 0.0)
+        if promoted_after is not None and k >= promoted_after and r_c > 0 and r_b > 0:
+            total += (bad_c / r_c - bad_b / r_b) * (r_c + r_b)
+        else:
+            total += bad_c - (bad_b * r_c / r_b if r_b > 0 else 0.0)
     return total
 
 
@@ -165,8 +170,10 @@ def replay(
             outcome, seen = RunOutcome.PROMOTE, k + 1
             break
     run_steps = views[seen - 1] if views else ()
-    # Until a rollback the canary keeps serving: a promoted or undecided run's harm runs to the horizon.
+    # Until a rollback the canary keeps serving: a promoted or undecided run's harm runs to the
+    # horizon, and after a promotion the canary serves all the traffic.
     exposed = run_steps if outcome is RunOutcome.ROLLBACK or not views else views[-1]
+    promoted_after = seen if outcome is RunOutcome.PROMOTE else None
     return RunRecord(
         engine=engine or judge.name,
         scenario=scenario.name,
@@ -178,7 +185,7 @@ def replay(
         step_seconds=scenario.step_seconds,
         onset_step=scenario.effect.onset_step,
         requests=_requests(run_steps, scenario.effect.metric),
-        blast_radius=excess_bad(exposed, scenario),
+        blast_radius=excess_bad(exposed, scenario, promoted_after),
         engine_errors=errors,
         first_error=first_error[:200],
         rps=mean_rate(scenario),

@@ -112,7 +112,8 @@ def format_markdown(result: BenchResult) -> str:
             "## Regressions",
             "",
             "Time to detect counts from the regression's onset. Blast radius: excess bad requests the canary "
-            "served until the rollback (runs that never rolled back: every step), mean (median). "
+            "served until the rollback (runs that never rolled back: every step, all the traffic once promoted), "
+            "mean (median). "
             "Requests: canary + stable requests until the "
             "rollback (detected runs); x oracle: ratio of means on runs both detected.",
             "",

@@ -140,18 +140,35 @@ def _blast_radius(result: BenchResult, ours: str) -> TargetCheck:
             if oracle_losses
             else "; the oracle SPRT would meet it"
         )
+    if losses:
+        matched = _blast_losses(result, ours, max_false_rollback=MAX_FALSE_ROLLBACK)
+        detail += (
+            f"; among engines with A/A false rollback <= {MAX_FALSE_ROLLBACK:g} (stats.md 5.6: at matched "
+            f"false-rollback rates): {'; '.join(matched) if matched else 'smallest on every class'}"
+        )
     return TargetCheck(target, detail, not losses)
 
 
-def _blast_losses(result: BenchResult, engine: str, also_aside: str = "") -> list[str]:
-    """The classes where an engine other than ``engine``, the oracle and ``also_aside`` has a smaller blast radius."""
+def _blast_losses(
+    result: BenchResult, engine: str, also_aside: str = "", max_false_rollback: float | None = None
+) -> list[str]:
+    """The classes where an engine other than ``engine``, the oracle and ``also_aside`` (with an A/A
+    false-rollback rate of at most ``max_false_rollback``, when given) has a smaller blast radius."""
     losses: list[str] = []
     aside = {engine, ORACLE, also_aside}
+    allowed = {
+        e.engine
+        for e in result.engine_summaries
+        if max_false_rollback is None or (e.false_rollback.n > 0 and e.false_rollback.value <= max_false_rollback)
+    }
     for cls, s in _classes(result, engine, True).items():
         rivals = [
             r
             for r in result.summaries
-            if r.scenario_class == cls and r.engine not in aside and r.blast_radius_mean is not None
+            if r.scenario_class == cls
+            and r.engine not in aside
+            and r.engine in allowed
+            and r.blast_radius_mean is not None
         ]
         best = min(rivals, key=lambda r: r.blast_radius_mean or 0.0, default=None)
         if (

@@ -4,6 +4,9 @@ A variant is written ``family@knob=value`` (``sequential@alpha=0.05``, ``naive@a
 ``kayenta@every=10``, ``threshold@failures=2``). Each family has one knob that trades false
 rollbacks for speed, so a family's variants trace its curve of false rollbacks against time to
 detect; engines are then compared at matched false-rollback rates, not only at their defaults.
+``sequential@absolute=0.001`` is the product's ``absoluteMargin`` on the error metric (0.1
+points): it changes promotions only (how many healthy canaries promote, and how many regressions
+within that margin are promoted), not rollbacks.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from dataclasses import dataclass, replace
 from typing import cast
 
 from analysis.bench.baselines import NaiveJudge
-from analysis.observations import EngineConfig, StepWindow
+from analysis.observations import EngineConfig, MetricKind, StepWindow
 from analysis.verdicts import Decision, Judge
 
 SWEEP: tuple[str, ...] = (
     "sequential@alpha=0.001",
     "sequential@alpha=0.05",
     "sequential@alpha=0.2",
+    "sequential@absolute=0.001",
     "naive@alpha=1e-5",
     "naive@alpha=1e-4",
     "naive@alpha=0.001",
@@ -31,7 +35,13 @@ SWEEP: tuple[str, ...] = (
 )
 """What ``--sweep`` adds to the default engines (``kayenta-1m`` is kayenta at every=1)."""
 
-KNOBS: dict[str, str] = {"sequential": "alpha", "naive": "alpha", "kayenta": "every", "threshold": "failures"}
+KNOBS: dict[str, tuple[str, ...]] = {
+    "sequential": ("alpha", "absolute"),
+    "naive": ("alpha",),
+    "kayenta": ("every",),
+    "threshold": ("failures",),
+}
+FRACTIONS = ("alpha", "absolute")  # knobs that take a number within (0, 1)
 
 
 class VariantError(ValueError):
@@ -50,30 +60,47 @@ class AlphaOverride:
         return self.inner.judge(steps, replace(config, alpha=self.alpha), final=final)
 
 
+@dataclass
+class AbsoluteMarginOverride:
+    """The sequential engine with ``absoluteMargin`` on the error metrics (a promotion rule)."""
+
+    inner: Judge
+    margin: float
+    name: str
+
+    def judge(self, steps: Sequence[StepWindow], config: EngineConfig, *, final: bool = False) -> Decision:
+        metrics = tuple(
+            replace(m, absolute_margin=self.margin) if m.kind is MetricKind.ERRORS else m for m in config.metrics
+        )
+        return self.inner.judge(steps, replace(config, metrics=metrics), final=final)
+
+
 def _accepted() -> str:
-    return ", ".join(f"{family}@{knob}=N" for family, knob in KNOBS.items())
+    return ", ".join(f"{family}@{knob}=N" for family, knobs in KNOBS.items() for knob in knobs)
 
 
 def parse_variant(name: str) -> tuple[str, str, float]:
     """``family@knob=value`` -> (family, knob, value); VariantError on anything else."""
     family, _, setting = name.partition("@")
     knob, _, text = setting.partition("=")
-    if family not in KNOBS or knob != KNOBS[family]:
+    if family not in KNOBS or knob not in KNOBS[family]:
         raise VariantError(f"unknown engine variant {name!r}: use one of {_accepted()}")
     try:
         value = float(text)
     except ValueError:
         raise VariantError(f"engine variant {name!r}: {text!r} is not a number") from None
-    if knob == "alpha" and not 0.0 < value < 1.0:
-        raise VariantError(f"engine variant {name!r}: alpha must be within (0, 1)")
-    if knob != "alpha" and (not math.isfinite(value) or value < 1 or value != int(value)):
+    if knob in FRACTIONS and not 0.0 < value < 1.0:
+        raise VariantError(f"engine variant {name!r}: {knob} must be within (0, 1)")
+    if knob not in FRACTIONS and (not math.isfinite(value) or value < 1 or value != int(value)):
         raise VariantError(f"engine variant {name!r}: {knob} must be a whole number of at least 1")
     return family, knob, value
 
 
 def variant_judge(name: str, engine_for: Callable[[str], Judge]) -> Judge:
     """The judge a variant names; ``engine_for`` builds the family's default engine."""
-    family, _, value = parse_variant(name)
+    family, knob, value = parse_variant(name)
+    if family == "sequential" and knob == "absolute":
+        return AbsoluteMarginOverride(engine_for("sequential"), value, name)
     if family == "sequential":
         return AlphaOverride(engine_for("sequential"), value, name)
     if family == "naive":

@@ -107,3 +107,42 @@ def test_targets_say_whether_the_oracle_itself_could_meet_them() -> None:
     ttd = next(c for t, c in checks.items() if "median TTD" in t and "errors" in t)
     assert "the oracle SPRT (the lower bound)" in ttd.detail
     assert ("meets it" in ttd.detail) or ("does not meet it either" in ttd.detail)
+
+
+def test_blast_radius_target_is_also_read_at_matched_false_rollback_rates() -> None:
+    from analysis.bench.measures import summarize_engines
+    from analysis.bench.runner import BenchResult
+    from analysis.bench.targets import check_targets
+
+    def run(engine: str, scenario: str, cls: str, outcome: RunOutcome, blast: float) -> RunRecord:
+        return RunRecord(engine, scenario, cls, cls != "aa", outcome, 3, 180.0, 60.0, 0, 1000.0, blast)
+
+    records = []
+    # "rash" rolls back half of the healthy canaries and has the smaller blast radius; "careful" never does.
+    for engine, blast, aa_rollbacks in (("mine", 5.0, 0), ("rash", 1.0, 50), ("careful", 9.0, 0)):
+        records += [run(engine, f"r{k}", "errors-x2", RunOutcome.ROLLBACK, blast) for k in range(10)]
+        records += [
+            run(engine, f"a{k}", "aa", RunOutcome.ROLLBACK if k < aa_rollbacks else RunOutcome.INCONCLUSIVE, 0.0)
+            for k in range(100)
+        ]
+    result = BenchResult(
+        replays=10,
+        seed=0,
+        engines=("mine", "rash", "careful"),
+        unavailable={},
+        classes=("aa", "errors-x2"),
+        error_classes=("errors-x2",),
+        source="test",
+        scenarios=110,
+        summaries=summarize(records),
+        engine_summaries=summarize_engines(records, {"errors-x2"}),
+        band_summaries=[],
+        decision_seconds={},
+        elapsed_seconds=0.0,
+        processes=1,
+        plan=TINY,
+        records=records,
+    )
+    blast = next(c for c in check_targets(result, ours="mine", peer="careful") if "blast radius" in c.target)
+    assert blast.met is False and "rash (A/A false rollback 0.500) 1.0 < 5.0" in blast.detail
+    assert blast.detail.endswith("at matched false-rollback rates): smallest on every class")

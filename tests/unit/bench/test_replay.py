@@ -75,7 +75,7 @@ def test_an_engine_that_raises_is_counted_and_the_run_goes_on() -> None:
     assert record.steps_run == len(scenario.steps)
 
 
-def _hand_made(rows: list[tuple[float, float, float, float]]) -> Scenario:
+def _hand_made(rows: list[tuple[float, float, float, float]], final_step: int | None = None) -> Scenario:
     steps = tuple(
         StepWindow(
             k,
@@ -92,7 +92,7 @@ def _hand_made(rows: list[tuple[float, float, float, float]]) -> Scenario:
         TrueEffect(EffectKind.ERRORS, ERRORS_METRIC, 2.0, 2.0),
         (MetricInfo(ERRORS_METRIC, MetricKind.ERRORS),),
         steps,
-        len(steps) - 1,
+        len(steps) - 1 if final_step is None else final_step,
     )
 
 
@@ -112,6 +112,17 @@ def test_a_run_that_never_rolls_back_counts_the_blast_radius_to_the_horizon() ->
     undecided = replay(scenario, Recorder("r"), engine_config(scenario))
     assert promoted.outcome is RunOutcome.PROMOTE and undecided.outcome is RunOutcome.INCONCLUSIVE
     assert promoted.blast_radius == undecided.blast_radius == pytest.approx(11.0)
+
+
+def test_after_a_promotion_the_canary_serves_all_the_traffic_until_the_horizon() -> None:
+    # Promoted at step 1 (the schedule's final step): step 2's 100 + 900 requests all meet the
+    # canary's 4% error rate instead of the stable's 2%, an excess of 0.02 x 1000 = 20.
+    scenario = _hand_made([(100, 4, 900, 18), (200, 10, 800, 16), (100, 4, 900, 18)], final_step=1)
+    promoted = replay(scenario, Recorder("r", {1: Outcome.ADVANCE}), engine_config(scenario))
+    undecided = replay(scenario, Recorder("r"), engine_config(scenario))
+    assert promoted.outcome is RunOutcome.PROMOTE and promoted.steps_run == 2
+    assert undecided.blast_radius == pytest.approx(2 + 6 + 2)
+    assert promoted.blast_radius == pytest.approx(2 + 6 + 20)
 
 
 def test_the_engine_config_carries_flagger_ranges_and_the_margins() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from typer.testing import CliRunner
 
 from analysis.bench import BenchPlan, run_bench
 from analysis.bench.generator import GeneratorSettings, generate
-from analysis.bench.replay import engine_config, replay
+from analysis.bench.replay import RunOutcome, engine_config, replay
 from analysis.bench.runner import make_judge
 from analysis.bench.variants import SWEEP, VariantError, family_of, parse_variant
 from rollout.cli import app
@@ -37,6 +38,8 @@ def test_every_sweep_variant_builds_and_names_its_family() -> None:
         ("bogus@alpha=0.1", "unknown engine variant"),
         ("naive@alpha=two", "is not a number"),
         ("sequential@alpha=1.5", "alpha must be within (0, 1)"),
+        ("sequential@absolute=0", "absolute must be within (0, 1)"),
+        ("naive@absolute=0.001", "unknown engine variant"),
         ("kayenta@every=0", "whole number of at least 1"),
         ("threshold@failures=2.5", "whole number of at least 1"),
     ],
@@ -44,6 +47,25 @@ def test_every_sweep_variant_builds_and_names_its_family() -> None:
 def test_a_bad_variant_is_refused_with_what_is_accepted(name: str, message: str) -> None:
     with pytest.raises(VariantError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_variant(name)
+
+
+def test_an_absolute_margin_promotes_healthy_canaries_and_never_changes_a_rollback() -> None:
+    # Busy enough (3000 req/s) for the latency metric to be proven non-inferior; errors at 0.05-0.5%
+    # are too rare for a ratio within 10% in 10 steps, but not for a rise of at most 1 point.
+    plain, absolute = make_judge("sequential"), make_judge("sequential@absolute=0.01")
+    busy = replace(PLAN.generator, rps_range=(3000.0, 3000.0))
+    promoted = {"sequential": 0, "absolute": 0}
+    for cls in ("aa-independent", "errors-x2"):
+        for i in range(8):
+            scenario = generate(cls, (22, i), busy)
+            config = engine_config(scenario)
+            a, b = replay(scenario, plain, config), replay(scenario, absolute, config)
+            if a.rolled_back or b.rolled_back:  # the margin is a promotion rule only
+                assert (a.outcome, a.steps_run) == (b.outcome, b.steps_run)
+            if cls == "aa-independent":
+                promoted["sequential"] += a.outcome is RunOutcome.PROMOTE
+                promoted["absolute"] += b.outcome is RunOutcome.PROMOTE
+    assert promoted["absolute"] > promoted["sequential"], promoted
 
 
 def test_a_larger_alpha_makes_the_sequential_engine_roll_back_sooner() -> None:
