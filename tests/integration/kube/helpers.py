@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 
 from analysis.observations import ArmSample, MetricKind, MetricPair
 from analysis.sources import MetricQuery, StepSpan
@@ -183,3 +184,14 @@ class SyntheticSource:
         stable = ArmSample(stable_requests, round(stable_requests * self.stable_error_rate))
         canary = ArmSample(canary_requests, round(canary_requests * self.canary_error_rate))
         return {m.name: MetricPair(stable, canary) for m in metrics if m.kind is MetricKind.ERRORS}
+
+
+def gone(kube: Api, namespace: str, name: str) -> bool:
+    """Whether the Experiment is gone from the API server (its deletion finished)."""
+    try:
+        kube.experiment(namespace, name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return True
+        raise
+    return False

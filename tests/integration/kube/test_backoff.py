@@ -18,12 +18,11 @@ import time
 from typing import Any
 
 import pytest
-from kubernetes.client.exceptions import ApiException
 
 from rollout.kube import controller as controller_module
 from rollout.kube.objects import Key
 from tests.integration.kube.fixtures import ControllerFactory
-from tests.integration.kube.helpers import Api, SyntheticSource, experiment, route_weights, wait_for
+from tests.integration.kube.helpers import Api, SyntheticSource, experiment, gone, route_weights, wait_for
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.timeout(180)]
 BACKOFF = (1.0, 2.0, 3.0, 600.0)
@@ -53,16 +52,6 @@ class Attempts:
 def ready(kube: Api, namespace: str, name: str) -> dict[str, Any]:
     status = kube.status(namespace, name)
     return next((c for c in status.get("conditions") or () if c["type"] == "Ready"), {})
-
-
-def gone(kube: Api, namespace: str, name: str) -> bool:
-    try:
-        kube.experiment(namespace, name)
-    except ApiException as exc:
-        if exc.status == 404:
-            return True
-        raise
-    return False
 
 
 def test_a_failing_run_waits_out_its_backoff_and_a_spec_change_supersedes_it_at_once(

@@ -10,12 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubernetes.client.exceptions import ApiException
 
 from rollout.kube.finalizer import FINALIZER
 from rollout.kube.objects import Key
 from tests.integration.kube.fixtures import ControllerFactory
-from tests.integration.kube.helpers import ISTIO, SERVICE, Api, SyntheticSource, experiment, route_weights, wait_for
+from tests.integration.kube.helpers import (
+    ISTIO,
+    SERVICE,
+    Api,
+    SyntheticSource,
+    experiment,
+    gone,
+    route_weights,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.timeout(240)]
 OTHER = "example.com/keep"  # someone else's finalizer
@@ -28,16 +36,6 @@ def phase_is(kube: Api, namespace: str, name: str, *phases: str) -> dict[str, An
 
 def finalizers(kube: Api, namespace: str, name: str) -> list[str]:
     return list(kube.experiment(namespace, name)["metadata"].get("finalizers") or ())
-
-
-def gone(kube: Api, namespace: str, name: str) -> bool:
-    try:
-        kube.experiment(namespace, name)
-    except ApiException as exc:
-        if exc.status == 404:
-            return True
-        raise
-    return False
 
 
 def reasons(kube: Api, namespace: str, name: str) -> list[str]:
