@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rollout.cli.output import console, fail
+from rollout.cli.output import check_writable, console, fail
 
 oracle_app = typer.Typer(help="Check an engine against an external oracle's test cases.", no_args_is_help=True)
 
@@ -161,10 +161,14 @@ def bench_analysis(
         fail("--error-absolute-margin is a share of requests within (0, 1), e.g. 0.002 for 0.2 points")
     plan = BenchPlan(bench=BenchConfig(error_absolute_margin=error_absolute_margin))
     engines = _bench_engines(engine, sweep)
+    if out is not None:
+        check_writable(out, "--out")
     try:
         result = run_bench(replays=replays, scenarios_dir=scenarios, out_dir=out, seed=seed, engines=engines, plan=plan)
     except (ScenarioFormatError, UnknownEngineError) as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail(f"--out {out}: cannot write the results ({exc.strerror or exc})")
     console.print(format_markdown(result), markup=False, soft_wrap=True)
     if out is not None:
         console.print(f"written: {out / 'bench.md'}, {out / 'bench.json'}, {out / 'bench-pareto.png'}", markup=False)

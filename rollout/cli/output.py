@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -15,3 +16,15 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``meshroll: message`` on stderr as one line and exit with ``code``."""
     err_console.print(f"meshroll: {message}", markup=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def check_writable(folder: Path, option: str) -> None:
+    """Fail in one line unless ``folder`` exists (or can be made) and takes new files: checked before
+    the work whose results go there, not after it."""
+    probe = folder / ".meshroll-write-test"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        fail(f"{option} {folder}: cannot write there ({exc.strerror or exc}); choose a folder you can write to")

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 import rollout
-from rollout.cli.output import console, fail
+from rollout.cli.output import check_writable, console, fail
 from rollout.cli.view import RunView
 from rollout.errors import RolloutError
 from rollout.spec.loader import SpecError, load_experiment
@@ -84,6 +84,7 @@ def _write_report(result: RunResult, title: str, path: Path) -> None:
     from rollout.report import write_report
 
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         console.print(f"report: {write_report(result.status, title, path)}", markup=False)
     except OSError as exc:
         console.print(f"report not written to {path}: {exc.strerror or exc}", markup=False)
@@ -113,6 +114,9 @@ def run(
     config = checked_prometheus(prometheus, metrics_port)
     if journal is None and experiment.spec.chaos is not None:
         journal = Path(f"meshroll-journal-{experiment.metadata.name}.json")
+    for option, path in (("--status-out", status_out), ("--journal", journal)):
+        if path is not None:
+            check_writable(path.parent, option)
     result = execute(
         experiment,
         seed=seed,
@@ -180,7 +184,6 @@ def demo(
         )
         console.print(_final_line(result), markup=False, soft_wrap=True)
         folder = Path(tempfile.gettempdir()) / "meshroll-demo"
-        folder.mkdir(parents=True, exist_ok=True)
         _write_report(result, f"demo {chosen.value}", folder / f"{chosen.value}.html")
         if result.interrupted:
             fail(_final_line(result))

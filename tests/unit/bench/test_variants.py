@@ -94,3 +94,11 @@ def test_the_cli_refuses_an_unknown_engine_in_one_line(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, ["bench", "analysis", "--replays", "1", "--engine", bad])
         assert result.exit_code != 0
         assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_an_out_folder_that_cannot_be_written_is_refused_before_any_replay(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    result = CliRunner().invoke(app, ["bench", "analysis", "--replays", "1", "--out", str(blocked / "results")])
+    assert result.exit_code != 0 and "cannot write there" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "scenarios from" not in result.output, result.output
