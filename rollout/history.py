@@ -3,7 +3,7 @@
 A judgement records about 1 KB per metric and a run judges every interval, so a whole history grows
 by megabytes a day: too much to keep in memory for weeks, to serialise on every status write, or
 to store in one Kubernetes object. The numbers of a judgement are read back only for the newest
-ones (the decision at hand, Slack, ``meshroll status``) and for each step's last (the report draws
+ones (the decision at hand, the notifications) and for each step's last (the report draws
 one point per step); they also went to the Events, the log and Slack when it was made. So the
 newest ``KEEP_JUDGEMENTS`` judgements and each step's last keep them; every entry keeps its time,
 event, outcome, reason, step and traffic, which is what replaying the machine and re-collecting
