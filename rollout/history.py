@@ -5,9 +5,11 @@ by megabytes a day: too much to keep in memory for weeks, to serialise on every 
 to store in one Kubernetes object. The numbers of a judgement are read back only for the newest
 ones (the decision at hand, the notifications) and for each step's last (the report draws
 one point per step); they also went to the Events, the log and Slack when it was made. So the
-newest ``KEEP_JUDGEMENTS`` judgements and each step's last keep them; every entry keeps its time,
-event, outcome, reason, step and traffic, which is what replaying the machine and re-collecting
-evidence after a restart need.
+newest ``KEEP_JUDGEMENTS`` judgements, each step's last and every judgement that moved the run
+(a rollback, an advance to the next step, a promotion, an inconclusive end) keep them; only holds
+that changed nothing lose them once older. Every entry keeps its time, event, outcome, reason,
+step and traffic, which is what replaying the machine and re-collecting evidence after a restart
+need.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def appended(history: tuple[HistoryEntry, ...], entry: HistoryEntry) -> tuple[Hi
             continue
         seen += 1
         if seen == KEEP_JUDGEMENTS + 1:
-            if event.metrics and later_step == new[i].step:
+            moved = new[i].from_phase != new[i].to_phase or (i > 0 and new[i - 1].step != new[i].step)
+            if event.metrics and later_step == new[i].step and event.outcome == "hold" and not moved:
                 thinned = new[i].model_copy(update={"event": event.model_copy(update={"metrics": ()})})
                 return (*new[:i], thinned, *new[i + 1 :])
             return new

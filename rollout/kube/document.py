@@ -131,6 +131,7 @@ def compact_history(history: list[Obj]) -> list[Obj]:
     """
     judged = [i for i, e in enumerate(history) if (e.get("event") or {}).get("type") == "judged"]
     keep = set(judged[-KEEP_JUDGEMENTS:])
+    keep.update(i for i in judged if _moved(history, i))
     last_of_step: dict[object, int] = {}
     for i in judged:
         last_of_step[history[i].get("step")] = i
@@ -143,6 +144,16 @@ def compact_history(history: list[Obj]) -> list[Obj]:
             entry = {**entry, "event": {**event, "metrics": []}}
         out.append(entry)
     return out
+
+
+def _moved(history: list[Obj], i: int) -> bool:
+    """Whether judgement ``i`` moved the run (not a hold, another phase, or the next step)."""
+    entry = history[i]
+    return (
+        (entry.get("event") or {}).get("outcome") != "hold"
+        or entry.get("fromPhase") != entry.get("toPhase")
+        or (i > 0 and history[i - 1].get("step") != entry.get("step"))
+    )
 
 
 def pack_history(history: list[Obj]) -> tuple[list[Obj], list[Obj]]:

@@ -101,7 +101,7 @@ def test_same_spec_ignores_key_order_only() -> None:
     assert not same_spec(None, {"a": 1})
 
 
-def long_run(judgements: int, metrics: int, steps: int) -> Status:
+def long_run(judgements: int, metrics: int, steps: int, thin: bool = True) -> Status:
     """A run that judged every interval: ``judgements`` holds spread over ``steps`` steps, each with
     its own numbers in its reasons (as real ones have)."""
 
@@ -135,14 +135,22 @@ def long_run(judgements: int, metrics: int, steps: int) -> Status:
             traffic=Traffic(canary_weight=5 * (1 + i * steps // judgements)),
             reason=reason,
         )
-        history = appended(history, entry)  # as the machine records them
+        history = appended(history, entry) if thin else (*history, entry)  # thin: as the machine records them
     return Status(phase=Phase.PROGRESSING, step=steps - 1, traffic=Traffic(canary_weight=5), history=history)
 
 
-def test_the_machine_keeps_the_numbers_of_the_newest_judgements_and_of_each_steps_last() -> None:
+def test_the_machine_keeps_the_numbers_of_the_newest_judgements_of_each_steps_last_and_of_each_move() -> None:
     history = long_run(judgements=100, metrics=2, steps=4).history
     kept = [i for i, e in enumerate(history) if isinstance(e.event, Judged) and e.event.metrics]
-    assert kept == [24, 49, 74, *range(80, 100)]  # steps 0-2's last judgements and the newest 20
+    # steps 0-2's last holds, the judgements that advanced the run to steps 1-3, and the newest 20
+    assert kept == [24, 25, 49, 50, 74, 75, *range(80, 100)]
+
+
+def test_the_stored_status_thins_an_unthinned_history_as_the_machine_does() -> None:
+    # A status from an older meshroll (whole history) is stored exactly as the machine's own.
+    machine, whole = long_run(300, 2, 4), long_run(300, 2, 4, thin=False)
+    assert machine != whole
+    assert compose(machine, RunInfo(run=1), [], "a") == compose(whole, RunInfo(run=1), [], "a")
 
 
 def test_a_week_of_judgements_on_twenty_metrics_fits_in_a_kubernetes_object() -> None:
@@ -160,7 +168,8 @@ def test_a_week_of_judgements_on_twenty_metrics_fits_in_a_kubernetes_object() ->
     ]
     assert observation_spans(back.status.history) == observation_spans(status.history)  # same evidence windows
     steps_last = [e for e in back.status.history if isinstance(e.event, Judged) and e.event.metrics]
-    assert len(steps_last) == 20 + 5  # each step's last (for the report) and the newest 20, numbers and all
+    # each step's last (for the report), the 5 advances and the newest 20, numbers and all
+    assert len(steps_last) == 5 + 5 + 20
 
 
 def test_a_status_written_before_packing_reads_the_same() -> None:
