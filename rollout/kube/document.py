@@ -105,7 +105,8 @@ def status_of(document: object) -> Status | None:
     Raises ValidationError when it is none of these, ValueError when it is not a JSON object.
     """
     if not isinstance(document, dict):
-        raise ValueError("expected a JSON object")
+        kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+        raise ValueError(f"the top level is {kinds.get(type(document), 'null')}")
     if document.get("kind") == "Experiment" or "spec" in document:
         document = document.get("status") or {}
         if not isinstance(document, dict) or not document:
