@@ -174,6 +174,50 @@ def bench_analysis(
         console.print(f"written: {out / 'bench.md'}, {out / 'bench.json'}, {out / 'bench-pareto.png'}", markup=False)
 
 
+@bench_app.command("status")
+def bench_status(
+    days: Annotated[
+        list[float] | None, typer.Option("--days", help="Run lengths to measure, in days (default: 1, 7 and 30).")
+    ] = None,
+    metrics: Annotated[int, typer.Option(help="Metrics judged at every interval.", min=1, max=200)] = 20,
+    interval: Annotated[float, typer.Option(help="Seconds between judgements.", min=1.0)] = 60.0,
+) -> None:
+    """How large an Experiment's stored status grows over a long run, and what writing and reading it costs."""
+    from rollout.kube.status_size import API_SERVER_LIMIT, measure
+
+    horizons = days or [1.0, 7.0, 30.0]
+    if any(not 0 < d <= 90 for d in horizons):
+        fail("--days takes run lengths within (0, 90]")
+    lines = [
+        f"# stored .status: {metrics} metrics judged every {interval:g} s",
+        "",
+        "| run | judged | numbered | whole history | thinned | stored | fits | write | read |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    console.print("\n".join(lines), markup=False, soft_wrap=True)
+    for d in horizons:
+        size = measure(d, metrics, interval)
+        console.print(
+            f"| {d:g} d | {size.judgements:,} | {size.with_numbers:,} | {_megabytes(size.whole_bytes)} | "
+            f"{_megabytes(size.thinned_bytes)} | {_megabytes(size.stored_bytes)} | {'yes' if size.fits else 'no'} | "
+            f"{size.write_ms:,.0f} ms | {size.read_ms:,.0f} ms |",
+            markup=False,
+            soft_wrap=True,
+        )
+    console.print(
+        f"\njudged: judgements in the run; numbered: those that keep their per-metric numbers (the moves, each "
+        f"step's last, the newest 20); whole history: with every judgement's numbers (estimated); thinned: "
+        f"numbered as above; stored: the .status written, entries past the newest 300 packed; fits: under the "
+        f"{API_SERVER_LIMIT / 1e6:.2f} MB the API server takes per object; write/read: compose/parse, median of 3.",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.2f} MB"
+
+
 def _bench_engines(names: list[str] | None, sweep: bool) -> list[str]:
     """The engines to compare; a name no engine answers to stops here, with the accepted names."""
     from analysis.bench.runner import DEFAULT_ENGINES

@@ -6,9 +6,9 @@ import json
 import math
 
 from rollout.events import Judged, MetricNumbers, Start
-from rollout.history import appended
 from rollout.kube.document import KEEP_ENTRIES, MAX_PREVIOUS_RUNS, RunInfo, compose, same_history, same_spec, split
 from rollout.kube.evidence import observation_spans
+from rollout.kube.status_size import judged_run
 from rollout.status import HistoryEntry, Phase, Status, Traffic
 
 SPEC = {"target": {"service": "checkout", "canary": {"version": "v2"}}, "mesh": {"provider": "istio"}}
@@ -102,41 +102,8 @@ def test_same_spec_ignores_key_order_only() -> None:
 
 
 def long_run(judgements: int, metrics: int, steps: int, thin: bool = True) -> Status:
-    """A run that judged every interval: ``judgements`` holds spread over ``steps`` steps, each with
-    its own numbers in its reasons (as real ones have)."""
-
-    def numbers(i: int) -> tuple[MetricNumbers, ...]:
-        return tuple(
-            MetricNumbers(
-                metric=f"metric-{m}",
-                outcome="hold",
-                reason=f"requests slower than 250: 2.52% vs 2.19% (ratio 1.16, CS [1.06, 1.24]); e-value {i} < 200",
-                estimate=1.16,
-                interval=(1.06, 1.24),
-                e_value=float(i),
-                threshold=200.0,
-                stable_n=123456.0,
-                canary_n=12345.0,
-                stable_value=0.0219,
-                canary_value=0.0252,
-            )
-            for m in range(metrics)
-        )
-
-    history: tuple[HistoryEntry, ...] = ()
-    for i in range(judgements):
-        reason = f"error-rate: ratio {1 + i / 1e5:.5f} with CS [0.71, 1.42], within 1.1? not yet known ({i})"
-        entry = HistoryEntry(
-            time=60.0 * (i + 1),
-            event=Judged(outcome="hold", engine="sequential", reason=reason, metrics=numbers(i)),
-            from_phase=Phase.PROGRESSING,
-            to_phase=Phase.PROGRESSING,
-            step=i * steps // judgements,
-            traffic=Traffic(canary_weight=5 * (1 + i * steps // judgements)),
-            reason=reason,
-        )
-        history = appended(history, entry) if thin else (*history, entry)  # thin: as the machine records them
-    return Status(phase=Phase.PROGRESSING, step=steps - 1, traffic=Traffic(canary_weight=5), history=history)
+    """A run that judged every minute, thinned as the machine records it (or not)."""
+    return judged_run(judgements, metrics, steps, keep_every_number=not thin)
 
 
 def test_the_machine_keeps_the_numbers_of_the_newest_judgements_of_each_steps_last_and_of_each_move() -> None:
