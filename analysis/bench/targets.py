@@ -85,6 +85,12 @@ def _time_to_detect(result: BenchResult, ours: str, peer: str) -> list[TargetChe
         paired = _paired_ttd(result, ours, peer, kind)
         if paired is not None:
             detail += f"; on the {paired[2]} runs both detected: {paired[0]:.0f} s vs {paired[1]:.0f} s"
+            pairs = [
+                f"{cls} {p[0]:.0f} vs {p[1]:.0f} s ({p[2]})"
+                for cls in _classes(result, ours, True)
+                if (p := _paired_ttd(result, ours, peer, kind, cls)) is not None
+            ]
+            detail += f" (per class: {', '.join(pairs)})"
         per_class = _per_class_ttd_failures(result, ours, peer, kind)
         if per_class:
             detail += f"; per class not met: {per_class}"
@@ -92,15 +98,20 @@ def _time_to_detect(result: BenchResult, ours: str, peer: str) -> list[TargetChe
     return checks
 
 
-def _paired_ttd(result: BenchResult, ours: str, peer: str, kind: str) -> tuple[float, float, int] | None:
-    """Median time to detect of each engine on the regression runs both detected."""
+def _paired_ttd(
+    result: BenchResult, ours: str, peer: str, kind: str, only: str | None = None
+) -> tuple[float, float, int] | None:
+    """Median time to detect of each engine on the regression runs both detected (of class ``only``)."""
     errors = set(result.error_classes)
 
     def detected(engine: str) -> dict[str, float]:
         return {
             r.scenario: r.seconds_to_detect
             for r in result.records
-            if r.engine == engine and r.detected and (r.scenario_class in errors) == (kind == "errors")
+            if r.engine == engine
+            and r.detected
+            and (r.scenario_class in errors) == (kind == "errors")
+            and (only is None or r.scenario_class == only)
         }
 
     mine, theirs = detected(ours), detected(peer)

@@ -107,6 +107,8 @@ def test_targets_say_whether_the_oracle_itself_could_meet_them() -> None:
     ttd = next(c for t, c in checks.items() if "median TTD" in t and "errors" in t)
     assert "the oracle SPRT (the lower bound)" in ttd.detail
     assert ("meets it" in ttd.detail) or ("does not meet it either" in ttd.detail)
+    if "runs both detected" in ttd.detail:  # and then per class, like for like
+        assert "(per class: errors-x5 " in ttd.detail
 
 
 def test_blast_radius_target_is_also_read_at_matched_false_rollback_rates() -> None:
