@@ -18,7 +18,7 @@ from typing import Any
 
 from rollout.kube.client import Conflict, KubeError, NotFound, NotLeader
 from rollout.kube.document import RunInfo, split
-from rollout.kube.events import MAX_NOTE, EventRecorder, EventText
+from rollout.kube.events import EventRecorder, EventText
 from rollout.kube.finalizer import (
     FINALIZER,
     Release,
@@ -127,7 +127,7 @@ class Finalizer:
             f"removing the finalizer {FINALIZER}"
         )
         log.info("%s: %s", key, note)
-        self.recorder.record(reference(obj), EventText("Normal", "Reverted", "Delete", _clip(note)))
+        self.recorder.record(reference(obj), EventText("Normal", "Reverted", "Delete", note))
 
     def _impossible(self, key: Key, obj: Obj, decision: Revert, why: str) -> None:
         note = (
@@ -135,9 +135,4 @@ class Finalizer:
             f"removing the finalizer {FINALIZER}"
         )
         log.warning("%s: %s", key, note)
-        self.recorder.record(reference(obj), EventText("Warning", "NotReverted", "Delete", _clip(note)))
-
-
-def _clip(note: str) -> str:
-    raw = note.encode()
-    return note if len(raw) <= MAX_NOTE else raw[: MAX_NOTE - 3].decode(errors="ignore") + "..."
+        self.recorder.record(reference(obj), EventText("Warning", "NotReverted", "Delete", note))

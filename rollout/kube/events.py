@@ -94,7 +94,7 @@ def _note(entry: HistoryEntry, run: int) -> str:
     parts = [head, entry.reason]
     if isinstance(entry.event, Judged):
         parts += [_numbers(m) for m in entry.event.metrics]
-    return _clip("; ".join(p for p in parts if p))
+    return clip_note("; ".join(p for p in parts if p))
 
 
 def _numbers(m: MetricNumbers) -> str:
@@ -113,7 +113,8 @@ def _numbers(m: MetricNumbers) -> str:
     return " ".join(bits)
 
 
-def _clip(text: str) -> str:
+def clip_note(text: str) -> str:
+    """``text`` cut to the MAX_NOTE bytes an Event's note may hold (the recorder clips every note)."""
     raw = text.encode()
     if len(raw) <= MAX_NOTE:
         return text
@@ -195,7 +196,7 @@ class EventRecorder:
             "action": text.action,
             "reason": text.reason,
             "type": text.type,
-            "note": text.note,
+            "note": clip_note(text.note),
             "regarding": {k: v for k, v in regarding.items() if v is not None},
         }
         call(

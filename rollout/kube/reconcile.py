@@ -31,7 +31,7 @@ from rollout.kube.client import NotFound
 from rollout.kube.conditions import Problem
 from rollout.kube.deletion import Finalizer
 from rollout.kube.document import RunInfo, StoredStatus, split
-from rollout.kube.events import MAX_NOTE, EventRecorder, EventText
+from rollout.kube.events import EventRecorder, EventText
 from rollout.kube.finalizer import deleting, held, wanted
 from rollout.kube.objects import Experiments, InvalidExperiment, Key, experiment_from, reference
 from rollout.kube.revisions import Adopt, Drive, Idle, Reject, StartRun, Supersede, next_step
@@ -121,7 +121,7 @@ class RunFactory:
             from rollout.mesh.factory import provider_for
 
             def warn(message: str) -> None:  # e.g. a revert to stable with the DestinationRule gone
-                self.context.recorder.record(regarding, EventText("Warning", MESH_WARNING, "Route", _clip(message)))
+                self.context.recorder.record(regarding, EventText("Warning", MESH_WARNING, "Route", message))
 
             return provider_for(experiment, self.api, warn=warn)
         provider: TrafficProvider = self.provider_factory(experiment, self.api)
@@ -341,11 +341,6 @@ def _ignored(value: str, why: str) -> EventText:
         note = f"{COMMAND_ANNOTATION}={value!r} is not a command; use one of {', '.join(COMMANDS)}"
         return EventText("Warning", "UnknownCommand", "Command", note)
     return EventText("Warning", "CommandIgnored", "Command", f"{COMMAND_ANNOTATION}={value!r}: {why}")
-
-
-def _clip(note: str) -> str:
-    raw = note.encode()
-    return note if len(raw) <= MAX_NOTE else raw[: MAX_NOTE - 3].decode(errors="ignore") + "..."
 
 
 def _annotation(obj: Mapping[str, Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rollout.events import Judged, MetricNumbers
-from rollout.kube.events import EventRecorder, EventText
+from rollout.kube.events import MAX_NOTE, EventRecorder, EventText
 from rollout.kube.objects import reference
 from rollout.status import HistoryEntry, Phase, Traffic
 from tests.controlplane.fixture import ControlPlane
@@ -47,3 +47,14 @@ def test_a_transition_is_posted_with_its_numbers_and_a_repeat_becomes_a_series(
     assert (recorder.posted, recorder.deduplicated) == (2, 2)
     described = controlplane.kubectl("describe", "experiment", "c", "-n", namespace).stdout
     assert "RollingBack" in described and "MeshError" in described
+
+
+def test_a_note_longer_than_an_event_may_hold_is_clipped_not_refused(
+    controlplane: ControlPlane, kube: Api, namespace: str
+) -> None:
+    obj = kube.create_experiment(experiment(namespace, "c"))
+    recorder = EventRecorder(controlplane.api_client(), instance="replica-a")
+    recorder.record(reference(obj), EventText("Warning", "InvalidSpec", "Validate", "spec.target: " + "x" * 3000))
+
+    (event,) = kube.events(namespace, "c")
+    assert len(event["note"].encode()) == MAX_NOTE and event["note"].endswith("...")
