@@ -14,6 +14,8 @@ need.
 
 from __future__ import annotations
 
+from itertools import islice
+
 from rollout.events import Judged
 from rollout.status import HistoryEntry
 
@@ -21,23 +23,42 @@ KEEP_JUDGEMENTS = 20
 
 
 def appended(history: tuple[HistoryEntry, ...], entry: HistoryEntry) -> tuple[HistoryEntry, ...]:
-    """``history`` with ``entry`` added, and the numbers of the judgement that just left the newest
-    ``KEEP_JUDGEMENTS`` dropped unless it is its step's last."""
+    """``history`` with ``entry`` added, and the numbers dropped from the judgement that just left the
+    newest ``KEEP_JUDGEMENTS`` if it does not keep them (``_keeps``)."""
     new = (*history, entry)
     if not isinstance(entry.event, Judged):
         return new
-    seen = 0
-    later_step: int | None = None  # the step of the judgement after the one looked at
-    for i in range(len(new) - 1, -1, -1):
-        event = new[i].event
-        if not isinstance(event, Judged):
-            continue
-        seen += 1
-        if seen == KEEP_JUDGEMENTS + 1:
-            moved = new[i].from_phase != new[i].to_phase or (i > 0 and new[i - 1].step != new[i].step)
-            if event.metrics and later_step == new[i].step and event.outcome == "hold" and not moved:
-                thinned = new[i].model_copy(update={"event": event.model_copy(update={"metrics": ()})})
-                return (*new[:i], thinned, *new[i + 1 :])
-            return new
-        later_step = new[i].step
-    return new
+    newest = (i for i in range(len(new) - 1, -1, -1) if isinstance(new[i].event, Judged))
+    judged = list(islice(newest, KEEP_JUDGEMENTS + 1))  # newest first
+    if len(judged) <= KEEP_JUDGEMENTS:
+        return new
+    i = judged[KEEP_JUDGEMENTS]
+    return _stripped(new, [i]) if not _keeps(new, i, judged[KEEP_JUDGEMENTS - 1]) else new
+
+
+def thinned(history: tuple[HistoryEntry, ...]) -> tuple[HistoryEntry, ...]:
+    """The whole of ``history`` thinned by the rule ``appended`` applies one judgement at a time (for a
+    history recorded without it: by an older meshroll)."""
+    judged = [i for i, e in enumerate(history) if isinstance(e.event, Judged)]
+    older = judged[:-KEEP_JUDGEMENTS]
+    return _stripped(history, [i for i, after in zip(older, judged[1:], strict=False) if not _keeps(history, i, after)])
+
+
+def _keeps(history: tuple[HistoryEntry, ...], i: int, after: int) -> bool:
+    """Whether judgement ``i`` (``after``: the next judgement) keeps its numbers though no longer among
+    the newest: it moved the run (not a plain hold, another phase, the next step), or it is its
+    step's last."""
+    entry = history[i]
+    plain_hold = isinstance(entry.event, Judged) and entry.event.outcome == "hold"
+    moved = not plain_hold or entry.from_phase != entry.to_phase or (i > 0 and history[i - 1].step != entry.step)
+    return moved or history[after].step != entry.step
+
+
+def _stripped(history: tuple[HistoryEntry, ...], indices: list[int]) -> tuple[HistoryEntry, ...]:
+    """``history`` with the judgements at ``indices`` without their numbers (itself if none has any)."""
+    changes = {
+        i: history[i].model_copy(update={"event": event.model_copy(update={"metrics": ()})})
+        for i in indices
+        if isinstance(event := history[i].event, Judged) and event.metrics
+    }
+    return tuple(changes.get(i, e) for i, e in enumerate(history)) if changes else history

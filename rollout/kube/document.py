@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rollout.history import KEEP_JUDGEMENTS
+from rollout.history import thinned
 from rollout.status import Status
 
 Obj = dict[str, Any]
@@ -87,9 +87,7 @@ def split(raw: Mapping[str, Any] | None) -> StoredStatus:
         last_command=str(raw.get("lastCommand") or ""),
     )
     conditions = tuple(c for c in raw.get("conditions") or () if isinstance(c, dict))
-    own = {k: v for k, v in raw.items() if k in _STATUS_KEYS}
-    if raw.get("earlierHistory") and isinstance(own.get("history"), list):
-        own["history"] = unpack_history(raw["earlierHistory"]) + own["history"]
+    own = _own(raw)
     status: Status | None = None
     if info.run > 0 and own:
         try:
@@ -97,6 +95,14 @@ def split(raw: Mapping[str, Any] | None) -> StoredStatus:
         except ValidationError as exc:
             log.warning("the stored status cannot be read (%s); the run is treated as not started", exc.error_count())
     return StoredStatus(status, info, conditions)
+
+
+def _own(raw: Mapping[str, Any]) -> Obj:
+    """meshroll's own Status fields of a stored ``.status``, its packed history unpacked."""
+    own = {k: v for k, v in raw.items() if k in _STATUS_KEYS}
+    if raw.get("earlierHistory") and isinstance(own.get("history"), list):
+        own["history"] = unpack_history(raw["earlierHistory"]) + own["history"]
+    return own
 
 
 def status_of(document: object) -> Status | None:
@@ -114,47 +120,13 @@ def status_of(document: object) -> Status | None:
     if any(name in document for name in KUBE_FIELDS):
         stored = split(document)
         if stored.status is None and stored.info.run > 0:
-            own = {k: v for k, v in document.items() if k in _STATUS_KEYS}
-            return Status.model_validate(own)  # the reason it could not be read
+            return Status.model_validate(_own(document))  # raises with the reason split could not read it
         return stored.status
     return Status.model_validate(document)
 
 
 KEEP_ENTRIES = 300
 """History entries ``.status.history`` holds as they are; older ones are packed into ``earlierHistory``."""
-
-
-def compact_history(history: list[Obj]) -> list[Obj]:
-    """The stored history, with the per-metric numbers of older judgements left out.
-
-    The running controller already thins them (``rollout.history``); this applies the same rule to
-    what is written, whatever wrote the status (a status from an older meshroll, a replay).
-    """
-    judged = [i for i, e in enumerate(history) if (e.get("event") or {}).get("type") == "judged"]
-    keep = set(judged[-KEEP_JUDGEMENTS:])
-    keep.update(i for i in judged if _moved(history, i))
-    last_of_step: dict[object, int] = {}
-    for i in judged:
-        last_of_step[history[i].get("step")] = i
-    keep.update(last_of_step.values())
-    dropped = set(judged) - keep
-    out = []
-    for i, entry in enumerate(history):
-        event = entry.get("event") or {}
-        if i in dropped and event.get("metrics"):
-            entry = {**entry, "event": {**event, "metrics": []}}
-        out.append(entry)
-    return out
-
-
-def _moved(history: list[Obj], i: int) -> bool:
-    """Whether judgement ``i`` moved the run (not a hold, another phase, or the next step)."""
-    entry = history[i]
-    return (
-        (entry.get("event") or {}).get("outcome") != "hold"
-        or entry.get("fromPhase") != entry.get("toPhase")
-        or (i > 0 and history[i - 1].get("step") != entry.get("step"))
-    )
 
 
 def pack_history(history: list[Obj]) -> tuple[list[Obj], list[Obj]]:
@@ -192,9 +164,11 @@ def unpack_history(packed: object) -> list[Obj]:
 
 def compose(status: Status | None, info: RunInfo, conditions: list[Obj], controller: str) -> Obj:
     """The whole ``.status`` to write."""
+    if status is not None:  # the machine thins as it records; this covers a history an older meshroll wrote
+        status = status.model_copy(update={"history": thinned(status.history)})
     body: Obj = json.loads(status.model_dump_json(by_alias=True)) if status is not None else {}  # inf, NaN -> null
     if "history" in body:
-        body["earlierHistory"], body["history"] = pack_history(compact_history(body["history"]))
+        body["earlierHistory"], body["history"] = pack_history(body["history"])
     body.update(
         {
             "observedGeneration": info.observed_generation,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from rollout.events import Judged, MetricNumbers
 from rollout.history import appended
-from rollout.kube.document import RunInfo, compact_history, compose, split
+from rollout.kube.document import RunInfo, compose, split
 from rollout.status import HistoryEntry, Phase, Status, Traffic
 
 API_SERVER_LIMIT = 1_572_864  # bytes: the request size the API server (etcd) accepts by default, 1.5 MiB
@@ -96,14 +96,13 @@ def measure(days: float, metrics: int, interval_s: float = 60.0, steps: int = 6,
         reads.append(time.perf_counter() - began)
     kept = [e.event for e in status.history if isinstance(e.event, Judged) and e.event.metrics]
     per_judgement = len(json.dumps([m.model_dump(by_alias=True) for m in kept[-1].metrics])) if kept else 0
-    history = json.loads(status.model_dump_json(by_alias=True))["history"]
-    thinned = len(json.dumps(compact_history(history)))
+    thinned_bytes = len(json.dumps(json.loads(status.model_dump_json(by_alias=True))["history"]))  # as recorded
     return StatusSize(
         days=days,
         judgements=judgements,
         with_numbers=len(kept),
-        whole_bytes=thinned + (judgements - len(kept)) * per_judgement,
-        thinned_bytes=thinned,
+        whole_bytes=thinned_bytes + (judgements - len(kept)) * per_judgement,
+        thinned_bytes=thinned_bytes,
         stored_bytes=len(json.dumps(body)),
         write_ms=1000 * statistics.median(writes),
         read_ms=1000 * statistics.median(reads),
