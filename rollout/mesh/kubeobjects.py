@@ -130,12 +130,10 @@ def api_error(exc: ApiException, verb: str, ref: ObjectRef) -> MeshError:
     if status == 404:
         details = body.get("details")
         if isinstance(details, dict) and details.get("name"):
-            role = (
-                "meshroll reads its subsets and never edits it"
-                if ref.kind == "DestinationRule"
-                else "meshroll changes only its weights and its own routes in it"
+            return ObjectNotFound(
+                f"{ref.what} not found: create it (meshroll changes only its weights and its own routes in it), "
+                f"or fix {ref.spec_field}"
             )
-            return ObjectNotFound(f"{ref.what} not found: create it ({role}), or fix {ref.spec_field}")
         return ObjectNotFound(
             f"the API server does not serve {ref.resource}/{ref.version}: install the CRD that serves it (the mesh's "
             "CRDs), or use the API version the cluster serves"

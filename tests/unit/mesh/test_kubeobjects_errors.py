@@ -31,16 +31,6 @@ def test_a_missing_object_says_create_it_or_fix_the_spec_field() -> None:
     )
 
 
-def test_a_missing_destination_rule_says_meshroll_only_reads_it() -> None:
-    field = "spec.mesh.destinationRule"
-    rule = ObjectRef("networking.istio.io", "v1", "destinationrules", "DestinationRule", "shop", "checkout", field)
-    body = {"kind": "Status", "reason": "NotFound", "details": {"name": "checkout", "kind": "destinationrules"}}
-    assert str(api_error(failure(404, "Not Found", body), "get", rule)) == (
-        "DestinationRule shop/checkout not found: create it (meshroll reads its subsets and never edits it), "
-        "or fix spec.mesh.destinationRule"
-    )
-
-
 def test_a_missing_kind_says_to_install_the_crd() -> None:
     error = api_error(failure(404, "Not Found", "404 page not found"), "get", VS)
     assert "does not serve virtualservices.networking.istio.io/v1: install the CRD" in str(error)
