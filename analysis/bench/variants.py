@@ -49,30 +49,32 @@ class VariantError(ValueError):
 
 
 @dataclass
-class AlphaOverride:
-    """An engine judged at another family-wise rollback level than the benchmark's configuration."""
+class ConfigOverride:
+    """An engine judged with the benchmark's configuration changed by ``change`` (one knob)."""
 
     inner: Judge
-    alpha: float
+    change: Callable[[EngineConfig], EngineConfig]
     name: str
 
     def judge(self, steps: Sequence[StepWindow], config: EngineConfig, *, final: bool = False) -> Decision:
-        return self.inner.judge(steps, replace(config, alpha=self.alpha), final=final)
+        return self.inner.judge(steps, self.change(config), final=final)
 
 
-@dataclass
-class AbsoluteMarginOverride:
-    """The sequential engine with ``absoluteMargin`` on the error metrics (a promotion rule)."""
+def _with_alpha(alpha: float) -> Callable[[EngineConfig], EngineConfig]:
+    """Another family-wise rollback level."""
+    return lambda config: replace(config, alpha=alpha)
 
-    inner: Judge
-    margin: float
-    name: str
 
-    def judge(self, steps: Sequence[StepWindow], config: EngineConfig, *, final: bool = False) -> Decision:
-        metrics = tuple(
-            replace(m, absolute_margin=self.margin) if m.kind is MetricKind.ERRORS else m for m in config.metrics
+def _with_absolute_margin(margin: float) -> Callable[[EngineConfig], EngineConfig]:
+    """``absoluteMargin`` on the error metrics (a promotion rule)."""
+
+    def change(config: EngineConfig) -> EngineConfig:
+        errors = MetricKind.ERRORS
+        return replace(
+            config, metrics=tuple(replace(m, absolute_margin=margin) if m.kind is errors else m for m in config.metrics)
         )
-        return self.inner.judge(steps, replace(config, metrics=metrics), final=final)
+
+    return change
 
 
 def _accepted() -> str:
@@ -99,10 +101,9 @@ def parse_variant(name: str) -> tuple[str, str, float]:
 def variant_judge(name: str, engine_for: Callable[[str], Judge]) -> Judge:
     """The judge a variant names; ``engine_for`` builds the family's default engine."""
     family, knob, value = parse_variant(name)
-    if family == "sequential" and knob == "absolute":
-        return AbsoluteMarginOverride(engine_for("sequential"), value, name)
     if family == "sequential":
-        return AlphaOverride(engine_for("sequential"), value, name)
+        change = _with_absolute_margin(value) if knob == "absolute" else _with_alpha(value)
+        return ConfigOverride(engine_for("sequential"), change, name)
     if family == "naive":
         return NaiveJudge(name=name, alpha=value)
     if family == "kayenta":
