@@ -51,10 +51,6 @@ class WorkQueue(Generic[K]):
             self._held.add(key)
             self._schedule(key, self._clock() + max(0.0, delay), earlier_only=False)
 
-    def backing_off(self, key: K) -> bool:
-        with self._cond:
-            return key in self._held
-
     def get(self, timeout: float) -> K | None:
         """The next due key, waiting at most ``timeout`` seconds (real time) for one."""
         deadline = time.monotonic() + timeout
