@@ -254,3 +254,43 @@ def summarize_bands(records: Sequence[RunRecord], error_classes: set[str]) -> li
                 )
             )
     return out
+
+
+DETECTION_HORIZONS_SECONDS: tuple[float, ...] = (120.0, 300.0, 600.0, 1200.0)
+"""How long after the onset ``detection_curves`` looks: 2, 5, 10 and 20 minutes."""
+
+
+@dataclass(frozen=True)
+class DetectionCurve:
+    """One engine's share of *all* regression runs of one kind detected within each horizon.
+
+    A median time to detect is taken over the runs an engine detected, so an engine that detects
+    only the easy (busy) runs gets a short median; here a run detected late or never counts as not
+    detected within the horizon, so engines are compared on the same runs.
+    """
+
+    engine: str
+    kind: str  # "errors" or "latency"
+    within: tuple[Rate, ...]  # one per DETECTION_HORIZONS_SECONDS
+    by_deadline: Rate
+
+
+def detected_within(records: Sequence[RunRecord], seconds: float) -> Rate:
+    """Of ``records`` (regression runs), those rolled back at most ``seconds`` after the onset."""
+    return Rate(sum(1 for r in records if r.detected and r.seconds_to_detect <= seconds), len(records))
+
+
+def detection_curves(records: Sequence[RunRecord], error_classes: set[str]) -> list[DetectionCurve]:
+    """Per engine and kind (errors, latency): the share detected within each horizon, and by the deadline."""
+    out: list[DetectionCurve] = []
+    for engine in dict.fromkeys(r.engine for r in records):
+        for kind in ("errors", "latency"):
+            runs = [
+                r
+                for r in records
+                if r.engine == engine and r.regression and (r.scenario_class in error_classes) == (kind == "errors")
+            ]
+            if runs:
+                within = tuple(detected_within(runs, h) for h in DETECTION_HORIZONS_SECONDS)
+                out.append(DetectionCurve(engine, kind, within, Rate(sum(r.detected for r in runs), len(runs))))
+    return out

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from analysis.bench.measures import ClassSummary, Rate
+from analysis.bench.measures import DETECTION_HORIZONS_SECONDS, ClassSummary, Rate
 from analysis.bench.runner import BenchResult
 from analysis.bench.targets import check_targets
 from analysis.bench.variants import family_of
@@ -72,6 +72,28 @@ def _regression_rows(summaries: list[ClassSummary], cls: str) -> list[str]:
         for s in summaries
         if s.scenario_class == cls
     ]
+
+
+def _detection_lines(result: BenchResult) -> list[str]:
+    """The share of all regression runs each engine detected within 2, 5, 10 and 20 minutes of the onset."""
+    if not result.detection_curves:
+        return []
+    horizons = " | ".join(f"<= {h / 60:g} min" for h in DETECTION_HORIZONS_SECONDS)
+    lines = [
+        "",
+        "## Detected within (pooled over classes)",
+        "",
+        "The share of *all* regression runs rolled back within each time of the onset: a run detected late or "
+        "never counts as not detected, so every engine is read on the same runs (a median time to detect "
+        "covers only the runs an engine detected).",
+        "",
+        f"| engine | classes | {horizons} | by the deadline |",
+        "|---|---|" + "---:|" * (len(DETECTION_HORIZONS_SECONDS) + 1),
+    ]
+    for c in result.detection_curves:
+        shares = " | ".join(_rate(rate, False) for rate in c.within)
+        lines.append(f"| {c.engine} | {c.kind} | {shares} | {_rate(c.by_deadline, False)} |")
+    return lines
 
 
 def format_markdown(result: BenchResult) -> str:
@@ -139,6 +161,7 @@ def format_markdown(result: BenchResult) -> str:
             f"{_num(e.blast_radius_mean, 1)} | "
             f"{'-' if timing is None else f'{timing * 1000:.1f} ms'} |"
         )
+    lines += _detection_lines(result)
     lines += [
         "",
         "## By traffic (pooled over classes)",

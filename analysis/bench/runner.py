@@ -21,7 +21,9 @@ from analysis.bench.generator import AA_CLASSES, REGRESSION_CLASSES, GeneratorSe
 from analysis.bench.measures import (
     BandSummary,
     ClassSummary,
+    DetectionCurve,
     EngineSummary,
+    detection_curves,
     summarize,
     summarize_bands,
     summarize_engines,
@@ -74,6 +76,7 @@ class BenchResult:
     summaries: list[ClassSummary]
     engine_summaries: list[EngineSummary]
     band_summaries: list[BandSummary]
+    detection_curves: list[DetectionCurve]
     decision_seconds: dict[str, float]
     elapsed_seconds: float
     processes: int
@@ -230,6 +233,7 @@ def run_bench(
         summaries=summarize(records, classes),
         engine_summaries=summarize_engines(records, set(error_classes)),
         band_summaries=summarize_bands(records, set(error_classes)),
+        detection_curves=detection_curves(records, set(error_classes)),
         decision_seconds=timings,
         elapsed_seconds=time.perf_counter() - started,
         processes=p.processes,

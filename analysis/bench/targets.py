@@ -6,9 +6,10 @@ import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from analysis.bench.measures import ORACLE, ClassSummary, EngineSummary
+from analysis.bench.measures import ORACLE, ClassSummary, EngineSummary, detected_within
 
 if TYPE_CHECKING:
+    from analysis.bench.replay import RunRecord
     from analysis.bench.runner import BenchResult
 
 MAX_FALSE_ROLLBACK = 0.01
@@ -91,6 +92,8 @@ def _time_to_detect(result: BenchResult, ours: str, peer: str) -> list[TargetChe
                 if (p := _paired_ttd(result, ours, peer, kind, cls)) is not None
             ]
             detail += f" (per class: {', '.join(pairs)})"
+        if b is not None:
+            detail += "; " + _share_within(result, ours, peer, kind, (TTD_FRACTION_OF_KAYENTA * b, b))
         per_class = _per_class_ttd_failures(result, ours, peer, kind)
         if per_class:
             detail += f"; per class not met: {per_class}"
@@ -123,6 +126,25 @@ def _paired_ttd(
         statistics.median(theirs[s] for s in both),
         len(both),
     )
+
+
+def _share_within(result: BenchResult, ours: str, peer: str, kind: str, horizons: tuple[float, ...]) -> str:
+    """Of all regression runs of ``kind``, the share each engine detected within each horizon (no selection)."""
+    errors = set(result.error_classes)
+
+    def runs(engine: str) -> list[RunRecord]:
+        return [
+            r
+            for r in result.records
+            if r.engine == engine and r.regression and (r.scenario_class in errors) == (kind == "errors")
+        ]
+
+    mine, theirs = runs(ours), runs(peer)
+    shares = [
+        f"within {h:.0f} s {detected_within(mine, h).value:.3f} vs {detected_within(theirs, h).value:.3f}"
+        for h in horizons
+    ]
+    return f"of all {len(mine)} runs detected {', '.join(shares)}"
 
 
 def _per_class_ttd_failures(result: BenchResult, ours: str, peer: str, kind: str) -> str:

@@ -69,6 +69,23 @@ def test_bands_split_runs_by_the_scenario_traffic() -> None:
     assert bands["10-100 req/s"].detected_errors == Rate(0, 0)
 
 
+def test_detection_curves_count_late_and_missed_runs_as_not_detected() -> None:
+    from analysis.bench.measures import DETECTION_HORIZONS_SECONDS, detection_curves
+
+    assert DETECTION_HORIZONS_SECONDS == (120.0, 300.0, 600.0, 1200.0)
+    records = [
+        _record("e", "s1", RunOutcome.ROLLBACK, 2, 200.0),  # 120 s after the onset
+        _record("e", "s2", RunOutcome.ROLLBACK, 5, 500.0),  # 300 s
+        _record("e", "s3", RunOutcome.ROLLBACK, 25, 2500.0),  # 1500 s: only by the deadline
+        _record("e", "s4", RunOutcome.PROMOTE, 30, 3000.0),  # missed
+        _record("e", "s5", RunOutcome.ROLLBACK, 3, 300.0, onset=5),  # before the onset: not a detection
+    ]
+    (curve,) = detection_curves(records, {"errors-x2"})
+    assert curve.engine == "e" and curve.kind == "errors"
+    assert curve.within == (Rate(1, 5), Rate(2, 5), Rate(2, 5), Rate(2, 5))
+    assert curve.by_deadline == Rate(3, 5)
+
+
 def test_run_bench_writes_markdown_json_and_a_png(tmp_path: Path) -> None:
     result = run_bench(
         replays=4,
@@ -84,6 +101,7 @@ def test_run_bench_writes_markdown_json_and_a_png(tmp_path: Path) -> None:
     }
     markdown = format_markdown(result)
     assert "| errors-x5 | oracle | 4 |" in markdown and "## Targets" in markdown
+    assert "## Detected within" in markdown and "| naive | errors |" in markdown
     data = json.loads((tmp_path / "bench.json").read_text())
     assert data["replays"] == 4 and data["summaries"][0]["engine"] == "naive"
     assert (tmp_path / "bench.md").read_text() == format_markdown(result)
@@ -107,6 +125,7 @@ def test_targets_say_whether_the_oracle_itself_could_meet_them() -> None:
     ttd = next(c for t, c in checks.items() if "median TTD" in t and "errors" in t)
     assert "the oracle SPRT (the lower bound)" in ttd.detail
     assert ("meets it" in ttd.detail) or ("does not meet it either" in ttd.detail)
+    assert "of all 6 runs detected within " in ttd.detail  # the same runs for both engines
     if "runs both detected" in ttd.detail:  # and then per class, like for like
         assert "(per class: errors-x5 " in ttd.detail
 
@@ -139,6 +158,7 @@ def test_blast_radius_target_is_also_read_at_matched_false_rollback_rates() -> N
         summaries=summarize(records),
         engine_summaries=summarize_engines(records, {"errors-x2"}),
         band_summaries=[],
+        detection_curves=[],
         decision_seconds={},
         elapsed_seconds=0.0,
         processes=1,
