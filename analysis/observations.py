@@ -104,8 +104,9 @@ class MetricSpec:
     ``latency_edges`` names the bucket edges (same unit as ``le``) whose exceedances are tested;
     empty means every finite edge with enough data.
     ``min_value``/``max_value`` are the threshold engine's ranges on the canary's aggregate.
-    ``absolute_margin`` (ERRORS) also accepts a canary whose error rate is provably within that many
-    rate units of stable's, the practical margin when errors are too rare to bound a ratio.
+    ``absolute_margin`` (ERRORS, LATENCY) also accepts a canary whose error rate, or share of requests
+    slower than each promotion edge, is provably within that many rate units of stable's: the practical
+    margin when such events are too rare to bound a ratio.
     """
 
     name: str
@@ -118,7 +119,7 @@ class MetricSpec:
     min_value: float | None = None
     max_value: float | None = None
     quantile: float = 0.99
-    absolute_margin: float | None = None  # ERRORS: a tolerated rise in the error rate itself (0.005 = 0.5 points)
+    absolute_margin: float | None = None  # a tolerated rise in the rate itself (0.005 = 0.5 points)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ A variant is written ``family@knob=value`` (``sequential@alpha=0.05``, ``naive@a
 rollbacks for speed, so a family's variants trace its curve of false rollbacks against time to
 detect; engines are then compared at matched false-rollback rates, not only at their defaults.
 ``sequential@absolute=0.001`` is the product's ``absoluteMargin`` on the error metric (0.1
-points): it changes promotions only (how many healthy canaries promote, and how many regressions
-within that margin are promoted), not rollbacks.
+points) and ``sequential@latency-absolute=0.01`` on the latency metric (1 point of requests slower
+than each promotion edge): they change promotions only (how many healthy canaries promote, and how
+many regressions within that margin are promoted), not rollbacks.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ SWEEP: tuple[str, ...] = (
     "sequential@alpha=0.05",
     "sequential@alpha=0.2",
     "sequential@absolute=0.001",
+    "sequential@latency-absolute=0.01",
     "naive@alpha=1e-5",
     "naive@alpha=1e-4",
     "naive@alpha=0.001",
@@ -36,12 +38,12 @@ SWEEP: tuple[str, ...] = (
 """What ``--sweep`` adds to the default engines (``kayenta-1m`` is kayenta at every=1)."""
 
 KNOBS: dict[str, tuple[str, ...]] = {
-    "sequential": ("alpha", "absolute"),
+    "sequential": ("alpha", "absolute", "latency-absolute"),
     "naive": ("alpha",),
     "kayenta": ("every",),
     "threshold": ("failures",),
 }
-FRACTIONS = ("alpha", "absolute")  # knobs that take a number within (0, 1)
+FRACTIONS = ("alpha", "absolute", "latency-absolute")  # knobs that take a number within (0, 1)
 
 
 class VariantError(ValueError):
@@ -65,13 +67,12 @@ def _with_alpha(alpha: float) -> Callable[[EngineConfig], EngineConfig]:
     return lambda config: replace(config, alpha=alpha)
 
 
-def _with_absolute_margin(margin: float) -> Callable[[EngineConfig], EngineConfig]:
-    """``absoluteMargin`` on the error metrics (a promotion rule)."""
+def _with_absolute_margin(margin: float, kind: MetricKind) -> Callable[[EngineConfig], EngineConfig]:
+    """``absoluteMargin`` on the metrics of one kind (a promotion rule)."""
 
     def change(config: EngineConfig) -> EngineConfig:
-        errors = MetricKind.ERRORS
         return replace(
-            config, metrics=tuple(replace(m, absolute_margin=margin) if m.kind is errors else m for m in config.metrics)
+            config, metrics=tuple(replace(m, absolute_margin=margin) if m.kind is kind else m for m in config.metrics)
         )
 
     return change
@@ -102,7 +103,12 @@ def variant_judge(name: str, engine_for: Callable[[str], Judge]) -> Judge:
     """The judge a variant names; ``engine_for`` builds the family's default engine."""
     family, knob, value = parse_variant(name)
     if family == "sequential":
-        change = _with_absolute_margin(value) if knob == "absolute" else _with_alpha(value)
+        changes = {
+            "alpha": _with_alpha(value),
+            "absolute": _with_absolute_margin(value, MetricKind.ERRORS),
+            "latency-absolute": _with_absolute_margin(value, MetricKind.LATENCY),
+        }
+        change = changes[knob]
         return ConfigOverride(engine_for("sequential"), change, name)
     if family == "naive":
         return NaiveJudge(name=name, alpha=value)

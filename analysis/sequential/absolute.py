@@ -1,6 +1,7 @@
-"""Non-inferiority within an absolute margin on an error rate, for errors too rare to bound a ratio.
+"""Non-inferiority within an absolute margin on a rate, for events too rare to bound a ratio.
 
-The canary adds p_c - p_b to the error rate. Two anytime-valid bounds on it, each from two
+The events are errors, or requests slower than a latency edge (one row per edge). The canary adds
+p_c - p_b to the rate. Two anytime-valid bounds on it, each from two
 confidence sequences at alpha/4 (so all four hold together with probability 1 - alpha):
 
 - stratified: (max(ψ⁺, 1) - 1)·p_b⁺, with ψ⁺ from the count e-process's confidence sequence on the
@@ -15,7 +16,7 @@ bound is below Δ.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import betaln
@@ -58,38 +59,57 @@ def rate_lower_bound(bad: float, total: float, alpha: float) -> float:
 
 @dataclass(frozen=True)
 class AbsoluteCheck:
-    non_inferior: bool
-    added_bound: float  # the most the canary adds to the error rate (at the promotion level)
+    """The worst row's bound: what the canary adds to errors, or to the requests slower than an edge."""
+
+    non_inferior: bool  # every row that must be proven adds less than the margin
+    added_bound: float  # the most the canary adds to the worst row's rate (at the promotion level)
     margin: float
     ratio_upper: float
     stable_rate_upper: float
+    what: str = "errors"  # the worst row's events: "errors", or "requests slower than 250"
 
     @property
     def sentence(self) -> str:
         verdict = "within" if self.non_inferior else "not yet within"
         return (
-            f"the canary adds at most {100 * self.added_bound:.2f} points of errors "
+            f"the canary adds at most {100 * self.added_bound:.2f} points of {self.what} "
             f"(ratio ≤ {self.ratio_upper:.3g}, stable rate ≤ {100 * self.stable_rate_upper:.2f}%), "
             f"{verdict} the {100 * self.margin:.2f}-point absolute margin"
         )
 
 
-def absolute_check(job: CountJob, margin: float, alpha_promote: float) -> AbsoluteCheck:
-    """Whether ``job``'s (error) counts prove the canary adds less than ``margin`` to the rate."""
-    series = count_series(job.bad_stable, job.bad_canary, job.exposure_stable, job.exposure_canary, job.keep)
+def _row_check(job: CountJob, row: int, margin: float, alpha_promote: float, what: str) -> AbsoluteCheck:
+    exposure_b = np.broadcast_to(job.exposure_stable, job.bad_stable.shape)[row]
+    exposure_c = np.broadcast_to(job.exposure_canary, job.bad_stable.shape)[row]
+    keep = np.broadcast_to(job.keep, job.bad_stable.shape)[row]
+    one = slice(row, row + 1)  # the e-process works on (rows, steps)
+    series = count_series(
+        job.bad_stable[one], job.bad_canary[one], exposure_b[None, :], exposure_c[None, :], keep[None, :]
+    )
     log_level = np.array([math.log(4.0 / alpha_promote)])
     upper_log = float(confidence_bounds(series, np.array([0]), np.array([-1.0]), log_level)[0])
     ratio_upper = math.exp(min(upper_log, LOG_PSI_CEIL))
-    keep = np.broadcast_to(job.keep, job.bad_stable.shape)[0]
-    usable = keep & (np.asarray(job.exposure_stable) > 0) & (np.asarray(job.exposure_canary) > 0)
-    bad_b = float(np.where(usable, job.bad_stable[0], 0.0).sum())
-    total_b = float(np.where(usable, job.exposure_stable, 0.0).sum())
-    bad_c = float(np.where(usable, job.bad_canary[0], 0.0).sum())
-    total_c = float(np.where(usable, job.exposure_canary, 0.0).sum())
+    usable = keep & (exposure_b > 0) & (exposure_c > 0)
+    bad_b = float(np.where(usable, job.bad_stable[row], 0.0).sum())
+    total_b = float(np.where(usable, exposure_b, 0.0).sum())
+    bad_c = float(np.where(usable, job.bad_canary[row], 0.0).sum())
+    total_c = float(np.where(usable, exposure_c, 0.0).sum())
     quarter = alpha_promote / 4.0
     rate_upper = rate_upper_bound(bad_b, total_b, quarter)
     stratified = max(ratio_upper - 1.0, 0.0) * rate_upper if upper_log < LOG_PSI_CEIL else 1.0
     direct = rate_upper_bound(bad_c, total_c, quarter) - rate_lower_bound(bad_b, total_b, quarter)
     added = max(min(stratified, direct), 0.0)
-    proven = added < margin
-    return AbsoluteCheck(proven, added, margin, ratio_upper, rate_upper)
+    return AbsoluteCheck(added < margin, added, margin, ratio_upper, rate_upper, what)
+
+
+def absolute_check(job: CountJob, margin: float, alpha_promote: float) -> AbsoluteCheck:
+    """Whether ``job``'s counts prove the canary adds less than ``margin`` to the rate of every row it must prove.
+
+    An error metric has one row; a latency metric a row per tested edge (its promotion edges must all
+    pass). Promotion is an intersection-union test, so each row is checked at the full level.
+    """
+    rows = [r for r in range(len(job.labels)) if not job.promote or job.promote[r]]
+    what = [f"requests slower than {label}" if label else "errors" for label in job.labels]
+    checks = [_row_check(job, r, margin, alpha_promote, what[r]) for r in rows]
+    worst = max(checks, key=lambda c: c.added_bound)
+    return replace(worst, non_inferior=all(c.non_inferior for c in checks))

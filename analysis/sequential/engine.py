@@ -217,7 +217,7 @@ def _judge(steps: Sequence[StepWindow], config: EngineConfig, final: bool, engin
 def _within_absolute_margin(
     verdict: MetricVerdict, job: CountJob, config: EngineConfig, gate: tuple[bool, str], blocker: str
 ) -> tuple[MetricVerdict, bool]:
-    """A ratio not yet bounded may still be proven harmless in absolute terms (rare errors)."""
+    """A ratio not yet bounded may still be proven harmless in absolute terms (rare errors or slow requests)."""
     assert job.spec.absolute_margin is not None
     check = absolute_check(job, job.spec.absolute_margin, config.alpha_promote)
     if not check.non_inferior or verdict.outcome is Outcome.ROLLBACK:

@@ -12,7 +12,8 @@ from analysis.bench import BenchPlan, run_bench
 from analysis.bench.generator import GeneratorSettings, generate
 from analysis.bench.replay import RunOutcome, engine_config, replay
 from analysis.bench.runner import make_judge
-from analysis.bench.variants import SWEEP, VariantError, family_of, parse_variant
+from analysis.bench.variants import SWEEP, ConfigOverride, VariantError, family_of, parse_variant
+from analysis.observations import MetricKind
 from rollout.cli import app
 
 PLAN = BenchPlan(
@@ -39,6 +40,7 @@ def test_every_sweep_variant_builds_and_names_its_family() -> None:
         ("naive@alpha=two", "is not a number"),
         ("sequential@alpha=1.5", "alpha must be within (0, 1)"),
         ("sequential@absolute=0", "absolute must be within (0, 1)"),
+        ("sequential@latency-absolute=1", "latency-absolute must be within (0, 1)"),
         ("naive@absolute=0.001", "unknown engine variant"),
         ("kayenta@every=0", "whole number of at least 1"),
         ("threshold@failures=2.5", "whole number of at least 1"),
@@ -66,6 +68,17 @@ def test_an_absolute_margin_promotes_healthy_canaries_and_never_changes_a_rollba
                 promoted["sequential"] += a.outcome is RunOutcome.PROMOTE
                 promoted["absolute"] += b.outcome is RunOutcome.PROMOTE
     assert promoted["absolute"] > promoted["sequential"], promoted
+
+
+def test_each_absolute_margin_variant_reaches_only_its_own_metric() -> None:
+    config = engine_config(generate("aa-independent", 1, PLAN.generator))
+    for name, expected in (
+        ("sequential@absolute=0.001", {MetricKind.ERRORS: 0.001, MetricKind.LATENCY: None}),
+        ("sequential@latency-absolute=0.01", {MetricKind.ERRORS: None, MetricKind.LATENCY: 0.01}),
+    ):
+        judge = make_judge(name)
+        assert isinstance(judge, ConfigOverride)
+        assert {m.kind: m.absolute_margin for m in judge.change(config).metrics} == expected
 
 
 def test_a_larger_alpha_makes_the_sequential_engine_roll_back_sooner() -> None:

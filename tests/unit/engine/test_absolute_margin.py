@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import numpy as np
 
-from analysis.observations import EngineConfig, MetricKind, MetricSpec, StepWindow
-from analysis.sequential.absolute import rate_lower_bound, rate_upper_bound
+from analysis.observations import ArmSample, EngineConfig, MetricKind, MetricPair, MetricSpec, StepWindow
+from analysis.sequential.absolute import absolute_check, rate_lower_bound, rate_upper_bound
+from analysis.sequential.counts import CountJob
 from analysis.sequential.engine import SequentialJudge
 from analysis.verdicts import Outcome
 from tests.unit.engine.helpers import errors_pair, step
@@ -60,3 +64,47 @@ def test_the_rate_bound_covers_the_true_rate_at_every_look() -> None:
         ):
             misses += 1
     assert misses <= 15 + 8, f"{misses}/300 paths left the 95% confidence sequence"
+
+
+LATENCY_ABSOLUTE = MetricSpec(
+    "latency", MetricKind.LATENCY, margin=0.05, latency_edges=(100.0, 1000.0), absolute_margin=0.01
+)
+
+
+def latency_steps(
+    rng: np.random.Generator, steps: int, stable: tuple[float, float], canary: tuple[float, float]
+) -> list[StepWindow]:
+    """Requests slower than 100 ms and than 1000 ms, with these shares per arm."""
+
+    def arm(n: int, shares: tuple[float, float]) -> ArmSample:
+        slow_100 = rng.binomial(n, shares[0])
+        slow_1000 = rng.binomial(slow_100, shares[1] / shares[0])
+        return ArmSample(requests=n, buckets=((100.0, n - slow_100), (1000.0, n - slow_1000), (math.inf, n)))
+
+    return [step(i, {"latency": MetricPair(arm(4500, stable), arm(500, canary))}) for i in range(steps)]
+
+
+def test_a_latency_absolute_margin_holds_at_every_edge_that_must_be_proven() -> None:
+    # As fast as stable past 100 ms, but 3 more points of requests past 1000 ms (of 10% in stable).
+    rng = np.random.default_rng(5)
+    n_b, n_c, steps = np.full(20, 45_000.0), np.full(20, 5_000.0), 20
+    slow_b = np.stack([rng.binomial(45_000, 0.30, steps), rng.binomial(45_000, 0.10, steps)]).astype(float)
+    slow_c = np.stack([rng.binomial(5_000, 0.30, steps), rng.binomial(5_000, 0.13, steps)]).astype(float)
+    job = CountJob(
+        LATENCY_ABSOLUTE, 0.01, ("100", "1000"), slow_b, slow_c, n_b, n_c, np.ones((2, steps), dtype=bool), (True, True)
+    )
+    check = absolute_check(job, 0.01, 0.05)
+    assert not check.non_inferior
+    assert "points of requests slower than 1000" in check.sentence
+    only_the_first = replace(job, promote=(True, False))  # an edge outside the promotion test is not required
+    assert absolute_check(only_the_first, 0.01, 0.05).non_inferior
+
+
+def test_a_latency_absolute_margin_promotes_a_healthy_canary_the_ratio_cannot_bound_yet() -> None:
+    windows = latency_steps(np.random.default_rng(9), 10, (0.05, 0.01), (0.05, 0.01))
+    two_points = replace(LATENCY_ABSOLUTE, absolute_margin=0.02)
+    ratio_only = replace(LATENCY_ABSOLUTE, absolute_margin=None)
+    assert SequentialJudge().judge(windows, EngineConfig(metrics=(ratio_only,))).outcome is Outcome.HOLD
+    decision = SequentialJudge().judge(windows, EngineConfig(metrics=(two_points,)))
+    assert decision.outcome is Outcome.ADVANCE, decision.reason
+    assert "points of requests slower than 100" in decision.metrics[0].reason
