@@ -23,6 +23,11 @@ median (stats.md §3.2).
 - promotion: psi = 1 (a healthy canary), alternatives below psi_0, at ``alpha_promote``; the
   canary must also have served ``min_requests``.
 
+With an absolute margin, promotion may instead come from the rate bounds of
+``analysis.sequential.absolute``: the estimate is the first step end where the direct bound
+p_c+ - p_b- at the expected counts of a healthy canary falls below the margin (the engine takes the
+smaller of that and the stratified bound, so it is a little conservative).
+
 Events arrive at request_rate x baseline_rate x ((1 - w) + w psi) per second. After the last step
 the canary keeps the last weight (a HOLD keeps the weights), deciding every last-step duration,
 for up to ``MAX_EXTENSION_STEPS`` more decisions; estimates past ``max_duration`` carry a warning.
@@ -37,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from analysis.sequential.absolute import rate_lower_bound, rate_upper_bound
 from analysis.sequential.evidence import LOG_WEIGHTS, SHIFTS
 
 FloatArray = NDArray[np.float64]
@@ -108,6 +114,38 @@ def _walk(
     return float(seconds[: k + 1].sum()), float(request_rate * seconds[: k + 1].sum()), float(total_events[k])
 
 
+def _absolute_walk(
+    steps: Sequence[tuple[float, float]],
+    request_rate: float,
+    baseline_rate: float,
+    absolute_margin: float,
+    alpha_promote: float,
+    min_canary_requests: float,
+) -> tuple[float, float, float] | None:
+    """(seconds, requests, bad events) at the first step end where a healthy canary is expected within the margin."""
+    timeline = [*steps, *([steps[-1]] * MAX_EXTENSION_STEPS)]
+    w = np.clip(np.array([p for p, _ in timeline]) / 100.0, 0.0, 1.0)
+    seconds = np.array([s for _, s in timeline])
+    canary = np.cumsum(request_rate * seconds * w)
+    stable = np.cumsum(request_rate * seconds * (1.0 - w))
+    quarter = alpha_promote / 4.0
+
+    def proven(k: int) -> bool:
+        if canary[k] < max(min_canary_requests, 1.0) or stable[k] <= 0:
+            return False
+        upper = rate_upper_bound(baseline_rate * canary[k], canary[k], quarter)
+        return upper - rate_lower_bound(baseline_rate * stable[k], stable[k], quarter) < absolute_margin
+
+    if not proven(len(timeline) - 1):
+        return None
+    low, high = 0, len(timeline) - 1  # the bound shrinks as both arms serve more: the first proven step
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if proven(middle) else (middle + 1, high)
+    total = float(seconds[: low + 1].sum())
+    return total, request_rate * total, baseline_rate * request_rate * total
+
+
 def plan(
     *,
     baseline_rate: float,
@@ -120,11 +158,13 @@ def plan(
     min_requests: float = 0.0,
     max_duration: float | None = None,
     what: str = "errors",
+    absolute_margin: float | None = None,
 ) -> Plan:
     """Estimate the time to prove a ``regression``-fold increase of ``baseline_rate``, and to promote.
 
     ``schedule`` lists (canary percent, seconds) steps; ``request_rate`` is both arms' requests
-    per second; ``what`` names the bad events in warnings ("errors", "requests slower than 250ms").
+    per second; ``what`` names the bad events in warnings ("errors", "requests slower than 250ms");
+    ``absolute_margin`` (a rate, 0.002 = 0.2 points) is the metric's ``absoluteMargin``, another way to promote.
     """
     warnings: list[str] = []
     steps = [(float(p), float(s)) for p, s in schedule if s > 0]
@@ -150,13 +190,20 @@ def plan(
                 f"regression, longer than maxDuration {duration_text(max_duration)}"
             )
     promotion = _walk(steps, request_rate, baseline_rate, 1.0, psi_null, -1.0, alpha_promote, min_requests)
+    margins = f"the {100 * margin:g}% margin"
+    remedy = "an absoluteMargin, a wider margin or more traffic helps"
+    if absolute_margin is not None and absolute_margin > 0:
+        absolute = _absolute_walk(steps, request_rate, baseline_rate, absolute_margin, alpha_promote, min_requests)
+        if absolute is not None and (promotion is None or absolute[0] < promotion[0]):
+            promotion = absolute
+        margins += f" or the {100 * absolute_margin:g}-point absolute margin"
+        remedy = "wider margins or more traffic help"
     late = promotion is not None and max_duration is not None and promotion[0] > max_duration
     if promotion is None or late:
         needs = f"needs ~{duration_text(promotion[0])} to be" if promotion else "would practically never be"
         limit = f", longer than maxDuration {duration_text(max_duration)}" if late and max_duration else ""
         warnings.append(
-            f"at {rate_text} a healthy canary {needs} proven within the {100 * margin:g}% margin{limit}: "
-            "expect INCONCLUSIVE (a wider margin or more traffic helps)"
+            f"at {rate_text} a healthy canary {needs} proven within {margins}{limit}: expect INCONCLUSIVE ({remedy})"
         )
     return Plan(
         detect_seconds=detection[0] if detection else None,

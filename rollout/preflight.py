@@ -91,6 +91,7 @@ def preflight(experiment: Experiment, traffic: Traffic, regression: float) -> li
                 min_requests=config.min_requests,
                 max_duration=run.max_duration,
                 what=what,
+                absolute_margin=spec.absolute_margin,
             )
             plans.append(MetricPlan(spec.name, what, rate, estimate))
     return plans

@@ -31,7 +31,7 @@ def test_the_lognormal_exceedance_matches_its_definition() -> None:
 
 
 def test_plan_prints_a_table_and_warnings() -> None:
-    result = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "canary-istio.yaml"), "--rps", "200"])
+    result = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "canary-istio.yaml"), "--rps", "20"])
     assert result.exit_code == 0, result.output
     assert "detect in" in result.output and "warning:" in result.output
 
