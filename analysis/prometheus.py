@@ -47,6 +47,9 @@ RETRY_STATUSES = (500, 502, 503, 504)
 _Query = Callable[[str], tuple[str, str]]  # role -> (rendered PromQL, where it comes from, for messages)
 
 
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")  # an HTTP token (RFC 9110)
+
+
 class PrometheusConfigError(ValueError):
     """A Prometheus connection setting is invalid (bad URL, conflicting auth)."""
 
@@ -67,7 +70,17 @@ class PrometheusConfig:
     backoff: float = 0.25  # seconds; doubles per retry
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.url)
+        try:
+            parts = urlsplit(self.url)
+        except ValueError as exc:  # an unclosed [IPv6] host
+            raise PrometheusConfigError(
+                f"{self.display_url!r} is not a Prometheus URL ({exc}); write it like http://prometheus.monitoring:9090"
+            ) from None
+        for name, value in self.headers:
+            if not _HEADER_NAME.fullmatch(name) or any(c in value for c in "\r\n\0"):
+                raise PrometheusConfigError(
+                    f"the header {name!r} is not NAME:VALUE on one line (a name of letters, digits and '-')"
+                )
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise PrometheusConfigError(
                 f"{self.display_url!r} is not a Prometheus URL; write it like http://prometheus.monitoring:9090"
@@ -104,7 +117,10 @@ class PrometheusConfig:
     @property
     def display_url(self) -> str:
         """The URL without any user:password part, for messages and logs."""
-        parts = urlsplit(self.url.rstrip("/"))
+        try:
+            parts = urlsplit(self.url.rstrip("/"))
+        except ValueError:
+            return re.sub(r"//[^/]*@", "//", self.url)
         if parts.hostname is None or "@" not in parts.netloc:
             return urlunsplit(parts)
         return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

@@ -37,6 +37,11 @@ def template_variables(query: str) -> set[str]:
     return set(_VARIABLE.findall(query))
 
 
+def strip_variables(query: str) -> str:
+    """``query`` without its ``{{variables}}``: any ``{{`` left is a variable written wrong."""
+    return _VARIABLE.sub("", query)
+
+
 def unknown_variables(query: str) -> list[str]:
     """Variables in ``query`` that meshroll does not provide, sorted."""
     return sorted(template_variables(query) - TEMPLATE_VARIABLES)

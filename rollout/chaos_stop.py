@@ -11,15 +11,15 @@ from __future__ import annotations
 import copy
 import datetime
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from chaos.faults import FAULT_ROUTE_PREFIX
 from rollout.crd import GROUP, PLURAL, VERSION
-from rollout.errors import RolloutError
+from rollout.kube.client import KubeError, NotFound, call
 from rollout.mesh.errors import MeshError
 from rollout.mesh.factory import provider_for
 from rollout.mesh.plan import TrafficPlan
@@ -84,15 +84,16 @@ def stop_all(api: k8s.ApiClient, namespace: str | None = None) -> StopReport:
     custom = k8s.CustomObjectsApi(api)
     try:
         items = _items(
-            custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
-            if namespace
-            else custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
+            call(
+                "listing Experiments",
+                lambda: (
+                    custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+                    if namespace
+                    else custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
+                ),
+            )
         )
-    except ApiException as exc:
-        if exc.status != 404:
-            raise RolloutError(
-                f"cannot list Experiments ({exc.status} {exc.reason}); check kubeconfig and RBAC"
-            ) from None
+    except NotFound:
         items = []  # the CRD is not installed: only orphans can exist
     live: set[str] = set()
     for item in items:
@@ -116,12 +117,14 @@ def stop_all(api: k8s.ApiClient, namespace: str | None = None) -> StopReport:
                     mirror_percent=traffic.mirror_percent,
                 )
             )
-            custom.patch_namespaced_custom_object(
+            annotate = partial(
+                custom.patch_namespaced_custom_object,
                 GROUP, VERSION, experiment.metadata.namespace, PLURAL, experiment.metadata.name,
                 {"metadata": {"annotations": {STOPPED_ANNOTATION: _now()}}},
             )  # fmt: skip
+            call(f"annotating Experiment {key}", annotate)
             report.stopped.append(key)
-        except (MeshError, ApiException) as exc:
+        except (MeshError, KubeError) as exc:
             report.problems.append(f"{key}: {exc}")
     report.orphans = _sweep_orphans(api, namespace, live, report)
     return report
@@ -132,13 +135,19 @@ def _sweep_orphans(api: k8s.ApiClient, namespace: str | None, live: set[str], re
     group, version, plural = "networking.istio.io", "v1", "virtualservices"
     try:
         listed = _items(
-            custom.list_namespaced_custom_object(group, version, namespace, plural)
-            if namespace
-            else custom.list_cluster_custom_object(group, version, plural)
+            call(
+                "listing VirtualServices",
+                lambda: (
+                    custom.list_namespaced_custom_object(group, version, namespace, plural)
+                    if namespace
+                    else custom.list_cluster_custom_object(group, version, plural)
+                ),
+            )
         )
-    except ApiException as exc:
-        if exc.status != 404:
-            report.problems.append(f"cannot list VirtualServices: {exc.status} {exc.reason}")
+    except NotFound:
+        return []
+    except KubeError as exc:
+        report.problems.append(str(exc))
         return []
     removed: list[str] = []
     for vs in listed:
@@ -146,11 +155,15 @@ def _sweep_orphans(api: k8s.ApiClient, namespace: str | None, live: set[str], re
         if not gone:
             continue
         meta = vs["metadata"]
+        key = f"{meta['namespace']}/{meta['name']}"
         try:
-            custom.replace_namespaced_custom_object(group, version, meta["namespace"], plural, meta["name"], new)
-            removed += [f"{meta['namespace']}/{meta['name']}: {name}" for name in gone]
-        except ApiException as exc:
-            report.problems.append(f"VirtualService {meta['namespace']}/{meta['name']}: {exc.status} {exc.reason}")
+            replace = partial(
+                custom.replace_namespaced_custom_object, group, version, meta["namespace"], plural, meta["name"], new
+            )
+            call(f"updating VirtualService {key}", replace)
+            removed += [f"{key}: {name}" for name in gone]
+        except KubeError as exc:
+            report.problems.append(str(exc))
     return removed
 
 

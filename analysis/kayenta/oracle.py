@@ -64,6 +64,8 @@ def _read_json(path: Path) -> object:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise OracleFileError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
+    except RecursionError:
+        raise OracleFileError(f"{path}: its JSON is nested too deeply for an oracle file") from None
 
 
 def _case(path: Path, index: int, raw: object) -> OracleCase:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import typer
@@ -49,6 +50,15 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("meshroll: interrupted")
         sys.exit(130)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):  # a full disk the user can clear; any other: a bug
+            raise
+        err_console.print(
+            f"meshroll: cannot write the output ({exc.strerror}); free some space or write elsewhere",
+            markup=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
     except Exception as exc:
         format_message = getattr(exc, "format_message", None)
         if not callable(format_message):  # not a command-line mistake: a bug, shown as one

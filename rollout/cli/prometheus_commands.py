@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 TOKEN_ENV = "MESHROLL_PROMETHEUS_TOKEN"
 MAX_STEPS = 2000
 EXIT_PROMOTE, EXIT_ROLLBACK, EXIT_UNDECIDED = 0, 2, 3
+LATEST_TIME = datetime(9999, 12, 31, tzinfo=UTC).timestamp()
 _RELATIVE = re.compile(r"^(?:now)?\s*-\s*(.+)$")
 
 
@@ -44,15 +45,19 @@ def parse_time(text: str, now: float) -> float:
     relative = _RELATIVE.match(value)
     if relative is not None:
         try:
-            return now - parse_duration(relative.group(1).strip())
-        except ValueError:
-            raise TimeError(f"{text!r} is not a relative time; write it like -30m or now-1h30m") from None
-    try:
-        return float(value) if re.fullmatch(r"\d+(\.\d+)?", value) else _rfc3339(value)
-    except ValueError as exc:
-        raise TimeError(
-            f"{text!r} is not a time: use RFC 3339 (2026-11-03T10:00:00Z), epoch seconds, or -30m ({exc})"
-        ) from None
+            seconds = now - parse_duration(relative.group(1).strip())
+        except ValueError as exc:
+            raise TimeError(f"{text!r} is not a relative time ({exc}); write it like -30m or now-1h30m") from None
+    else:
+        try:
+            seconds = float(value) if re.fullmatch(r"\d+(\.\d+)?", value) else _rfc3339(value)
+        except ValueError as exc:
+            raise TimeError(
+                f"{text!r} is not a time: use RFC 3339 (2026-11-03T10:00:00Z), epoch seconds, or -30m ({exc})"
+            ) from None
+    if not 0 <= seconds <= LATEST_TIME:
+        raise TimeError(f"{text!r} is out of range; give a time between 1970-01-01 and 9999-12-31")
+    return seconds
 
 
 def _rfc3339(value: str) -> float:

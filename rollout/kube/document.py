@@ -115,8 +115,10 @@ def status_of(document: object) -> Status | None:
         raise ValueError(f"the top level is {kinds.get(type(document), 'null')}")
     if document.get("kind") == "Experiment" or "spec" in document:
         document = document.get("status") or {}
-        if not isinstance(document, dict) or not document:
+        if not isinstance(document, dict):
             return None
+    if not document:  # an empty .status (kubectl -o jsonpath='{.status}' before the first run)
+        return None
     if any(name in document for name in KUBE_FIELDS):
         stored = split(document)
         if stored.status is None and stored.info.run > 0:

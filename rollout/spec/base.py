@@ -20,6 +20,7 @@ class SpecModel(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         str_strip_whitespace=True,
+        allow_inf_nan=False,  # .nan and .inf are YAML numbers, but no field means anything by them
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rollout.spec.analysis import TemplateSpec
 from rollout.spec.models import Experiment
 
 Problem = tuple[tuple[str | int, ...], str]
@@ -9,7 +10,7 @@ Problem = tuple[tuple[str | int, ...], str]
 
 def cross_check(experiment: Experiment) -> list[Problem]:
     """Every rule that one field alone cannot check, as (path, message) pairs."""
-    from analysis.templates import BUILTIN_TEMPLATES, unknown_variables
+    from analysis.templates import BUILTIN_TEMPLATES, strip_variables, unknown_variables
 
     spec = experiment.spec
     problems: list[Problem] = []
@@ -50,10 +51,34 @@ def cross_check(experiment: Experiment) -> list[Problem]:
             if metric.template not in custom and metric.template not in BUILTIN_TEMPLATES:
                 known = ", ".join(sorted([*BUILTIN_TEMPLATES, *custom]))
                 problems.append(((*path, "template"), f"unknown template {metric.template!r}; known: {known}"))
+            elif metric.absolute_margin is not None and _kind(metric.template, custom) == "gauge":
+                problems.append(
+                    (
+                        (*path, "absoluteMargin"),
+                        "absoluteMargin applies to error and latency metrics; a gauge's margin is already in its "
+                        "own unit, so set margin instead",
+                    )
+                )
+        names: set[str] = set()
         for i, template in enumerate(spec.analysis.templates):
+            if template.name in names:
+                problems.append(
+                    (
+                        (*root, "analysis", "templates", i, "name"),
+                        f"template name {template.name!r} is used twice; names must be unique",
+                    )
+                )
+            names.add(template.name)
             for role, query in template.queries().items():
                 bad = unknown_variables(query)
-                if bad:
+                if "{{" in strip_variables(query):
+                    problems.append(
+                        (
+                            (*root, "analysis", "templates", i, role),
+                            "a '{{' that starts no variable; write variables as {{service}}, {{version}}, ...",
+                        )
+                    )
+                elif bad:
                     problems.append(
                         (
                             (*root, "analysis", "templates", i, role),
@@ -113,3 +138,10 @@ def cross_check(experiment: Experiment) -> list[Problem]:
                         )
                     )
     return problems
+
+
+def _kind(template: str, custom: dict[str, TemplateSpec]) -> str:
+    """The kind of metric a (known) template measures: errors, latency or gauge."""
+    from analysis.templates import BUILTIN_TEMPLATES
+
+    return custom[template].kind if template in custom else BUILTIN_TEMPLATES[template].kind.value

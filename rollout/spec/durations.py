@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -10,21 +11,31 @@ from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 DURATION_PATTERN = r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"
+MAX_DURATION_DAYS = 3650
+MAX_DURATION_SECONDS = MAX_DURATION_DAYS * 86400.0  # ten years: far past any run, short of any overflow
 
 
 def parse_duration(value: Any) -> float:
     """Seconds from ``value``; raises ValueError with the allowed forms."""
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration; write it like 500ms, 30s, 2m or 1h")
-    if isinstance(value, int | float):
-        seconds = float(value)
+    wrong = f"{_show(value)} is not a duration; write it like 500ms, 30s, 2m or 1h"
+    if isinstance(value, bool) or (isinstance(value, float) and math.isnan(value)):
+        raise ValueError(wrong)
+    if isinstance(value, int | float):  # a huge int is compared before it is made a float, which it may not fit
+        seconds = float(value) if abs(value) <= MAX_DURATION_SECONDS else math.inf if value > 0 else -math.inf
     elif isinstance(value, str) and re.fullmatch(DURATION_PATTERN, value.strip()):
         seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(value.strip()))
     else:
-        raise ValueError(f"{value!r} is not a duration; write it like 500ms, 30s, 2m or 1h")
+        raise ValueError(wrong)
     if seconds < 0:
-        raise ValueError(f"duration {value!r} is negative")
+        raise ValueError(f"duration {_show(value)} is negative")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"duration {_show(value)} is longer than {MAX_DURATION_DAYS}d, the longest meshroll takes")
     return seconds
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def format_duration(seconds: float) -> str:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from rollout.spec.checks import cross_check
 from rollout.spec.messages import data_path, format_path, friendly
 from rollout.spec.models import Experiment
-from rollout.spec.positions import PositionMap, map_positions
+from rollout.spec.positions import MAX_DEPTH, PositionMap, map_positions, shape_problem
 
 MAX_FILE_BYTES = 1 << 20
 
@@ -53,8 +53,11 @@ def load_experiments(path: Path | str) -> list[Experiment]:
         raise SpecError([SpecProblem(name, 1, 1, "(file)", "no such file")]) from None
     except IsADirectoryError:
         raise SpecError([SpecProblem(name, 1, 1, "(file)", "is a folder; name the YAML files in it")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([SpecProblem(name, 1, 1, "(file)", f"cannot be read: {exc}")]) from None
+    except UnicodeDecodeError as exc:
+        message = f"is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); save it as UTF-8"
+        raise SpecError([SpecProblem(name, 1, 1, "(file)", message)]) from None
+    except OSError as exc:
+        raise SpecError([SpecProblem(name, 1, 1, "(file)", f"cannot be read: {exc.strerror or exc}")]) from None
     return load_experiments_text(text, name)
 
 
@@ -65,14 +68,24 @@ def load_experiment_text(text: str, name: str = "<text>") -> Experiment:
 def load_experiments_text(text: str, name: str = "<text>") -> list[Experiment]:
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        for node in nodes:
+            shape = shape_problem(node) if node is not None else None
+            if node is not None and shape is not None:
+                line, col = node.start_mark.line + 1, node.start_mark.column + 1
+                raise SpecError([SpecProblem(name, line, col, "(document)", shape)])
         documents = list(yaml.safe_load_all(text))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = (exc.problem or exc.context or "invalid YAML").strip()
+        if "'\\t'" in problem:
+            problem += "; indent with spaces"
         raise SpecError([SpecProblem(name, line, col, "(yaml)", f"YAML syntax error: {problem}")]) from None
     except yaml.YAMLError as exc:
         raise SpecError([SpecProblem(name, 1, 1, "(yaml)", f"YAML error: {exc}")]) from None
+    except RecursionError:
+        message = f"values are nested more than {MAX_DEPTH} levels deep; an experiment needs far fewer"
+        raise SpecError([SpecProblem(name, 1, 1, "(document)", message)]) from None
     pairs = [(n, d) for n, d in zip(nodes, documents, strict=True) if d is not None]
     if not pairs:
         raise SpecError(
@@ -89,10 +102,17 @@ def load_experiments_text(text: str, name: str = "<text>") -> list[Experiment]:
     experiments: list[Experiment] = []
     problems: list[SpecProblem] = []
     for node, data in pairs:
+        positions = map_positions(node)
         try:
-            experiments.append(_validate_document(data, map_positions(node), name))
+            experiment = _validate_document(data, positions, name)
         except SpecError as exc:
             problems.extend(exc.problems)
+            continue
+        if any(e.key == experiment.key for e in experiments):
+            path = ("metadata", "name")
+            message = f"experiment {experiment.key} is defined twice in this file; give each its own name"
+            problems.append(SpecProblem(name, *positions.locate(path), format_path(path), message))
+        experiments.append(experiment)
     if problems:
         raise SpecError(problems)
     return experiments

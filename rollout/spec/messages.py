@@ -133,6 +133,8 @@ def friendly(error: ErrorDetails, root: type[BaseModel], data: Any, path: Path) 
         return f"{field} is required (one of local, istio, gateway-api, smi)"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return f"{given!r} is not a whole number"
+    if kind == "finite_number":
+        return f"{given!r} is not a finite number; write an ordinary number"
     if kind in ("float_parsing", "float_type"):
         return f"{given!r} is not a number"
     if kind in ("bool_parsing", "bool_type"):

@@ -23,6 +23,52 @@ class PositionMap:
         return (1, 1)
 
 
+MAX_DEPTH = 40
+MAX_VALUES = 100_000
+
+
+def shape_problem(node: yaml.Node) -> str | None:
+    """Why a composed document is no experiment whatever its keys say, or None: nested deeper than
+    ``MAX_DEPTH``, an alias (``*name``) inside its own anchor, or more than ``MAX_VALUES`` values
+    once aliases are expanded (a few nested aliases, "billion laughs", multiply them)."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(current: yaml.Node, depth: int) -> int:
+        known = sizes.get(id(current))
+        if known is not None:
+            return known
+        if id(current) in open_nodes:
+            raise _Shape("an alias (*name) stands inside its own anchor (&name); a document cannot contain itself")
+        if depth > MAX_DEPTH:
+            raise _Shape(f"values are nested more than {MAX_DEPTH} levels deep; an experiment needs far fewer")
+        children: list[yaml.Node] = []
+        if isinstance(current, yaml.MappingNode):
+            children = [part for pair in current.value for part in pair]
+        elif isinstance(current, yaml.SequenceNode):
+            children = list(current.value)
+        open_nodes.add(id(current))
+        total = 1 + sum(size(child, depth + 1) for child in children)
+        open_nodes.discard(id(current))
+        if total > MAX_VALUES:
+            raise _Shape(
+                f"the document holds more than {MAX_VALUES:,} values once its aliases (*name) are expanded; "
+                "an experiment needs far fewer: write the values out"
+            )
+        sizes[id(current)] = total
+        return total
+
+    try:
+        size(node, 0)
+    except _Shape as exc:
+        return str(exc)
+    return None
+
+
+class _Shape(Exception):
+    pass
+
+
 def _mark(node: yaml.Node) -> tuple[int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 

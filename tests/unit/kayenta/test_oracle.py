@@ -88,6 +88,7 @@ def test_a_wrong_expectation_is_one_failure_line_naming_the_case(tmp_path: Path)
         ("[]", 'the top level must be an object with a "cases" list'),
         ('{"cases": [{"name": "x", "kind": "nope"}]}', "case 0 ('x'): kind 'nope' is not a known kind"),
         ('{"cases": [{"kind": "scorer"}]}', "cases[0] has no name"),
+        ("[" * 100_000 + "]" * 100_000, "cases.json: its JSON is nested too deeply for an oracle file"),
     ],
 )
 def test_a_malformed_file_is_one_clear_error(tmp_path: Path, content: str, message: str) -> None:

@@ -36,3 +36,15 @@ def test_an_experiment_without_a_run_or_a_file_that_is_not_json_is_one_line(tmp_
     assert code != 0 and "not a JSON object" in output and len(output.strip().splitlines()) == 1 and not out.exists()
     code, output, _ = _report(tmp_path, {"phase": "Progressing", "bogus": 1})
     assert code != 0 and "not a meshroll status" in output
+
+
+def test_an_empty_status_object_has_nothing_to_report(tmp_path: Path) -> None:
+    for document in ("{}", "\ufeff{}"):  # as kubectl -o jsonpath='{.status}' prints it, with or without a BOM
+        code, output, out = _report(tmp_path, document)
+        assert code == 1 and "has not started a run yet" in output and not out.exists(), output
+
+
+def test_json_nested_too_deeply_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    code, output, out = _report(tmp_path, "[" * 100_000 + "]" * 100_000)
+    assert code == 1 and "nested too deeply" in output, output
+    assert len(output.strip().splitlines()) == 1 and not out.exists()

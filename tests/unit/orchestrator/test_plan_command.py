@@ -41,3 +41,9 @@ def test_plan_refuses_bad_input_in_one_line() -> None:
     assert chaos_only.exit_code == 1 and "nothing to plan" in chaos_only.output
     bad = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "demo-healthy.yaml"), "--regression", "0.9"])
     assert bad.exit_code == 1 and bad.output.count("\n") == 1
+
+
+def test_plan_refuses_numbers_that_are_not_finite_in_one_line() -> None:
+    for option, value in (("--rps", "nan"), ("--rps", "inf"), ("--regression", "nan"), ("--regression", "inf")):
+        bad = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "demo-healthy.yaml"), option, value])
+        assert bad.exit_code == 1 and "must be a finite number" in bad.output and bad.output.count("\n") == 1

@@ -144,8 +144,21 @@ def test_arbitrary_text_never_raises_anything_but_spec_errors(text: str) -> None
         ("~", "the file is empty"),
         ("--- ~\n--- 3", "an Experiment must be a mapping"),
         ("a: !!python/object:os.system x", "could not determine a constructor"),
+        ("a: " + "[" * 50 + "]" * 50, "nested more than 40 levels deep"),
+        ("a: " + "[" * 5000 + "]" * 5000, "nested more than 40 levels deep"),  # deeper than Python recurses
+        ("metadata:\n\tname: x", "found character '\\\\t' that cannot start any token; indent with spaces"),
     ],
 )
 def test_documents_that_are_not_experiments_say_so(text: str, message: str) -> None:
     with pytest.raises(SpecError, match=message):
         load_experiments_text(text)
+
+
+def test_a_file_that_is_not_utf8_says_which_byte_and_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("metadata: {name: caf\u00e9}\n".encode("latin-1"))
+    with pytest.raises(SpecError) as caught:
+        load_experiment(path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:1:1 (file): is not UTF-8 text (byte 0xe9 at offset 20); save it as UTF-8"
+    ]

@@ -1,0 +1,84 @@
+"""Odd files and options given to the commands that read them end in one line and exit 1, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rollout.cli import app
+
+EXPERIMENT = Path(__file__).resolve().parents[3] / "experiments" / "canary-istio.yaml"
+
+
+def _one_line(args: list[str]) -> str:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.output.startswith("meshroll: ") and len(result.output.strip().splitlines()) == 1, result.output
+    return result.output
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--prometheus", "http://[::1", "--from", "-1h"], "'http://[::1' is not a Prometheus URL (Invalid IPv6 URL)"),
+        (["--prometheus", "http://u:pw@[::1", "--from", "-1h"], "'http://[::1' is not a Prometheus URL"),
+        (
+            ["--prometheus", "http://127.0.0.1:9", "--from", "-1h", "--prometheus-header", "X-Org: a\nb"],
+            "the header 'X-Org' is not NAME:VALUE on one line",
+        ),
+        (
+            ["--prometheus", "http://127.0.0.1:9", "--from", "99999999999999999999", "--to", "99999999999999999999"],
+            "'99999999999999999999' is out of range; give a time between 1970-01-01 and 9999-12-31",
+        ),
+        (["--prometheus", "http://127.0.0.1:9", "--from", "now-99999d"], "(duration '99999d' is longer than 3650d"),
+    ],
+)
+def test_analyze_refuses_urls_headers_and_times_it_cannot_use_in_one_line(options: list[str], message: str) -> None:
+    output = _one_line(["analyze", str(EXPERIMENT), *options])
+    assert message in output and "pw" not in output
+
+
+def test_chaos_stop_with_an_api_server_that_does_not_answer_says_so_in_one_line(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+        f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{_closed_port()}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+    )
+    output = _one_line(["chaos", "stop", "--all", "--kubeconfig", str(kubeconfig)])
+    assert "listing Experiments: the API server did not answer" in output
+
+
+def test_bench_status_refuses_an_infinite_interval() -> None:
+    result = CliRunner().invoke(app, ["bench", "status", "--interval", "inf"])
+    assert result.exit_code != 0 and "--interval" in result.output
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("command", ["crd", "schema"])
+def test_output_to_a_full_disk_is_one_line(command: str) -> None:
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-c", "from rollout.cli import main; main()", command],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "meshroll: cannot write the output (No space left on device); free some space or write elsewhere\n"
+    )
