@@ -110,13 +110,29 @@ def _list(value: Any, where: str) -> Sequence[Any]:
 
 
 def _num(value: Any, where: str, *, minimum: float | None = None, maximum: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _FieldError(where, f"expected a finite number, got {json.dumps(value)}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(_float(value)):
+        huge = isinstance(value, int) and not isinstance(value, bool)  # finite, but too large for a float
+        shown = f"an integer of {len(str(abs(value)))} digits" if huge else json.dumps(value)
+        raise _FieldError(where, f"expected a finite number, got {shown}")
     if minimum is not None and value < minimum:
         raise _FieldError(where, f"must be >= {minimum:g}, got {value:g}")
     if maximum is not None and value > maximum:
         raise _FieldError(where, f"must be <= {maximum:g}, got {value:g}")
     return float(value)
+
+
+def _float(value: float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an integer too large for a float
+        return math.inf
+
+
+def _known(obj: Mapping[str, Any], where: str, fields: set[str]) -> None:
+    unknown = set(obj) - fields
+    if unknown:
+        name = sorted(unknown)[0]
+        raise _FieldError(f"{where}.{name}" if where else name, f"unknown field; allowed: {', '.join(sorted(fields))}")
 
 
 def _int(value: Any, where: str, *, minimum: int = 0) -> int:
@@ -141,9 +157,7 @@ def _enum(cls: type[_E], value: Any, where: str) -> _E:
 
 def _arm_from_json(value: Any, where: str) -> ArmSample:
     arm = _obj(value, where)
-    unknown = set(arm) - {"requests", "errors", "buckets", "gauges"}
-    if unknown:
-        raise _FieldError(f"{where}.{sorted(unknown)[0]}", "unknown field")
+    _known(arm, where, {"requests", "errors", "buckets", "gauges"})
     buckets: list[tuple[float, float]] = []
     for i, item in enumerate(_list(arm.get("buckets", []), f"{where}.buckets")):
         pair = _list(item, f"{where}.buckets[{i}]")
@@ -151,6 +165,8 @@ def _arm_from_json(value: Any, where: str) -> ArmSample:
             raise _FieldError(f"{where}.buckets[{i}]", "expected [le, count]")
         le = math.inf if pair[0] == "+Inf" else _num(pair[0], f"{where}.buckets[{i}][0]")
         buckets.append((le, _num(pair[1], f"{where}.buckets[{i}][1]", minimum=0)))
+    if buckets and not math.isinf(buckets[-1][0]):
+        raise _FieldError(f"{where}.buckets", 'close the list with ["+Inf", count], the count of every request')
     gauges = tuple(
         _num(g, f"{where}.gauges[{i}]") for i, g in enumerate(_list(arm.get("gauges", []), f"{where}.gauges"))
     )
@@ -169,6 +185,7 @@ def _arm_from_json(value: Any, where: str) -> ArmSample:
 def _step_from_json(value: Any, index: int, declared: set[str]) -> StepWindow:
     where = f"steps[{index}]"
     step = _obj(value, where)
+    _known(step, where, {"start", "end", "canary_weight", "metrics"})
     start = _num(_get(step, "start", where), f"{where}.start")
     end = _num(_get(step, "end", where), f"{where}.end")
     if end <= start:
@@ -189,6 +206,7 @@ def _step_from_json(value: Any, index: int, declared: set[str]) -> StepWindow:
 
 def _effect_from_json(value: Any, declared: set[str], n_steps: int) -> TrueEffect:
     effect = _obj(value, "effect")
+    _known(effect, "effect", {"kind", "metric", "ratio", "magnitude", "edge", "onset_step"})
     metric = _str(_get(effect, "metric", "effect"), "effect.metric")
     if metric not in declared:
         raise _FieldError("effect.metric", f"metric {metric!r} is not declared in 'metrics'")
@@ -216,12 +234,16 @@ def scenario_from_json(value: Any) -> Scenario:
 
 def _scenario_from_json(value: Any) -> Scenario:
     doc = _obj(value, "scenario")
+    _known(doc, "", {"format", "name", "class", "effect", "final_step", "metrics", "steps"})
     fmt = doc.get("format", FORMAT)
     if fmt != FORMAT:
         raise _FieldError("format", f"expected {FORMAT!r}, got {json.dumps(fmt)}")
     metrics: list[MetricInfo] = []
     for i, raw in enumerate(_list(_get(doc, "metrics", ""), "metrics")):
         m = _obj(raw, f"metrics[{i}]")
+        _known(m, f"metrics[{i}]", {"name", "kind"})
+        if any(known.name == m.get("name") for known in metrics):
+            raise _FieldError(f"metrics[{i}].name", f"metric {m.get('name')!r} is declared twice")
         metrics.append(
             MetricInfo(
                 _str(_get(m, "name", f"metrics[{i}]"), f"metrics[{i}].name"),
@@ -238,14 +260,31 @@ def _scenario_from_json(value: Any) -> Scenario:
     final_step = _int(doc.get("final_step", len(steps) - 1), "final_step")
     if final_step >= len(steps):
         raise _FieldError("final_step", f"must be below the number of steps ({len(steps)}), got {final_step}")
+    effect = _effect_from_json(_get(doc, "effect", ""), declared, len(steps))
+    _check_edge(effect, steps)
     return Scenario(
         name=_str(_get(doc, "name", ""), "name"),
         scenario_class=_str(_get(doc, "class", ""), "class"),
-        effect=_effect_from_json(_get(doc, "effect", ""), declared, len(steps)),
+        effect=effect,
         metrics=tuple(metrics),
         steps=steps,
         final_step=final_step,
     )
+
+
+def _check_edge(effect: TrueEffect, steps: Sequence[StepWindow]) -> None:
+    """A latency effect's ``edge`` must be a bucket edge wherever its metric has buckets."""
+    if effect.edge is None:
+        return
+    for step in steps:
+        pair = step.metrics.get(effect.metric)
+        for arm in (pair.stable, pair.canary) if pair is not None else ():
+            edges = [le for le, _ in arm.buckets]
+            if edges and effect.edge not in edges:
+                shown = ", ".join("+Inf" if math.isinf(e) else f"{e:g}" for e in edges)
+                raise _FieldError(
+                    "effect.edge", f"{effect.edge:g} is not a bucket edge of {effect.metric!r} (edges: {shown})"
+                )
 
 
 def _parse(text: str, label: str) -> Scenario:
@@ -255,6 +294,8 @@ def _parse(text: str, label: str) -> Scenario:
         raise ScenarioFormatError(
             f"{label}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise ScenarioFormatError(f"{label}: its JSON is nested too deeply for a scenario") from None
     try:
         return _scenario_from_json(value)
     except _FieldError as exc:

@@ -82,6 +82,19 @@ def test_non_monotone_buckets_are_refused(tmp_path: Path) -> None:
         (lambda d: d["steps"][0].update(end=d["steps"][0]["start"]), "steps[0].end: must be after start"),
         (lambda d: d["steps"][3]["metrics"].update(cpu={}), "steps[3].metrics.cpu: metric not declared"),
         (lambda d: d.update(format="v0"), "format: expected 'meshroll-bench-scenario/1'"),
+        (lambda d: d.update(seed=3), "seed: unknown field; allowed: class, effect, final_step, format,"),
+        (lambda d: d["effect"].update(onset=3), "effect.onset: unknown field; allowed: edge, kind,"),
+        (lambda d: d["steps"][1].update(weight=5), "steps[1].weight: unknown field; allowed: canary_weight,"),
+        (lambda d: d["metrics"].append(dict(d["metrics"][0])), "metrics[2].name: metric 'errors' is declared twice"),
+        (
+            lambda d: d["steps"][0]["metrics"]["errors"]["stable"].update(requests=10**400),
+            "steps[0].metrics.errors.stable.requests: expected a finite number, got an integer of 401 digits",
+        ),
+        (
+            lambda d: d["steps"][0]["metrics"]["latency"]["canary"]["buckets"].pop(),
+            'steps[0].metrics.latency.canary.buckets: close the list with ["+Inf", count]',
+        ),
+        (lambda d: d["effect"].update(edge=300), "effect.edge: 300 is not a bucket edge of 'latency' (edges: 0.5, 1,"),
     ],
 )
 def test_other_mistakes_are_named(tmp_path: Path, edit: Any, expected: str) -> None:
@@ -98,8 +111,15 @@ def test_invalid_json_and_jsonl_lines_are_located(tmp_path: Path) -> None:
     lines = tmp_path / "many.jsonl"
     good = json.dumps(_doc())
     lines.write_text(good + "\n\n" + good.replace('"class"', '"klass"') + "\n")
-    with pytest.raises(ScenarioFormatError, match=r"many\.jsonl:3: class: missing"):
+    with pytest.raises(ScenarioFormatError, match=r"many\.jsonl:3: klass: unknown field; allowed: class, "):
         read_scenario_file(lines)
+
+
+def test_json_nested_too_deeply_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ScenarioFormatError, match=r"deep\.json: its JSON is nested too deeply for a scenario$"):
+        read_scenario_file(path)
 
 
 def test_a_directory_without_scenarios_is_refused(tmp_path: Path) -> None:
