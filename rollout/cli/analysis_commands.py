@@ -71,6 +71,9 @@ def report(
     console.print(f"report: {path}", markup=False)
 
 
+MAX_RPS = 1e9  # past any service, and short of the planner's float range
+
+
 def plan(
     file: Annotated[Path, typer.Argument(help="The experiment YAML.")],
     rps: Annotated[
@@ -90,10 +93,8 @@ def plan(
 
     if not (math.isfinite(regression) and regression > 1.0):
         fail(f"--regression {regression:g} must be a finite number above 1 (2 means the canary's bad events double)")
-    if (rps is not None and not (math.isfinite(rps) and rps > 0)) or (
-        error_rate is not None and not 0 < error_rate < 1
-    ):
-        fail("--rps must be a finite number above 0 and --error-rate within (0, 1)")
+    if (rps is not None and not 0 < rps <= MAX_RPS) or (error_rate is not None and not 0 < error_rate < 1):
+        fail(f"--rps must be above 0 and at most {MAX_RPS:g}, and --error-rate within (0, 1)")
     experiment = load_or_fail(file)
     if experiment.spec.strategy is None:
         fail(f"{file}: a chaos-only experiment has no canary to judge, so there is nothing to plan")

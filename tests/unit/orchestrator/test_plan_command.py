@@ -43,7 +43,13 @@ def test_plan_refuses_bad_input_in_one_line() -> None:
     assert bad.exit_code == 1 and bad.output.count("\n") == 1
 
 
-def test_plan_refuses_numbers_that_are_not_finite_in_one_line() -> None:
-    for option, value in (("--rps", "nan"), ("--rps", "inf"), ("--regression", "nan"), ("--regression", "inf")):
+def test_plan_refuses_numbers_that_are_not_finite_or_past_any_service_in_one_line() -> None:
+    for option, value, message in (
+        ("--rps", "nan", "--rps must be above 0 and at most 1e+09"),
+        ("--rps", "inf", "--rps must be above 0 and at most 1e+09"),
+        ("--rps", "1e308", "--rps must be above 0 and at most 1e+09"),
+        ("--regression", "nan", "must be a finite number above 1"),
+        ("--regression", "inf", "must be a finite number above 1"),
+    ):
         bad = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "demo-healthy.yaml"), option, value])
-        assert bad.exit_code == 1 and "must be a finite number" in bad.output and bad.output.count("\n") == 1
+        assert bad.exit_code == 1 and message in bad.output and bad.output.count("\n") == 1
