@@ -94,6 +94,7 @@ def stop_all(api: k8s.ApiClient, namespace: str | None = None) -> StopReport:
             )
         )
     except NotFound:
+        check_api_server(api)  # a 404 from a server that is no API server must not read as "nothing to stop"
         items = []  # the CRD is not installed: only orphans can exist
     live: set[str] = set()
     for item in items:
@@ -128,6 +129,19 @@ def stop_all(api: k8s.ApiClient, namespace: str | None = None) -> StopReport:
             report.problems.append(f"{key}: {exc}")
     report.orphans = _sweep_orphans(api, namespace, live, report)
     return report
+
+
+def check_api_server(api: k8s.ApiClient) -> None:
+    """Raise KubeError unless the server answers /version as a Kubernetes API server does."""
+    try:
+        version = call("reading the server's version", k8s.VersionApi(api).get_code)
+    except NotFound:
+        version = None
+    if not getattr(version, "git_version", None):
+        raise KubeError(
+            f"{api.configuration.host} does not answer as a Kubernetes API server (no /version); "
+            "check the server in your kubeconfig"
+        )
 
 
 def _sweep_orphans(api: k8s.ApiClient, namespace: str | None, live: set[str], report: StopReport) -> list[str]:

@@ -10,7 +10,7 @@ from kubernetes import client as k8s
 from typer.testing import CliRunner
 
 from chaos.faults import Abort, Arm, Fault
-from rollout.chaos_stop import STOPPED_ANNOTATION
+from rollout.chaos_stop import STOPPED_ANNOTATION, check_api_server
 from rollout.cli import app
 from rollout.crd import GROUP, PLURAL, VERSION, experiment_crd
 from rollout.mesh.factory import provider_for
@@ -95,3 +95,10 @@ def test_chaos_stop_needs_the_all_flag() -> None:
     result = CliRunner().invoke(app, ["chaos", "stop"])
     assert result.exit_code == 1
     assert "--all removes every fault" in result.output
+
+
+def test_a_real_api_server_passes_the_check_that_guards_an_empty_answer(controlplane: ControlPlane) -> None:
+    # Without the Experiment CRD the list is a 404, which chaos stop reads as "nothing to stop" only
+    # after /version shows the server is a Kubernetes API server.
+    with controlplane.api_client() as api:
+        check_api_server(api)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,31 @@ def test_chaos_stop_with_an_api_server_that_does_not_answer_says_so_in_one_line(
     )
     output = _one_line(["chaos", "stop", "--all", "--kubeconfig", str(kubeconfig)])
     assert "listing Experiments: the API server did not answer" in output
+
+
+class _NotFound(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_error(404)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_chaos_stop_against_a_server_that_is_no_api_server_does_not_report_success(tmp_path: Path) -> None:
+    # Answers 404 to everything, as a missing Experiment CRD would: "0 experiments stopped" would be a lie.
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(
+            "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+            f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{server.server_address[1]}'}}}}]\n"
+            "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+        )
+        output = _one_line(["chaos", "stop", "--all", "--kubeconfig", str(kubeconfig)])
+    finally:
+        server.shutdown()
+    assert "does not answer as a Kubernetes API server (no /version)" in output
 
 
 def test_bench_status_refuses_an_infinite_interval() -> None:
