@@ -117,6 +117,8 @@ class Orchestrator:
 
     def observe(self) -> Status:
         """End the current step: read its metrics, judge, and act on the decision."""
+        if self._halted_before_faults_change():
+            return self.status
         now = self.clock()
         if self.plan.kind is Kind.CHAOS:
             reason = "chaos-only run: no canary to judge; the steady state is watched by the halt rules and probes"
@@ -142,6 +144,8 @@ class Orchestrator:
         return self.handle(judged(decision))
 
     def tick(self) -> Status:
+        if self._halted_before_faults_change():
+            return self.status
         return self.handle(Tick())
 
     def restore(self, windows: Sequence[StepWindow], last_observed: float | None) -> None:
@@ -150,6 +154,12 @@ class Orchestrator:
         self._last_observed = last_observed
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _halted_before_faults_change(self) -> bool:
+        """Check the steady state once more before the faults may change: faults on for less than one
+        chaos interval are judged too, and a rule they broke halts the run rather than going unseen."""
+        phase = self.status.phase
+        return self.check_steady_state().phase is not phase
 
     def _step(self, event: Event) -> list[Notify]:
         now = self.clock()

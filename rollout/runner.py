@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -35,10 +36,32 @@ from rollout.store import FileStore, MemoryStore, StatusStore
 EXIT_CODES = {Phase.SUCCEEDED: 0, Phase.ROLLED_BACK: 2, Phase.INCONCLUSIVE: 3}
 
 
-class Interrupted(Exception):
-    def __init__(self, signal_name: str) -> None:
-        super().__init__(signal_name)
-        self.signal_name = signal_name
+class Signals:
+    """SIGINT and SIGTERM while a run is on: the first one is remembered, and the run ends at its next
+    safe point. Never raised in the middle of an action, so a second Ctrl-C cannot cut a cleanup short."""
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self._previous: dict[signal.Signals, Any] = {}
+
+    def __enter__(self) -> Signals:
+        self._previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if self.received is None:
+            self.received = signal.Signals(signum).name
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; False when a signal cut it short."""
+        deadline = time.monotonic() + seconds
+        while self.received is None and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(0.2, left))
+        return self.received is None
 
 
 @dataclass
@@ -106,41 +129,65 @@ def run_local(
     checked on the client's view every ``chaos.interval``, and ``journal`` receives the fault journal.
     """
     config = mesh_config(experiment, seed)
+    if prometheus is None:
+        _check_counters_serve(experiment)
     if metrics_port is not None:
         config = dataclasses.replace(config, metrics_port=metrics_port)
     engine_name = experiment.spec.analysis.engine if experiment.spec.analysis else "sequential"
     judge = engine_for(engine_name)
-    store: StatusStore = FileStore(status_out) if status_out else MemoryStore()
-    mesh = LocalMeshThread(config)
-    try:
-        mesh.start()
-    except LocalMeshError as exc:
-        raise RolloutError(str(exc)) from None
-    provider = LocalProvider(mesh)
-    if on_ready is not None:
-        on_ready(mesh.metrics_url)
-    interrupted: str | None = None
-    paused = False
-    notifiers: list[Notifier] = []
-    try:
-        source: MetricSource = PrometheusSource(prometheus) if prometheus else CountersSource(mesh.snapshot, clock)
-        notifiers = notifiers_for(experiment, status_out.parent if status_out else None)
-        orchestrator = Orchestrator(experiment, provider, source, judge, store, clock=clock, notifiers=notifiers)
-        recorder = _watch_chaos(orchestrator, mesh, journal, clock)
-        if on_change is not None:
-            orchestrator.listeners.append(on_change)
-        mesh.start_load()
-        interrupted, paused = _drive(orchestrator, clock)
-        if recorder is not None and not interrupted:
-            _verify_recovery(orchestrator, recorder)
-    finally:
-        safe = _ensure_safe(mesh, provider)
-        mesh.stop()
-        close_all(notifiers, timeout=10)  # the final outcome gets up to 10 s; anything left stays queued
+    store: StatusStore = FileStore(status_out, resume=False) if status_out else MemoryStore()
+    with Signals() as signals:
+        mesh = LocalMeshThread(config)
+        try:
+            mesh.start()
+        except LocalMeshError as exc:
+            raise RolloutError(str(exc)) from None
+        provider = LocalProvider(mesh)
+        if on_ready is not None:
+            on_ready(mesh.metrics_url)
+        interrupted: str | None = None
+        paused = False
+        notifiers: list[Notifier] = []
+        try:
+            source: MetricSource = PrometheusSource(prometheus) if prometheus else CountersSource(mesh.snapshot, clock)
+            notifiers = notifiers_for(experiment, status_out.parent if status_out else None)
+            orchestrator = Orchestrator(experiment, provider, source, judge, store, clock=clock, notifiers=notifiers)
+            recorder = _watch_chaos(orchestrator, mesh, journal, clock)
+            if on_change is not None:
+                orchestrator.listeners.append(on_change)
+            mesh.start_load()
+            interrupted, paused = _drive(orchestrator, clock, signals)
+            if recorder is not None and not interrupted:
+                _verify_recovery(orchestrator, recorder, signals)
+        finally:
+            safe = _ensure_safe(mesh, provider)
+            mesh.stop()
+            close_all(notifiers, timeout=10)  # the final outcome gets up to 10 s; anything left stays queued
     status = orchestrator.status
     halted = any(isinstance(entry.event, Halt) for entry in status.history)
     code = 1 if interrupted else 3 if paused else 2 if halted else EXIT_CODES.get(status.phase, 1)
     return RunResult(status, code, safe, interrupted)
+
+
+def _check_counters_serve(experiment: Experiment) -> None:
+    """Without Prometheus the mesh's own counters judge the run: refuse, before anything starts,
+    metrics whose template they cannot serve (a custom query, another mesh's metrics)."""
+    analysis = experiment.spec.analysis
+    if analysis is None:
+        return
+    custom = {t.name for t in analysis.templates}
+    unserved = [
+        f"{m.name} (template {m.template})"
+        for m in analysis.metrics
+        if m.template in custom or m.template not in CountersSource.SUPPORTED
+    ]
+    if unserved:
+        served = " and ".join(sorted(CountersSource.SUPPORTED))
+        raise RolloutError(
+            f"the embedded mesh's own counters serve only the templates {served}, "
+            f"not {', '.join(unserved)}; use those templates, or judge from a Prometheus that scrapes the mesh "
+            "(--prometheus URL --metrics-port N)"
+        )
 
 
 def _watch_chaos(
@@ -161,14 +208,16 @@ def _watch_chaos(
     return recorder
 
 
-def _verify_recovery(orchestrator: Orchestrator, recorder: JournalRecorder) -> None:
+def _verify_recovery(orchestrator: Orchestrator, recorder: JournalRecorder, signals: Signals) -> None:
     """After the faults end, wait the recovery time and check the steady state again."""
     steady = orchestrator.steady_state
     injected = any(entry.traffic.faults for entry in orchestrator.status.history)
     if steady is None or not orchestrator.plan.watches_steady_state or not injected:
         return
     started = orchestrator.clock()
-    time.sleep(orchestrator.plan.recovery)
+    if not signals.sleep(orchestrator.plan.recovery):
+        recorder.note("recovery", f"not checked: interrupted by {signals.received}")
+        return
     problems = steady.check(started, orchestrator.clock(), tuple(p.fault.id for p in orchestrator.plan.faults))
     if problems:
         recorder.note("recovery", "not recovered: " + "; ".join(problems))
@@ -176,8 +225,8 @@ def _verify_recovery(orchestrator: Orchestrator, recorder: JournalRecorder) -> N
         recorder.note("recovery", f"steady state holds {orchestrator.plan.recovery:g}s after the faults ended")
 
 
-def _drive(orchestrator: Orchestrator, clock: Callable[[], float]) -> tuple[str | None, bool]:
-    """Run until a terminal phase; returns (the interrupting signal, whether it ended paused)."""
+def _drive(orchestrator: Orchestrator, clock: Callable[[], float], signals: Signals) -> tuple[str | None, bool]:
+    """Run until a terminal phase or a signal; returns (the interrupting signal, whether it ended paused)."""
     lock = threading.Lock()
     done = threading.Event()
     errors: list[Exception] = []
@@ -214,10 +263,6 @@ def _drive(orchestrator: Orchestrator, clock: Callable[[], float]) -> tuple[str 
 
         return job
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        raise Interrupted(signal.Signals(signum).name)
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     interrupted: str | None = None
     scheduler.start()
     if plan.watches_steady_state:
@@ -228,21 +273,19 @@ def _drive(orchestrator: Orchestrator, clock: Callable[[], float]) -> tuple[str 
         with lock:
             orchestrator.start()
             after_event()
-        while not done.wait(0.2):
+        while not done.wait(0.2) and signals.received is None:
             pass
-    except Interrupted as exc:
-        interrupted = exc.signal_name
     finally:
         scheduler.shutdown(wait=False)
-        with lock:
-            if interrupted is not None:
+        with lock:  # waits for an action under way: a signal never cuts one in half
+            done.set()  # and no job acts after this
+            if signals.received is not None and not orchestrator.status.phase.terminal:
+                interrupted = signals.received
                 orchestrator.handle(Command(command="abort", by=interrupted, reason="the run was interrupted"))
             paused = orchestrator.status.phase is Phase.PAUSED
             if paused:
                 reason = f"{orchestrator.status.reason}; a local run has no operator, so it ends here"
                 orchestrator.handle(Command(command="abort", by="meshroll run", reason=reason))
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     if errors:
         raise errors[0]
     return interrupted, paused

@@ -29,13 +29,18 @@ class MemoryStore:
 
 
 class FileStore:
-    """A status file; every save replaces it whole (write to a temporary file, then rename)."""
+    """A status file; every save replaces it whole (write to a temporary file, then rename).
 
-    def __init__(self, path: Path) -> None:
+    With ``resume=False`` the file is only written: a run that starts afresh (``meshroll run``, whose
+    embedded mesh is new each time) replaces an earlier file instead of continuing its run.
+    """
+
+    def __init__(self, path: Path, *, resume: bool = True) -> None:
         self.path = path
+        self.resume = resume
 
     def load(self) -> Status | None:
-        if not self.path.exists():
+        if not self.resume or not self.path.exists():
             return None
         return Status.model_validate_json(self.path.read_text(encoding="utf-8"))
 

@@ -116,6 +116,8 @@ def run(
         journal = Path(f"meshroll-journal-{experiment.metadata.name}.json")
     for option, path in (("--status-out", status_out), ("--journal", journal)):
         if path is not None:
+            if path.is_dir():
+                fail(f"{option} {path}: is a folder; give the path of a file (in it or elsewhere)")
             check_writable(path.parent, option)
     result = execute(
         experiment,
@@ -182,7 +184,8 @@ def demo(
             prometheus=config,
             metrics_port=metrics_port,
         )
-        console.print(_final_line(result), markup=False, soft_wrap=True)
+        if not result.interrupted:  # an interrupted one ends in its line on stderr, once
+            console.print(_final_line(result), markup=False, soft_wrap=True)
         folder = Path(tempfile.gettempdir()) / "meshroll-demo"
         _write_report(result, f"demo {chosen.value}", folder / f"{chosen.value}.html")
         if result.interrupted:

@@ -26,9 +26,11 @@ spec:
 """
 
 
-def run(tmp_path: Path, chaos: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], dict[str, Any]]:
+def run(
+    tmp_path: Path, chaos: str, head: str = HEAD
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], dict[str, Any]]:
     experiment = tmp_path / "drill.yaml"
-    experiment.write_text(HEAD + chaos)
+    experiment.write_text(head + chaos)
     result = subprocess.run(
         [*MESHROLL, "run", str(experiment), "--status-out", "status.json", "--journal", "journal.json",
          "--no-report"],
@@ -89,6 +91,23 @@ def test_a_broken_steady_state_halts_the_faults_within_one_interval(tmp_path: Pa
     assert "error-rate on stable is" in status["reason"] and "above 0.1" in status["reason"]
     (interval,) = journal["faults"][0]["intervals"]
     assert interval["off"] - interval["on"] <= 1.0 + 1.5, "halted within one interval (plus scheduling slack)"
+
+
+def test_a_fault_on_for_less_than_one_interval_is_still_checked_before_the_step_ends(tmp_path: Path) -> None:
+    result, _, status = run(tmp_path, """
+  strategy:
+    canary: {steps: [10, 50], stepInterval: 2s}
+  chaos:
+    interval: 1m
+    recovery: 1s
+    faults:
+      - {abort: {httpStatus: 503, percent: 40}, arm: canary, during: {steps: [10]}}
+    haltWhen: [{metric: error-rate, above: 0.1}]
+""", head=HEAD.replace("  analysis:\n", "  analysis:\n    maxDuration: 8s\n"))  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert status["phase"] == "RolledBack" and status["traffic"]["faults"] == []
+    assert status["reason"].startswith("steady state broken, faults halted: error-rate on canary is")
+    assert max(e["traffic"]["canaryWeight"] for e in status["history"]) == 10, "halted in the step with the fault"
 
 
 def test_an_already_broken_steady_state_refuses_to_start(tmp_path: Path) -> None:
