@@ -34,6 +34,9 @@ gitops_commands.register(app)
 controller_commands.register(app)
 
 
+INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
+
+
 def _usage_hint(exc: Exception) -> str:
     context = getattr(exc, "ctx", None)
     path = getattr(context, "command_path", "meshroll") or "meshroll"
@@ -44,12 +47,9 @@ def main() -> None:
     """Console entry point. A usage mistake exits 1: 2 means "rolled back" here, not click's usage error."""
     try:
         code = app(standalone_mode=False)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         err_console.print("meshroll: interrupted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        err_console.print("meshroll: interrupted")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):  # a full disk the user can clear; any other: a bug
             raise
@@ -65,4 +65,6 @@ def main() -> None:
             raise
         err_console.print(f"meshroll: {format_message()}{_usage_hint(exc)}", markup=False, soft_wrap=True)
         sys.exit(1)
+    if code == INTERRUPTED:  # typer turns a Ctrl-C outside a run into this exit code, silently
+        err_console.print("meshroll: interrupted")
     sys.exit(code if isinstance(code, int) else 0)

@@ -109,3 +109,21 @@ def test_output_to_a_full_disk_is_one_line(command: str) -> None:
     assert result.stderr == (
         "meshroll: cannot write the output (No space left on device); free some space or write elsewhere\n"
     )
+
+
+def test_ctrl_c_outside_a_run_says_interrupted_and_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pydantic import BaseModel
+
+    from rollout.cli import main
+
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(BaseModel, "model_json_schema", classmethod(interrupted))
+    monkeypatch.setattr(sys, "argv", ["meshroll", "schema"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == "meshroll: interrupted\n"
