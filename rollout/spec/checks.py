@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rollout.spec.analysis import TemplateSpec
 from rollout.spec.models import Experiment
+from rollout.spec.traffic import CanaryStrategySpec
 
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -21,6 +22,8 @@ def cross_check(experiment: Experiment) -> list[Problem]:
         problems.append(((*root, "chaos", "duration"), "a chaos-only experiment needs chaos.duration (e.g. 10m)"))
     if spec.strategy is not None and spec.analysis is None:
         problems.append(((*root, "analysis"), "a release needs analysis with at least one metric"))
+
+    problems += _judgement_cadence(experiment)
 
     provider = spec.mesh.provider
     if spec.chaos is not None and provider in ("gateway-api", "smi"):
@@ -145,3 +148,29 @@ def _kind(template: str, custom: dict[str, TemplateSpec]) -> str:
     from analysis.templates import BUILTIN_TEMPLATES
 
     return custom[template].kind if template in custom else BUILTIN_TEMPLATES[template].kind.value
+
+
+def _judgement_cadence(experiment: Experiment) -> list[Problem]:
+    """The first judgement comes one stepInterval after the start: it must come before the run's deadline."""
+    from rollout.spec.durations import format_duration
+
+    strategy, analysis = experiment.spec.strategy, experiment.spec.analysis
+    if strategy is None or analysis is None:
+        return []
+    kinds = (("canary", strategy.canary), ("abTest", strategy.ab_test), ("mirror", strategy.mirror))
+    name, chosen = next((n, k) for n, k in kinds if k is not None)
+    if isinstance(chosen, CanaryStrategySpec):
+        deadline, what = analysis.max_duration, f"analysis.maxDuration {format_duration(analysis.max_duration)}"
+    else:
+        duration = chosen.duration or 0.0
+        deadline = max(analysis.max_duration, duration)
+        what = f"the longer of analysis.maxDuration and {name}.duration, {format_duration(deadline)}"
+    if chosen.step_interval <= deadline:
+        return []
+    return [
+        (
+            ("spec", "strategy", name, "stepInterval"),
+            f"stepInterval {format_duration(chosen.step_interval)} is longer than the run may last ({what}): "
+            "the first judgement would come after the deadline; shorten stepInterval",
+        )
+    ]

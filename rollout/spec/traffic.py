@@ -115,6 +115,12 @@ class MatchSpec(SpecModel):
         return self
 
 
+ALL_TO_CANARY = (
+    "a step of 100 leaves stable no traffic to compare the canary with; end the steps below 100 "
+    "(promotion then sends all traffic to the canary)"
+)
+
+
 class CanaryStrategySpec(SpecModel):
     steps: list[Weight] | None = Field(default=None, min_length=1)
     step_weight: Weight | None = None
@@ -130,6 +136,8 @@ class CanaryStrategySpec(SpecModel):
                     raise ValueError(f"steps must increase: {after} follows {before}")
             if steps[0] == 0:
                 raise ValueError("the first step must send some traffic to the canary (above 0)")
+            if steps[-1] == 100:
+                raise ValueError(ALL_TO_CANARY)
         return steps
 
     @model_validator(mode="after")
@@ -145,6 +153,8 @@ class CanaryStrategySpec(SpecModel):
                 raise ValueError("stepWeight needs maxWeight (for example stepWeight: 10, maxWeight: 50)")
             if self.max_weight < self.step_weight:
                 raise ValueError(f"maxWeight {self.max_weight} is below stepWeight {self.step_weight}")
+            if self.max_weight == 100:
+                raise ValueError(ALL_TO_CANARY.replace("a step of 100", "maxWeight 100"))
         if self.step_interval <= 0:
             raise ValueError("stepInterval must be above 0")
         return self
