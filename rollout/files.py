@@ -12,6 +12,15 @@ from typing import Any
 log = logging.getLogger("meshroll.files")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # read it the only way there is, at import, before any thread starts
+    os.umask(mask)
+    return mask
+
+
+_NEW_FILE_MODE = 0o666 & ~_umask()  # what open(path, "w") would give
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Replace ``path`` whole with ``data`` as JSON (readers see the old or the new file, never a mix)."""
     write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True, allow_nan=False))
@@ -22,6 +31,11 @@ def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        try:  # mkstemp makes the file 0600: keep the mode an earlier file had, else what open() would give
+            mode = path.stat().st_mode & 0o7777
+        except OSError:
+            mode = _NEW_FILE_MODE
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
