@@ -83,16 +83,7 @@ def stop_all(api: k8s.ApiClient, namespace: str | None = None) -> StopReport:
     report = StopReport()
     custom = k8s.CustomObjectsApi(api)
     try:
-        items = _items(
-            call(
-                "listing Experiments",
-                lambda: (
-                    custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
-                    if namespace
-                    else custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
-                ),
-            )
-        )
+        items = _list(custom, "Experiments", (GROUP, VERSION, PLURAL), namespace)
     except NotFound:
         check_api_server(api)  # a 404 from a server that is no API server must not read as "nothing to stop"
         items = []  # the CRD is not installed: only orphans can exist
@@ -131,6 +122,19 @@ def stop_all(api: k8s.ApiClient, namespace: str | None = None) -> StopReport:
     return report
 
 
+def _list(
+    custom: k8s.CustomObjectsApi, what: str, kind: tuple[str, str, str], namespace: str | None
+) -> list[dict[str, Any]]:
+    """Every object of ``kind`` (group, version, plural) in ``namespace``, or in the cluster."""
+
+    def listing() -> Any:
+        if namespace:
+            return custom.list_namespaced_custom_object(*kind[:2], namespace, kind[2])
+        return custom.list_cluster_custom_object(*kind)
+
+    return _items(call(f"listing {what}", listing))
+
+
 def check_api_server(api: k8s.ApiClient) -> None:
     """Raise KubeError unless the server answers /version as a Kubernetes API server does."""
     try:
@@ -148,16 +152,7 @@ def _sweep_orphans(api: k8s.ApiClient, namespace: str | None, live: set[str], re
     custom = k8s.CustomObjectsApi(api)
     group, version, plural = "networking.istio.io", "v1", "virtualservices"
     try:
-        listed = _items(
-            call(
-                "listing VirtualServices",
-                lambda: (
-                    custom.list_namespaced_custom_object(group, version, namespace, plural)
-                    if namespace
-                    else custom.list_cluster_custom_object(group, version, plural)
-                ),
-            )
-        )
+        listed = _list(custom, "VirtualServices", (group, version, plural), namespace)
     except NotFound:
         return []
     except KubeError as exc:

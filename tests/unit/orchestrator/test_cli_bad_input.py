@@ -53,13 +53,18 @@ def test_analyze_refuses_urls_headers_and_times_it_cannot_use_in_one_line(option
     assert message in output and "pw" not in output
 
 
-def test_chaos_stop_with_an_api_server_that_does_not_answer_says_so_in_one_line(tmp_path: Path) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
+def _kubeconfig(folder: Path, server: str) -> Path:
+    path = folder / "kubeconfig"
+    path.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
-        f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{_closed_port()}'}}}}]\n"
+        f"clusters: [{{name: c, cluster: {{server: '{server}'}}}}]\n"
         "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
     )
+    return path
+
+
+def test_chaos_stop_with_an_api_server_that_does_not_answer_says_so_in_one_line(tmp_path: Path) -> None:
+    kubeconfig = _kubeconfig(tmp_path, f"http://127.0.0.1:{_closed_port()}")
     output = _one_line(["chaos", "stop", "--all", "--kubeconfig", str(kubeconfig)])
     assert "listing Experiments: the API server did not answer" in output
 
@@ -77,12 +82,7 @@ def test_chaos_stop_against_a_server_that_is_no_api_server_does_not_report_succe
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(
-            "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
-            f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{server.server_address[1]}'}}}}]\n"
-            "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
-        )
+        kubeconfig = _kubeconfig(tmp_path, f"http://127.0.0.1:{server.server_address[1]}")
         output = _one_line(["chaos", "stop", "--all", "--kubeconfig", str(kubeconfig)])
     finally:
         server.shutdown()
