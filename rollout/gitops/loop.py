@@ -28,13 +28,14 @@ class Poller:
         self.stopped = threading.Event()
         self.polls = 0
 
-    def on_push(self, event: PushEvent) -> None:
-        """A push webhook: poll now (if it is for our branch). Safe from any thread; returns at once."""
+    def on_push(self, event: PushEvent) -> bool:
+        """A push webhook: poll now if it is for our branch (True), else ignore it. Any thread; returns at once."""
         if event.ref is not None and event.ref != f"refs/heads/{self.sync.branch}":
             log.debug("push to %s ignored (watching %s)", event.ref, self.sync.branch)
-            return
+            return False
         log.info("push webhook from %s (delivery %s): polling now", event.provider, event.delivery or "-")
         self.wake.set()
+        return True
 
     def stop(self) -> None:
         self.stopped.set()

@@ -115,6 +115,11 @@ class GitRepo:
                 found[name] = parts[2]
         return found
 
+    def is_symlink(self, commit: str, path: str) -> bool:
+        """Whether ``path`` at ``commit`` is a symbolic link (its blob holds the target's name, not a file)."""
+        out = self._git("ls-tree", "-z", "--full-tree", commit, "--", path, what="list files", strip=False)
+        return any(entry.startswith("120000 ") for entry in out.split("\0"))
+
     def read_blob(self, blob: str) -> bytes:
         size = int(self._git("cat-file", "-s", blob, what="read a file"))
         if size > MAX_FILE_BYTES:
@@ -142,6 +147,7 @@ class GitRepo:
     def _run(self, *args: str, local: bool = True) -> subprocess.CompletedProcess[bytes]:
         command = ["git", *(["-C", str(self.mirror)] if local else []), *args]
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GCM_INTERACTIVE": "never"}
+        env["GIT_LITERAL_PATHSPECS"] = "1"  # "a[1].yaml" names that file, not a pattern that matches a1.yaml
         try:
             return subprocess.run(
                 command, capture_output=True, timeout=TIMEOUT_SECONDS, env=env, stdin=subprocess.DEVNULL

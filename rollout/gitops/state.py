@@ -28,6 +28,7 @@ class FileRecord:
     commit: str  # the commit it came from
     experiments: dict[str, str] = field(default_factory=dict)  # key -> canary version (empty: invalid file)
     outcome: str = "started"  # started | updated | invalid | refused | seen
+    conflicts: list[str] = field(default_factory=list)  # invalid: keys another file had already started
 
 
 @dataclass
@@ -41,6 +42,21 @@ class SourceState:
             if key in record.experiments:
                 return path
         return None
+
+
+def _well_typed(state: SourceState) -> bool:
+    """Whether every value has the type this module writes (a hand-edited file may not)."""
+    if state.commit is not None and not isinstance(state.commit, str):
+        return False
+    for path, record in state.files.items():
+        texts = (path, record.blob, record.commit, record.outcome)
+        if not all(isinstance(t, str) for t in texts) or not isinstance(record.experiments, dict):
+            return False
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in record.experiments.items()):
+            return False
+        if not isinstance(record.conflicts, list) or not all(isinstance(k, str) for k in record.conflicts):
+            return False
+    return True
 
 
 def source_id(repo: str, branch: str, path: str) -> str:
@@ -84,9 +100,12 @@ class StateFile:
             return SourceState()
         try:
             files = {p: FileRecord(**r) for p, r in raw.get("files", {}).items()}
-            return SourceState(raw.get("commit"), files)
+            loaded = SourceState(raw.get("commit"), files)
         except (TypeError, AttributeError):
             raise self._broken("its entries do not have the expected fields") from None
+        if not _well_typed(loaded):
+            raise self._broken("its entries do not have the expected fields")
+        return loaded
 
     def save(self, source: str, state: SourceState) -> None:
         data = self._read()
@@ -94,7 +113,13 @@ class StateFile:
         sources[source] = {
             "commit": state.commit,
             "files": {
-                p: {"blob": r.blob, "commit": r.commit, "experiments": r.experiments, "outcome": r.outcome}
+                p: {
+                    "blob": r.blob,
+                    "commit": r.commit,
+                    "experiments": r.experiments,
+                    "outcome": r.outcome,
+                    **({"conflicts": r.conflicts} if r.conflicts else {}),
+                }
                 for p, r in sorted(state.files.items())
             },
         }

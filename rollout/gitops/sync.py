@@ -12,6 +12,8 @@ Policies (see ``trigger`` for the exactly-once rule):
 - A start that fails for a reason that may pass (cluster unreachable) leaves the file unrecorded and
   the commit unprocessed, so the next poll tries again; one that cannot succeed is reported once.
 - A removed file stops nothing: meshroll does not delete experiments; its record is forgotten.
+- An experiment another file already started is refused (reported once); when that file lets it go
+  (edited or removed), the refused file is processed again, with no new commit to it needed.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ from rollout.gitops.trigger import (
     actions_for,
     annotate,
     changes,
+    conflicts,
     documents,
     experiment_files,
     is_force_push,
     normalize_path,
+    unblocked,
 )
 from rollout.notify import Announcer
 from rollout.spec.loader import SpecError, SpecProblem, load_experiments_text
@@ -127,6 +131,14 @@ class GitOpsSync:
                 base = self.repo.merge_base(state.commit, tip) if known else None
                 self.reporter.force_push(self.where, state.commit, tip, base)
         tip_files = experiment_files(self.repo.files(tip, self.path))
+        if not tip_files:
+            where = f"under {self.path}/" if self.path else "in the repository"
+            log.warning(
+                "no experiment files (.yaml, .yml) %s at %s of %s; check the path (--path, or --gitops-path)",
+                where,
+                tip[:8],
+                self.where,
+            )
         found = changes(tip_files, state)
         if state.commit is None and not state.files and self.skip_existing:
             return self._baseline(tip, tip_files, state, result)
@@ -144,6 +156,14 @@ class GitOpsSync:
             log.info("%s was removed at %s; what was started from it keeps running", path, tip[:8])
             state.files.pop(path, None)
             result.removed.append(path)
+        for path in unblocked(state):  # the file that held its experiments changed or went: its content's turn
+            log.info("%s: the experiments it was refused for are no longer started from another file", path)
+            record = self._process(path, tip_files[path], tip, state, set(), result)
+            if record is None:
+                complete = False
+                continue
+            state.files[path] = record
+            self.state.save(self.source, state)
         if complete:
             state.commit = tip
         self.state.save(self.source, state)
@@ -156,19 +176,19 @@ class GitOpsSync:
         previous = state.files.get(path)
         kept = previous.experiments if previous is not None else {}
 
-        def invalid(problems: list[str]) -> FileRecord:
+        def invalid(problems: list[str], held: list[str] | None = None) -> FileRecord:
             self.reporter.invalid(path, commit, problems)
             result.invalid.append(path)
-            return FileRecord(blob, commit.sha, kept, "invalid")
+            return FileRecord(blob, commit.sha, kept, "invalid", held or [])
 
         try:
-            text, experiments = self._load(path, blob)
+            text, experiments = self._load(path, blob, tip)
         except SpecError as exc:
             return invalid([str(p) for p in exc.problems])
         found = [(e.key, e.spec.target.canary.version) for e in experiments]
         actions, problems = actions_for(path, found, state, unsettled)
         if problems:
-            return invalid(problems)
+            return invalid(problems, conflicts(path, found, state, unsettled))
         started: dict[str, str] = {}
         for action, experiment, document in zip(actions, experiments, documents(text), strict=True):
             manifest = annotate(document, commit, self.repo.display, path)
@@ -190,7 +210,7 @@ class GitOpsSync:
         outcome = "started" if any(a.kind == "start" for a in actions) else "updated"
         return FileRecord(blob, commit.sha, started, outcome)
 
-    def _load(self, path: str, blob: str) -> tuple[str, list[Experiment]]:
+    def _load(self, path: str, blob: str, tip: str) -> tuple[str, list[Experiment]]:
         """The file's text and its validated experiments; SpecError with ``FILE:LINE:COL`` problems."""
         try:
             text = self.repo.read_blob(blob).decode("utf-8")
@@ -198,13 +218,22 @@ class GitOpsSync:
             raise SpecError([SpecProblem(path, 1, 1, "(file)", str(exc))]) from None
         except UnicodeDecodeError:
             raise SpecError([SpecProblem(path, 1, 1, "(file)", "not UTF-8 text; is this an experiment?")]) from None
-        return text, load_experiments_text(text, path)
+        try:
+            return text, load_experiments_text(text, path)
+        except SpecError:
+            if not self.repo.is_symlink(tip, path):
+                raise
+        message = (
+            f"a symbolic link (to {text[:200]!r}); links are not followed, "
+            "so commit the experiment itself (or give --path the folder it lives in)"
+        )
+        raise SpecError([SpecProblem(path, 1, 1, "(file)", message)]) from None
 
     def _baseline(self, tip: str, tip_files: dict[str, str], state: SourceState, result: PollResult) -> PollResult:
         """--skip-existing on a first run: record what is there without starting it."""
         for path, blob in tip_files.items():
             try:
-                experiments = {e.key: e.spec.target.canary.version for e in self._load(path, blob)[1]}
+                experiments = {e.key: e.spec.target.canary.version for e in self._load(path, blob, tip)[1]}
             except SpecError:
                 experiments = {}
             state.files[path] = FileRecord(blob, tip, experiments, "seen")

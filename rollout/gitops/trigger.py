@@ -72,13 +72,11 @@ def actions_for(
     keys = [key for key, _ in found]
     for key in sorted({k for k in keys if keys.count(k) > 1}):
         problems.append(f"{path}:1:1 metadata.name: experiment {key} is defined twice in this file; keep one")
-    for key, _ in found:
-        owner = state.owner(key)
-        if owner is not None and owner != path and owner not in unsettled:
-            problems.append(
-                f"{path}:1:1 metadata.name: experiment {key} is already started from {owner}; "
-                "give this one another name or namespace, or remove it from one of the files"
-            )
+    for key in conflicts(path, found, state, unsettled):
+        problems.append(
+            f"{path}:1:1 metadata.name: experiment {key} is already started from {state.owner(key)}; "
+            "give this one another name or namespace, or remove it from one of the files"
+        )
     if problems:
         return [], problems
     actions = []
@@ -92,6 +90,24 @@ def actions_for(
         else:
             actions.append(Action("update", key, canary, f"spec changed (canary still {canary})"))
     return actions, []
+
+
+def conflicts(
+    path: str, found: Sequence[tuple[str, str]], state: SourceState, unsettled: Collection[str] = ()
+) -> list[str]:
+    """The keys among ``found`` already started from another file that is not changing in this poll."""
+    return [
+        key for key, _ in found if (owner := state.owner(key)) is not None and owner != path and owner not in unsettled
+    ]
+
+
+def unblocked(state: SourceState) -> list[str]:
+    """Files refused for experiments another file held, now that no other file holds them: to process again."""
+    return sorted(
+        path
+        for path, record in state.files.items()
+        if record.conflicts and all(state.owner(key) in (None, path) for key in record.conflicts)
+    )
 
 
 def documents(text: str) -> list[dict[str, Any]]:

@@ -7,7 +7,8 @@
 2. GitHub: ``X-Hub-Signature-256: sha256=<HMAC-SHA256 of the raw body>``; GitLab: ``X-Gitlab-Token``;
    both compared in constant time with the shared secret. Missing or wrong: 401, nothing happens;
 3. a delivery id seen before (``X-GitHub-Delivery`` / ``X-Gitlab-Event-UUID``): 202, ignored;
-4. not a push (GitHub ``ping`` gets 200): 202, ignored. A push: ``on_push``, then 202.
+4. not a push (GitHub ``ping`` gets 200): 202, ignored. A push: ``on_push``, then 202 (saying whether it
+   polls: ``on_push`` returns False for a push to a branch it does not watch).
 """
 
 from __future__ import annotations
@@ -63,12 +64,12 @@ def github_signature(secret: Secret, body: bytes) -> str:
 
 def push_app(
     secret: Secret,
-    on_push: Callable[[PushEvent], None],
+    on_push: Callable[[PushEvent], object],
     *,
     max_body: int = MAX_BODY,
     remember: int = REMEMBERED_DELIVERIES,
 ) -> web.Application:
-    """The push endpoint. ``on_push`` runs on the server's event loop: it must return at once."""
+    """The push endpoint. ``on_push`` runs on the server's event loop: it must return at once (False: ignored)."""
     deliveries = _Deliveries(remember)
 
     async def push(request: web.Request) -> web.Response:
@@ -81,12 +82,11 @@ def push_app(
         provider: Literal["github", "gitlab"]
         if "X-GitHub-Event" in headers:
             provider, event = "github", headers["X-GitHub-Event"]
-            given = headers.get("X-Hub-Signature-256", "")
-            valid = hmac.compare_digest(given.encode(), github_signature(secret, body).encode())
+            valid = _matches(headers.get("X-Hub-Signature-256", ""), github_signature(secret, body))
             delivery = headers.get("X-GitHub-Delivery")
         elif "X-Gitlab-Event" in headers:
             provider, event = "gitlab", headers["X-Gitlab-Event"]
-            valid = hmac.compare_digest(headers.get("X-Gitlab-Token", "").encode(), secret.reveal().encode())
+            valid = _matches(headers.get("X-Gitlab-Token", ""), secret.reveal())
             delivery = headers.get("X-Gitlab-Event-UUID")
         else:
             return _reply(401, "not a GitHub or GitLab webhook")
@@ -99,7 +99,9 @@ def push_app(
             return _reply(200, "pong")
         if event not in ("push", "Push Hook"):
             return _reply(202, f"{event} events are ignored")
-        on_push(PushEvent(provider, delivery, _ref(body)))
+        ref = _ref(body)
+        if on_push(PushEvent(provider, delivery, ref)) is False:
+            return _reply(202, f"push to {ref} ignored: not the watched branch")
         return _reply(202, "poll scheduled")
 
     app = web.Application()
@@ -107,7 +109,7 @@ def push_app(
     return app
 
 
-def standalone_app(secret: Secret, on_push: Callable[[PushEvent], None]) -> web.Application:
+def standalone_app(secret: Secret, on_push: Callable[[PushEvent], object]) -> web.Application:
     """The push endpoint served alone, at the path the controller mounts it on: ``POST /gitops/push``."""
     app = web.Application()
     app.add_subapp("/gitops", push_app(secret, on_push))
@@ -124,6 +126,11 @@ async def _read_limited(request: web.Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _matches(given: str, expected: str) -> bool:
+    """A constant-time comparison; a header with bytes that are not UTF-8 (kept as surrogates) just differs."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
 
 
 def _ref(body: bytes) -> str | None:

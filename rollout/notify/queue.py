@@ -228,10 +228,24 @@ class DeliveryQueue:
         data = read_json(self.path)
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
             return []
+        raw_items = data.get("items")
+        if not isinstance(raw_items, list):
+            log.warning("%s: ignoring %s: it holds no list of notifications", self.name, self.path)
+            return []
         items = []
-        for raw in data.get("items", []):
+        for raw in raw_items:
             try:
-                items.append(Delivery(**raw))
+                item = Delivery(**raw)
             except TypeError:
+                item = None
+            if item is None or not _well_typed(item):  # one that cannot be sent would hold up all behind it
                 log.warning("%s: skipping an unreadable queued notification in %s", self.name, self.path)
+                continue
+            items.append(item)
         return items
+
+
+def _well_typed(d: Delivery) -> bool:
+    texts_ok = all(isinstance(t, str) for t in (d.key, d.run, d.action, d.kind, d.id))
+    attempts_ok = isinstance(d.attempts, int) and not isinstance(d.attempts, bool)
+    return texts_ok and attempts_ok and isinstance(d.terminal, bool) and isinstance(d.body, dict)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from rollout.files import read_json, write_json_atomic
+
+log = logging.getLogger("meshroll.notify")
 
 KEEP_RUNS = 20  # threads remembered per file (older runs of the same experiment are forgotten)
 FIELDS = ("key", "run", "channel", "ts")
@@ -37,11 +40,16 @@ class MemoryThreadStore:
 
 
 class FileThreadStore:
-    """A small JSON file (kept beside the status) listing runs and their threads, newest last."""
+    """A small JSON file (kept beside the status) listing runs and their threads, newest last.
+
+    A thread that cannot be written to the file (disk full, read-only folder) is still remembered
+    in memory: the message is already in Slack, and posting it again would repeat it forever.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._unsaved = MemoryThreadStore()
 
     def _read(self) -> list[dict[str, str]]:
         data = read_json(self.path)
@@ -52,11 +60,21 @@ class FileThreadStore:
 
     def get(self, key: str, run: str) -> ThreadRef | None:
         with self._lock:
-            found = [t for t in self._read() if t["key"] == key and t["run"] == run]
-        return ThreadRef(found[-1]["channel"], found[-1]["ts"]) if found else None
+            unsaved = self._unsaved.get(key, run)
+            found = [t for t in self._read() if t["key"] == key and t["run"] == run] if unsaved is None else []
+        return unsaved or (ThreadRef(found[-1]["channel"], found[-1]["ts"]) if found else None)
 
     def put(self, key: str, run: str, ref: ThreadRef) -> None:
         with self._lock:
             threads = [t for t in self._read() if not (t["key"] == key and t["run"] == run)]
             threads.append({"key": key, "run": run, "channel": ref.channel, "ts": ref.ts})
-            write_json_atomic(self.path, {"threads": threads[-KEEP_RUNS:]})
+            try:
+                write_json_atomic(self.path, {"threads": threads[-KEEP_RUNS:]})
+            except OSError as exc:
+                self._unsaved.put(key, run, ref)
+                log.warning(
+                    "cannot save the Slack thread of %s to %s (%s); kept in memory, so a restart starts a new thread",
+                    key,
+                    self.path,
+                    exc.strerror or type(exc).__name__,
+                )

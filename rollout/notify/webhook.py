@@ -34,6 +34,16 @@ def encode(document: dict[str, Any]) -> bytes:
     return json.dumps(document, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib turns a redirected POST into a GET without its body (301-303) or refuses it (307, 308)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # urllib then raises HTTPError with the 3xx code
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 class WebhookSender:
     def __init__(self, url: str, key: Secret | None = None) -> None:
         self.url = url
@@ -47,9 +57,14 @@ class WebhookSender:
         if self.key is not None:
             request.add_header(SIGNATURE_HEADER, signature(self.key, body))
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
                 response.read(1024)
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:
+                raise PermanentFailure(
+                    f"the webhook answered HTTP {exc.code}, a redirect, which is not followed (it would drop the "
+                    "body); set the webhook's url to the address it redirects to"
+                ) from None
             if exc.code in (408, 425, 429) or exc.code >= 500:
                 raise TemporaryFailure(f"the webhook answered HTTP {exc.code}") from None
             raise PermanentFailure(f"the webhook refused the event: HTTP {exc.code}") from None

@@ -67,6 +67,9 @@ def test_bad_input_is_one_clear_line_and_exit_1(origin: Origin, tmp_path: Path) 
     assert one_line(gitops("--repo", origin.url, "--listen", "nowhere", "--local", cwd=tmp_path)) == (
         "meshroll: --listen 'nowhere' is not HOST:PORT; write it like 127.0.0.1:8088"
     )
+    assert one_line(gitops("--repo", origin.url, "--path", "../deploy", "--local", "--once", cwd=tmp_path)) == (
+        "meshroll: --path '../deploy' leaves the repository; give a folder inside it, like experiments/"
+    )
     no_token = gitops("--repo", origin.url, "--slack-channel", "#deploys", "--local", "--once", cwd=tmp_path,
                       env={"SLACK_BOT_TOKEN": ""})  # fmt: skip
     assert one_line(no_token) == (

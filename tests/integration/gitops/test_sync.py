@@ -104,6 +104,36 @@ def test_the_annotations_carry_the_commit_sha_author_and_message(origin: Origin,
     assert source is not None and source.commit == sha and source.author.startswith("Bob Builder")
 
 
+def test_a_file_name_with_glob_characters_names_its_own_commit_not_one_of_a_file_it_would_match(
+    origin: Origin, tmp_path: Path
+) -> None:
+    origin.write("experiments/a[1].yaml", experiment_yaml("bracketed"))
+    added = origin.commit("Add a[1]")
+    origin.write("experiments/a1.yaml", experiment_yaml("plain"))
+    origin.commit("Add a1", BOB)
+    origin.push()
+    starter = RecordingStarter()
+
+    make_sync(origin, tmp_path, starter).poll()
+
+    commits = {r.path: r.manifest["metadata"]["annotations"]["meshroll.io/commit-sha"] for r in starter.requests}
+    assert commits["experiments/a[1].yaml"] == added
+
+
+def test_a_path_without_experiment_files_says_so_instead_of_passing_in_silence(
+    origin: Origin, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    origin.write("experiment/checkout.yaml", experiment_yaml("checkout"))  # not under experiments/
+    tip = origin.commit("Add checkout")
+    origin.push()
+
+    result = make_sync(origin, tmp_path, RecordingStarter()).poll()
+
+    assert result.started == [] and result.clean
+    expected = f"no experiment files (.yaml, .yml) under experiments/ at {tip[:8]} of {origin.url} branch main"
+    assert f"{expected}; check the path (--path, or --gitops-path)" in caplog.text
+
+
 def test_an_invalid_file_is_reported_with_file_and_line_starts_nothing_and_its_sibling_proceeds(
     origin: Origin, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -134,6 +164,24 @@ def test_an_invalid_file_is_reported_with_file_and_line_starts_nothing_and_its_s
     fixed = make_sync(origin, tmp_path, starter, announcer).poll()
     assert fixed.started == ["demo/broken: new experiment"]
     assert starter.keys == ["demo/checkout", "demo/broken"]
+
+
+def test_a_symbolic_link_is_reported_as_one_and_never_followed(
+    origin: Origin, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    outside = tmp_path / "outside.yaml"
+    outside.write_text(experiment_yaml("outside"))
+    (origin.work / "experiments").mkdir()
+    (origin.work / "experiments" / "outside.yaml").symlink_to(outside)
+    origin.commit("Link to a file outside the repository")
+    origin.push()
+    starter = RecordingStarter()
+
+    result = make_sync(origin, tmp_path, starter).poll()
+
+    assert result.invalid == ["experiments/outside.yaml"] and starter.requests == []
+    expected = f"experiments/outside.yaml:1:1 (file): a symbolic link (to '{outside}'); links are not followed"
+    assert expected in caplog.text
 
 
 def test_a_new_canary_version_starts_a_new_rollout_and_other_changes_update_it(origin: Origin, tmp_path: Path) -> None:
@@ -289,6 +337,35 @@ def test_the_same_experiment_in_two_files_is_reported_and_the_second_starts_noth
     assert result.invalid == ["experiments/b.yaml"]
     assert "experiment demo/checkout is already started from experiments/a.yaml" in caplog.text
     assert starter.keys == ["demo/checkout"]
+
+
+@pytest.mark.parametrize("how", ["remove the first file", "edit it out of the first file"])
+def test_a_duplicate_refused_for_another_files_experiment_starts_once_that_file_lets_it_go(
+    origin: Origin, tmp_path: Path, how: str
+) -> None:
+    origin.write("experiments/a.yaml", experiment_yaml("checkout"))
+    origin.commit("a")
+    origin.push()
+    starter = RecordingStarter()
+    make_sync(origin, tmp_path, starter).poll()
+    origin.write("experiments/b.yaml", experiment_yaml("checkout", "v9"))
+    origin.commit("b copies a")
+    origin.push()
+    assert make_sync(origin, tmp_path, starter).poll().invalid == ["experiments/b.yaml"]
+    if how == "remove the first file":
+        origin.remove("experiments/a.yaml")
+    else:
+        origin.write("experiments/a.yaml", experiment_yaml("other"))
+    origin.commit("keep checkout in b only, as the report said")
+    origin.push()
+
+    result = make_sync(origin, tmp_path, starter).poll()
+    again = make_sync(origin, tmp_path, starter).poll()
+
+    assert result.clean and again.started == []
+    started = [(r.path, r.experiment.key, r.experiment.spec.target.canary.version) for r in starter.requests]
+    assert ("experiments/b.yaml", "demo/checkout", "v9") in started
+    assert len([s for s in started if s[1] == "demo/checkout"]) == 2
 
 
 def test_a_moved_file_keeps_its_experiment_and_a_removed_one_is_forgotten(origin: Origin, tmp_path: Path) -> None:

@@ -79,6 +79,15 @@ def test_a_bad_or_missing_signature_is_refused_and_does_nothing(server: Server, 
     assert server.pushes == []
 
 
+def test_a_signature_or_token_that_is_not_utf8_is_refused_like_any_wrong_one(server: Server) -> None:
+    not_utf8 = {**github(PUSH), "X-Hub-Signature-256": b"sha256=\xff\xfe"}
+    gitlab = {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": b"shared-\xff"}
+
+    assert server.post(PUSH, not_utf8) == (401, {"status": "missing or wrong signature"})  # type: ignore[arg-type]
+    assert server.post(PUSH, gitlab) == (401, {"status": "missing or wrong signature"})  # type: ignore[arg-type]
+    assert server.pushes == []
+
+
 def test_a_body_changed_after_signing_is_refused(server: Server) -> None:
     status, _ = server.post(PUSH.replace(b"main", b"evil"), github(PUSH))
     assert status == 401 and server.pushes == []
@@ -160,7 +169,10 @@ def test_a_push_wakes_the_poller_at_once_and_pushes_to_other_branches_do_not() -
         loop.start()
         assert sync.polled.acquire(timeout=10), "the first poll runs at start"
         other = json.dumps({"ref": "refs/heads/feature"}).encode()
-        assert Server(thread, []).post(other, github(other))[0] == 202
+        assert Server(thread, []).post(other, github(other)) == (
+            202,
+            {"status": "push to refs/heads/feature ignored: not the watched branch"},
+        )
         assert not poller.wake.is_set(), "a push to another branch does not poll"
         Server(thread, []).post(PUSH, github(PUSH))
         assert sync.polled.acquire(timeout=10), "a push to the watched branch polls long before the interval"

@@ -149,6 +149,22 @@ def test_the_thread_survives_a_restart(slack: SlackStub, tmp_path: Path) -> None
     assert slack.requests("chat.update", ok_only=True)[0].body["ts"] == root_ts
 
 
+def test_a_thread_file_that_cannot_be_written_does_not_post_the_first_message_again_and_again(
+    slack: SlackStub, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    notifier = bot(slack, blocked)  # the thread file would be a-file/threads.json: it cannot be written
+
+    send(notifier, *story())
+    assert notifier.close(30)
+
+    roots = [m for m in slack.messages() if m.thread_ts is None]
+    assert len(roots) == 1, "the first message is posted once"
+    assert [m.thread_ts for m in slack.messages() if m.thread_ts] == [roots[0].ts] * 2
+    assert "cannot save the Slack thread of demo/demo-healthy" in caplog.text
+
+
 def test_a_new_run_of_the_same_experiment_starts_a_new_thread(slack: SlackStub, tmp_path: Path) -> None:
     notifier = bot(slack, tmp_path)
     send(notifier, (events.status(started_at=1000.0), events.started()))

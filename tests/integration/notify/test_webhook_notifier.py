@@ -11,7 +11,9 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from aiohttp import web
 
+from rollout.gitops.serving import ServerThread
 from rollout.notify.secrets import Secret
 from rollout.notify.webhook import SIGNATURE_HEADER, webhook_notifier
 from rollout.status import Phase
@@ -63,3 +65,29 @@ def test_retries_are_bounded(receiver: SlackStub) -> None:
     notifier.notify(events.experiment(), events.status(), events.started())
     assert notifier.close(20)
     assert len(receiver.requests("hooks/generic")) == 3 and notifier.queue.dropped == 1
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed_and_the_event_is_not_counted_as_delivered(
+    status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    arrived: list[tuple[str, bytes]] = []
+
+    async def moved(request: web.Request) -> web.Response:
+        return web.Response(status=status, headers={"Location": "/new"})
+
+    async def new(request: web.Request) -> web.Response:
+        arrived.append((request.method, await request.read()))
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/old", moved)
+    app.router.add_route("*", "/new", new)
+    with ServerThread(app) as server:
+        notifier = webhook_notifier(f"{server.url}/old", retry_initial=0.01)
+        notifier.notify(events.experiment(), events.status(), events.started())
+        assert notifier.close(20)
+
+    assert arrived == [], "a redirected POST arrives as a GET without its body"
+    assert (notifier.queue.delivered, notifier.queue.dropped) == (0, 1)
+    assert f"the webhook answered HTTP {status}, a redirect, which is not followed" in caplog.text

@@ -21,6 +21,7 @@ from rollout.gitops.trigger import (
     experiment_files,
     is_force_push,
     normalize_path,
+    unblocked,
 )
 from rollout.spec import load_experiment_text
 from rollout.status import source_from
@@ -145,3 +146,41 @@ def test_a_broken_state_file_is_one_line_that_says_what_to_do(tmp_path: Path) ->
     path.write_text('{"version": 99, "sources": {}}')
     with pytest.raises(GitOpsError, match="not a version 1 meshroll gitops state"):
         StateFile(path).load("repo#main:e")
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"commit": 5, "files": {}},
+        {"commit": "c1", "files": {"e/a.yaml": {"blob": 1, "commit": "c1"}}},
+        {"commit": "c1", "files": {"e/a.yaml": {"blob": "b1", "commit": "c1", "experiments": ["demo/a"]}}},
+        {"commit": "c1", "files": {"e/a.yaml": {"blob": "b1", "commit": "c1", "experiments": {"demo/a": 2}}}},
+    ],
+)
+def test_a_state_file_with_values_of_the_wrong_type_is_one_line_too(tmp_path: Path, entry: object) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"version": 1, "sources": {"repo#main:e": entry}}))
+    with pytest.raises(GitOpsError, match="its entries do not have the expected fields; fix it, or delete it"):
+        StateFile(path).load("repo#main:e")
+
+
+def test_a_file_refused_for_another_files_experiment_is_unblocked_once_no_other_file_holds_it() -> None:
+    state = SourceState(
+        "c1",
+        {
+            "e/a.yaml": FileRecord("b1", "c1", {"demo/a": "v2"}),
+            "e/b.yaml": FileRecord("b2", "c2", {}, "invalid", ["demo/a"]),
+        },
+    )
+    assert unblocked(state) == []
+    state.files["e/a.yaml"] = FileRecord("b3", "c3", {"demo/other": "v2"})
+    assert unblocked(state) == ["e/b.yaml"]
+    del state.files["e/a.yaml"]
+    assert unblocked(state) == ["e/b.yaml"]
+
+
+def test_a_records_conflicts_survive_the_state_file(tmp_path: Path) -> None:
+    file = StateFile(tmp_path / "state.json")
+    state = SourceState("c1", {"e/b.yaml": FileRecord("b2", "c2", {}, "invalid", ["demo/a"])})
+    file.save("repo#main:e", state)
+    assert StateFile(tmp_path / "state.json").load("repo#main:e") == state

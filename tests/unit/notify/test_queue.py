@@ -151,3 +151,17 @@ def test_an_unreadable_queue_file_is_ignored(tmp_path: Path) -> None:
     assert q.pending() == []
     q.put(delivery(7))
     assert q.close(10) and sender.sent == [7]
+
+
+def test_a_queue_file_with_entries_of_the_wrong_shape_neither_stops_the_run_nor_holds_up_later_notifications(
+    tmp_path: Path,
+) -> None:
+    file = tmp_path / "queue.json"
+    good = {"key": "demo/checkout", "run": "r1", "action": "post", "terminal": False, "body": {"n": 1}}
+    for items in (None, 5, [{**good, "body": "n"}, {**good, "attempts": "x"}, {**good, "terminal": "no"}, "x", good]):
+        file.write_text(json.dumps({"version": 1, "items": items}))
+        sender = Sender()
+        q = queue(sender, path=file, max_attempts=None)
+        q.put(delivery(7))
+        assert q.close(10), f"stuck behind {items!r}"
+        assert sender.sent == ([1, 7] if isinstance(items, list) else [7])
