@@ -181,18 +181,19 @@ class Orchestrator:
         for listener in self.listeners:
             listener(status)
 
-    def _apply_intent(self) -> None:
+    def intended_plan(self) -> TrafficPlan:
+        """The traffic the status records, as the mesh should hold it."""
         traffic = self.status.traffic
-        faults = tuple(p.fault for p in self.plan.faults if p.fault.id in traffic.faults)
-        self.provider.apply(
-            TrafficPlan(
-                stable_weight=traffic.stable_weight,
-                canary_weight=traffic.canary_weight,
-                ab_matches=self.plan.ab_matches if traffic.ab_active else (),
-                mirror_percent=traffic.mirror_percent,
-                faults=faults,
-            )
+        return TrafficPlan(
+            stable_weight=traffic.stable_weight,
+            canary_weight=traffic.canary_weight,
+            ab_matches=self.plan.ab_matches if traffic.ab_active else (),
+            mirror_percent=traffic.mirror_percent,
+            faults=tuple(p.fault for p in self.plan.faults if p.fault.id in traffic.faults),
         )
+
+    def _apply_intent(self) -> None:
+        self.provider.apply(self.intended_plan())
 
 
 def _observed_share(pairs: Mapping[str, MetricPair]) -> float:

@@ -115,10 +115,10 @@ def _ready(status: Status | None, problem: Problem | None) -> tuple[str, str, st
     if problem is not None:
         return "False", problem.reason, problem.message
     if status is not None and not status.traffic_applied:
-        return "False", "ApplyingTraffic", f"the mesh is being set to: {_traffic(status)}"
+        return "False", "ApplyingTraffic", f"the mesh is being set to: {traffic_text(status)}"
     if status is None:
         return "True", "Accepted", "the spec is valid; the run starts"
-    return "True", "TrafficApplied", f"the mesh holds what the status records: {_traffic(status)}"
+    return "True", "TrafficApplied", f"the mesh holds what the status records: {traffic_text(status)}"
 
 
 def _ended_reason(status: Status) -> str:
@@ -128,11 +128,12 @@ def _ended_reason(status: Status) -> str:
 
 
 def _where(status: Status) -> str:
-    text = f"step {status.step + 1}, {_traffic(status)}"
+    text = f"step {status.step + 1}, {traffic_text(status)}"
     return f"{text}: {status.reason}" if status.reason else text
 
 
-def _traffic(status: Status) -> str:
+def traffic_text(status: Status) -> str:
+    """The traffic ``status`` records, in words (as the conditions say it)."""
     t = status.traffic
     parts = [f"stable {t.stable_weight}% / canary {t.canary_weight}%"]
     if t.ab_active:

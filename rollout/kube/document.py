@@ -72,6 +72,7 @@ class StoredStatus:
     status: Status | None
     info: RunInfo = field(default_factory=RunInfo)
     conditions: tuple[Obj, ...] = ()
+    edited: str = ""  # what of the status was edited by hand (and is read from its history instead)
 
 
 def split(raw: Mapping[str, Any] | None) -> StoredStatus:
@@ -89,12 +90,38 @@ def split(raw: Mapping[str, Any] | None) -> StoredStatus:
     conditions = tuple(c for c in raw.get("conditions") or () if isinstance(c, dict))
     own = _own(raw)
     status: Status | None = None
+    edited = ""
     if info.run > 0 and own:
         try:
             status = Status.model_validate(own)
         except ValidationError as exc:
             log.warning("the stored status cannot be read (%s); the run is treated as not started", exc.error_count())
-    return StoredStatus(status, info, conditions)
+        if status is not None:
+            status, edited = _as_recorded(status, info.run)
+    return StoredStatus(status, info, conditions, edited)
+
+
+def _as_recorded(status: Status, run: int) -> tuple[Status, str]:
+    """``status`` with its phase, step and traffic as its history records them, and what differed.
+
+    The machine records every change of these in the history; a status whose top-level fields
+    disagree with its last entry was edited by hand (``kubectl edit --subresource=status``): the
+    run goes on as recorded, rather than ending (or moving) where no decision took it."""
+    if not status.history:
+        return status, ""
+    last = status.history[-1]
+    recorded = {"phase": last.to_phase, "step": last.step, "traffic": last.traffic}
+    changed = [key for key, value in recorded.items() if getattr(status, key) != value]
+    if not changed:
+        return status, ""
+    said = {"phase": status.phase.value, "step": status.step + 1, "traffic": f"canary {status.traffic.canary_weight}%"}
+    edits = ", ".join(f"{key} {said[key]}" for key in changed)
+    message = (
+        f"the status was edited by hand ({edits}), but run {run} recorded {last.to_phase.value}, step "
+        f"{last.step + 1}, canary {last.traffic.canary_weight}%: meshroll does not follow such edits, the run goes "
+        "on as recorded; steer a run with the annotation meshroll.io/command (pause, resume, promote, abort)"
+    )
+    return status.model_copy(update=recorded), message
 
 
 def _own(raw: Mapping[str, Any]) -> Obj:

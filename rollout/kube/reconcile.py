@@ -38,6 +38,8 @@ from rollout.kube.revisions import Adopt, Drive, Idle, Reject, StartRun, Superse
 from rollout.kube.runs import COMMANDS, ExperimentRun, FencedProvider, RunContext
 from rollout.kube.store import KubeStatusStore
 from rollout.kube.telemetry import Telemetry
+from rollout.mesh.errors import MeshError
+from rollout.mesh.factory import routing_target
 from rollout.mesh.provider import TrafficProvider
 from rollout.orchestrator import Orchestrator
 from rollout.spec.models import Experiment
@@ -159,6 +161,9 @@ class Reconciler:
             self._deleting(key, obj)
             return
         stored = split(obj.get("status"))
+        if stored.edited:
+            log.warning("%s: %s", key, stored.edited)
+            self.recorder.record(reference(obj), EventText("Warning", "StatusEdited", "Reconcile", stored.edited))
         generation = int((obj.get("metadata") or {}).get("generation") or 1)
         spec = obj.get("spec") or {}
         problem: str | None = None
@@ -186,7 +191,9 @@ class Reconciler:
                 self.drop(key)
                 self._loaded_store(key, stored.info).refresh(None, **info)
         elif isinstance(step, Drive):
-            self._commands(self._ensure(key, obj, stored), obj)
+            run = self._ensure(key, obj, stored)
+            self._commands(run, obj)
+            run.restore_route()  # every reconcile (each re-list too): a GitOps sync of the route is undone
         elif isinstance(step, Idle):
             self.drop(key)
             self._idle(key, obj, stored, generation)
@@ -214,10 +221,34 @@ class Reconciler:
 
     def _start(self, key: Key, obj: Obj, stored: StoredStatus, generation: int) -> None:
         self.drop(key)
+        self._check_route_free(key, obj)
         info = stored.info.next_run(generation, dict(obj.get("spec") or {}), stored.status)
         info = replace(info, last_command=_annotation(obj))  # a command given before the run is spent
         log.info("%s: starting run %d (generation %d)", key, info.run, generation)
         self._ensure(key, obj, StoredStatus(None, info))
+
+    def _check_route_free(self, key: Key, obj: Obj) -> None:
+        """Raise MeshError when another Experiment's run under way steers the route ``obj`` would: two runs
+        writing one route's weights would each undo the other's (and leave weights that do not add up)."""
+        target = routing_target(experiment_from(obj))
+        if target is None:
+            return
+        for item in self.experiments.list(key.namespace).get("items") or ():
+            other = Key.of(item)
+            stored = split(item.get("status"))
+            if other == key or stored.status is None or stored.status.done:
+                continue
+            try:
+                theirs = routing_target(experiment_from(item, stored.info.spec))
+            except InvalidExperiment:
+                continue
+            if theirs is not None and theirs.overlaps(target):
+                raise MeshError(
+                    f"{target.what} is in use by Experiment {other} (run {stored.info.run}, "
+                    f"{stored.status.phase.value}): two experiments must not steer one route at once; this one "
+                    f"starts when that run has ended (wait, or abort it: kubectl annotate experiment {other.name} "
+                    f"-n {other.namespace} {COMMAND_ANNOTATION}=abort --overwrite)"
+                )
 
     def _supersede(self, key: Key, obj: Obj, stored: StoredStatus, step: Supersede) -> None:
         # Not begun if not running here: resuming would re-apply the stored step first, and when the

@@ -22,12 +22,13 @@ from apscheduler.schedulers.base import BaseScheduler
 from chaos.timing import next_change
 from rollout.events import Command, Halt
 from rollout.kube.client import NotLeader
-from rollout.kube.conditions import Problem
+from rollout.kube.conditions import Problem, traffic_text
 from rollout.kube.events import EventRecorder, EventText
 from rollout.kube.evidence import next_observation_due, recollect
 from rollout.kube.objects import Key
 from rollout.kube.store import KubeStatusStore
 from rollout.kube.telemetry import Telemetry
+from rollout.mesh.factory import routing_target
 from rollout.mesh.plan import TrafficPlan
 from rollout.mesh.provider import TrafficProvider
 from rollout.orchestrator import Orchestrator
@@ -55,6 +56,11 @@ class FencedProvider:
     def sweep(self, owner: str) -> list[str]:
         self._check()
         return self.inner.sweep(owner)
+
+    def holds(self, plan: TrafficPlan) -> bool | None:
+        """Whether the mesh holds ``plan`` (only reads; None: the provider cannot tell)."""
+        holds: Callable[[TrafficPlan], bool] | None = getattr(self.inner, "holds", None)
+        return holds(plan) if holds is not None else None
 
     def _check(self) -> None:
         if not self.may_act():
@@ -164,6 +170,33 @@ class ExperimentRun:
             self._remove(job)
         finished = self.orchestrator.status.done
         self.close_notifiers(CLOSE_NOTIFIERS_S if finished else 0.0)  # the queues persist for the next instance
+
+    def restore_route(self) -> bool:
+        """Write the run's traffic back when the routing object no longer holds it: someone else
+        changed it mid-run (a GitOps sync of its own version, a hand edit). True when it was written back.
+
+        Raises MeshError when the mesh cannot be read or written (the object deleted, say)."""
+        with self.lock:
+            status = self.orchestrator.status
+            provider = self.orchestrator.provider
+            if self.stopped or status.phase.terminal or status.phase is Phase.PENDING or not status.traffic_applied:
+                return False  # nothing applied to restore, or a write of the run's own is under way
+            if not isinstance(provider, FencedProvider) or not self.ctx.may_act():
+                return False
+            plan = self.orchestrator.intended_plan()
+            if provider.holds(plan) is not False:
+                return False
+            provider.apply(plan)
+        target = routing_target(self.orchestrator.experiment)
+        what = target.what if target is not None else "the mesh"
+        note = (
+            f"run {self.number}: {what} no longer held what the status records ({traffic_text(status)}): "
+            "something else changed it (a GitOps sync, a hand edit?); meshroll wrote its share back. Make your "
+            "GitOps tool leave meshroll's fields alone (README, 'GitOps: what meshroll owns')"
+        )
+        log.warning("%s: %s", self.key, note)
+        self.ctx.recorder.record(self.regarding, EventText("Warning", "RouteRestored", "Route", note))
+        return True
 
     def route_to_stable(self) -> list[str]:
         """The Experiment was deleted mid-run: stop, all traffic back to stable and its faults removed.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from kubernetes import client as k8s
 
@@ -22,6 +23,41 @@ from rollout.spec.traffic import GatewayApiMeshSpec, IstioMeshSpec, SmiMeshSpec,
 def version_service(target: TargetSpec, version: VersionSpec) -> str:
     """The per-version Service (Gateway API, SMI): as given, else ``<service>-<version>``."""
     return version.service or f"{target.service}-{version.version}"
+
+
+@dataclass(frozen=True)
+class RoutingTarget:
+    """The routing object an experiment's provider writes, and the entry of it that it weights (None: found
+    by host or Service, so any entry of the object may be it)."""
+
+    kind: str
+    namespace: str
+    name: str
+    entry: str | None = None
+
+    @property
+    def what(self) -> str:
+        where = f"{self.kind} {self.namespace}/{self.name}"
+        return (
+            f"{where} ({'route' if self.kind == 'VirtualService' else 'rule'} {self.entry!r})" if self.entry else where
+        )
+
+    def overlaps(self, other: RoutingTarget) -> bool:
+        """Whether both may weight the same entry of the same object."""
+        same_object = (self.kind, self.namespace, self.name) == (other.kind, other.namespace, other.name)
+        return same_object and (self.entry is None or other.entry is None or self.entry == other.entry)
+
+
+def routing_target(experiment: Experiment) -> RoutingTarget | None:
+    """What ``experiment`` steers in the cluster (None: not a Kubernetes mesh)."""
+    mesh, namespace = experiment.spec.mesh, experiment.metadata.namespace
+    if isinstance(mesh, IstioMeshSpec):
+        return RoutingTarget("VirtualService", namespace, mesh.virtual_service, mesh.route)
+    if isinstance(mesh, GatewayApiMeshSpec):
+        return RoutingTarget("HTTPRoute", namespace, mesh.http_route, mesh.rule)
+    if isinstance(mesh, SmiMeshSpec):
+        return RoutingTarget("TrafficSplit", namespace, mesh.traffic_split)
+    return None
 
 
 def provider_for(

@@ -28,6 +28,11 @@ class GatewayApiProvider:
     def apply(self, plan: TrafficPlan) -> None:
         self.objects.update(self.http_route, lambda route: render_gateway_api.render(route, plan, self.settings))
 
+    def holds(self, plan: TrafficPlan) -> bool:
+        """Whether the HTTPRoute holds ``plan`` already (``apply`` would write nothing). Only reads."""
+        current = self.objects.get(self.http_route)
+        return render_gateway_api.render(current, plan, self.settings) == current
+
     def sweep(self, owner: str) -> list[str]:
         removed: list[str] = []
 

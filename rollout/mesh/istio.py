@@ -91,6 +91,11 @@ class IstioProvider:
     def _write(self, plan: TrafficPlan) -> None:
         self.objects.update(self.virtual_service, lambda vs: render_istio.render(vs, plan, self.settings))
 
+    def holds(self, plan: TrafficPlan) -> bool:
+        """Whether the VirtualService holds ``plan`` already (``apply`` would write nothing). Only reads."""
+        current = self.objects.get(self.virtual_service)
+        return render_istio.render(current, plan, self.settings) == current
+
     def sweep(self, owner: str) -> list[str]:
         removed: list[str] = []
 

@@ -35,5 +35,10 @@ class SmiProvider:
     def apply(self, plan: TrafficPlan) -> None:
         self.objects.update(self.traffic_split, lambda split: render_smi.render(split, plan, self.settings))
 
+    def holds(self, plan: TrafficPlan) -> bool:
+        """Whether the TrafficSplit holds ``plan`` already (``apply`` would write nothing). Only reads."""
+        current = self.objects.get(self.traffic_split)
+        return render_smi.render(current, plan, self.settings) == current
+
     def sweep(self, owner: str) -> list[str]:
         return []  # SMI holds no faults, mirrors or cohort routes of meshroll's; the next apply sets weights
