@@ -69,8 +69,14 @@ def notifiers_for(
             notifiers.append(slack)
     for hook in spec.webhooks:
         key = from_env(hook.secret_env, env) if hook.secret_env else None
-        if hook.secret_env and key is None:
-            log.warning("webhook signing key $%s is not set for %s; sending unsigned", hook.secret_env, experiment.key)
+        if hook.secret_env and key is None:  # unsigned events would be refused, or worse, trusted
+            log.warning(
+                "no webhook notifications to %s for %s: its signing key $%s is not set; set it, or drop secretEnv",
+                hook.url,
+                experiment.key,
+                hook.secret_env,
+            )
+            continue
         digest = hashlib.sha256(hook.url.encode()).hexdigest()[:10]
         notifiers.append(webhook_notifier(hook.url, key, queue_file=file(f"webhook-{digest}-queue.json")))
     return notifiers

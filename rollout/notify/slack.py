@@ -63,6 +63,14 @@ def webhook_client(url: Secret) -> WebhookClient:
     return WebhookClient(url=url.reveal(), timeout=TIMEOUT_SECONDS, retry_handlers=retry_handlers(), logger=logger)
 
 
+CHANNEL_HINTS = {
+    "not_in_channel": "invite the bot to the channel (/invite @your-bot in Slack)",
+    "channel_not_found": "check the channel's name; a private channel needs the bot invited first",
+    "is_archived": "the channel is archived; unarchive it or name another channel",
+    "missing_scope": "add the chat:write scope to the bot token and reinstall the app",
+}
+
+
 def _api_failure(method: str, exc: SlackApiError) -> Exception:
     status = getattr(exc.response, "status_code", 0)
     error = str(exc.response.get("error", "")) if exc.response is not None else ""
@@ -70,7 +78,8 @@ def _api_failure(method: str, exc: SlackApiError) -> Exception:
         return TemporaryFailure(f"Slack {method} answered HTTP {status} {error}".strip())
     if error in AUTH_ERRORS:
         return PermanentFailure(f"Slack {method} refused the bot token ({error}); check the token and its scopes")
-    return PermanentFailure(f"Slack {method} failed: {error or f'HTTP {status}'}; check the channel and chat:write")
+    hint = CHANNEL_HINTS.get(error, "check the channel and the bot's chat:write scope")
+    return PermanentFailure(f"Slack {method} failed: {error or f'HTTP {status}'}; {hint}")
 
 
 def _call(method: str, action: Callable[[], Any]) -> Any:

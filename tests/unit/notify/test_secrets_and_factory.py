@@ -129,3 +129,35 @@ def test_a_thread_is_remembered_in_its_file_and_old_runs_are_forgotten(tmp_path:
     assert again.get("demo/checkout", "24") == ThreadRef("C1", "17.24")
     assert again.get("demo/checkout", "4") is None and again.get("demo/checkout", "5") is not None
     assert again.get("demo/other", "24") is None
+
+
+def test_a_webhook_whose_signing_key_is_missing_is_left_out_not_sent_unsigned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    experiment = with_notify({"webhooks": [{"url": "https://hooks.example/a", "secretEnv": "HOOK_KEY"}]})
+    assert notifiers_for(experiment, tmp_path, env={}) == []
+    assert "no webhook notifications to https://hooks.example/a for demo/demo-healthy" in caplog.text
+    assert "its signing key $HOOK_KEY is not set" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("error", "hint"),
+    [
+        ("not_in_channel", "invite the bot to the channel"),
+        ("channel_not_found", "check the channel's name"),
+        ("is_archived", "the channel is archived"),
+        ("no_text", "check the channel and the bot's chat:write scope"),
+    ],
+)
+def test_a_slack_refusal_says_what_to_do_about_it(error: str, hint: str) -> None:
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web import SlackResponse
+
+    from rollout.notify.slack import _api_failure
+
+    response = SlackResponse(
+        client=None, http_verb="POST", api_url="", req_args={}, data={"ok": False, "error": error}, headers={},
+        status_code=200,
+    )  # fmt: skip
+    failure = _api_failure("chat.postMessage", SlackApiError("refused", response))
+    assert str(failure).startswith(f"Slack chat.postMessage failed: {error}; {hint}")
