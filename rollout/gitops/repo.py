@@ -62,12 +62,18 @@ class GitRepo:
         if not re.fullmatch(r"[A-Za-z0-9._/-]+", branch) or branch.startswith("-"):
             raise GitError(f"--branch {branch!r} is not a branch name")
         ref = f"refs/heads/{branch}"
-        out = self._git("ls-remote", "--heads", self.url, ref, what="read the repository", local=False)
+        out = self._git("ls-remote", "--heads", self.url, what="read the repository", local=False)
+        heads: dict[str, str] = {}  # ref -> sha
         for line in out.splitlines():
             sha, _, name = line.partition("\t")
-            if name == ref:
-                return sha
-        raise GitError(f"branch {branch!r} not found in {self.display}; check --branch")
+            heads[name] = sha
+        if ref in heads:
+            return heads[ref]
+        if not heads:
+            raise GitError(f"{self.display} has no branches yet (an empty repository); push a first commit to {branch}")
+        names = sorted(h.removeprefix("refs/heads/") for h in heads)
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise GitError(f"branch {branch!r} not found in {self.display} (it has {shown}); check --branch")
 
     def fetch(self, branch: str) -> str:
         """Bring the mirror up to date (force: a rewritten branch is taken as it is); the tip's commit."""

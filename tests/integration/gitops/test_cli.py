@@ -48,6 +48,10 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_bad_input_is_one_clear_line_and_exit_1(origin: Origin, tmp_path: Path) -> None:
+    empty = Origin(tmp_path / "empty")
+    assert one_line(gitops("--repo", empty.url, "--local", "--once", cwd=tmp_path)) == (
+        f"meshroll: {empty.url} has no branches yet (an empty repository); push a first commit to main"
+    )
     origin.commit("Initial")
     origin.push()
     missing = tmp_path / "no-such-repo"
@@ -56,7 +60,7 @@ def test_bad_input_is_one_clear_line_and_exit_1(origin: Origin, tmp_path: Path) 
         f"meshroll: cannot read the repository ({missing}): fatal: '{missing}' does not appear to be a git repository"
     )
     assert one_line(gitops("--repo", origin.url, "--branch", "dev", "--local", "--once", cwd=tmp_path)) == (
-        f"meshroll: branch 'dev' not found in {origin.url}; check --branch"
+        f"meshroll: branch 'dev' not found in {origin.url} (it has main); check --branch"
     )
     assert one_line(gitops("--repo", origin.url, "--interval", "soon", "--local", cwd=tmp_path)) == (
         "meshroll: --interval 'soon' is not a duration; write it like 30s, 2m or 1h"
