@@ -9,8 +9,9 @@ extrapolation to the window's edges is kept as is. Whatever comes back is passed
 unchanged, also negative or non-monotone numbers: the engines hold on those and say why.
 
 No data (an empty vector, NaN) leaves the metric out of the result; Prometheus unreachable,
-refusing, timing out, answering 5xx or rejecting a query raises ``MetricsUnavailableError``
-with a one-line reason that names Prometheus's URL and the cause.
+refusing, timing out, answering 5xx or rejecting a query, an answer of the wrong shape, and a
+histogram without its ``+Inf`` bucket (slow requests would be in no count) raise
+``MetricsUnavailableError`` with a one-line reason that names Prometheus's URL and the cause.
 """
 
 from __future__ import annotations
@@ -43,11 +44,16 @@ ROLES: dict[MetricKind, tuple[str, ...]] = {
     MetricKind.GAUGE: ("value",),
 }
 RETRY_STATUSES = (500, 502, 503, 504)
+MAX_TIMEOUT_S = 86400.0  # a day: longer is a typo, and a socket refuses inf
 
 _Query = Callable[[str], tuple[str, str]]  # role -> (rendered PromQL, where it comes from, for messages)
 
 
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")  # an HTTP token (RFC 9110)
+
+
+class _NaNSample(Exception):
+    """An arm's query answered NaN: no data for the whole metric in this step, not "no requests"."""
 
 
 class PrometheusConfigError(ValueError):
@@ -91,8 +97,10 @@ class PrometheusConfig:
             parts.port  # noqa: B018  (raises on a port out of range)
         except ValueError:
             raise PrometheusConfigError(f"the Prometheus URL {self.display_url!r} has an invalid port") from None
-        if not self.timeout > 0:
-            raise PrometheusConfigError(f"the Prometheus timeout must be > 0 s, got {self.timeout}")
+        if not 0 < self.timeout <= MAX_TIMEOUT_S:  # also refuses NaN and inf (no socket takes those)
+            raise PrometheusConfigError(
+                f"the Prometheus timeout must be > 0 s and at most {MAX_TIMEOUT_S:g} s, got {self.timeout}"
+            )
         if not 0 <= self.retries <= 10:
             raise PrometheusConfigError(f"Prometheus retries must be within 0..10, got {self.retries}")
         if (self.username is None) != (self.password is None):
@@ -222,7 +230,10 @@ class PrometheusSource:
 
     def _metric(self, span: StepSpan, metric: MetricQuery) -> MetricPair | None:
         templates = self._templates(metric)
-        stable, canary = (self._arm(span, metric, templates, v) for v in (span.stable_version, span.canary_version))
+        try:
+            stable, canary = (self._arm(span, metric, templates, v) for v in (span.stable_version, span.canary_version))
+        except _NaNSample:
+            return None
         if stable is None and canary is None:
             return None
         return MetricPair(stable or ArmSample(), canary or ArmSample())
@@ -245,19 +256,27 @@ class PrometheusSource:
 
     def _errors_arm(self, query: _Query, end: float) -> ArmSample | None:
         requests_total = self._total(*query("requests"), end)
-        if requests_total is None or math.isnan(requests_total) or requests_total == 0:
+        if requests_total is None or requests_total == 0:
             return None
         errors_total = self._total(*query("errors"), end)
-        if errors_total is not None and math.isnan(errors_total):
-            return None
         # No error series at all while requests exist means no errors in the step, not missing data.
         return ArmSample(requests=requests_total, errors=errors_total or 0.0)
 
     def _latency_arm(self, query: _Query, end: float) -> ArmSample | None:
         text, where = query("buckets")
         buckets = self._shaped(promql.cumulative_buckets, self._instant(text, end, where), where)
-        if not buckets or promql.any_nan(c for _, c in buckets):
+        if promql.any_nan(c for _, c in buckets):
+            raise _NaNSample
+        if not buckets:
             return None
+        if not math.isinf(buckets[-1][0]):
+            # Requests slower than the largest bound would vanish from every count: a slow canary would
+            # look fast. Prometheus's histogram_quantile refuses such a histogram too.
+            raise MetricsUnavailableError(
+                f'Prometheus at {self.config.display_url}: {where}: the histogram has no le="+Inf" bucket '
+                f"(largest le={buckets[-1][0]:g}), so requests slower than that are not counted; "
+                "keep the +Inf bucket in the query"
+            )
         requests_total = promql.requests_from_buckets(buckets)
         if requests_total == 0:
             return None
@@ -272,6 +291,8 @@ class PrometheusSource:
 
     def _total(self, query: str, where: str, at: float) -> float | None:
         result: float | None = self._shaped(promql.vector_total, self._instant(query, at, where), where)
+        if result is not None and math.isnan(result):
+            raise _NaNSample
         return result
 
     def _shaped(self, reader: Callable[[Any], Any], raw: Any, where: str) -> Any:

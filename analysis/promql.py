@@ -213,6 +213,20 @@ def _number(text: Any) -> float:
         raise ResultShapeError(f"{text!r} is not a sample value") from None
 
 
+def _sample(pair: Any) -> tuple[float, float]:
+    """``(time, value)`` from a ``[time, "value"]`` pair as the HTTP API writes samples."""
+    if not isinstance(pair, list | tuple) or len(pair) != 2:
+        raise ResultShapeError(f"{abbreviate(repr(pair), 60)} is not a [time, value] sample")
+    return _number(pair[0]), _number(pair[1])
+
+
+def _labels(element: Mapping[str, Any]) -> Mapping[str, str]:
+    labels = element.get("metric") or {}
+    if not isinstance(labels, dict):
+        raise ResultShapeError(f"{abbreviate(repr(labels), 60)} is not a series' label set")
+    return labels
+
+
 def _is_scalar(result: Any) -> bool:
     return isinstance(result, list) and len(result) == 2 and isinstance(result[0], int | float)
 
@@ -227,7 +241,7 @@ def instant_values(result: Any) -> list[tuple[Mapping[str, str], float]]:
     for element in result:
         if not isinstance(element, dict) or "value" not in element:
             raise ResultShapeError("expected an instant vector; the query returned a range vector (matrix)")
-        out.append((element.get("metric") or {}, _number(element["value"][1])))
+        out.append((_labels(element), _sample(element["value"])[1]))
     return out
 
 
@@ -246,7 +260,7 @@ def parse_le(text: str) -> float:
     """A bucket bound as written in the ``le`` label: ``"1.0"``, ``"1"``, ``"+Inf"``, ``"1e+06"``."""
     try:
         return float(text)
-    except ValueError:
+    except (TypeError, ValueError):
         raise ResultShapeError(f"le={text!r} is not a bucket bound") from None
 
 
@@ -271,7 +285,10 @@ def matrix_values(result: Any) -> tuple[float, ...]:
     for element in result:
         if not isinstance(element, dict) or "values" not in element:
             raise ResultShapeError("expected a range vector (matrix) from a range query")
-        samples.extend((_number(t), _number(v)) for t, v in element["values"])
+        values = element["values"]
+        if not isinstance(values, list):
+            raise ResultShapeError(f"{abbreviate(repr(values), 60)} is not a list of samples")
+        samples.extend(_sample(pair) for pair in values)
     samples.sort(key=lambda s: s[0])
     return tuple(v for _, v in samples if not math.isnan(v))
 

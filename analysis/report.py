@@ -84,7 +84,7 @@ def _frame(title: str, x_max: float, y_lo: float, y_hi: float, body: list[str], 
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="14" y2="{H - 28}" stroke="{colour}" stroke-dasharray="3,3">'
             f"<title>{html.escape(marker.label)}</title></line>"
         )
-    parts.extend(b.format(fx=fx, bx=bx, fy=fy, by=by) if "{fx" in b else b for b in body)
+    parts.extend(body)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -128,10 +128,8 @@ def _metric_svg(name: str, points: list[MetricPoint], x_max: float, markers: Seq
                 f'stroke="{colour}" stroke-width="3" opacity="0.5"/>'
             )
         if p.estimate is not None and math.isfinite(p.estimate):
-            tip = html.escape(
-                f"t={p.time:.0f}s {p.outcome}: estimate {_fmt(p.estimate)} "
-                f"[{_fmt(p.low or 0)}, {_fmt(p.high or 0)}], {p.evidence}"
-            )
+            interval = "no interval" if p.low is None or p.high is None else f"[{_fmt(p.low)}, {_fmt(p.high)}]"
+            tip = html.escape(f"t={p.time:.0f}s {p.outcome}: estimate {_fmt(p.estimate)} {interval}, {p.evidence}")
             body.append(
                 f'<circle cx="{x:.1f}" cy="{fy * p.estimate + by:.1f}" r="4" fill="{colour}">'
                 f"<title>{tip}</title></circle>"

@@ -153,11 +153,14 @@ def metric_queries(experiment: Experiment) -> list[MetricQuery]:
 
 
 def canary_share(pairs: dict[str, MetricPair]) -> float:
-    """The canary's share of requests (percent): past traffic has no recorded weight."""
+    """The canary's share of requests (percent): past traffic has no recorded weight. Counts that are
+    infinite or negative (bad data, which the engine reports per metric) are not a share."""
     for pair in pairs.values():
-        total = pair.stable.requests + pair.canary.requests
-        if total > 0:
-            return 100.0 * pair.canary.requests / total
+        stable, canary = pair.stable.requests, pair.canary.requests
+        if not (math.isfinite(stable) and math.isfinite(canary) and stable >= 0 and canary >= 0):
+            continue
+        if stable + canary > 0:
+            return 100.0 * canary / (stable + canary)
     return 0.0
 
 
