@@ -95,6 +95,7 @@ def controller(
     from prometheus_client import CollectorRegistry
 
     from rollout.errors import RolloutError
+    from rollout.gitops.trigger import leaves_repository
     from rollout.kube import logs
     from rollout.kube.client import KubeError, api_client
     from rollout.kube.controller import Controller, ControllerConfig
@@ -106,6 +107,8 @@ def controller(
 
     if log_format not in ("json", "text"):
         fail(f"--log-format {log_format!r}: use json or text")
+    if gitops_repo is not None and leaves_repository(gitops_path):
+        fail(f"--gitops-path {gitops_path!r} leaves the repository; give a folder inside it, like experiments/")
     try:
         address = parse_listen(listen)
         timings = LeaseTimings(lease_duration, renew_deadline, retry_period)

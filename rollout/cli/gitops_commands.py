@@ -116,14 +116,14 @@ def gitops(
     """
     from rollout.gitops import ClusterApplier, GitOpsSync, GitRepo, LocalStarter, Poller, Reporter, StateFile
     from rollout.gitops.serving import ServerThread
-    from rollout.gitops.trigger import normalize_path
+    from rollout.gitops.trigger import leaves_repository
     from rollout.gitops.webhook import standalone_app
     from rollout.notify.secrets import from_env
 
     _setup_logging()
     seconds = parse_interval(interval)
     address = parse_listen_address(listen) if listen else None
-    if ".." in normalize_path(path).split("/"):
+    if leaves_repository(path):
         fail(f"--path {path!r} leaves the repository; give a folder inside it, like experiments/")
     secret = None
     if address is not None:

@@ -30,6 +30,11 @@ def normalize_path(path: str) -> str:
     return "" if cleaned in ("", ".") else cleaned
 
 
+def leaves_repository(path: str) -> bool:
+    """Whether ``path`` climbs out of the repository (``../deploy``, ``a/../../b``)."""
+    return ".." in normalize_path(path).split("/")
+
+
 def experiment_files(files: Mapping[str, str]) -> dict[str, str]:
     """The YAML files among ``files`` (path -> blob)."""
     return {p: b for p, b in files.items() if p.endswith(SUFFIXES)}

@@ -127,3 +127,8 @@ def test_ctrl_c_outside_a_run_says_interrupted_and_exits_130(
         main()
     assert exited.value.code == 130
     assert capsys.readouterr().err == "meshroll: interrupted\n"
+
+
+def test_a_controller_gitops_path_outside_the_repository_is_refused_before_connecting() -> None:
+    output = _one_line(["controller", "--gitops-repo", "/nowhere/repo.git", "--gitops-path", "../deploy"])
+    assert output.startswith("meshroll: --gitops-path '../deploy' leaves the repository; give a folder inside it")
