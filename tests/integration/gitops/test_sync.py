@@ -320,17 +320,22 @@ def test_skip_existing_records_the_tip_without_starting_and_later_changes_start(
     assert [(r.action.kind, r.action.reason) for r in starter.requests] == [("start", "canary version v2 -> v3")]
 
 
-def test_the_same_experiment_in_two_files_is_reported_and_the_second_starts_nothing(
-    origin: Origin, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def copy_experiment_into_a_second_file(origin: Origin, tmp_path: Path, starter: RecordingStarter) -> None:
+    """a.yaml starts demo/checkout; then b.yaml, pushed but not yet polled, holds it too."""
     origin.write("experiments/a.yaml", experiment_yaml("checkout"))
     origin.commit("a")
     origin.push()
-    starter = RecordingStarter()
     make_sync(origin, tmp_path, starter).poll()
     origin.write("experiments/b.yaml", experiment_yaml("checkout", "v9"))
     origin.commit("b copies a")
     origin.push()
+
+
+def test_the_same_experiment_in_two_files_is_reported_and_the_second_starts_nothing(
+    origin: Origin, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    starter = RecordingStarter()
+    copy_experiment_into_a_second_file(origin, tmp_path, starter)
 
     result = make_sync(origin, tmp_path, starter).poll()
 
@@ -343,14 +348,8 @@ def test_the_same_experiment_in_two_files_is_reported_and_the_second_starts_noth
 def test_a_duplicate_refused_for_another_files_experiment_starts_once_that_file_lets_it_go(
     origin: Origin, tmp_path: Path, how: str
 ) -> None:
-    origin.write("experiments/a.yaml", experiment_yaml("checkout"))
-    origin.commit("a")
-    origin.push()
     starter = RecordingStarter()
-    make_sync(origin, tmp_path, starter).poll()
-    origin.write("experiments/b.yaml", experiment_yaml("checkout", "v9"))
-    origin.commit("b copies a")
-    origin.push()
+    copy_experiment_into_a_second_file(origin, tmp_path, starter)
     assert make_sync(origin, tmp_path, starter).poll().invalid == ["experiments/b.yaml"]
     if how == "remove the first file":
         origin.remove("experiments/a.yaml")

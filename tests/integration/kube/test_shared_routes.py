@@ -4,7 +4,7 @@ edited by hand."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -49,13 +49,21 @@ def applied(kube: Api, namespace: str, name: str) -> bool:
     return status.get("phase") == "Progressing" and bool(status.get("trafficApplied"))
 
 
+def first_step(
+    kube: Api, namespace: str, start_controller: ControllerFactory, source: Callable[[Api], SyntheticSource], name: str
+) -> None:
+    """The Istio objects, a controller judging from ``source``, and Experiment ``name`` at its first step
+    (steps of 120 s: nothing moves on its own while a test acts)."""
+    kube.create_istio(namespace)
+    start_controller(lambda: source(kube), namespaces=(namespace,), lease_namespace=namespace)
+    kube.create_experiment(experiment(namespace, name, interval="120s"))
+    wait_for(lambda: applied(kube, namespace, name), f"{name}'s first step", timeout=30)
+
+
 def test_a_gitops_sync_that_resets_the_weights_mid_step_is_undone_and_reported(
     kube: Api, namespace: str, start_controller: ControllerFactory
 ) -> None:
-    kube.create_istio(namespace)
-    start_controller(lambda: SyntheticSource(kube), namespaces=(namespace,), lease_namespace=namespace)
-    kube.create_experiment(experiment(namespace, "c", interval="120s"))
-    wait_for(lambda: applied(kube, namespace, "c"), "the first step", timeout=30)
+    first_step(kube, namespace, start_controller, SyntheticSource, "c")
     synced = virtual_service(namespace)  # what git holds: all on v1, and a retry policy added since
     synced["spec"]["http"][1]["retries"] = {"attempts": 3, "perTryTimeout": "2s"}
     synced["metadata"]["resourceVersion"] = kube.virtual_service(namespace)["metadata"]["resourceVersion"]
@@ -74,10 +82,7 @@ def test_a_gitops_sync_that_resets_the_weights_mid_step_is_undone_and_reported(
 def test_a_virtual_service_deleted_mid_run_is_reported_and_restored_once_it_is_back(
     kube: Api, namespace: str, start_controller: ControllerFactory
 ) -> None:
-    kube.create_istio(namespace)
-    start_controller(lambda: TolerantSource(kube), namespaces=(namespace,), lease_namespace=namespace)
-    kube.create_experiment(experiment(namespace, "c", interval="120s"))
-    wait_for(lambda: applied(kube, namespace, "c"), "the first step", timeout=30)
+    first_step(kube, namespace, start_controller, TolerantSource, "c")
 
     kube.custom.delete_namespaced_custom_object(*ISTIO, namespace, "virtualservices", SERVICE)
 
@@ -92,10 +97,7 @@ def test_a_virtual_service_deleted_mid_run_is_reported_and_restored_once_it_is_b
 def test_a_second_experiment_on_the_same_route_waits_until_the_first_has_ended(
     kube: Api, namespace: str, start_controller: ControllerFactory
 ) -> None:
-    kube.create_istio(namespace)
-    start_controller(lambda: SyntheticSource(kube), namespaces=(namespace,), lease_namespace=namespace)
-    kube.create_experiment(experiment(namespace, "first", interval="120s"))
-    wait_for(lambda: applied(kube, namespace, "first"), "the first run's first step", timeout=30)
+    first_step(kube, namespace, start_controller, SyntheticSource, "first")
 
     kube.create_experiment(experiment(namespace, "second", canary="v3", interval="120s"))
 
@@ -114,10 +116,7 @@ def test_a_second_experiment_on_the_same_route_waits_until_the_first_has_ended(
 def test_a_phase_edited_by_hand_does_not_end_the_run_or_leave_its_traffic(
     kube: Api, namespace: str, start_controller: ControllerFactory
 ) -> None:
-    kube.create_istio(namespace)
-    start_controller(lambda: SyntheticSource(kube), namespaces=(namespace,), lease_namespace=namespace)
-    kube.create_experiment(experiment(namespace, "c", interval="120s"))
-    wait_for(lambda: applied(kube, namespace, "c"), "the first step", timeout=30)
+    first_step(kube, namespace, start_controller, SyntheticSource, "c")
     obj = kube.experiment(namespace, "c")
     obj["status"]["phase"] = "Succeeded"
 
