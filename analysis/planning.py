@@ -82,6 +82,13 @@ def duration_text(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
+def _timeline(steps: Sequence[tuple[float, float]]) -> tuple[FloatArray, FloatArray]:
+    """(canary share, seconds) per step: the schedule, then its last step held for the extension."""
+    timeline = [*steps, *([steps[-1]] * MAX_EXTENSION_STEPS)]
+    w = np.clip(np.array([p for p, _ in timeline]) / 100.0, 0.0, 1.0)
+    return w, np.array([s for _, s in timeline], dtype=np.float64)
+
+
 def _walk(
     steps: Sequence[tuple[float, float]],
     request_rate: float,
@@ -93,9 +100,7 @@ def _walk(
     min_canary_requests: float,
 ) -> tuple[float, float, float] | None:
     """(seconds, requests, bad events) at the first step end where a proof is expected."""
-    timeline = [*steps, *([steps[-1]] * MAX_EXTENSION_STEPS)]
-    w = np.clip(np.array([p for p, _ in timeline]) / 100.0, 0.0, 1.0)
-    seconds = np.array([s for _, s in timeline])
+    w, seconds = _timeline(steps)
     informative = (w > 0.0) & (w < 1.0)
     w_safe = np.where(informative, w, 0.5)
     events = np.where(informative, request_rate * baseline_rate * ((1.0 - w) + w * psi_true) * seconds, 0.0)
@@ -123,9 +128,7 @@ def _absolute_walk(
     min_canary_requests: float,
 ) -> tuple[float, float, float] | None:
     """(seconds, requests, bad events) at the first step end where a healthy canary is expected within the margin."""
-    timeline = [*steps, *([steps[-1]] * MAX_EXTENSION_STEPS)]
-    w = np.clip(np.array([p for p, _ in timeline]) / 100.0, 0.0, 1.0)
-    seconds = np.array([s for _, s in timeline])
+    w, seconds = _timeline(steps)
     canary = np.cumsum(request_rate * seconds * w)
     stable = np.cumsum(request_rate * seconds * (1.0 - w))
     quarter = alpha_promote / 4.0
@@ -136,9 +139,9 @@ def _absolute_walk(
         upper = rate_upper_bound(baseline_rate * canary[k], canary[k], quarter)
         return upper - rate_lower_bound(baseline_rate * stable[k], stable[k], quarter) < absolute_margin
 
-    if not proven(len(timeline) - 1):
+    if not proven(len(w) - 1):
         return None
-    low, high = 0, len(timeline) - 1  # the bound shrinks as both arms serve more: the first proven step
+    low, high = 0, len(w) - 1  # the bound shrinks as both arms serve more: the first proven step
     while low < high:
         middle = (low + high) // 2
         low, high = (low, middle) if proven(middle) else (middle + 1, high)
