@@ -13,7 +13,14 @@ log = logging.getLogger("meshroll.files")
 
 
 def _umask() -> int:
-    mask = os.umask(0o022)  # read it the only way there is, at import, before any thread starts
+    """The process's umask: Linux reports it; elsewhere set and restore it (briefly, at import)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
