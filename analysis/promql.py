@@ -259,9 +259,12 @@ def vector_total(result: Any) -> float | None:
 def parse_le(text: str) -> float:
     """A bucket bound as written in the ``le`` label: ``"1.0"``, ``"1"``, ``"+Inf"``, ``"1e+06"``."""
     try:
-        return float(text)
+        bound = float(text)
     except (TypeError, ValueError):
-        raise ResultShapeError(f"le={text!r} is not a bucket bound") from None
+        bound = math.nan
+    if math.isnan(bound):  # float() reads "NaN" too, which bounds nothing: no request is below it
+        raise ResultShapeError(f"le={text!r} is not a bucket bound (a number or +Inf)") from None
+    return bound
 
 
 def cumulative_buckets(result: Any) -> tuple[tuple[float, float], ...]:

@@ -127,9 +127,10 @@ def test_a_range_result_whose_samples_are_not_pairs_is_a_shape_error(values: Any
         promql.matrix_values([{"metric": {}, "values": values}])
 
 
-def test_a_bucket_bound_that_is_not_a_number_is_a_shape_error() -> None:
-    with pytest.raises(promql.ResultShapeError, match="le=None is not a bucket bound"):
-        promql.cumulative_buckets([{"metric": {"le": None}, "value": [END, "1"]}])
+@pytest.mark.parametrize("le", [None, "NaN", "nan", "fast"])
+def test_a_bucket_bound_that_is_not_a_number_is_a_shape_error(le: str | None) -> None:
+    with pytest.raises(promql.ResultShapeError, match=rf"le={le!r} is not a bucket bound \(a number or \+Inf\)"):
+        promql.cumulative_buckets([{"metric": {"le": le}, "value": [END, "1"]}])
 
 
 def test_a_malformed_answer_is_one_line_from_analyze_not_a_traceback(tmp_path: Path) -> None:
