@@ -120,6 +120,7 @@ class MetricSpec:
     max_value: float | None = None
     quantile: float = 0.99
     absolute_margin: float | None = None  # a tolerated rise in the rate itself (0.005 = 0.5 points)
+    unit: str = ""  # of latency edges (the le label) or gauge values, as sentences show them: "ms"
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,7 @@ def plan(
     """Estimate the time to prove a ``regression``-fold increase of ``baseline_rate``, and to promote.
 
     ``schedule`` lists (canary percent, seconds) steps; ``request_rate`` is both arms' requests
-    per second; ``what`` names the bad events in warnings ("errors", "requests slower than 250ms");
+    per second; ``what`` names the bad events in warnings ("errors", "requests slower than 250 ms");
     ``absolute_margin`` (a rate, 0.002 = 0.2 points) is the metric's ``absoluteMargin``, another way to promote.
     """
     warnings: list[str] = []

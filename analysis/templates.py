@@ -30,6 +30,7 @@ class Template:
     kind: MetricKind
     queries: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    unit: str = ""  # of a latency histogram's le (or a gauge's values), shown after its numbers
 
 
 def template_variables(query: str) -> set[str]:
@@ -79,6 +80,7 @@ BUILTIN_TEMPLATES: dict[str, Template] = {
                 ),
             },
             "request duration histogram in ms (Istio's istio_request_duration_milliseconds)",
+            "ms",
         ),
         Template(
             "linkerd-error-rate",
@@ -100,6 +102,7 @@ BUILTIN_TEMPLATES: dict[str, Template] = {
                 ),
             },
             "response latency histogram in ms (Linkerd's response_latency_ms)",
+            "ms",
         ),
     )
 }

@@ -69,7 +69,7 @@ def _describe(spec: MetricSpec) -> str:
 
 def _check(spec: MetricSpec, value: float) -> tuple[bool, float | None, str]:
     """(passes, the bound it was compared with, the comparison in words)."""
-    unit = "%" if spec.kind is MetricKind.ERRORS else ""
+    unit = "%" if spec.kind is MetricKind.ERRORS else f" {spec.unit}" if spec.unit else ""
     shown = f"{_describe(spec)} {value:.4g}{unit}"
     if spec.min_value is not None and value < spec.min_value:
         return False, spec.min_value, f"{shown} < min {spec.min_value:g}{unit}"

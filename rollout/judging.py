@@ -17,6 +17,13 @@ def metric_kind(analysis: AnalysisSpec, template: str) -> MetricKind:
     return BUILTIN_TEMPLATES[template].kind
 
 
+def metric_unit(analysis: AnalysisSpec, template: str) -> str:
+    for custom in analysis.templates:
+        if custom.name == template:
+            return custom.unit
+    return BUILTIN_TEMPLATES[template].unit
+
+
 def engine_config(experiment: Experiment) -> EngineConfig:
     """The engine's view of an experiment's analysis (an empty config for chaos-only runs)."""
     analysis = experiment.spec.analysis
@@ -38,6 +45,7 @@ def engine_config(experiment: Experiment) -> EngineConfig:
                 max_value=bounds.max if bounds else None,
                 quantile=m.quantile,
                 absolute_margin=m.absolute_margin,
+                unit=metric_unit(analysis, m.template),
             )
         )
     return EngineConfig(metrics=tuple(metrics), alpha=analysis.alpha, min_requests=analysis.min_requests)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from analysis.observations import MetricKind
 from analysis.planning import Plan, plan
 from analysis.sequential.engine import rollback_levels
+from analysis.sequential.explain import with_unit
 from rollout.judging import engine_config
 from rollout.plan import Kind, run_plan
 from rollout.spec.models import Experiment
@@ -76,7 +77,7 @@ def preflight(experiment: Experiment, traffic: Traffic, regression: float) -> li
         elif spec.kind is MetricKind.LATENCY:
             edges = spec.latency_edges or tuple(traffic.exceedance)
             shares = [(e, traffic.exceedance.get(e, ASSUMED_EXCEEDANCE)) for e in edges]
-            rates = [(f"slower than {e:g}ms", share, len(edges)) for e, share in shares]
+            rates = [(f"slower than {with_unit(f'{e:g}', spec.unit)}", share, len(edges)) for e, share in shares]
         else:
             continue
         for what, rate, split in rates:

@@ -24,7 +24,7 @@ import numpy as np
 from analysis.observations import Direction, EngineConfig, MetricKind, MetricSpec, StepWindow
 from analysis.sequential.absolute import absolute_check
 from analysis.sequential.counts import CountJob, judge_counts
-from analysis.sequential.explain import count_verdict, gauge_verdict, number
+from analysis.sequential.explain import count_verdict, gauge_verdict, number, with_unit
 from analysis.sequential.gauges import gauge_evidence
 from analysis.sequential.latency import read_latency
 from analysis.sequential.samples import FloatArray, Gauges, Issue, read_counts, read_gauges
@@ -111,7 +111,7 @@ def _read(spec: MetricSpec, steps: Sequence[StepWindow], alpha_m: float) -> _Rea
         job = CountJob(
             spec,
             alpha_m,
-            tuple(number(e) for e in x.edges),
+            tuple(with_unit(number(e), spec.unit) for e in x.edges),
             x.slow_stable,
             x.slow_canary,
             x.total_stable,

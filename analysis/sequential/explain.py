@@ -42,6 +42,11 @@ def percent(p: float | None) -> str:
     return f"{value:.2f}%" if value >= 0.01 or value == 0 else f"{number(value)}%"
 
 
+def with_unit(text: str, unit: str) -> str:
+    """``text`` followed by the metric's unit, when it has one: "250 ms"."""
+    return f"{text} {unit}" if unit else text
+
+
 def interval(lo: float, hi: float) -> str:
     return f"[{ratio(lo)}, {ratio(hi)}]"
 
@@ -138,12 +143,14 @@ def gauge_verdict(
         body = f"{evidence.blocks} step(s) with gauge samples in both arms; the test needs at least 2"
     else:
         lo, hi = evidence.interval
+        unit = spec.unit
         head = (
-            f"mean {_value(means[1])} vs {_value(means[0])} (difference "
-            f"{evidence.estimate:+.3g}, CS [{number(lo)}, {number(hi)}] over {evidence.blocks} steps)"
+            f"mean {with_unit(_value(means[1]), unit)} vs {with_unit(_value(means[0]), unit)} (difference "
+            f"{with_unit(f'{evidence.estimate:+.3g}', unit)}, CS [{number(lo)}, {number(hi)}] over "
+            f"{evidence.blocks} steps)"
         )
         side = {Direction.INCREASE: "above", Direction.DECREASE: "below", Direction.EITHER: "beyond"}
-        margin = f"the margin {number(spec.margin)}"
+        margin = f"the margin {with_unit(number(spec.margin), unit)}"
         if regressed:
             when = "" if evidence.e_value >= threshold else " at an earlier look"
             body = (

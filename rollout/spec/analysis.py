@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from rollout.spec.base import SpecModel
 from rollout.spec.durations import Duration
@@ -39,6 +39,14 @@ class TemplateSpec(SpecModel):
     errors: str | None = None
     buckets: str | None = None
     value: str | None = None
+    unit: str = ""  # of the le label or the values, shown after their numbers: "ms", "s"
+
+    @field_validator("unit")
+    @classmethod
+    def _one_word(cls, unit: str) -> str:
+        if len(unit) > 16 or any(c.isspace() or c in "{}" for c in unit):
+            raise ValueError(f"unit {unit[:20]!r} must be one short word, such as ms or s")
+        return unit
 
     @model_validator(mode="after")
     def _roles_for_kind(self) -> TemplateSpec:

@@ -72,6 +72,13 @@ def cross_check(experiment: Experiment) -> list[Problem]:
                     )
                 )
             names.add(template.name)
+            if template.unit and template.kind == "errors":
+                problems.append(
+                    (
+                        (*root, "analysis", "templates", i, "unit"),
+                        "unit applies to latency and gauge templates (error rates are shares of requests); remove it",
+                    )
+                )
             for role, query in template.queries().items():
                 bad = unknown_variables(query)
                 if "{{" in strip_variables(query):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 
 from analysis.observations import Direction, MetricKind, MetricSpec
@@ -181,3 +182,14 @@ def test_many_metrics_are_judged_together_and_one_regression_names_itself() -> N
     assert decision.outcome is Outcome.ROLLBACK
     assert [m.metric for m in decision.metrics] == ["errors", "latency", "cpu"]
     assert [m.metric for m in decision.metrics if m.outcome is Outcome.ROLLBACK] == ["latency"]
+
+
+def test_reasons_carry_the_metric_unit_after_latency_edges_and_gauge_values() -> None:
+    latency = MetricSpec("latency", MetricKind.LATENCY, margin=0.1, unit="ms")
+    kinds = (("latency", MetricKind.LATENCY),)
+    decision = JUDGE.judge(run(0, 5, kinds=kinds, arms=Arms(latency_factor=1.4)), config(latency))
+    assert re.search(r"requests slower than [\d.]+ ms:", decision.reason), decision.reason
+    gauge = MetricSpec("cpu", MetricKind.GAUGE, margin=5.0, unit="mcores")
+    judged = JUDGE.judge(run(8, 12, kinds=(("cpu", MetricKind.GAUGE),), arms=Arms(gauge_shift=20.0)), config(gauge))
+    assert "proves a regression above the margin 5 mcores" in judged.reason, judged.reason
+    assert re.search(r"mean [\d.]+ mcores vs [\d.]+ mcores \(difference \+[\d.]+ mcores", judged.reason)

@@ -110,3 +110,10 @@ def test_arbitrary_numbers_never_raise(
     decision = JUDGE.judge([step(0, pairs)], config(*specs))
     assert "could not judge" not in decision.reason
     assert decision.outcome is not Outcome.ADVANCE or not sample.problems()
+
+
+def test_a_latency_range_is_shown_in_the_template_unit() -> None:
+    buckets = ((100.0, 10.0), (1000.0, 50.0), (math.inf, 100.0))
+    slow = MetricPair(ArmSample(requests=100.0, buckets=buckets), ArmSample(requests=100.0, buckets=buckets))
+    spec = MetricSpec("p99", MetricKind.LATENCY, max_value=500.0, quantile=0.99, unit="ms")
+    assert "p99 1000 ms > max 500 ms" in JUDGE.judge([step(0, {"p99": slow})], config(spec)).reason

@@ -19,7 +19,7 @@ def test_the_demo_plan_uses_the_embedded_mesh_profile_and_finds_latency_quick_to
     assert traffic.request_rate == 250 and traffic.error_rate == 0.002
     assert 0.30 < traffic.exceedance[25.0] < 0.40, "a 20ms-median lognormal exceeds 25ms about a third of the time"
     plans = {p.what: p.plan for p in preflight(experiment, traffic, regression=2.0)}
-    assert plans["slower than 25ms"].detect_seconds is not None and plans["slower than 25ms"].detect_seconds <= 24
+    assert plans["slower than 25 ms"].detect_seconds is not None and plans["slower than 25 ms"].detect_seconds <= 24
     assert any("longer than maxDuration" in w for w in plans["errors"].warnings)
 
 
