@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rollout.events import Judged, MetricNumbers
+from rollout.events import Applied, Judged, MetricNumbers
 from rollout.status import HistoryEntry
 
 
@@ -28,8 +28,12 @@ def metric_line(m: MetricNumbers) -> str:
     )
 
 
-def entry_lines(entry: HistoryEntry, started_at: float | None) -> list[str]:
-    """The lines that tell a person what this entry decided and why."""
+def entry_lines(entry: HistoryEntry, started_at: float | None, previous: HistoryEntry | None = None) -> list[str]:
+    """The lines that tell a person what this entry decided and why.
+
+    An entry that only carries out the one before it (the weights applied after a decision) has the
+    same reason; it is not printed twice.
+    """
     t = entry.time - (started_at if started_at is not None else entry.time)
     weights = f"{entry.traffic.stable_weight}/{entry.traffic.canary_weight}"
     extra = []
@@ -41,7 +45,9 @@ def entry_lines(entry: HistoryEntry, started_at: float | None) -> list[str]:
         extra.append(f"faults {len(entry.traffic.faults)}")
     suffix = f" ({', '.join(extra)})" if extra else ""
     phase = entry.to_phase.value if entry.from_phase == entry.to_phase else f"{entry.from_phase} -> {entry.to_phase}"
-    head = f"[{t:6.1f}s] {entry.event.type:<19} {phase:<26} weights {weights}{suffix}: {entry.reason}"
+    head = f"[{t:6.1f}s] {entry.event.type:<19} {phase:<26} weights {weights}{suffix}"
+    repeated = isinstance(entry.event, Applied) and previous is not None and previous.reason == entry.reason
+    head += "" if repeated else f": {entry.reason}"
     lines = [head]
     if isinstance(entry.event, Judged):
         lines += [f"           - {metric_line(m)}" for m in entry.event.metrics]

@@ -39,8 +39,9 @@ class RunView:
 
     def on_change(self, status: Status) -> None:
         with self._lock:
-            for entry in status.history[self._printed :]:
-                for line in entry_lines(entry, status.started_at):
+            for i in range(self._printed, len(status.history)):
+                previous = status.history[i - 1] if i > 0 else None
+                for line in entry_lines(status.history[i], status.started_at, previous):
                     self.console.print(line, markup=False, soft_wrap=True)
             self._printed = len(status.history)
             if self._live is not None:
