@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
+import yaml
 from kubernetes import client as k8s
 
 from rollout.mesh.errors import MeshError
@@ -14,7 +15,7 @@ from rollout.mesh.plan import TrafficPlan
 from rollout.mesh.render_gateway_api import GatewayApiSettings
 from rollout.mesh.render_smi import SmiSettings
 from rollout.mesh.smi import SmiProvider
-from tests.controlplane.fixture import ControlPlane
+from tests.controlplane.fixture import LINKERD_SMI_TRAFFICSPLIT_CRD, ControlPlane
 from tests.integration.mesh.helpers import InterruptedObjects, Objects, in_namespace, without_server_fields
 from tests.unit.mesh.samples import BETA, COOKIE, OWNER, RICH_ROUTE, V1ALPHA4, named, unowned_view
 
@@ -109,3 +110,43 @@ def test_trafficsplit_v1alpha4_weights_and_nothing_else(admin: k8s.ApiClient, co
     assert provider.sweep(OWNER) == []
     provider.apply(TrafficPlan.all_stable())
     assert without_server_fields(splits.get("podinfo")) == stored
+
+
+def linkerd_crd_in_own_group(group: str) -> dict[str, Any]:
+    """Linkerd's TrafficSplit CRD (v1alpha1: quantity weights), byte for byte but for its group.
+
+    Swapping it in for the canonical CRD (``install_crds(..., replace=True)``) is refused with 422:
+    the canonical CRD's ``status.storedVersions`` holds v1alpha4, which Linkerd's lacks. Its own
+    group leaves the session's canonical CRD as the other tests expect it.
+    """
+    crd = next(d for d in yaml.safe_load_all(LINKERD_SMI_TRAFFICSPLIT_CRD.read_text()) if isinstance(d, dict))
+    crd["metadata"]["name"] = f"trafficsplits.{group}"
+    crd["spec"]["group"] = group
+    return cast(dict[str, Any], crd)
+
+
+def test_trafficsplit_v1alpha1_quantity_weights_keep_the_other_backends_share(
+    admin: k8s.ApiClient, controlplane: ControlPlane
+) -> None:
+    group = "split.linkerd-smi.test"
+    controlplane.install_crds([linkerd_crd_in_own_group(group)])
+    namespace = controlplane.create_namespace("smi-quantity")
+    splits = Objects(admin, group, "v1alpha1", "trafficsplits", namespace)
+    backends = [{"service": "backend-svc", "weight": "500m"}, {"service": "legacy-svc", "weight": "250m"}]
+    body = {
+        "apiVersion": f"{group}/v1alpha1",
+        "kind": "TrafficSplit",
+        "metadata": {"name": "backend-traffic-split", "namespace": namespace},
+        "spec": {"service": "backend-svc", "backends": backends},
+    }
+    stored = without_server_fields(splits.create(body))
+    settings = SmiSettings(OWNER, namespace, "backend-traffic-split", "backend-svc", "failing-svc")
+    provider = SmiProvider(KubeObjects(admin), settings, f"{group}/v1alpha1")
+    for canary, expected in ((10, ["450m", "50m"]), (50, ["250m", "250m"]), (100, [0, "500m"])):
+        provider.apply(TrafficPlan(100 - canary, canary))
+        current = splits.get("backend-traffic-split")["spec"]["backends"]
+        assert [b["weight"] for b in current] == [*expected, "250m"]
+        assert current[-1] == backends[-1]
+        assert provider.holds(TrafficPlan(100 - canary, canary))
+    provider.apply(TrafficPlan.all_stable())
+    assert without_server_fields(splits.get("backend-traffic-split")) == stored
