@@ -59,9 +59,8 @@ DEFAULT_CRD_FILES: tuple[str, ...] = (
     "gateway-api-httproute-crd.yaml",
     "smi-trafficsplit-crd.yaml",
 )
-#: Linkerd's SMI CRD (v1alpha1/v1alpha2, quantity weights). Same CRD name as the canonical one:
-#: ``controlplane.install_crds([LINKERD_SMI_TRAFFICSPLIT_CRD], replace=True)`` swaps it in for the
-#: whole session.
+#: Linkerd's SMI CRD (v1alpha1/v1alpha2, quantity weights). Same CRD name as the canonical one, which
+#: it cannot replace mid-session (storedVersions holds v1alpha4): tests install it under their own group.
 LINKERD_SMI_TRAFFICSPLIT_CRD = SHARED_CRDS / "smi-trafficsplit-crd.linkerd-smi.yaml"
 
 WIDGET_GROUP = "test.meshroll.io"
