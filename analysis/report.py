@@ -1,14 +1,21 @@
 """A self-contained HTML report of one experiment: weights over time and each metric per step. Pure.
 
 Plots are inline SVG; the page has no scripts and loads nothing, so it can be attached anywhere.
+A long run's page stays small: past ``MAX_DRAWN`` judgements a metric's plot draws every decision,
+the first and the last, and the lowest and highest points of each pixel's width of time (the same
+extent as all of them); past ``MAX_LISTED`` its table lists the decisions, the extremes, the first
+and the last ``TABLE_EDGE``, and says how many it leaves out.
 """
 
 from __future__ import annotations
 
 import html
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from analysis.thinning import drawn, gaps, listed
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,9 @@ class ReportData:
 
 _COLOURS = {"advance": "#2e7d32", "rollback": "#c62828", "promote": "#1565c0", "hold": "#9e9e9e", "other": "#6a1b9a"}
 W, H, PAD = 720, 220, 44
+MAX_DRAWN = 1000  # a metric's plot draws every judgement up to this many
+MAX_LISTED = 200  # a metric's table lists every judgement up to this many
+TABLE_EDGE = 20  # past it, the table still lists this many first and last judgements
 
 
 def _scale(lo: float, hi: float, out_lo: float, out_hi: float) -> tuple[float, float]:
@@ -106,6 +116,12 @@ def _weights_svg(data: ReportData, x_max: float) -> str:
     return _frame("canary weight (%)", x_max, 0.0, 100.0, [line], data.markers)
 
 
+def _decisions(points: Sequence[MetricPoint], markers: Sequence[Marker]) -> list[int]:
+    """The judgements made where the run decided something (a marker's time)."""
+    times = {m.time for m in markers}
+    return [i for i, p in enumerate(points) if p.time in times]
+
+
 def _metric_svg(name: str, points: list[MetricPoint], x_max: float, markers: Sequence[Marker]) -> str:
     values = [v for p in points for v in (p.estimate, p.low, p.high) if v is not None and math.isfinite(v)]
     if not values:
@@ -119,7 +135,14 @@ def _metric_svg(name: str, points: list[MetricPoint], x_max: float, markers: Seq
         f'<line x1="{PAD}" x2="{W - 12}" y1="{fy + by:.1f}" y2="{fy + by:.1f}" stroke="#555" '
         'stroke-dasharray="6,3"><title>no difference</title></line>'
     ]
-    for p in points:
+    shown = points
+    if len(points) > MAX_DRAWN:
+        estimates = [p.estimate for p in points]
+        keep = _decisions(points, markers)
+        lows, highs = [[p.low for p in points], estimates], [[p.high for p in points], estimates]
+        chosen = drawn([p.time for p in points], lows, highs, t_max=x_max, buckets=W - 12 - PAD, keep=keep)
+        shown = [points[i] for i in chosen]
+    for p in shown:
         x = fx * p.time + bx
         colour = _COLOURS.get(p.outcome, _COLOURS["other"])
         if p.low is not None and p.high is not None and math.isfinite(p.low) and math.isfinite(p.high):
@@ -134,11 +157,45 @@ def _metric_svg(name: str, points: list[MetricPoint], x_max: float, markers: Seq
                 f'<circle cx="{x:.1f}" cy="{fy * p.estimate + by:.1f}" r="4" fill="{colour}">'
                 f"<title>{tip}</title></circle>"
             )
-    return _frame(f"{name}: canary vs stable", x_max, lo, hi, body, markers)
+    plot = _frame(f"{name}: canary vs stable", x_max, lo, hi, body, markers)
+    if len(shown) < len(points):
+        plot += (
+            f"<p>Drawn: {len(shown):,} of {len(points):,} judgements: every decision, the first and the last, "
+            "and the lowest and highest of each pixel's width of time.</p>"
+        )
+    return plot
 
 
-def _table(points: list[MetricPoint]) -> str:
-    rows = "".join(
+def _table(points: list[MetricPoint], markers: Sequence[Marker]) -> str:
+    if len(points) <= MAX_LISTED:
+        body = "".join(_row(p) for p in points)
+    else:
+        kept = listed(len(points), [*_decisions(points, markers), *_extremes(points)], edge=TABLE_EDGE)
+        parts = {i: _row(points[i]) for i in kept}
+        parts |= {first: _left_out(points[first : last + 1]) for first, last in gaps(kept, len(points))}
+        body = "".join(parts[i] for i in sorted(parts))
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("time", "verdict", "stable", "canary", "estimate", "interval", "evidence", "n stable / canary")
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _extremes(points: Sequence[MetricPoint]) -> list[int]:
+    """The judgements with the lowest and the highest estimate."""
+    finite = [(p.estimate, i) for i, p in enumerate(points) if p.estimate is not None and math.isfinite(p.estimate)]
+    return [min(finite)[1], max(finite)[1]] if finite else []
+
+
+def _left_out(points: Sequence[MetricPoint]) -> str:
+    verdicts = ", ".join(f"{n:,} {v}" for v, n in Counter(p.outcome for p in points).most_common())
+    span = f"from {points[0].time:.0f}s to {points[-1].time:.0f}s"
+    text = f"... {len(points):,} judgements {span} not listed ({verdicts})"
+    return f"<tr><td colspan='8'>{html.escape(text)}</td></tr>"
+
+
+def _row(p: MetricPoint) -> str:
+    return (
         "<tr>"
         + "".join(
             f"<td>{html.escape(c)}</td>"
@@ -154,13 +211,7 @@ def _table(points: list[MetricPoint]) -> str:
             )
         )
         + "</tr>"
-        for p in points
     )
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("time", "verdict", "stable", "canary", "estimate", "interval", "evidence", "n stable / canary")
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 def render_html(data: ReportData) -> str:
@@ -169,7 +220,8 @@ def render_html(data: ReportData) -> str:
     x_max = max([*times, 1.0])
     sections = [f"<h2>Traffic</h2>{_weights_svg(data, x_max)}"]
     for name, points in data.metrics.items():
-        sections.append(f"<h2>{html.escape(name)}</h2>{_metric_svg(name, points, x_max, data.markers)}{_table(points)}")
+        plot, table = _metric_svg(name, points, x_max, data.markers), _table(points, data.markers)
+        sections.append(f"<h2>{html.escape(name)}</h2>{plot}{table}")
     facts = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in data.facts)
     decisions = "".join(f"<li><b>{m.time:.0f}s</b> {html.escape(m.label)}</li>" for m in data.markers)
     style = (

@@ -2,10 +2,12 @@
 
 ``put`` returns at once (it only appends and rewrites a small JSON file); one daemon thread sends
 the deliveries in order. A temporary failure keeps the delivery at the head and waits (exponential
-back-off, bounded); a permanent one drops it. When full, the oldest non-terminal delivery goes
-first; a terminal one (the final outcome) is never dropped for room, even past the capacity.
-The file is rewritten on every change, so undelivered notifications survive a restart (delivery
-is at-least-once: one in flight when the process died is sent again).
+back-off, bounded); a permanent one drops it. The capacity is a hard bound: when full, the oldest
+non-terminal delivery goes first; when only terminal ones (final outcomes, GitOps notices) are
+left, the oldest of them goes to keep a newer terminal one, and a non-terminal newcomer is dropped
+itself. Every drop is logged with the count so far. The file is rewritten on every change, so
+undelivered notifications survive a restart (delivery is at-least-once: one in flight when the
+process died is sent again); when it cannot be written, the log and ``close`` say so.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class Delivery:
     key: str  # the experiment (namespace/name), or a label such as "gitops"
     run: str  # which run of the experiment (threads are per run)
     action: str  # what the sender does with it (its own vocabulary)
-    terminal: bool  # the final outcome: never dropped to make room
+    terminal: bool  # a final outcome: dropped for room only to keep a newer terminal one
     body: dict[str, Any]
     kind: str = ""
     attempts: int = 0
@@ -75,8 +77,12 @@ class DeliveryQueue:
         self.replaces = replaces
         self.dropped = 0
         self.delivered = 0
-        self._items: list[Delivery] = self._load()
         self._in_flight: str | None = None
+        self._save_error: str | None = None  # why the last write of ``path`` failed; None: it holds the queue
+        self._items: list[Delivery] = self._load()
+        while len(self._items) > capacity:  # a file from a larger capacity (or an older, unbounded meshroll)
+            oldest = next((i for i, d in enumerate(self._items) if not d.terminal), 0)
+            self._drop(self._items.pop(oldest), "the oldest", "more in the file than the capacity")
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -112,21 +118,43 @@ class DeliveryQueue:
             return True
 
     def close(self, timeout: float = 10.0) -> bool:
-        """Deliver what is pending for up to ``timeout`` seconds, then stop; the rest stays in the file."""
+        """Deliver what is pending for up to ``timeout`` seconds, then stop; the rest stays in the file
+        (written once more here), and the log says truthfully whether it could be kept."""
         emptied = self.flush(timeout)
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=1.0)
-        if not emptied:
+        with self._cond:
+            left = len(self._items)
+            saved = self._persist() if left or self._save_error is not None else True
+        if emptied:
+            if not saved:
+                log.warning(
+                    "%s: every notification was delivered, but %s could not be updated (%s); the next start may "
+                    "send some of them again",
+                    self.name,
+                    self.path,
+                    self._save_error,
+                )
+            return True
+        if self.path is None:
+            log.warning("%s: %d notifications not delivered and lost: this queue keeps no file", self.name, left)
+        elif saved:
             log.warning(
-                "%s: %d notifications not delivered yet; kept in %s for the next start",
-                self.name,
-                len(self.pending()),
-                self.path or "memory (lost)",
+                "%s: %d notifications not delivered yet; kept in %s for the next start", self.name, left, self.path
             )
-        return emptied
+        else:
+            log.error(
+                "%s: %d notifications not delivered and could not be kept: cannot write %s (%s); "
+                "make its directory writable or free disk space so the next ones are kept",
+                self.name,
+                left,
+                self.path,
+                self._save_error,
+            )
+        return False
 
     # --- the sender thread ---------------------------------------------------------------------
 
@@ -200,27 +228,62 @@ class DeliveryQueue:
     def _superseded(self, old: Delivery, new: Delivery) -> bool:
         return old.id != self._in_flight and old.action == new.action and old.key == new.key and old.run == new.run
 
-    def _make_room(self, incoming: Delivery) -> bool:
-        """Drop the oldest non-terminal pending delivery; False when ``incoming`` itself is dropped."""
-        for index, old in enumerate(self._items):
-            if not old.terminal and old.id != self._in_flight:
-                del self._items[index]
-                self.dropped += 1
-                log.warning("%s: queue full; dropped the oldest %s notification for %s", self.name, old.kind, old.key)
-                return True
-        if incoming.terminal:
-            return True  # the final outcome is kept even past the capacity
-        self.dropped += 1
-        log.warning("%s: queue full of final outcomes; dropped the %s notification", self.name, incoming.kind)
-        return False
+    def _victim(self, incoming: Delivery) -> int | None:
+        """Which pending delivery goes to make room for ``incoming``: the oldest non-terminal one, else
+        (for a terminal newcomer) the oldest terminal one; never the one in flight. None: ``incoming`` goes."""
+        waiting = [i for i, d in enumerate(self._items) if d.id != self._in_flight]
+        progress = [i for i in waiting if not self._items[i].terminal]
+        if progress:
+            return progress[0]
+        if incoming.terminal and waiting:
+            return waiting[0]
+        return None
 
-    def _persist(self) -> None:
+    def _make_room(self, incoming: Delivery) -> bool:
+        """Drop one delivery for ``incoming`` (see ``_victim``); False when ``incoming`` itself is dropped."""
+        victim = self._victim(incoming)
+        if victim is None:
+            self._drop(incoming, "the new", "queue full")
+            return False
+        self._drop(self._items.pop(victim), "the oldest", "queue full")
+        return True
+
+    def _drop(self, gone: Delivery, which: str, why: str) -> None:
+        self.dropped += 1
+        log.warning(
+            "%s: %s (capacity %d); dropped %s %s%s notification for %s (%d dropped so far)",
+            self.name,
+            why,
+            self.capacity,
+            which,
+            "final " if gone.terminal else "",
+            gone.kind or gone.action,
+            gone.key,
+            self.dropped,
+        )
+
+    def _persist(self) -> bool:
+        """Write the queue to ``path``; whether ``path`` now holds it (the first failure in a row is logged)."""
         if self.path is None:
-            return
+            return False
         try:
             write_json_atomic(self.path, {"version": FORMAT_VERSION, "items": [asdict(d) for d in self._items]})
         except (OSError, ValueError) as exc:
-            log.warning("%s: cannot save the queue to %s (%s)", self.name, self.path, type(exc).__name__)
+            reason = (exc.strerror if isinstance(exc, OSError) else None) or f"{type(exc).__name__}: {exc}"
+            if self._save_error is None:
+                log.warning(
+                    "%s: cannot save the queue to %s (%s); undelivered notifications will not survive a restart "
+                    "until it can be written: make its directory writable or free disk space",
+                    self.name,
+                    self.path,
+                    reason,
+                )
+            self._save_error = reason
+            return False
+        if self._save_error is not None:
+            log.info("%s: the queue is saved to %s again", self.name, self.path)
+            self._save_error = None
+        return True
 
     def _load(self) -> list[Delivery]:
         if self.path is None:

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from analysis import report
 from analysis.report import Marker, MetricPoint, ReportData, render_html
 
 HOSTILE = '"><img src=x onerror=alert(1)></style><script>alert(2)</script>'
@@ -78,7 +79,76 @@ def test_nan_and_infinite_numbers_are_left_out_of_the_plot_and_written_in_the_ta
 def test_no_steps_one_step_and_thousands_of_steps_render() -> None:
     assert "No estimates were recorded" in _page([_point(estimate=None, low=None, high=None)])
     assert "<circle" in _page([_point()])
-    many = [_point(60.0 * i) for i in range(5000)]
-    assert _page(many).count("<circle") == 5000
+    whole = _page([_point(60.0 * i) for i in range(report.MAX_DRAWN)])
+    assert whole.count("<circle") == report.MAX_DRAWN and "Drawn:" not in whole, "a shorter run is drawn whole"
+    many = _page([_point(60.0 * i) for i in range(5000)])
+    assert many.count("<circle") < report.W and "Drawn: " in many
     empty = render_html(ReportData("t", "Pending", "", weights=[]))
     assert "<h2>Traffic</h2><svg" in empty
+
+
+def _long_run(judgements: int = 20_000, metrics: int = 5) -> ReportData:
+    """Two weeks judged every minute on five metrics with wandering numbers: four step advances, then
+    a rollback on the last judgement."""
+    advances = [judgements * k // 5 - 1 for k in range(1, 5)]
+
+    def point(i: int, m: int) -> MetricPoint:
+        estimate = 1.0 + 0.2 * math.sin(i * 0.37 + m) + 0.05 * math.cos(i * 1.91)
+        width = 0.1 + 0.05 * math.sin(i * 0.11)
+        outcome = "advance" if i in advances else "rollback" if i == judgements - 1 else "hold"
+        return _point(60.0 * (i + 1), outcome=outcome, estimate=estimate, low=estimate - width, high=estimate + width,
+                      evidence=f"e={i}")  # fmt: skip
+
+    markers = [Marker(60.0 * (i + 1), f"canary weight {10 * k}%: step {k} proven", "advance") for k, i in
+               enumerate(advances, start=1)]  # fmt: skip
+    markers.append(Marker(60.0 * judgements, "RolledBack: latency regressed beyond the 20% margin", "rollback"))
+    return ReportData(
+        title="checkout-v2",
+        phase="RolledBack",
+        headline="latency regressed beyond the 20% margin",
+        weights=[(60.0 * (i + 1), 10 * k) for k, i in enumerate([-1, *advances])],
+        metrics={f"metric-{m}": [point(i, m) for i in range(judgements)] for m in range(metrics)},
+        markers=markers,
+    )
+
+
+def test_a_long_run_page_stays_a_few_megabytes_with_every_decision_and_the_final_reason() -> None:
+    data = _long_run()
+    page = render_html(data)
+    assert len(page.encode()) < 4_000_000, len(page.encode())  # drawn whole, it was 37 MB
+    assert "<p class='headline'>latency regressed beyond the 20% margin</p>" in page
+    plots = 1 + len(data.metrics)
+    for marker in data.markers:
+        assert page.count(f"<title>{marker.label}</title></line>") == plots, "each marker once in every plot"
+        assert f"<li><b>{marker.time:.0f}s</b> {marker.label}</li>" in page
+        decided = f"<title>t={marker.time:.0f}s {'rollback' if marker.kind == 'rollback' else 'advance'}: "
+        assert page.count(decided) == len(data.metrics), "the judgement behind each decision, in every metric's plot"
+        assert page.count(f"<td>{marker.time:.0f}s</td>") == len(data.metrics), "and in every metric's table"
+    assert page.count("<title>t=60s hold: ") == len(data.metrics), "the first judgement"
+    assert page.count("Drawn: ") == len(data.metrics) and "of 20,000 judgements" in page
+    assert "judgements from " in page and " not listed (" in page, "the table says what it leaves out"
+
+
+def _extent(svg: str) -> dict[int, tuple[float, float]]:
+    """The lowest and highest y drawn (estimates and intervals) in each pixel column of a plot."""
+    ys: dict[int, list[float]] = {}
+    for x, y in re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)"', svg):
+        ys.setdefault(round(float(x)), []).append(float(y))
+    interval = r'<line x1="([\d.]+)" x2="[\d.]+" y1="([\d.]+)" y2="([\d.]+)" [^>]*stroke-width="3"'
+    for x, y1, y2 in re.findall(interval, svg):
+        ys.setdefault(round(float(x)), []).extend((float(y1), float(y2)))
+    return {x: (min(v), max(v)) for x, v in ys.items()}
+
+
+def test_a_thinned_plot_reaches_as_low_and_as_high_in_every_pixel_column_as_all_its_points(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = _long_run(judgements=5000, metrics=1)
+    thinned = re.findall(r"<svg.*?</svg>", render_html(data))[1]
+    monkeypatch.setattr(report, "MAX_DRAWN", 10**9)
+    whole = re.findall(r"<svg.*?</svg>", render_html(data))[1]
+    assert thinned.count("<circle") < whole.count("<circle") / 2
+    full, kept = _extent(whole), _extent(thinned)
+    for x, (low, high) in full.items():
+        near = [kept[k] for k in (x - 1, x, x + 1) if k in kept]  # a point can round into the next column
+        assert min(n[0] for n in near) <= low + 0.1 and max(n[1] for n in near) >= high - 0.1, x

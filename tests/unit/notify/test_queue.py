@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import threading
+import time
+from dataclasses import asdict
 from pathlib import Path
 
+import pytest
+
+from rollout.files import write_json_atomic
+from rollout.notify import queue as queue_module
 from rollout.notify.queue import Delivery, DeliveryQueue, PermanentFailure, TemporaryFailure
 
 
@@ -91,7 +99,7 @@ def test_bounded_attempts_give_up() -> None:
     assert sender.sent == [1] and q.dropped == 1
 
 
-def test_a_full_queue_drops_the_oldest_progress_first_and_never_the_final_outcome() -> None:
+def test_a_full_queue_drops_the_oldest_progress_first_then_the_oldest_final_outcome_for_a_newer_one() -> None:
     sender = Sender()
     sender.gate.clear()
     q = queue(sender, capacity=3)
@@ -101,13 +109,45 @@ def test_a_full_queue_drops_the_oldest_progress_first_and_never_the_final_outcom
     q.put(delivery(2, terminal=True))
     q.put(delivery(3))  # full: 1 goes
     q.put(delivery(4, terminal=True))  # full: 3 goes
-    q.put(delivery(5, terminal=True))  # full of final outcomes: kept past the capacity
-    q.put(delivery(6))  # nothing left to drop for it: it goes itself
-    assert [d.body["n"] for d in q.pending()] == [0, 2, 4, 5]
+    q.put(delivery(5, terminal=True))  # full of final outcomes: the oldest one, 2, goes for the newer one
+    q.put(delivery(6))  # nothing but final outcomes to drop for it: it goes itself
+    assert [d.body["n"] for d in q.pending()] == [0, 4, 5]
     sender.gate.set()
     assert q.close(10)
-    assert sender.sent == [0, 2, 4, 5]
-    assert q.dropped == 3
+    assert sender.sent == [0, 4, 5]
+    assert q.dropped == 4
+
+
+def test_a_long_outage_full_of_gitops_notices_keeps_the_newest_within_the_capacity_and_says_how_many_went(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sender = Sender()
+    sender.failures = [TemporaryFailure("Slack is down")] * 10_000
+    q = queue(sender, capacity=5, retry_initial=60.0, retry_max=60.0)
+    with caplog.at_level(logging.WARNING, logger="meshroll.notify"):
+        for n in range(1000):
+            q.put(Delivery("gitops", "", "notice", True, {"n": n}, kind="notice"))
+    pending = [d.body["n"] for d in q.pending()]
+    assert len(pending) == 5, "the capacity bounds final outcomes too"
+    assert pending[1:] == [996, 997, 998, 999] and q.dropped == 995
+    drops = [m for m in caplog.messages if "dropped" in m]
+    assert len(drops) == 995 and drops[-1].endswith(
+        "dropped the oldest final notice notification for gitops (995 dropped so far)"
+    )
+    assert not q.close(0.1)
+
+
+def test_a_queue_file_longer_than_the_capacity_is_cut_to_it_oldest_progress_first(tmp_path: Path) -> None:
+    file = tmp_path / "queue.json"
+    items = [asdict(delivery(n, terminal=n % 2 == 0)) for n in range(10)]  # as an unbounded meshroll left it
+    file.write_text(json.dumps({"version": 1, "items": items}))
+    sender = Sender()
+    sender.gate.clear()
+    q = queue(sender, path=file, capacity=4)
+    assert [d.body["n"] for d in q.pending()] == [2, 4, 6, 8], "every progress message first, then the oldest final"
+    assert q.dropped == 6
+    sender.gate.set()
+    assert q.close(10)
 
 
 def test_a_newer_update_replaces_a_pending_one_of_the_same_run() -> None:
@@ -165,3 +205,57 @@ def test_a_queue_file_with_entries_of_the_wrong_shape_neither_stops_the_run_nor_
         q.put(delivery(7))
         assert q.close(10), f"stuck behind {items!r}"
         assert sender.sent == ([1, 7] if isinstance(items, list) else [7])
+
+
+class Disk:
+    """Stands in for ``write_json_atomic``: full (every write fails) until ``freed``."""
+
+    def __init__(self) -> None:
+        self.full = True
+        self.write = write_json_atomic
+
+    def __call__(self, path: Path, data: object) -> None:
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.write(path, data)
+
+
+def test_when_the_queue_file_cannot_be_written_closing_says_the_notifications_could_not_be_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    file = tmp_path / "demo.checkout.slack-queue.json"
+    monkeypatch.setattr(queue_module, "write_json_atomic", Disk())
+    down = Sender()
+    down.failures = [TemporaryFailure("Slack is down")] * 1000
+    q = queue(down, path=file, retry_initial=5.0)
+    with caplog.at_level(logging.WARNING, logger="meshroll.notify"):
+        for n in range(3):
+            q.put(delivery(n, terminal=n == 2))
+        assert not q.close(0.2)
+    saving = [m for m in caplog.messages if "cannot save the queue" in m]
+    assert len(saving) == 1, "said once, not on every change"
+    last = caplog.messages[-1]
+    assert "3 notifications not delivered and could not be kept: cannot write" in last
+    assert str(file) in last and "No space left on device" in last and "free disk space" in last
+    assert "kept in" not in last and not file.exists()
+
+
+def test_a_queue_file_that_can_be_written_again_by_the_close_keeps_everything_pending(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    file = tmp_path / "queue.json"
+    disk = Disk()
+    monkeypatch.setattr(queue_module, "write_json_atomic", disk)
+    down = Sender()
+    down.failures = [TemporaryFailure("Slack is down")] * 1000
+    q = queue(down, path=file, retry_initial=5.0, retry_max=5.0)  # no retry (and no write) until the close
+    for n in range(3):
+        q.put(delivery(n))
+    deadline = time.monotonic() + 5
+    while q.pending()[0].attempts == 0 and time.monotonic() < deadline:  # the first try failed, and its write too
+        time.sleep(0.01)
+    disk.full = False  # space was freed before the run ended
+    with caplog.at_level(logging.WARNING, logger="meshroll.notify"):
+        assert not q.close(0.2)
+    assert f"3 notifications not delivered yet; kept in {file}" in caplog.messages[-1]
+    assert [item["body"]["n"] for item in json.loads(file.read_text())["items"]] == [0, 1, 2]
