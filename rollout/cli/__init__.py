@@ -12,6 +12,7 @@ from rollout.cli import (
     analysis_commands,
     chaos_commands,
     gitops_commands,
+    import_commands,
     prometheus_commands,
     run_commands,
     spec_commands,
@@ -32,6 +33,7 @@ chaos_commands.register(app)
 prometheus_commands.register(app)
 gitops_commands.register(app)
 controller_commands.register(app)
+import_commands.register(app)
 
 
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT

@@ -1,0 +1,46 @@
+"""``meshroll import``: Flagger Canaries and Argo Rollouts as meshroll Experiments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rollout.cli.output import err_console, fail
+from rollout.importers import ENGINES, ImporterError, import_files
+
+
+def import_(
+    files: Annotated[
+        list[Path], typer.Argument(help="Flagger or Argo Rollouts YAML: the Canary/Rollout and what it references.")
+    ],
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Write the Experiments here (default: stdout).")] = (
+        None
+    ),
+    engine: Annotated[
+        str,
+        typer.Option(help="sequential (compare canary with stable) or threshold (keep the peer's fixed ranges)."),
+    ] = "sequential",
+) -> None:
+    """Translate Flagger Canaries and Argo Rollouts into Experiments; what does not translate is listed on stderr."""
+    if engine not in ENGINES:
+        fail(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
+    try:
+        result = import_files(files, engine)
+    except ImporterError as exc:
+        fail(str(exc))
+    for line in dict.fromkeys(result.notes):
+        err_console.print(line, markup=False, soft_wrap=True)
+    if out is None:
+        typer.echo(result.text, nl=False)
+        return
+    try:
+        out.write_text(result.text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"-o {out}: cannot write there ({exc.strerror or exc}); choose a file you can write to")
+    err_console.print(f"{out}: wrote {', '.join(result.keys)}", markup=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="import")(import_)

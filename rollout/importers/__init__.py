@@ -1,0 +1,95 @@
+"""Translate Flagger and Argo Rollouts manifests into meshroll Experiments, saying what did not translate.
+
+``import_files`` reads every document of the files given (so a Canary and its MetricTemplates, or a
+Rollout and its AnalysisTemplates, VirtualService and Services, may sit in different files), turns
+each Flagger ``Canary`` and Argo ``Rollout`` into one Experiment, and checks the result the way
+``meshroll validate`` does. Pure apart from reading the input files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rollout.importers.argo import is_rollout, translate_rollout
+from rollout.importers.common import unused_documents
+from rollout.importers.documents import Library, PeerDocument, read_documents
+from rollout.importers.draft import Draft
+from rollout.importers.errors import ImporterError
+from rollout.importers.flagger import is_canary, translate_canary
+from rollout.importers.render import render
+from rollout.spec.loader import SpecError, load_experiments_text
+
+ENGINES = ("sequential", "threshold")
+
+__all__ = ["ENGINES", "ImportResult", "ImporterError", "import_documents", "import_files"]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    text: str  # every Experiment, as one multi-document YAML file with comments
+    notes: list[str]  # one line per part not translated: FILE:path: not translated: what, and what to do
+    keys: list[str]  # namespace/name of each Experiment written
+
+
+def import_files(paths: Sequence[Path], engine: str = "sequential") -> ImportResult:
+    documents = [document for path in paths for document in read_documents(path)]
+    return import_documents(documents, [str(p) for p in paths], engine)
+
+
+def import_documents(documents: list[PeerDocument], names: list[str], engine: str = "sequential") -> ImportResult:
+    if engine not in ENGINES:
+        raise ImporterError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+    library = Library(documents)
+    drafts: list[Draft] = []
+    for document in documents:
+        if is_canary(document):
+            drafts.append(translate_canary(document, library, engine))
+        elif is_rollout(document):
+            drafts.append(translate_rollout(document, library, engine))
+    if not drafts:
+        kinds = sorted({d.kind for d in documents if d.kind}) or ["none"]
+        raise ImporterError(
+            f"{', '.join(names)}: no Flagger Canary or Argo Rollouts Rollout found (kinds seen: {', '.join(kinds)}); "
+            "give the file that holds the Canary or Rollout, with its templates"
+        )
+    parts: list[str] = []
+    notes: list[str] = []
+    for draft in drafts:
+        _explain_engine(draft)
+        text = render(draft)
+        _check(text, draft)
+        parts.append(text)
+        notes.extend(str(n) for n in draft.notes)
+    leftovers = unused_documents(documents)
+    header = "".join(f"# {line}\n" for line in leftovers)
+    notes.extend(leftovers)
+    keys = [f"{d.namespace or 'default'}/{d.name}" for d in drafts]
+    return ImportResult(header + "---\n".join(parts), notes, keys)
+
+
+def _explain_engine(draft: Draft) -> None:
+    if draft.engine == "threshold":
+        draft.choose(
+            "analysis.engine threshold (--engine threshold): the peer's fixed ranges (thresholdRange), checked on "
+            "the canary alone each step as the peer did; rollback after 5 failed checks"
+        )
+    else:
+        draft.choose(
+            "analysis.engine sequential: compares canary with stable and bounds false rollbacks by analysis.alpha; "
+            "the margins are relative (0.1 = 10% worse); the peer's fixed ranges are kept as thresholdRange, read "
+            "only by engine: threshold (import with --engine threshold to judge by them as the peer did)"
+        )
+
+
+def _check(text: str, draft: Draft) -> None:
+    """The output through the same loading and checks as ``meshroll validate``."""
+    try:
+        load_experiments_text(text, f"{draft.source.file} (imported)")
+    except SpecError as exc:
+        first = exc.problems[0]
+        raise ImporterError(
+            f"{draft.source.file}: the imported Experiment does not validate: {first.path}: {first.message}; "
+            "fix the input or write that field by hand"
+        ) from None

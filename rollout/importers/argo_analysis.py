@@ -1,0 +1,169 @@
+"""Argo Rollouts analysis: ``AnalysisTemplate`` / ``ClusterAnalysisTemplate`` metrics as meshroll metrics."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rollout.importers.common import Hint, note_leftovers
+from rollout.importers.documents import DocPath, Library, PeerDocument
+from rollout.importers.draft import Draft
+from rollout.importers.metrics import gauge_metric, metric_name, substitute
+
+TEMPLATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
+_NUMBER = r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+_CONDITION = re.compile(rf"^\s*result(?:\[0\])?\s*(>=|>|<=|<)\s*{_NUMBER}\s*$")
+TEMPLATE_HINTS: list[Hint] = [
+    (("spec", "metrics", "*", "interval"), "meshroll measures once per step, over the whole step"),
+    (("spec", "metrics", "*", "initialDelay"), "meshroll's first judgement comes one stepInterval after the start"),
+    (("spec", "metrics", "*", "count"), "meshroll measures every step until the run ends"),
+    (
+        ("spec", "metrics", "*", "failureLimit"),
+        "failed measurements tolerated: the threshold engine rolls back after 5 failed checks; the sequential "
+        "engine bounds false rollbacks with analysis.alpha",
+    ),
+    (("spec", "metrics", "*", "inconclusiveLimit"), "meshroll's analysis.onInconclusive decides at maxDuration"),
+    (
+        ("spec", "metrics", "*", "consecutiveErrorLimit"),
+        "query errors hold the step and spend analysis.failureBudget (default 5); set that instead",
+    ),
+    (("spec", "metrics", "*", "consecutiveSuccessLimit"), "meshroll promotes on proven non-inferiority"),
+    (("spec", "metrics", "*", "provider", "prometheus", "timeout"), "set the query timeout on meshroll's flags"),
+    (("spec", "metrics", "*", "provider", "prometheus", "headers"), "give headers with --prometheus-header"),
+    (("spec", "metrics", "*", "provider", "prometheus", "authentication"), "give credentials to meshroll's flags"),
+    (
+        ("spec", "metrics", "*", "provider", "prometheus", "rangeQuery"),
+        "meshroll queries each step's window itself ({{start}}, {{end}}, {{step}} in templates)",
+    ),
+    (("spec", "dryRun"), "meshroll has no dry-run metrics; judge the past with `meshroll analyze` instead"),
+    (("spec", "measurementRetention"), "meshroll keeps every decision's numbers in the status history"),
+    (("spec", "args"), "arguments the Rollout did not supply; write their values into the query"),
+]
+
+
+def translate_analysis(draft: Draft, document: PeerDocument, path: DocPath, library: Library, taken: set[str]) -> None:
+    """Metrics of the templates an analysis block (background, inline step or experiment) references."""
+    args = _arguments(draft, document, path)
+    if document.peek(*path, "templateName") is not None:  # an experiment's analysis names one template
+        refs_at: list[tuple[DocPath, Any]] = [(path, document.get(*path))]
+    else:
+        refs = document.peek(*path, "templates", default=[])
+        refs_at = [((*path, "templates", i), ref) for i, ref in enumerate(refs if isinstance(refs, list) else [])]
+    for at, ref in refs_at:
+        name = str(ref.get("templateName", "")) if isinstance(ref, dict) else ""
+        kinds = ("ClusterAnalysisTemplate",) if isinstance(ref, dict) and ref.get("clusterScope") else TEMPLATE_KINDS
+        template = library.find(kinds, name, document.namespace)
+        document.used.add(at)
+        if template is None:
+            draft.skip(
+                document,
+                at,
+                f"AnalysisTemplate {name!r} is not in the files given; import it together with the Rollout",
+            )
+            continue
+        defaults = template.peek("spec", "args", default=[])
+        values = {
+            str(a["name"]): str(a["value"])
+            for a in (defaults if isinstance(defaults, list) else [])
+            if isinstance(a, dict) and "name" in a and "value" in a
+        } | args
+        template.used.update({("metadata",), ("kind",), ("spec", "args")})
+        metrics = template.peek("spec", "metrics", default=[])
+        for j, _ in enumerate(metrics if isinstance(metrics, list) else []):
+            _metric(draft, template, ("spec", "metrics", j), values, taken)
+        note_leftovers(draft, template, TEMPLATE_HINTS, [("spec",)])
+
+
+def _arguments(draft: Draft, document: PeerDocument, path: DocPath) -> dict[str, str]:
+    """The Rollout's argument values: literals, and the fields meshroll has a variable for."""
+    values: dict[str, str] = {}
+    args = document.peek(*path, "args", default=[])
+    for i, arg in enumerate(args if isinstance(args, list) else []):
+        if not isinstance(arg, dict) or "name" not in arg:
+            continue
+        where = (*path, "args", i)
+        document.used.add((*where, "name"))
+        if "value" in arg:
+            values[str(arg["name"])] = str(document.get(*where, "value"))
+            continue
+        field = document.get(*where, "valueFrom", "fieldRef", "fieldPath")
+        if field == "metadata.namespace":
+            values[str(arg["name"])] = "{{namespace}}"
+            draft.choose(f"argument {arg['name']} (fieldRef metadata.namespace) -> {{{{namespace}}}}")
+        elif field == "metadata.name":
+            values[str(arg["name"])] = draft.name
+        else:
+            draft.skip(
+                document,
+                (*where, "valueFrom"),
+                f"argument {arg['name']!r} comes from the cluster at run time; meshroll substitutes only "
+                "{{service}}, {{namespace}} and {{version}}: write its value into the query",
+            )
+    return values
+
+
+def _metric(draft: Draft, template: PeerDocument, path: DocPath, args: dict[str, str], taken: set[str]) -> None:
+    raw = str(template.get(*path, "name", default="metric"))
+    provider = template.peek(*path, "provider", default={})
+    kind = next(iter(provider), "none") if isinstance(provider, dict) else "none"
+    if kind == "kayenta":
+        config = provider["kayenta"].get("canaryConfigName", "") if isinstance(provider["kayenta"], dict) else ""
+        draft.skip(
+            template,
+            (*path, "provider"),
+            f"Kayenta canary config {config!r} lives in Kayenta; meshroll's engine kayenta ports its judge: list "
+            "the config's metrics under analysis.metrics and set analysis.engine: kayenta",
+        )
+        return
+    if kind != "prometheus":
+        draft.skip(template, (*path, "provider"), f"provider {kind}: meshroll reads Prometheus only")
+        return
+    query = str(template.get(*path, "provider", "prometheus", "query", default=""))
+    address = template.get(*path, "provider", "prometheus", "address")
+    if address:
+        draft.choose(f"{raw}: its Prometheus {address} is given to meshroll with --prometheus / prometheus.url")
+
+    def value_of(variable: str) -> str | None:
+        return args.get(variable.removeprefix("args.")) if variable.startswith("args.") else None
+
+    translated, unresolved = substitute(query, value_of)
+    if unresolved or not translated:
+        what = ", ".join(sorted(set(unresolved))) or "an empty query"
+        draft.skip(template, (*path, "provider"), f"{what} has no value; write the query by hand")
+        return
+    low, high = _range(draft, template, path)
+    name = metric_name(template.name or raw, {t["name"] for t in draft.templates})
+    draft.templates.append({"name": name, "kind": "gauge", "value": translated})
+    draft.skip(
+        template,
+        (*path, "provider", "prometheus", "query"),
+        "the query measures one selection; meshroll runs it once per arm: add your version label "
+        '(e.g. destination_version="{{version}}") so stable and canary are measured apart',
+    )
+    draft.metrics.append(gauge_metric(draft, metric_name(raw, taken), name, low, high))
+    draft.choose(f"{raw}: AnalysisTemplate {template.name} -> analysis.templates {name} (a gauge: one number per arm)")
+
+
+def _range(draft: Draft, template: PeerDocument, path: DocPath) -> tuple[float | None, float | None]:
+    """successCondition / failureCondition of the form ``result[0] OP number`` as an accepted range."""
+    low: float | None = None
+    high: float | None = None
+    for field, succeeds in (("successCondition", True), ("failureCondition", False)):
+        text = template.get(*path, field)
+        if text is None:
+            continue
+        found = _CONDITION.match(str(text))
+        if found is None:
+            draft.skip(
+                template,
+                (*path, field),
+                f"condition {text!r}: meshroll checks one number per arm against a range; set thresholdRange by hand",
+            )
+            continue
+        operator, value = found.group(1), float(found.group(2))
+        if (operator in (">=", ">")) == succeeds:
+            low = value if low is None else max(low, value)
+        else:
+            high = value if high is None else min(high, value)
+        draft.choose(f"{field} {text!r} -> thresholdRange (meshroll's bounds are inclusive)")
+    return low, high

@@ -1,0 +1,86 @@
+"""Steps both importers take: required fields, durations, the run's deadline, and notes for the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rollout.importers.documents import DocPath, PeerDocument, format_path
+from rollout.importers.draft import DEFAULT_MAX_DURATION, Draft
+from rollout.importers.errors import ImporterError
+from rollout.spec.durations import format_duration, parse_duration
+
+Hint = tuple[tuple[str, ...], str]  # a path pattern ("*" matches any one part) and what to do instead
+FALLBACK_HINT = "meshroll has no equivalent; review it by hand and drop it, or express it outside the Experiment"
+
+
+def required(document: PeerDocument, path: DocPath, hint: str) -> Any:
+    """The value at ``path``; ImporterError in one line when it is missing or empty."""
+    value = document.peek(*path)
+    if value is None or value == "" or value == {}:
+        raise ImporterError(f"{document.where(path)}: required field missing: {hint}")
+    return value
+
+
+def duration(draft: Draft, document: PeerDocument, path: DocPath, value: Any, default: float, what: str) -> float:
+    """Seconds from a peer's duration (``1m``, ``30s``, or seconds), or ``default`` with a note when unreadable."""
+    if value is None:
+        return default
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        draft.skip(
+            document, path, f"{what} {value!r} is not a duration meshroll reads; {format_duration(default)} used"
+        )
+        return default
+    if seconds <= 0:
+        draft.skip(document, path, f"{what} {value!r} is not above 0; {format_duration(default)} used")
+        return default
+    return seconds
+
+
+def set_deadline(draft: Draft, planned: float) -> None:
+    """analysis.maxDuration: twice the planned schedule, at least an hour, and say why."""
+    draft.max_duration = max(DEFAULT_MAX_DURATION, 2 * planned)
+    draft.choose(
+        f"analysis.maxDuration {format_duration(draft.max_duration)}: twice the peer's schedule "
+        f"({format_duration(planned)}), at least 1h: meshroll holds a step until the evidence is in, so a run "
+        "may take longer than the schedule; past maxDuration an open question is Inconclusive"
+    )
+
+
+def _matches(path: DocPath, pattern: tuple[str, ...]) -> bool:
+    if len(path) < len(pattern):
+        return False
+    return all(p == "*" or p == str(part) for part, p in zip(path, pattern, strict=False))
+
+
+def note_leftovers(draft: Draft, document: PeerDocument, hints: Sequence[Hint], roots: Sequence[DocPath]) -> None:
+    """A note for every part under ``roots`` that nothing translated, with the most specific hint."""
+    for root in roots:
+        for path, value in list(document.leftovers(root)):
+            if path and isinstance(path[-1], int) and isinstance(value, dict) and len(value) == 1:
+                key = next(iter(value))  # a list item of one kind (an Argo step): name the kind
+                path, value = (*path, str(key)), value[key]
+            best = max((h for h in hints if _matches(path, h[0])), key=lambda h: len(h[0]), default=None)
+            message = best[1] if best is not None else FALLBACK_HINT
+            shown = f"{_show(value)}: " if not isinstance(value, dict | list) else ""
+            draft.skip(document, path, f"{shown}{message}")
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def unused_documents(documents: Sequence[PeerDocument]) -> list[str]:
+    """Lines for input documents no Canary or Rollout used (not Services or VirtualServices read for context)."""
+    lines: list[str] = []
+    for document in documents:
+        if not document.used:
+            what = f"{document.kind or 'a document without kind'} {document.name}".strip()
+            lines.append(
+                f"{document.file}:{format_path(())}: not translated: {what}: no imported Canary or Rollout "
+                "references it; import it together with the one that does, or leave it out"
+            )
+    return lines

@@ -1,0 +1,79 @@
+"""An Experiment being translated: its fields, how each was chosen, and what could not be translated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rollout.importers.documents import DocPath, PeerDocument, format_path
+from rollout.spec.durations import format_duration
+
+DEFAULT_MAX_DURATION = 3600.0
+
+
+@dataclass(frozen=True)
+class Note:
+    """One part of a peer file that was not translated, and what to do instead."""
+
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.path}: not translated: {self.message}"
+
+
+@dataclass
+class Draft:
+    """The pieces of one Experiment, in the order they are written."""
+
+    source: PeerDocument
+    peer: str  # "Flagger Canary", "Argo Rollouts Rollout"
+    engine: str
+    name: str
+    namespace: str | None
+    target: dict[str, Any] = field(default_factory=dict)
+    mesh: dict[str, Any] = field(default_factory=dict)
+    strategy: dict[str, Any] = field(default_factory=dict)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    templates: list[dict[str, Any]] = field(default_factory=list)
+    notify: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    max_duration: float = DEFAULT_MAX_DURATION
+    choices: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    mesh_family: str = "istio"  # whose standard metrics the built-in templates read: istio or linkerd
+
+    def choose(self, text: str) -> None:
+        """Say how a field was translated (a comment above the Experiment)."""
+        self.choices.append(text)
+
+    def skip(self, document: PeerDocument, path: DocPath, message: str) -> None:
+        """Record a part that was not translated (a comment, and a line on stderr)."""
+        document.used.add(path)
+        where = format_path(path)
+        if document is not self.source:  # a template or provider, possibly one of several in its file
+            where = f"{document.kind}/{document.name}:{where}"
+        note = Note(document.file, where, message)
+        if note not in self.notes:
+            self.notes.append(note)
+
+    def experiment(self) -> dict[str, Any]:
+        metadata: dict[str, Any] = {"name": self.name}
+        if self.namespace:
+            metadata["namespace"] = self.namespace
+        if self.labels:
+            metadata["labels"] = dict(sorted(self.labels.items()))
+        analysis: dict[str, Any] = {"engine": self.engine, "maxDuration": format_duration(self.max_duration)}
+        analysis["metrics"] = self.metrics
+        if self.templates:
+            analysis["templates"] = self.templates
+        spec: dict[str, Any] = {
+            "target": self.target,
+            "mesh": self.mesh,
+            "strategy": self.strategy,
+            "analysis": analysis,
+        }
+        if self.notify:
+            spec["notify"] = self.notify
+        return {"apiVersion": "meshroll.io/v1alpha1", "kind": "Experiment", "metadata": metadata, "spec": spec}
