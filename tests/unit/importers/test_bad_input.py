@@ -4,33 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from rollout.cli import app
-
-
-def _one_line(args: list[str]) -> str:
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert result.output.startswith("meshroll: ") and len(result.output.strip().splitlines()) == 1, result.output
-    return result.output
+from tests.cli_errors import one_line_error
 
 
 def test_a_file_without_canary_or_rollout_is_refused(peer: Path) -> None:
-    output = _one_line(["import", str(peer / "flagger-metrictemplate-prometheus.yaml")])
+    output = one_line_error(["import", str(peer / "flagger-metrictemplate-prometheus.yaml")])
     assert "no Flagger Canary or Argo Rollouts Rollout found (kinds seen: MetricTemplate)" in output
 
 
 def test_a_fragment_is_refused(peer: Path) -> None:
-    output = _one_line(["import", str(peer / "flagger-fragment-webhooks-all-types.yaml")])
+    output = one_line_error(["import", str(peer / "flagger-fragment-webhooks-all-types.yaml")])
     assert "no Flagger Canary or Argo Rollouts Rollout found" in output
 
 
 def test_broken_yaml_is_refused_with_its_line(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("apiVersion: flagger.app/v1beta1\nkind: Canary\nspec: [\n")
-    output = _one_line(["import", str(broken)])
+    output = one_line_error(["import", str(broken)])
     assert f"{broken}:4:1: not valid YAML" in output
 
 
@@ -40,7 +30,7 @@ def test_a_canary_without_target_ref_names_the_missing_field(tmp_path: Path) -> 
         "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: podinfo}\n"
         "spec:\n  analysis: {interval: 1m, stepWeight: 10, maxWeight: 50}\n"
     )
-    output = _one_line(["import", str(canary)])
+    output = one_line_error(["import", str(canary)])
     assert f"{canary}:spec.targetRef.name: required field missing" in output
 
 
@@ -50,9 +40,9 @@ def test_a_blue_green_rollout_says_what_to_do(tmp_path: Path) -> None:
         "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: demo}\n"
         "spec:\n  strategy:\n    blueGreen: {activeService: a, previewService: b}\n"
     )
-    assert "blue/green is not translated" in _one_line(["import", str(rollout)])
+    assert "blue/green is not translated" in one_line_error(["import", str(rollout)])
 
 
 def test_a_missing_file_and_an_unknown_engine_are_refused(tmp_path: Path) -> None:
-    assert "no such file" in _one_line(["import", str(tmp_path / "absent.yaml")])
-    assert "--engine 'kayenta'" in _one_line(["import", str(tmp_path / "absent.yaml"), "--engine", "kayenta"])
+    assert "no such file" in one_line_error(["import", str(tmp_path / "absent.yaml")])
+    assert "--engine 'kayenta'" in one_line_error(["import", str(tmp_path / "absent.yaml"), "--engine", "kayenta"])

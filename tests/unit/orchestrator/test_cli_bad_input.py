@@ -14,16 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from rollout.cli import app
+from tests.cli_errors import one_line_error
 
 EXPERIMENT = Path(__file__).resolve().parents[3] / "experiments" / "canary-istio.yaml"
-
-
-def _one_line(args: list[str]) -> str:
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert result.output.startswith("meshroll: ") and len(result.output.strip().splitlines()) == 1, result.output
-    return result.output
 
 
 def _closed_port() -> int:
@@ -49,7 +42,7 @@ def _closed_port() -> int:
     ],
 )
 def test_analyze_refuses_urls_headers_and_times_it_cannot_use_in_one_line(options: list[str], message: str) -> None:
-    output = _one_line(["analyze", str(EXPERIMENT), *options])
+    output = one_line_error(["analyze", str(EXPERIMENT), *options])
     assert message in output and "pw" not in output
 
 
@@ -65,7 +58,7 @@ def _kubeconfig(folder: Path, server: str) -> Path:
 
 def test_chaos_stop_with_an_api_server_that_does_not_answer_says_so_in_one_line(tmp_path: Path) -> None:
     kubeconfig = _kubeconfig(tmp_path, f"http://127.0.0.1:{_closed_port()}")
-    output = _one_line(["chaos", "stop", "--all", "--kubeconfig", str(kubeconfig)])
+    output = one_line_error(["chaos", "stop", "--all", "--kubeconfig", str(kubeconfig)])
     assert "listing Experiments: the API server did not answer" in output
 
 
@@ -83,7 +76,7 @@ def test_chaos_stop_against_a_server_that_is_no_api_server_does_not_report_succe
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         kubeconfig = _kubeconfig(tmp_path, f"http://127.0.0.1:{server.server_address[1]}")
-        output = _one_line(["chaos", "stop", "--all", "--kubeconfig", str(kubeconfig)])
+        output = one_line_error(["chaos", "stop", "--all", "--kubeconfig", str(kubeconfig)])
     finally:
         server.shutdown()
     assert "does not answer as a Kubernetes API server (no /version)" in output
@@ -130,5 +123,5 @@ def test_ctrl_c_outside_a_run_says_interrupted_and_exits_130(
 
 
 def test_a_controller_gitops_path_outside_the_repository_is_refused_before_connecting() -> None:
-    output = _one_line(["controller", "--gitops-repo", "/nowhere/repo.git", "--gitops-path", "../deploy"])
+    output = one_line_error(["controller", "--gitops-repo", "/nowhere/repo.git", "--gitops-path", "../deploy"])
     assert output.startswith("meshroll: --gitops-path '../deploy' leaves the repository; give a folder inside it")
