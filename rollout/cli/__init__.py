@@ -32,6 +32,7 @@ analysis_commands.register(app)
 chaos_commands.register(app)
 prometheus_commands.register(app)
 gitops_commands.register(app)
+gitops_commands.register_bench(analysis_commands.bench_app)
 controller_commands.register(app)
 import_commands.register(app)
 

@@ -115,6 +115,7 @@ def gitops(
     Exit codes with --once: 0 all processed, 2 some files invalid or to be retried, 1 error.
     """
     from rollout.gitops import ClusterApplier, GitOpsSync, GitRepo, LocalStarter, Poller, Reporter, StateFile
+    from rollout.gitops.errors import BranchMissing
     from rollout.gitops.serving import ServerThread
     from rollout.gitops.trigger import leaves_repository
     from rollout.gitops.webhook import standalone_app
@@ -135,7 +136,12 @@ def gitops(
     work = state.parent / f"{state.stem}.d"
     try:
         git = GitRepo(repo, work)
-        git.check_branch(branch)
+        try:
+            git.check_branch(branch)
+        except BranchMissing:
+            if once:
+                raise  # nothing to process: say so and exit 1
+            # long-running: the poller says once that it waits for the first push, and keeps polling
         starter = LocalStarter(work) if local else ClusterApplier.from_kubeconfig(kubeconfig)
         announcers = _announcers(slack_channel, slack_token_env, slack_webhook_env, work)
         state_file = StateFile(state)
@@ -190,5 +196,48 @@ def _serve(
             signal.signal(s, handler)
 
 
+def bench_gitops(
+    files: Annotated[
+        list[int] | None, typer.Option("--files", help="Experiment files in the repository (default: 100, 300, 1000).")
+    ] = None,
+    commits: Annotated[int, typer.Option(help="Commits the files are spread over.", min=1, max=1000)] = 10,
+) -> None:
+    """What polling a real git repository costs as its experiment files grow: a first poll, then a quiet one."""
+    from rollout.gitops.bench import measure
+
+    sizes = files or [100, 300, 1000]
+    if any(not 1 <= n <= 20000 for n in sizes):
+        fail("--files takes numbers of files within [1, 20000]")
+    lines = [
+        f"# meshroll gitops: polling a real git repository (files over {commits} commits; nothing really started)",
+        "",
+        "| files | first poll | per file | files parsed | state writes | journal lines | no-change poll |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    console.print("\n".join(lines), markup=False, soft_wrap=True)
+    for n in sizes:
+        try:
+            cost = measure(n, commits)
+        except RolloutError as exc:
+            fail(str(exc))
+        console.print(
+            f"| {n:,} | {cost.first_s:,.2f} s | {1000 * cost.first_s / n:,.1f} ms | {cost.parsed:,} | "
+            f"{cost.state_writes:,} | {cost.journal_lines:,} | {1000 * cost.again_s:,.0f} ms |",
+            markup=False,
+            soft_wrap=True,
+        )
+    console.print(
+        "\nfirst poll: every file new (fetch, read, parse, decide, start, record); files parsed and state writes: "
+        "by that poll (the state file is written whole once a poll; each file acted on appends a journal line); "
+        "no-change poll: the next poll, with nothing new.",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command()(gitops)
+
+
+def register_bench(bench_app: typer.Typer) -> None:
+    bench_app.command("gitops")(bench_gitops)

@@ -6,7 +6,7 @@ start what a commit asks for.
 """
 
 from rollout.gitops.apply import ClusterApplier, LocalStarter, Starter, StartError, StartRequest
-from rollout.gitops.errors import GitError, GitOpsError
+from rollout.gitops.errors import BranchMissing, GitError, GitOpsError
 from rollout.gitops.loop import Poller
 from rollout.gitops.repo import GitRepo
 from rollout.gitops.state import StateFile
@@ -14,6 +14,7 @@ from rollout.gitops.sync import GitOpsSync, PollResult, Reporter
 from rollout.gitops.webhook import PushEvent, push_app
 
 __all__ = [
+    "BranchMissing",
     "ClusterApplier",
     "GitError",
     "GitOpsError",

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 
 from rollout.errors import RolloutError
+from rollout.gitops.errors import BranchMissing
 from rollout.gitops.sync import GitOpsSync, PollResult
 from rollout.gitops.webhook import PushEvent
 
@@ -27,6 +28,7 @@ class Poller:
         self.wake = threading.Event()
         self.stopped = threading.Event()
         self.polls = 0
+        self.waiting = False  # the branch is not there yet (said once, until it comes)
 
     def on_push(self, event: PushEvent) -> bool:
         """A push webhook: poll now if it is for our branch (True), else ignore it. Any thread; returns at once."""
@@ -42,13 +44,23 @@ class Poller:
         self.wake.set()
 
     def poll_once(self) -> PollResult | None:
-        """One poll; a failure (repository unreachable, cluster down) is logged and retried next time."""
+        """One poll; a failure (repository unreachable, cluster down) is logged and retried next time, and a
+        branch that is not there yet (an empty repository) is waited for, said once."""
         self.polls += 1
         try:
-            return self.sync.poll()
+            result = self.sync.poll()
+        except BranchMissing as exc:
+            if not self.waiting:
+                log.info("%s", exc.waiting)
+            self.waiting = True
+            return None
         except RolloutError as exc:
             log.error("%s; will try again in %.0fs", exc, self.interval)
             return None
+        if self.waiting:
+            log.info("branch %s has its first commit, %s", self.sync.branch, result.tip[:8])
+            self.waiting = False
+        return result
 
     def run(self) -> None:
         """Poll until ``stop``."""

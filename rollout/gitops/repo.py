@@ -10,10 +10,11 @@ import hashlib
 import os
 import re
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rollout.gitops.errors import GitError
+from rollout.gitops.errors import BranchMissing, GitError
 
 TIMEOUT_SECONDS = 120
 MAX_FILE_BYTES = 1 << 20
@@ -58,7 +59,7 @@ class GitRepo:
     # --- the remote ----------------------------------------------------------------------------
 
     def check_branch(self, branch: str) -> str:
-        """The branch's tip on the remote; GitError when the remote is unreachable or has no such branch."""
+        """The branch's tip on the remote; BranchMissing when it has no such branch, GitError when unreachable."""
         if not re.fullmatch(r"[A-Za-z0-9._/-]+", branch) or branch.startswith("-"):
             raise GitError(f"--branch {branch!r} is not a branch name")
         ref = f"refs/heads/{branch}"
@@ -69,27 +70,28 @@ class GitRepo:
             heads[name] = sha
         if ref in heads:
             return heads[ref]
-        if not heads:
-            raise GitError(f"{self.display} has no branches yet (an empty repository); push a first commit to {branch}")
-        names = sorted(h.removeprefix("refs/heads/") for h in heads)
-        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-        raise GitError(f"branch {branch!r} not found in {self.display} (it has {shown}); check --branch")
+        raise BranchMissing(self.display, branch, sorted(h.removeprefix("refs/heads/") for h in heads))
 
     def fetch(self, branch: str) -> str:
-        """Bring the mirror up to date (force: a rewritten branch is taken as it is); the tip's commit."""
+        """Bring the mirror up to date (force: a rewritten branch is taken as it is); the tip's commit.
+        BranchMissing when the remote has no such branch (yet)."""
         if not (self.mirror / "HEAD").exists():
             self.mirror.parent.mkdir(parents=True, exist_ok=True)
             self._git("init", "--quiet", "--bare", str(self.mirror), what="create the mirror", local=False)
-        self._git(
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--force",
-            "--no-write-fetch-head",
-            self.url,
-            f"+refs/heads/{branch}:refs/meshroll/heads/{branch}",
-            what="fetch",
-        )
+        try:
+            self._git(
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--force",
+                "--no-write-fetch-head",
+                self.url,
+                f"+refs/heads/{branch}:refs/meshroll/heads/{branch}",
+                what="fetch",
+            )
+        except GitError:
+            self.check_branch(branch)  # BranchMissing when that is why; else the fetch's own error
+            raise
         return self._git("rev-parse", "--verify", f"refs/meshroll/heads/{branch}^{{commit}}", what="find the tip")
 
     # --- the mirror ----------------------------------------------------------------------------
@@ -135,6 +137,27 @@ class GitRepo:
             raise GitError(f"cannot read blob {blob[:8]} from the mirror of {self.display}")
         return result.stdout
 
+    def read_blobs(self, blobs: Iterable[str]) -> dict[str, bytes]:
+        """Many blobs through two git processes; any missing or over 1 MiB is left out (``read_blob`` says why)."""
+        wanted = sorted(set(blobs))
+        if not wanted:
+            return {}
+        sizes = self._batch("--batch-check", wanted).decode("utf-8", "replace").splitlines()
+        small = []
+        for line in sizes:
+            parts = line.split()
+            if len(parts) == 3 and parts[1] == "blob" and int(parts[2]) <= MAX_FILE_BYTES:
+                small.append(parts[0])
+        out = self._batch("--batch", small) if small else b""
+        found: dict[str, bytes] = {}
+        at = 0
+        while at < len(out):  # each: "<sha> blob <size>\n", the content, "\n"
+            end = out.index(b"\n", at)
+            sha, _, size = out[at:end].decode().split()
+            found[sha] = out[end + 1 : end + 1 + int(size)]
+            at = end + 1 + int(size) + 1
+        return found
+
     def last_commit(self, tip: str, path: str) -> CommitInfo:
         """The newest commit reachable from ``tip`` that changed ``path``."""
         out = self._git("log", "-1", "--format=%H%x00%an <%ae>%x00%B", tip, "--", path, what="read the log")
@@ -150,11 +173,13 @@ class GitRepo:
 
     # --- running git ---------------------------------------------------------------------------
 
-    def _run(self, *args: str, local: bool = True) -> subprocess.CompletedProcess[bytes]:
+    def _run(self, *args: str, local: bool = True, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
         command = ["git", *(["-C", str(self.mirror)] if local else []), *args]
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GCM_INTERACTIVE": "never"}
         env["GIT_LITERAL_PATHSPECS"] = "1"  # "a[1].yaml" names that file, not a pattern that matches a1.yaml
         try:
+            if stdin is not None:
+                return subprocess.run(command, capture_output=True, timeout=TIMEOUT_SECONDS, env=env, input=stdin)
             return subprocess.run(
                 command, capture_output=True, timeout=TIMEOUT_SECONDS, env=env, stdin=subprocess.DEVNULL
             )
@@ -163,6 +188,15 @@ class GitRepo:
             raise GitError(f"git {args[0]} ({self.display}) {took}; is the host reachable?") from None
         except FileNotFoundError:
             raise GitError("the git command is not installed; install git 2.30 or later") from None
+
+    def _batch(self, mode: str, objects: list[str]) -> bytes:
+        """``git cat-file --batch[-check]`` over ``objects`` (one id a line)."""
+        result = self._run("cat-file", mode, stdin="".join(f"{o}\n" for o in objects).encode())
+        if result.returncode != 0:
+            raise GitError(
+                f"cannot read files from the mirror of {self.display} (git cat-file exit {result.returncode})"
+            )
+        return result.stdout
 
     def _rc(self, *args: str) -> int:
         return self._run(*args).returncode

@@ -1,8 +1,13 @@
 """What the trigger has already acted on, per watched source (repo, branch, path), in one JSON file.
 
 For each source: the last processed commit, and for each experiment file the content (blob id) it
-last acted on, with the experiments in it and their canary versions. The file is replaced whole on
-every change (atomic rename), so a process killed at any point leaves the previous or the new state.
+last acted on, with the experiments in it and their canary versions.
+
+The file is replaced whole (atomic rename) once per poll, so a process killed at any point leaves the
+previous or the new state. Within a poll, each file's record is appended to a journal beside it
+(``STATE.journal``, one JSON line, flushed) as soon as that file has been acted on; reading the state
+replays the journal over the file, and a whole write deletes it. So a process killed mid-poll loses
+nothing that was started, and a poll of N files costs N short appends and one write, not N writes.
 One process at a time: ``hold`` takes an exclusive lock (``STATE.lock``, with the holder's pid) that
 the operating system releases when the process ends, however it ends.
 """
@@ -59,6 +64,24 @@ def _well_typed(state: SourceState) -> bool:
     return True
 
 
+def _raw(record: FileRecord) -> dict[str, Any]:
+    """A record as the state file (and its journal) hold it."""
+    return {
+        "blob": record.blob,
+        "commit": record.commit,
+        "experiments": record.experiments,
+        "outcome": record.outcome,
+        **({"conflicts": record.conflicts} if record.conflicts else {}),
+    }
+
+
+def _journal_entry(entry: object) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    texts = isinstance(entry.get("source"), str) and isinstance(entry.get("path"), str)
+    return texts and (entry.get("record") is None or isinstance(entry["record"], dict))
+
+
 def source_id(repo: str, branch: str, path: str) -> str:
     return f"{repo}#{branch}:{path}"
 
@@ -67,10 +90,15 @@ class StateFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock_fd: int | None = None
+        self._journal_checked = False  # whether a torn last line (from a killed process) was cut
 
     @property
     def lock_path(self) -> Path:
         return self.path.with_name(self.path.name + ".lock")
+
+    @property
+    def journal_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".journal")
 
     def hold(self) -> None:
         """Take the state file for this process; refused while another process holds it."""
@@ -108,28 +136,53 @@ class StateFile:
         return loaded
 
     def save(self, source: str, state: SourceState) -> None:
+        """Write the whole state (every source, the journal included); the journal is then deleted."""
         data = self._read()
-        sources = data.setdefault("sources", {})
-        sources[source] = {
+        data["sources"][source] = {
             "commit": state.commit,
-            "files": {
-                p: {
-                    "blob": r.blob,
-                    "commit": r.commit,
-                    "experiments": r.experiments,
-                    "outcome": r.outcome,
-                    **({"conflicts": r.conflicts} if r.conflicts else {}),
-                }
-                for p, r in sorted(state.files.items())
-            },
+            "files": {p: _raw(r) for p, r in sorted(state.files.items())},
         }
-        data["version"] = FORMAT_VERSION
         try:
             write_json_atomic(self.path, data)
+            self.journal_path.unlink(missing_ok=True)  # killed before this line: replaying it changes nothing
         except OSError as exc:
             raise GitOpsError(f"cannot write the state file {self.path} ({exc.strerror}); check --state") from None
+        self._journal_checked = False
+
+    def record(self, source: str, path: str, record: FileRecord | None) -> None:
+        """Note at once that ``path`` was acted on (None: forgotten), until the next ``save`` writes it in."""
+        line = json.dumps({"source": source, "path": path, "record": None if record is None else _raw(record)})
+        try:
+            if not self._journal_checked:
+                self._drop_torn_line()
+            with self.journal_path.open("a", encoding="utf-8") as journal:
+                journal.write(line + "\n")
+        except OSError as exc:
+            raise GitOpsError(f"cannot write {self.journal_path} ({exc.strerror}); check --state") from None
+
+    def _drop_torn_line(self) -> None:
+        """A process killed while appending leaves a line without its end; cut it so the next one starts clean."""
+        try:
+            with self.journal_path.open("rb+") as journal:
+                text = journal.read()
+                if text and not text.endswith(b"\n"):
+                    journal.truncate(text.rfind(b"\n") + 1)
+        except FileNotFoundError:
+            pass
+        self._journal_checked = True
 
     def _read(self) -> dict[str, Any]:
+        """The file's state with the journal replayed over it."""
+        data = self._read_file()
+        for entry in self._journal():
+            files = data["sources"].setdefault(entry["source"], {"commit": None, "files": {}})["files"]
+            if entry["record"] is None:
+                files.pop(entry["path"], None)
+            else:
+                files[entry["path"]] = entry["record"]
+        return data
+
+    def _read_file(self) -> dict[str, Any]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -143,6 +196,31 @@ class StateFile:
         if not isinstance(data.get("sources"), dict):
             raise self._broken(f"it is not a version {FORMAT_VERSION} meshroll gitops state")
         return data
+
+    def _journal(self) -> list[dict[str, Any]]:
+        """The journal's entries in order; a last line without its end (a process killed mid-append) is skipped."""
+        try:
+            text = self.journal_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        except (OSError, UnicodeDecodeError) as exc:
+            raise self._broken_journal(f"it cannot be read ({exc})") from None
+        entries = []
+        for line in text.split("\n")[:-1]:  # the part after the last newline is torn or empty
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                raise self._broken_journal("a line is not JSON") from None
+            if not _journal_entry(entry):
+                raise self._broken_journal("a line has no source, path and record")
+            entries.append(entry)
+        return entries
+
+    def _broken_journal(self, why: str) -> GitOpsError:
+        return GitOpsError(
+            f"the state file's journal {self.journal_path} cannot be used: {why}; fix it, or delete it "
+            "(what was started since the last completed poll is then started again)"
+        )
 
     def _broken(self, why: str) -> GitOpsError:
         return GitOpsError(

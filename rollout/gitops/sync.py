@@ -14,12 +14,15 @@ Policies (see ``trigger`` for the exactly-once rule):
 - A removed file stops nothing: meshroll does not delete experiments; its record is forgotten.
 - An experiment another file already started is refused (reported once); when that file lets it go
   (edited or removed), the refused file is processed again, with no new commit to it needed.
+
+Cost: a poll reads the new contents through two git processes, parses each file once, journals each
+file's record as soon as it was acted on (``StateFile.record``), and writes the state file once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rollout.gitops.apply import Starter, StartError, StartRequest
@@ -27,19 +30,20 @@ from rollout.gitops.errors import GitError
 from rollout.gitops.repo import CommitInfo, GitRepo
 from rollout.gitops.state import FileRecord, SourceState, StateFile, source_id
 from rollout.gitops.trigger import (
+    Changes,
+    ExperimentFile,
     actions_for,
     annotate,
     changes,
     conflicts,
-    documents,
     experiment_files,
     is_force_push,
     normalize_path,
+    parse_experiment_file,
     unblocked,
 )
 from rollout.notify import Announcer
-from rollout.spec.loader import SpecError, SpecProblem, load_experiments_text
-from rollout.spec.models import Experiment
+from rollout.spec.loader import SpecError, SpecProblem
 
 log = logging.getLogger("meshroll.gitops")
 
@@ -105,6 +109,7 @@ class GitOpsSync:
         reporter: Reporter | None = None,
         *,
         skip_existing: bool = False,
+        parse: Callable[[str, str], ExperimentFile] = parse_experiment_file,
     ) -> None:
         self.repo = repo
         self.branch = branch
@@ -113,6 +118,8 @@ class GitOpsSync:
         self.starter = starter
         self.reporter = reporter or Reporter()
         self.skip_existing = skip_existing
+        self.parse = parse
+        self._contents: dict[str, bytes] = {}  # blob -> bytes, read ahead for this poll
         self.source = source_id(repo.display, branch, self.path)
         self.where = f"{repo.display} branch {branch}"
 
@@ -140,6 +147,15 @@ class GitOpsSync:
                 self.where,
             )
         found = changes(tip_files, state)
+        self._contents = self.repo.read_blobs(tip_files[p] for p in found.changed)
+        try:
+            return self._apply(tip, tip_files, found, state, result)
+        finally:
+            self._contents = {}
+
+    def _apply(
+        self, tip: str, tip_files: dict[str, str], found: Changes, state: SourceState, result: PollResult
+    ) -> PollResult:
         if state.commit is None and not state.files and self.skip_existing:
             return self._baseline(tip, tip_files, state, result)
         unsettled = set(found.changed) | set(found.removed)
@@ -147,27 +163,29 @@ class GitOpsSync:
         for path in found.changed:
             unsettled.discard(path)
             record = self._process(path, tip_files[path], tip, state, unsettled, result)
-            if record is None:
-                complete = False
-                continue
-            state.files[path] = record
-            self.state.save(self.source, state)
+            complete = self._settle(path, record, state) and complete
         for path in found.removed:
             log.info("%s was removed at %s; what was started from it keeps running", path, tip[:8])
             state.files.pop(path, None)
+            self.state.record(self.source, path, None)
             result.removed.append(path)
         for path in unblocked(state):  # the file that held its experiments changed or went: its content's turn
             log.info("%s: the experiments it was refused for are no longer started from another file", path)
             record = self._process(path, tip_files[path], tip, state, set(), result)
-            if record is None:
-                complete = False
-                continue
-            state.files[path] = record
-            self.state.save(self.source, state)
+            complete = self._settle(path, record, state) and complete
         if complete:
             state.commit = tip
         self.state.save(self.source, state)
         return result
+
+    def _settle(self, path: str, record: FileRecord | None, state: SourceState) -> bool:
+        """Keep what was done for ``path`` (journaled at once: a crash from here on repeats none of it).
+        False: nothing to keep, the file is to be tried again."""
+        if record is None:
+            return False
+        state.files[path] = record
+        self.state.record(self.source, path, record)
+        return True
 
     def _process(
         self, path: str, blob: str, tip: str, state: SourceState, unsettled: set[str], result: PollResult
@@ -182,15 +200,16 @@ class GitOpsSync:
             return FileRecord(blob, commit.sha, kept, "invalid", held or [])
 
         try:
-            text, experiments = self._load(path, blob, tip)
+            parsed = self._load(path, blob, tip)
         except SpecError as exc:
             return invalid([str(p) for p in exc.problems])
+        experiments = parsed.experiments
         found = [(e.key, e.spec.target.canary.version) for e in experiments]
         actions, problems = actions_for(path, found, state, unsettled)
         if problems:
             return invalid(problems, conflicts(path, found, state, unsettled))
         started: dict[str, str] = {}
-        for action, experiment, document in zip(actions, experiments, documents(text), strict=True):
+        for action, experiment, document in zip(actions, experiments, parsed.documents, strict=True):
             manifest = annotate(document, commit, self.repo.display, path)
             metadata = experiment.metadata.model_copy(update={"annotations": manifest["metadata"]["annotations"]})
             request = StartRequest(action, experiment.model_copy(update={"metadata": metadata}), manifest, path)
@@ -210,16 +229,17 @@ class GitOpsSync:
         outcome = "started" if any(a.kind == "start" for a in actions) else "updated"
         return FileRecord(blob, commit.sha, started, outcome)
 
-    def _load(self, path: str, blob: str, tip: str) -> tuple[str, list[Experiment]]:
-        """The file's text and its validated experiments; SpecError with ``FILE:LINE:COL`` problems."""
+    def _load(self, path: str, blob: str, tip: str) -> ExperimentFile:
+        """The file's validated experiments and documents; SpecError with ``FILE:LINE:COL`` problems."""
         try:
-            text = self.repo.read_blob(blob).decode("utf-8")
+            content = self._contents.get(blob)
+            text = (content if content is not None else self.repo.read_blob(blob)).decode("utf-8")
         except GitError as exc:
             raise SpecError([SpecProblem(path, 1, 1, "(file)", str(exc))]) from None
         except UnicodeDecodeError:
             raise SpecError([SpecProblem(path, 1, 1, "(file)", "not UTF-8 text; is this an experiment?")]) from None
         try:
-            return text, load_experiments_text(text, path)
+            return self.parse(text, path)
         except SpecError:
             if not self.repo.is_symlink(tip, path):
                 raise
@@ -233,7 +253,7 @@ class GitOpsSync:
         """--skip-existing on a first run: record what is there without starting it."""
         for path, blob in tip_files.items():
             try:
-                experiments = {e.key: e.spec.target.canary.version for e in self._load(path, blob, tip)[1]}
+                experiments = {e.key: e.spec.target.canary.version for e in self._load(path, blob, tip).experiments}
             except SpecError:
                 experiments = {}
             state.files[path] = FileRecord(blob, tip, experiments, "seen")

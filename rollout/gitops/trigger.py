@@ -17,6 +17,8 @@ import yaml
 
 from rollout.gitops.repo import CommitInfo
 from rollout.gitops.state import SourceState
+from rollout.spec.loader import load_experiments_text
+from rollout.spec.models import Experiment
 from rollout.status import SOURCE_ANNOTATIONS
 
 SUFFIXES = (".yaml", ".yml")
@@ -113,6 +115,17 @@ def unblocked(state: SourceState) -> list[str]:
         for path, record in state.files.items()
         if record.conflicts and all(state.owner(key) in (None, path) for key in record.conflicts)
     )
+
+
+@dataclass(frozen=True)
+class ExperimentFile:
+    experiments: list[Experiment]  # validated
+    documents: list[dict[str, Any]]  # as written, one per experiment: what is applied, with provenance added
+
+
+def parse_experiment_file(text: str, path: str) -> ExperimentFile:
+    """A file's experiments and their documents; SpecError with ``FILE:LINE:COL`` problems."""
+    return ExperimentFile(load_experiments_text(text, path), documents(text))
 
 
 def documents(text: str) -> list[dict[str, Any]]:

@@ -176,6 +176,31 @@ def test_a_signed_push_webhook_makes_the_running_trigger_poll_at_once(origin: Or
     assert "Traceback" not in log.read_text()
 
 
+def test_the_running_trigger_on_an_empty_repository_waits_for_the_first_push_and_starts_it(
+    origin: Origin, tmp_path: Path
+) -> None:
+    log = tmp_path / "gitops.log"
+    args = ["--repo", origin.url, "--local", "--interval", "1s", "--state", str(tmp_path / "state.json")]
+    with log.open("w") as out:
+        process = subprocess.Popen([*MESHROLL, "gitops", *args], cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        waiting = wait_for_line(log, "waiting for the first push")
+        origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
+        sha = origin.commit("The first commit")
+        origin.push()
+        started = wait_for_line(log, "started demo/checkout")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+    assert waiting == (
+        f"meshroll gitops: repository {origin.url} has no commits on branch main yet; waiting for the first push"
+    )
+    assert "new experiment" in started and sha[:8] in started
+    assert log.read_text().count("waiting for the first push") == 1, "said once, not at every poll"
+    assert process.returncode == 0
+    assert "Traceback" not in log.read_text() and "gitops: error:" not in log.read_text()
+
+
 def test_a_second_trigger_on_the_same_state_file_is_refused_until_the_first_stops(
     origin: Origin, tmp_path: Path
 ) -> None:

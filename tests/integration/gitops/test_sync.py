@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from rollout.gitops import GitOpsSync, GitRepo, LocalStarter, Reporter, StartError, StartRequest, StateFile
+from rollout.gitops import GitOpsSync, GitRepo, LocalStarter, Poller, Reporter, StartError, StartRequest, StateFile
+from rollout.gitops.state import SourceState
+from rollout.gitops.trigger import ExperimentFile, parse_experiment_file
 from rollout.status import source_from
 from tests.integration.gitops.gitrepo import BOB, BROKEN_YAML, Origin, experiment_yaml
 
@@ -52,14 +55,30 @@ def origin(tmp_path: Path) -> Origin:
     return Origin(tmp_path / "remote")
 
 
+class CountingStateFile(StateFile):
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.writes = 0
+
+    def save(self, source: str, state: SourceState) -> None:
+        self.writes += 1
+        super().save(source, state)
+
+
 def make_sync(
-    origin: Origin, tmp_path: Path, starter: object, announcer: RecordingAnnouncer | None = None, **options: bool
+    origin: Origin,
+    tmp_path: Path,
+    starter: object,
+    announcer: RecordingAnnouncer | None = None,
+    state: StateFile | None = None,
+    **options: Any,
 ) -> GitOpsSync:
     """A fresh trigger process: new objects over the same work folder and state file."""
     work = tmp_path / "state.d"
     reporter = Reporter([announcer] if announcer else [])
     repo = GitRepo(origin.url, work)
-    return GitOpsSync(repo, "main", "experiments/", StateFile(tmp_path / "state.json"), starter, reporter, **options)  # type: ignore[arg-type]
+    state = state or StateFile(tmp_path / "state.json")
+    return GitOpsSync(repo, "main", "experiments/", state, starter, reporter, **options)  # type: ignore[arg-type]
 
 
 def test_a_valid_experiment_starts_exactly_once_across_polls_and_restarts(origin: Origin, tmp_path: Path) -> None:
@@ -401,3 +420,65 @@ def test_a_cluster_experiment_is_refused_by_local_runs_once_with_the_next_step(
     assert refused.invalid == ["experiments/istio.yaml"] and again.invalid == []
     assert "experiments/istio.yaml:1:1 spec.mesh.provider: --local runs provider local only" in caplog.text
     assert not (tmp_path / "runs").exists(), "nothing was started"
+
+
+def test_a_first_poll_of_many_files_parses_each_once_and_writes_the_state_once(origin: Origin, tmp_path: Path) -> None:
+    for i in range(40):
+        origin.write(f"experiments/service-{i:02d}.yaml", experiment_yaml(f"service-{i:02d}"))
+        if i % 10 == 9:
+            origin.commit(f"Ten more experiments ({i + 1})")
+    origin.push()
+    parsed: list[str] = []
+
+    def counting_parse(text: str, path: str) -> ExperimentFile:
+        parsed.append(path)
+        return parse_experiment_file(text, path)
+
+    starter, state = RecordingStarter(), CountingStateFile(tmp_path / "state.json")
+    first = make_sync(origin, tmp_path, starter, state=state, parse=counting_parse).poll()
+    writes_by_the_first_poll = state.writes
+    again = make_sync(origin, tmp_path, starter, state=state, parse=counting_parse).poll()
+
+    assert len(first.started) == 40 and first.clean and again.started == []
+    assert sorted(parsed) == [f"experiments/service-{i:02d}.yaml" for i in range(40)], "each file parsed once"
+    assert writes_by_the_first_poll == 1 and state.writes == 1, "one write a poll; none when nothing is new"
+    assert not state.journal_path.exists(), "the write took the journal in"
+
+
+def test_a_long_running_trigger_on_an_empty_repository_waits_for_the_first_push_and_says_so_once(
+    origin: Origin, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "meshroll.gitops")
+    starter = RecordingStarter()
+    poller = Poller(make_sync(origin, tmp_path, starter), interval=1)
+
+    waited = [poller.poll_once(), poller.poll_once()]
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
+    sha = origin.commit("The first commit")
+    origin.push()
+    first = poller.poll_once()
+
+    assert waited == [None, None] and first is not None
+    assert first.started == ["demo/checkout: new experiment"] and first.tip == sha
+    waiting = f"repository {origin.url} has no commits on branch main yet; waiting for the first push"
+    assert [r.getMessage() for r in caplog.records if "waiting" in r.getMessage()] == [waiting]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], "waiting is no error"
+
+
+def test_a_long_running_trigger_waits_for_a_branch_the_repository_does_not_have_yet(
+    origin: Origin, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "meshroll.gitops")
+    origin.branch = "dev"
+    origin.commit("Work on dev")
+    origin.push()
+    poller = Poller(make_sync(origin, tmp_path, RecordingStarter()), interval=1)
+
+    assert poller.poll_once() is None
+    origin.branch = "main"
+    origin.push()
+
+    assert poller.poll_once() is not None
+    assert f"repository {origin.url} has no branch main yet (it has dev); waiting for the first push to it" in (
+        caplog.text
+    )
