@@ -3,6 +3,7 @@ and serve push webhooks that trigger an immediate poll (the same machinery as ``
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from pathlib import Path
 from kubernetes import client as k8s
 
 from rollout.gitops import ClusterApplier, GitOpsSync, GitRepo, Poller, Reporter, StateFile
+from rollout.gitops.errors import BranchMissing
 from rollout.gitops.serving import ServerThread
 from rollout.gitops.webhook import standalone_app
 from rollout.notify.secrets import Secret
@@ -57,7 +59,9 @@ def gitops_link(api: k8s.ApiClient, settings: GitOpsSettings) -> GitOpsLink:
     so that only the leader applies; a standby's apply is refused and retried on its next poll."""
     work = settings.state.parent / f"{settings.state.stem}.d"
     git = GitRepo(settings.repo, work)
-    git.check_branch(settings.branch)
+    # An empty repository is no error: the poller says once that it waits for the first push.
+    with contextlib.suppress(BranchMissing):
+        git.check_branch(settings.branch)
     sync = GitOpsSync(
         git,
         settings.branch,
