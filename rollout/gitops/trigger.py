@@ -13,11 +13,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import yaml
-
 from rollout.gitops.repo import CommitInfo
 from rollout.gitops.state import SourceState
-from rollout.spec.loader import load_experiments_text
+from rollout.spec.loader import load_experiments_and_documents
 from rollout.spec.models import Experiment
 from rollout.status import SOURCE_ANNOTATIONS
 
@@ -125,12 +123,8 @@ class ExperimentFile:
 
 def parse_experiment_file(text: str, path: str) -> ExperimentFile:
     """A file's experiments and their documents; SpecError with ``FILE:LINE:COL`` problems."""
-    return ExperimentFile(load_experiments_text(text, path), documents(text))
-
-
-def documents(text: str) -> list[dict[str, Any]]:
-    """The non-empty YAML documents of a file that loaded as Experiments, in the loader's order."""
-    return [d for d in yaml.safe_load_all(text) if d is not None]
+    experiments, loaded = load_experiments_and_documents(text, path)
+    return ExperimentFile(experiments, loaded)
 
 
 def provenance(commit: CommitInfo, repo: str, path: str) -> dict[str, str]:

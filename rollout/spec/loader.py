@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -66,6 +67,11 @@ def load_experiment_text(text: str, name: str = "<text>") -> Experiment:
 
 
 def load_experiments_text(text: str, name: str = "<text>") -> list[Experiment]:
+    return load_experiments_and_documents(text, name)[0]
+
+
+def load_experiments_and_documents(text: str, name: str = "<text>") -> tuple[list[Experiment], list[Any]]:
+    """The experiments of a file and the non-empty YAML documents they came from, from one read of it."""
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
         for node in nodes:
@@ -73,7 +79,8 @@ def load_experiments_text(text: str, name: str = "<text>") -> list[Experiment]:
             if node is not None and shape is not None:
                 line, col = node.start_mark.line + 1, node.start_mark.column + 1
                 raise SpecError([SpecProblem(name, line, col, "(document)", shape)])
-        documents = list(yaml.safe_load_all(text))
+        constructor = yaml.SafeLoader("")  # builds each checked node as safe_load_all would, without reading again
+        documents = [None if node is None else constructor.construct_document(node) for node in nodes]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -115,7 +122,7 @@ def load_experiments_text(text: str, name: str = "<text>") -> list[Experiment]:
         experiments.append(experiment)
     if problems:
         raise SpecError(problems)
-    return experiments
+    return experiments, [data for _, data in pairs]
 
 
 def _validate_document(data: object, positions: PositionMap, name: str) -> Experiment:

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from rollout.gitops import LocalStarter, StartRequest
-from rollout.gitops.trigger import Action, documents
+from rollout.gitops.trigger import Action, parse_experiment_file
 from rollout.spec import load_experiment_text
 from tests.integration.gitops.gitrepo import experiment_yaml
 
@@ -24,7 +24,7 @@ FAKE_MESHROLL = [
 
 def request(canary: str) -> StartRequest:
     text = experiment_yaml("checkout", canary)
-    manifest = documents(text)[0]
+    manifest = parse_experiment_file(text, "e.yaml").documents[0]
     manifest["metadata"]["annotations"] = {"meshroll.io/commit-sha": "abc"}
     return StartRequest(
         Action("start", "demo/checkout", canary, "test"), load_experiment_text(text), manifest, "e.yaml"

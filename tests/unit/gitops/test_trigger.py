@@ -17,10 +17,10 @@ from rollout.gitops.trigger import (
     actions_for,
     annotate,
     changes,
-    documents,
     experiment_files,
     is_force_push,
     normalize_path,
+    parse_experiment_file,
     unblocked,
 )
 from rollout.spec import load_experiment_text
@@ -104,7 +104,7 @@ def test_an_experiment_twice_in_one_file_is_a_problem() -> None:
 
 def test_annotations_name_the_commit_and_keep_the_users_own() -> None:
     text = (Path(__file__).resolve().parents[3] / "experiments" / "demo-healthy.yaml").read_text()
-    document = documents(text)[0]
+    document = parse_experiment_file(text, "demo.yaml").documents[0]
     document["metadata"]["annotations"] = {"team": "payments"}
     annotated = annotate(document, COMMIT, "https://git.example/deploy.git", "experiments/demo.yaml")
 
