@@ -34,6 +34,7 @@ class ImportResult:
 
 
 def import_files(paths: Sequence[Path], engine: str = "sequential") -> ImportResult:
+    paths = list(dict.fromkeys(paths))  # a file named twice is read once
     documents = [document for path in paths for document in read_documents(path)]
     return import_documents(documents, [str(p) for p in paths], engine)
 
@@ -54,6 +55,7 @@ def import_documents(documents: list[PeerDocument], names: list[str], engine: st
             f"{', '.join(names)}: no Flagger Canary or Argo Rollouts Rollout found (kinds seen: {', '.join(kinds)}); "
             "give the file that holds the Canary or Rollout, with its templates"
         )
+    _refuse_twice(drafts)
     parts: list[str] = []
     notes: list[str] = []
     for draft in drafts:
@@ -67,6 +69,19 @@ def import_documents(documents: list[PeerDocument], names: list[str], engine: st
     notes.extend(leftovers)
     keys = [f"{d.namespace or 'default'}/{d.name}" for d in drafts]
     return ImportResult(header + "---\n".join(parts), notes, keys)
+
+
+def _refuse_twice(drafts: list[Draft]) -> None:
+    """Two Experiments with one namespace/name cannot share a file (``meshroll validate`` refuses it)."""
+    seen: dict[str, Draft] = {}
+    for draft in drafts:
+        key = f"{draft.namespace or 'default'}/{draft.name}"
+        first = seen.setdefault(key, draft)
+        if first is not draft:
+            raise ImporterError(
+                f"{draft.source.file}: {draft.peer} {key} is also in {first.source.file}: an output file holds one "
+                "Experiment per name; import them separately (each with its own -o) or rename one"
+            )
 
 
 def _explain_engine(draft: Draft) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollout.importers.argo_analysis import translate_analysis
-from rollout.importers.common import Hint, duration, note_leftovers, required, set_deadline
+from rollout.importers.common import Hint, duration, note_leftovers, required, set_deadline, workloads
 from rollout.importers.documents import DocPath, Library, PeerDocument
 from rollout.importers.draft import Draft
 from rollout.importers.errors import ImporterError
@@ -17,7 +17,7 @@ CANARY: tuple[str, str, str] = ("spec", "strategy", "canary")
 DEFAULT_INTERVAL = 60.0
 DEFAULT_WEIGHT = 10
 NOTIFY_PREFIX = "notifications.argoproj.io/subscribe."
-WORKLOAD = "meshroll does not deploy pods; deploy stable and canary as Deployments labelled version: stable / canary"
+WORKLOAD = "meshroll does not deploy pods; deploy stable and canary as two Deployments, as the note on spec.target says"
 SCALING = "meshroll does not scale workloads; remove the old version's Deployment after promotion yourself"
 HINTS: list[Hint] = [
     (("spec", "template"), WORKLOAD),
@@ -105,15 +105,16 @@ def _target_and_mesh(draft: Draft, document: PeerDocument, library: Library) -> 
     if isinstance(istio, dict):
         _istio(draft, document, library, stable, canary, str(stable_service or ""))
     elif isinstance(smi, dict):
-        split = smi.get("trafficSplitName") or draft.name
+        split = str(document.get(*routing, "smi", "trafficSplitName", default=None) or draft.name)
+        root = document.get(*routing, "smi", "rootService")
+        if isinstance(root, str) and root:
+            draft.target["service"] = root
+            draft.choose(f"spec.target.service {root}: the SMI rootService the TrafficSplit splits")
         draft.mesh = {"provider": "smi", "trafficSplit": split}
         draft.mesh_family = "linkerd"
-        document.used.add((*routing, "smi"))
         draft.choose(f"spec.mesh: SMI TrafficSplit {split}; metrics on Linkerd's templates")
     elif isinstance(gateway, dict):
-        draft.mesh = {"provider": "gateway-api", "httpRoute": gateway.get("httpRoute", draft.name)}
-        document.used.add((*routing, "plugins", "argoproj-labs/gatewayAPI"))
-        draft.choose("spec.mesh: the Gateway API plugin's HTTPRoute")
+        _gateway_plugin(draft, document, (*routing, "plugins", "argoproj-labs/gatewayAPI"))
     else:
         what = "this traffic router" if document.peek(*routing) is not None else "no trafficRouting (replica ratio)"
         draft.skip(
@@ -132,8 +133,8 @@ def _target_and_mesh(draft: Draft, document: PeerDocument, library: Library) -> 
         draft.target["port"] = port
     draft.target |= {"stable": stable, "canary": canary}
     draft.choose(
-        f"spec.target: service {draft.name} (the Rollout's name); its stable and canary ReplicaSets are versions "
-        "'stable' and 'canary': deploy both (pods labelled version: stable / canary, the label metrics select on)"
+        f"spec.target: service {draft.target['service']}; the Rollout's stable and canary ReplicaSets are versions "
+        f"'stable' and 'canary': deploy both ({workloads(draft)})"
     )
 
 
@@ -148,11 +149,19 @@ def _istio(
     path = (*CANARY, "trafficRouting", "istio")
     services = document.get(*path, "virtualServices")
     single = document.get(*path, "virtualService")
-    chosen = single if isinstance(single, dict) else (services[0] if isinstance(services, list) and services else {})
-    if isinstance(services, list) and len(services) > 1:
-        draft.skip(document, (*path, "virtualServices"), "meshroll weights one VirtualService; the first was kept")
+    listed = [s for s in services if isinstance(s, dict)] if isinstance(services, list) else []
+    chosen = single if isinstance(single, dict) else (listed[0] if listed else {})
+    if len(listed) > 1:
+        others = ", ".join(str(s.get("name", "?")) for s in listed[1:])
+        draft.skip(
+            document,
+            (*path, "virtualServices"),
+            f"meshroll weights one VirtualService; the first was kept, not {others}: write one Experiment per "
+            "VirtualService, or route the others through the first",
+        )
     vs_name = str(chosen.get("name", draft.name))
-    routes = chosen.get("routes") or []
+    listed_routes = chosen.get("routes")
+    routes = [str(r) for r in listed_routes if isinstance(r, str)] if isinstance(listed_routes, list) else []
     draft.mesh = {"provider": "istio", "virtualService": vs_name}
     if routes:
         draft.mesh["route"] = str(routes[0])
@@ -179,14 +188,45 @@ def _istio(
         draft.choose(f"spec.mesh: VirtualService {vs_name} read from {virtual_service.file}")
 
 
+def _gateway_plugin(draft: Draft, document: PeerDocument, path: DocPath) -> None:
+    """The Gateway API plugin's HTTPRoute (``httpRoute``, or the first of ``httpRoutes``)."""
+    single = document.get(*path, "httpRoute")
+    listed = document.peek(*path, "httpRoutes")
+    names: list[str] = []
+    for i, entry in enumerate(listed if isinstance(listed, list) else []):
+        if isinstance(entry, dict) and entry.get("name"):
+            names.append(str(document.get(*path, "httpRoutes", i, "name")))
+    route = str(single) if isinstance(single, str) and single else (names[0] if names else draft.name)
+    if names:
+        others = ", ".join(n for n in names if n != route)
+        if others:
+            draft.skip(
+                document,
+                (*path, "httpRoutes"),
+                f"HTTPRoutes {others}: meshroll weights one HTTPRoute ({route}); write one Experiment per route",
+            )
+    elif not single:
+        draft.choose(f"spec.mesh.httpRoute {route}: the plugin config names no httpRoute; the Rollout's name used")
+    draft.mesh = {"provider": "gateway-api", "httpRoute": route}
+    namespace = document.get(*path, "namespace")
+    if namespace is not None and str(namespace) != (document.namespace or "default"):
+        draft.skip(
+            document,
+            (*path, "namespace"),
+            f"{namespace!r}: meshroll weights an HTTPRoute in the Experiment's own namespace "
+            f"({document.namespace or 'default'}); apply the Experiment in {namespace} or move the route",
+        )
+    draft.choose(f"spec.mesh: the Gateway API plugin's HTTPRoute {route}")
+
+
 def _service_port(library: Library, name: str, namespace: str | None) -> int | None:
     service = library.find(("Service",), name, namespace) if name else None
     if service is None:
         return None
     service.used.add(("spec",))
-    ports = service.data.get("spec", {}).get("ports") or []
-    port = ports[0].get("port") if ports and isinstance(ports[0], dict) else None
-    return port if isinstance(port, int) else None
+    ports = service.peek("spec", "ports", 0, "port")
+    port = ports if isinstance(ports, int) and not isinstance(ports, bool) else None
+    return port
 
 
 def _read_steps(draft: Draft, document: PeerDocument, library: Library, taken: set[str]) -> _Steps:
@@ -205,8 +245,12 @@ def _read_steps(draft: Draft, document: PeerDocument, library: Library, taken: s
             found.cohorts += _header_match(draft, document, (*path, key), body.get("match") or [])
             document.used.add((*path, key))
         elif key == "setMirrorRoute" and isinstance(body, dict):
+            percentage = body.get("percentage", 100)
+            if not isinstance(percentage, int | float) or isinstance(percentage, bool):
+                draft.skip(document, (*path, key, "percentage"), f"{percentage!r} is not a percentage; 100 used")
+                percentage = 100
             if body.get("percentage") is not None or body.get("match"):
-                found.mirror = float(body.get("percentage", 100))
+                found.mirror = percentage
             if body.get("match"):
                 document.used.add((*path, key))
                 draft.skip(document, (*path, key, "match"), "meshroll mirrors a share of all requests, not a match")
@@ -216,7 +260,8 @@ def _read_steps(draft: Draft, document: PeerDocument, library: Library, taken: s
             draft.choose(f"steps[{i}] analysis: its metrics are judged after every step, not only here")
         elif key == "experiment" and isinstance(body, dict):
             found.experiment = duration(draft, document, (*path, key, "duration"), body.get("duration"), 3600.0, "")
-            weights = [t.get("weight") for t in body.get("templates") or [] if isinstance(t, dict)]
+            templates = body.get("templates")
+            weights = [t.get("weight") for t in templates if isinstance(t, dict)] if isinstance(templates, list) else []
             found.experiment_weight = next((w for w in weights if isinstance(w, int) and 0 < w < 100), None)
             analyses = body.get("analyses") or []
             for j in range(len(analyses) if isinstance(analyses, list) else 0):
@@ -321,15 +366,24 @@ def _notifications(draft: Draft, document: PeerDocument) -> None:
             continue
         trigger, _, service = str(key).removeprefix(NOTIFY_PREFIX).rpartition(".")
         path = ("metadata", "annotations", str(key))
-        channel = str(value).split(";")[0].strip()
-        if service != "slack":
-            draft.skip(document, path, f"{service} notifications: meshroll posts to Slack and spec.notify.webhooks")
-        elif "slack" in draft.notify and draft.notify["slack"]["channel"] != channel:
-            draft.skip(document, path, f"channel {channel}: meshroll posts every event to one Slack channel")
-        else:
-            draft.notify["slack"] = {"channel": channel}
+        channels = list(dict.fromkeys(c.strip() for c in str(value).split(";") if c.strip()))
+        if service != "slack" or not channels:
+            why = f"{service} notifications" if service != "slack" else "no channel"
+            draft.skip(document, path, f"{why}: meshroll posts to one Slack channel and spec.notify.webhooks")
+            continue
+        kept = str(draft.notify["slack"]["channel"]) if "slack" in draft.notify else channels[0]
+        draft.notify["slack"] = {"channel": kept}
+        dropped = [c for c in channels if c != kept]
+        if kept in channels:
             triggers.append(trigger)
             document.used.add(path)
+        if dropped:
+            draft.skip(
+                document,
+                path,
+                f"channel {', '.join(dropped)}: meshroll posts every event to one Slack channel ({kept}); use "
+                "spec.notify.webhooks for other receivers",
+            )
     if triggers:
         draft.choose(
             f"spec.notify.slack: the Slack subscriptions ({', '.join(triggers)}); meshroll posts every event, "

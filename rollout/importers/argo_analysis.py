@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rollout.importers.common import Hint, note_leftovers
+from rollout.importers.common import Hint, note_leftovers, version_selector
 from rollout.importers.documents import DocPath, Library, PeerDocument
 from rollout.importers.draft import Draft
 from rollout.importers.metrics import gauge_metric, metric_name, substitute
 
 TEMPLATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
 _NUMBER = r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
-_CONDITION = re.compile(rf"^\s*result(?:\[0\])?\s*(>=|>|<=|<)\s*{_NUMBER}\s*$")
 TEMPLATE_HINTS: list[Hint] = [
     (("spec", "metrics", "*", "interval"), "meshroll measures once per step, over the whole step"),
     (("spec", "metrics", "*", "initialDelay"), "meshroll's first judgement comes one stepInterval after the start"),
@@ -110,13 +109,13 @@ def _metric(draft: Draft, template: PeerDocument, path: DocPath, args: dict[str,
         config = provider["kayenta"].get("canaryConfigName", "") if isinstance(provider["kayenta"], dict) else ""
         draft.skip(
             template,
-            (*path, "provider"),
-            f"Kayenta canary config {config!r} lives in Kayenta; meshroll's engine kayenta ports its judge: list "
-            "the config's metrics under analysis.metrics and set analysis.engine: kayenta",
+            path,
+            f"metric {raw!r}: Kayenta canary config {config!r} lives in Kayenta; meshroll's engine kayenta ports "
+            "its judge: list the config's metrics under analysis.metrics and set analysis.engine: kayenta",
         )
         return
     if kind != "prometheus":
-        draft.skip(template, (*path, "provider"), f"provider {kind}: meshroll reads Prometheus only")
+        draft.skip(template, path, f"metric {raw!r}: provider {kind}: meshroll reads Prometheus only")
         return
     query = str(template.get(*path, "provider", "prometheus", "query", default=""))
     address = template.get(*path, "provider", "prometheus", "address")
@@ -129,7 +128,11 @@ def _metric(draft: Draft, template: PeerDocument, path: DocPath, args: dict[str,
     translated, unresolved = substitute(query, value_of)
     if unresolved or not translated:
         what = ", ".join(sorted(set(unresolved))) or "an empty query"
-        draft.skip(template, (*path, "provider"), f"{what} has no value; write the query by hand")
+        draft.skip(
+            template,
+            path,
+            f"metric {raw!r}: {what} has no value; write the query by hand, with its conditions as thresholdRange",
+        )
         return
     low, high = _range(draft, template, path)
     name = metric_name(template.name or raw, {t["name"] for t in draft.templates})
@@ -138,32 +141,86 @@ def _metric(draft: Draft, template: PeerDocument, path: DocPath, args: dict[str,
         template,
         (*path, "provider", "prometheus", "query"),
         "the query measures one selection; meshroll runs it once per arm: add your version label "
-        '(e.g. destination_version="{{version}}") so stable and canary are measured apart',
+        f"(e.g. {version_selector(draft)}) so stable and canary are measured apart",
     )
     draft.metrics.append(gauge_metric(draft, metric_name(raw, taken), name, low, high))
     draft.choose(f"{raw}: AnalysisTemplate {template.name} -> analysis.templates {name} (a gauge: one number per arm)")
 
 
 def _range(draft: Draft, template: PeerDocument, path: DocPath) -> tuple[float | None, float | None]:
-    """successCondition / failureCondition of the form ``result[0] OP number`` as an accepted range."""
+    """successCondition / failureCondition of the form ``result[0] OP number`` as an accepted range.
+
+    Guards against an empty or NaN result (``len(result) == 0 || ...``, ``isNaN(result[0]) || ...``,
+    ``len(result) > 0 && ...``) are dropped: meshroll holds a step whose query returns no number.
+    A success condition may join comparisons with ``&&``, a failure condition with ``||``.
+    """
     low: float | None = None
     high: float | None = None
     for field, succeeds in (("successCondition", True), ("failureCondition", False)):
         text = template.get(*path, field)
         if text is None:
             continue
-        found = _CONDITION.match(str(text))
-        if found is None:
+        parsed = _comparisons(str(text), succeeds)
+        if parsed is None:
             draft.skip(
                 template,
                 (*path, field),
                 f"condition {text!r}: meshroll checks one number per arm against a range; set thresholdRange by hand",
             )
             continue
-        operator, value = found.group(1), float(found.group(2))
-        if (operator in (">=", ">")) == succeeds:
-            low = value if low is None else max(low, value)
-        else:
-            high = value if high is None else min(high, value)
-        draft.choose(f"{field} {text!r} -> thresholdRange (meshroll's bounds are inclusive)")
+        if not parsed:
+            draft.choose(
+                f"{field} {text!r}: meshroll does not judge an empty or NaN result; it holds the step and spends "
+                "analysis.failureBudget"
+            )
+            continue
+        for operator, value in parsed:
+            if (operator in (">=", ">")) == succeeds:
+                low = value if low is None else max(low, value)
+            else:
+                high = value if high is None else min(high, value)
+        draft.choose(f"{field} {text!r} -> thresholdRange (meshroll's bounds are inclusive; no data holds the step)")
     return low, high
+
+
+_RESULT = r"result(?:\[0\])?"
+_COMPARE = re.compile(rf"^{_RESULT}\s*(>=|>|<=|<)\s*{_NUMBER}$")
+_COMPARE_REVERSED = re.compile(rf"^{_NUMBER}\s*(>=|>|<=|<)\s*{_RESULT}$")
+_FLIPPED = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}
+# tests that hold when the query returned no number (joined with ||), or when it returned one (with &&)
+_NO_NUMBER = re.compile(rf"^(?:len\(result\)\s*==\s*0|isNaN\({_RESULT}\))$")
+_A_NUMBER = re.compile(rf"^(?:len\(result\)\s*(?:>\s*0|!=\s*0|>=\s*1)|!\s*isNaN\({_RESULT}\))$")
+
+
+def _comparisons(text: str, succeeds: bool) -> list[tuple[str, float]] | None:
+    """The comparisons of ``result`` with numbers in a condition, without its no-number guards.
+
+    None when the condition is not such a form, or its comparisons do not make one range: a success
+    condition's must all hold (``&&``), any of a failure condition's fails (``||``). An empty list when
+    the condition only tests for no number (a failure condition ``isNaN(result)``).
+    """
+    text = text.strip()
+    if text.startswith("(") and text.endswith(")") and text.count("(") == 1:
+        text = text[1:-1].strip()
+    if "||" in text and "&&" in text:
+        return None
+    joiner = "||" if "||" in text else "&&"
+    clauses = [c.strip() for c in text.split(joiner)]
+    if len(clauses) == 1 and _NO_NUMBER.match(clauses[0]):
+        return None if succeeds else []
+    guard = _NO_NUMBER if joiner == "||" else _A_NUMBER
+    comparisons: list[tuple[str, float]] = []
+    for clause in clauses:
+        found = _COMPARE.match(clause)
+        flipped = _COMPARE_REVERSED.match(clause)
+        if found is not None:
+            comparisons.append((found.group(1), float(found.group(2))))
+        elif flipped is not None:
+            comparisons.append((_FLIPPED[flipped.group(2)], float(flipped.group(1))))
+        elif not guard.match(clause):
+            return None
+    if not comparisons:
+        return None
+    if len(comparisons) > 1 and joiner != ("&&" if succeeds else "||"):
+        return None
+    return comparisons

@@ -49,6 +49,25 @@ def set_deadline(draft: Draft, planned: float) -> None:
     )
 
 
+def workloads(draft: Draft) -> str:
+    """How the two versions' pods must be told apart for the built-in metrics of the draft's mesh."""
+    service = draft.target["service"]
+    stable, canary = draft.target["stable"]["version"], draft.target["canary"]["version"]
+    if draft.mesh_family == "linkerd":
+        return (
+            f"Deployments named {service}-{stable} and {service}-{canary}: Linkerd's metrics select on the "
+            "deployment label"
+        )
+    return f"pods labelled version: {stable} / {canary}, the label the built-in metrics select on"
+
+
+def version_selector(draft: Draft) -> str:
+    """A label selector that tells the arms apart on the draft's mesh, as an example for a custom query."""
+    if draft.mesh_family == "linkerd":
+        return 'deployment="{{service}}-{{version}}"'
+    return 'destination_version="{{version}}"'
+
+
 def _matches(path: DocPath, pattern: tuple[str, ...]) -> bool:
     if len(path) < len(pattern):
         return False

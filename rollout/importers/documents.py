@@ -126,9 +126,23 @@ def parse_documents(text: str, name: str) -> list[PeerDocument]:
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
         problem = (exc.problem or exc.context or "invalid YAML").strip()
         raise ImporterError(f"{where}: not valid YAML: {problem}; fix the syntax and import again") from None
-    except (yaml.YAMLError, RecursionError) as exc:
+    except RecursionError:
+        raise ImporterError(f"{name}: nested too deeply to read; is it a Kubernetes manifest?") from None
+    except yaml.YAMLError as exc:
         raise ImporterError(f"{name}: not valid YAML ({type(exc).__name__}); fix the syntax and import again") from None
-    return [PeerDocument(name, doc) for doc in loaded if isinstance(doc, dict)]
+    return [PeerDocument(name, doc) for doc in _unpacked(loaded)]
+
+
+def _unpacked(loaded: list[Any]) -> Iterator[dict[str, Any]]:
+    """Mapping documents, with the items of a ``kind: List`` (what ``kubectl get -o yaml`` writes) in its place."""
+    for doc in loaded:
+        if not isinstance(doc, dict):
+            continue
+        items = doc.get("items")
+        if str(doc.get("kind", "")).endswith("List") and isinstance(items, list):
+            yield from (item for item in items if isinstance(item, dict))
+        else:
+            yield doc
 
 
 @dataclass

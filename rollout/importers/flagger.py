@@ -5,17 +5,23 @@ from __future__ import annotations
 import re
 from typing import Any, NoReturn
 
-from rollout.importers.common import Hint, duration, note_leftovers, required, set_deadline
+from rollout.importers.common import (
+    Hint,
+    duration,
+    note_leftovers,
+    required,
+    set_deadline,
+    workloads,
+)
 from rollout.importers.documents import Library, PeerDocument
 from rollout.importers.draft import Draft
 from rollout.importers.errors import ImporterError
+from rollout.importers.flagger_templates import metric_template
 from rollout.importers.metrics import (
     ensure_arm_comparison,
     error_rate_metric,
-    gauge_metric,
     latency_metric,
     metric_name,
-    substitute,
 )
 from rollout.spec.durations import format_duration
 
@@ -89,7 +95,7 @@ def translate_canary(document: PeerDocument, library: Library, engine: str) -> D
 def _target_and_mesh(draft: Draft, document: PeerDocument, service: str) -> None:
     provider = document.get("spec", "provider")
     if provider is None:
-        provider = "gatewayapi" if document.data.get("spec", {}).get("service", {}).get("gatewayRefs") else "istio"
+        provider = "gatewayapi" if document.peek("spec", "service", "gatewayRefs") else "istio"
         draft.choose(
             f"spec.mesh: the Canary names no provider (Flagger used its -mesh-provider flag); {provider} assumed "
             + ("from service.gatewayRefs" if provider == "gatewayapi" else "(Flagger's default)")
@@ -132,8 +138,7 @@ def _target_and_mesh(draft: Draft, document: PeerDocument, service: str) -> None
     draft.target = target
     draft.choose(
         f"spec.target: Flagger's primary and canary workloads are versions 'primary' and 'canary' of {service}; "
-        "deploy both yourself (meshroll does not clone Deployments), pods labelled version: primary / canary, "
-        "the label the built-in metrics select on"
+        f"deploy both yourself (meshroll does not clone Deployments): {workloads(draft)}"
     )
 
 
@@ -154,14 +159,27 @@ def _schedule(draft: Draft, document: PeerDocument) -> None:
         strategy["abTest"] = {"match": cohort, "duration": format_duration(planned), "stepInterval": shown}
         draft.choose(f"strategy.abTest: analysis.match for {iterations} iterations of {shown}")
     elif isinstance(step_weights, list) and step_weights:
-        steps = _increasing([w for w in step_weights if isinstance(w, int)])
+        steps = _increasing([w for w in step_weights if isinstance(w, int) and not isinstance(w, bool)])
         if steps != step_weights:
             draft.choose(f"strategy.canary.steps: stepWeights {step_weights} as {steps} (increasing, below 100)")
         strategy["canary"] = {"steps": steps, "stepInterval": shown}
         planned = len(steps) * interval
-    elif isinstance(step_weight, int) and step_weight > 0:
+    elif isinstance(step_weight, int) and not isinstance(step_weight, bool) and step_weight >= 100:
+        strategy["canary"] = {"steps": [50], "stepInterval": shown}
+        planned = interval
+        document.get(*a, "maxWeight")
+        draft.skip(
+            document,
+            (*a, "stepWeight"),
+            f"{step_weight}: all traffic in one move leaves stable nothing to compare with; meshroll runs one 50% "
+            "step and then promotes",
+        )
+    elif isinstance(step_weight, int) and not isinstance(step_weight, bool) and step_weight > 0:
         max_weight = document.get(*a, "maxWeight", default=100)  # Flagger's default
-        top = max(step_weight, min(int(max_weight), 99) // step_weight * step_weight)
+        if not isinstance(max_weight, int) or isinstance(max_weight, bool) or not 0 < max_weight <= 100:
+            draft.skip(document, (*a, "maxWeight"), f"{max_weight!r} is not a weight from 1 to 100; 100 used")
+            max_weight = 100
+        top = max(step_weight, min(max_weight, 99) // step_weight * step_weight)
         if top >= 100:
             top = step_weight
         if top != max_weight:
@@ -180,6 +198,13 @@ def _schedule(draft: Draft, document: PeerDocument) -> None:
             )
     else:
         raise_missing(document)
+    if match and "abTest" not in strategy:
+        draft.skip(
+            document,
+            (*a, "match"),
+            "a match without iterations: meshroll imported the weighted steps and routes no cohort; for an A/B "
+            "test on these matches give iterations (or write strategy.abTest by hand)",
+        )
     if mirror:
         percent = document.get(*a, "mirrorWeight", default=100)
         strategy["mirror"] = {"percent": percent}
@@ -214,7 +239,16 @@ def _cohorts(draft: Draft, document: PeerDocument, match: Any) -> list[dict[str,
         for field, key in (("headers", "headers"), ("queryParams", "queryParams")):
             values = document.get(*path, field, default={})
             for header, condition in values.items() if isinstance(values, dict) else []:
-                converted.setdefault(key, {})[str(header)] = _string_match(condition)
+                translated = _string_match(condition)
+                if translated is None:
+                    draft.skip(
+                        document,
+                        (*path, field, str(header)),
+                        f"{condition!r}: meshroll matches exact, prefix, suffix or regex; this condition is left "
+                        "out, so the cohort is wider than Flagger's: write it as a regex by hand",
+                    )
+                    continue
+                converted.setdefault(key, {})[str(header)] = translated
         for other in sorted(set(entry) - {"headers", "queryParams"} if isinstance(entry, dict) else []):
             draft.skip(
                 document,
@@ -231,13 +265,19 @@ def _cohorts(draft: Draft, document: PeerDocument, match: Any) -> list[dict[str,
     return cohorts
 
 
-def _string_match(condition: Any) -> dict[str, str]:
+def _string_match(condition: Any) -> dict[str, str] | None:
+    """An Istio StringMatch as meshroll's (a suffix as a regex); None for any other condition."""
     if isinstance(condition, dict):
+        if len(condition) != 1 or isinstance(next(iter(condition.values())), dict | list):
+            return None
         for kind in ("exact", "prefix", "regex"):
             if kind in condition:
                 return {kind: str(condition[kind])}
         if "suffix" in condition:
             return {"regex": ".*" + re.escape(str(condition["suffix"]))}
+        return None
+    if isinstance(condition, list) or condition is None:
+        return None
     return {"exact": str(condition)}
 
 
@@ -247,14 +287,14 @@ def _metrics(draft: Draft, document: PeerDocument, library: Library, taken: set[
     for i in range(len(entries) if isinstance(entries, list) else 0):
         path = ("spec", "analysis", "metrics", i)
         raw = str(document.get(*path, "name", default=f"metric-{i}"))
-        low = document.get(*path, "thresholdRange", "min")
-        high = document.get(*path, "thresholdRange", "max")
+        low = _bound(draft, document, (*path, "thresholdRange", "min"))
+        high = _bound(draft, document, (*path, "thresholdRange", "max"))
         interval = document.get(*path, "interval")
         if interval is not None and step and str(interval) != step.get("stepInterval"):
             document.used.add((*path, "interval"))
             draft.choose(f"{raw}: Flagger queried it over {interval}; meshroll measures it over each whole step")
         if document.get(*path, "templateRef") is not None:
-            metric = _custom(draft, document, library, path, raw, low, high, taken)
+            metric = metric_template(draft, document, library, path, raw, low, high, taken)
         elif raw == "request-success-rate":
             metric = error_rate_metric(draft, metric_name(raw, taken), low, high)
             draft.choose(f"{raw} (non-5xx %) -> template {metric['template']}")
@@ -268,63 +308,13 @@ def _metrics(draft: Draft, document: PeerDocument, library: Library, taken: set[
             draft.metrics.append(metric)
 
 
-def _custom(
-    draft: Draft,
-    document: PeerDocument,
-    library: Library,
-    path: tuple[str | int, ...],
-    raw: str,
-    low: float | None,
-    high: float | None,
-    taken: set[str],
-) -> dict[str, Any] | None:
-    ref = str(document.get(*path, "templateRef", "name", default=""))
-    namespace = document.get(*path, "templateRef", "namespace", default=document.namespace)
-    template_doc = library.find(("MetricTemplate",), ref, namespace)
-    if template_doc is None:
-        draft.skip(
-            document,
-            (*path, "templateRef"),
-            f"MetricTemplate {ref!r} is not in the files given; import it together with the Canary",
-        )
-        return None
-    variables = document.get(*path, "templateVariables", default={}) or {}
-    query = str(template_doc.get("spec", "query", default=""))
-    provider = str(template_doc.get("spec", "provider", "type", default="prometheus"))
-    if provider != "prometheus":
-        draft.skip(template_doc, ("spec", "provider"), f"provider {provider}: meshroll reads Prometheus only")
-        return None
-    address = template_doc.get("spec", "provider", "address")
-    if address:
-        draft.choose(f"{raw}: its Prometheus {address} is given to meshroll with --prometheus / prometheus.url")
-    for extra in ("secretRef", "insecureSkipVerify"):
-        if template_doc.get("spec", "provider", extra) is not None:
-            draft.skip(template_doc, ("spec", "provider", extra), "give Prometheus credentials to meshroll's flags")
-    names = {"namespace": "{{namespace}}", "target": "{{service}}", "name": "{{service}}", "service": "{{service}}"}
-    names["interval"] = "{{window}}"
-
-    def value_of(variable: str) -> str | None:
-        if variable.startswith("variables.") and isinstance(variables, dict):
-            found = variables.get(variable.removeprefix("variables."))
-            return None if found is None else str(found)
-        return names.get(variable)
-
-    translated, unresolved = substitute(query, value_of)
-    if unresolved or not translated:
-        what = ", ".join(sorted(set(unresolved))) or "an empty query"
-        draft.skip(template_doc, ("spec", "query"), f"{what}: meshroll has no such variable; write the query by hand")
-        return None
-    template = metric_name(ref, {t["name"] for t in draft.templates})
-    draft.templates.append({"name": template, "kind": "gauge", "value": translated})
-    draft.skip(
-        template_doc,
-        ("spec", "query"),
-        "the query measures one workload ({{ target }} became {{service}}); meshroll runs it once per arm: add "
-        'your version label (e.g. destination_version="{{version}}") so stable and canary are measured apart',
-    )
-    template_doc.used.update({("spec",), ("metadata",)})
-    draft.choose(f"{raw}: MetricTemplate {ref} -> analysis.templates {template} (a gauge: one number per arm)")
-    return gauge_metric(draft, metric_name(raw, taken), template, low, high)
+def _bound(draft: Draft, document: PeerDocument, path: tuple[str | int, ...]) -> float | None:
+    """A thresholdRange bound, or None with a note when it is not a number."""
+    value = document.get(*path)
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    draft.skip(document, path, f"{value!r} is not a number; set the bound by hand")
+    return None
 
 
 def _alerts(draft: Draft, document: PeerDocument, library: Library) -> None:

@@ -58,7 +58,7 @@ def latency_metric(draft: Draft, name: str, min_ms: float | None, max_ms: float 
     """Flagger's request-duration (P99 in ms) as the built-in latency histogram."""
     metric: dict[str, Any] = {"name": name, "template": LATENCY_TEMPLATES[draft.mesh_family]}
     if draft.engine == "sequential":
-        metric["margin"] = 0.05
+        metric["margin"] = 0.1
         if max_ms is not None and max_ms > 0:
             metric["latencyEdges"] = [max_ms]
     return _with_range(metric, min_ms, max_ms)
