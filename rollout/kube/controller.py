@@ -1,8 +1,9 @@
 """``meshroll controller``: watches Experiments and runs each through the same state machine and
 orchestrator as ``meshroll run``, while this replica holds the Lease.
 
-Threads: one watch per namespace (or one for all), the Lease loop, one reconcile worker taking
-keys from a work queue, and APScheduler's pool running the runs' timed jobs. A reconcile reads the
+Threads: one watch per namespace (or one for all), the Lease loop, ``reconcile_workers`` reconcile
+workers taking keys from a work queue (never two at once on one key: ``WorkQueue(exclusive=True)``),
+and APScheduler's pool running the runs' timed jobs. A reconcile reads the
 object, asks ``revisions.next_step`` what it means, and starts, resumes, supersedes or leaves a
 run. Whatever goes wrong in a run (the mesh refuses, the API server is away, a status conflict),
 the run is dropped and the key is reconciled again after a backoff, which builds the run again from
@@ -56,7 +57,8 @@ class ControllerConfig:
     timings: LeaseTimings = field(default_factory=LeaseTimings)
     state_dir: Path | None = None
     watch_timeout_s: int = 30  # a watch ends after this long and the list is read again (a resync)
-    workers: int = 4
+    workers: int = 4  # APScheduler's pool: runs' jobs (observe, tick, steady-state) under way at once
+    reconcile_workers: int = 4  # reconciles under way at once (each of a different Experiment)
 
 
 class Controller:
@@ -78,7 +80,7 @@ class Controller:
         self.experiments_api = acting
         self.experiments = Experiments(acting)
         self.recorder = EventRecorder(acting, instance=config.identity, clock=clock)
-        self.queue: WorkQueue[Key] = WorkQueue()
+        self.queue: WorkQueue[Key] = WorkQueue(exclusive=True)
         self.scheduler = BackgroundScheduler(
             timezone="UTC", executors={"default": ThreadPoolExecutor(config.workers)}, job_defaults={"coalesce": True}
         )
@@ -142,7 +144,8 @@ class Controller:
             self._became_leader()
         for scope in self.config.namespaces or ("",):
             self._spawn(f"meshroll-watch-{scope or 'all'}", self._watch, scope)
-        self._spawn("meshroll-reconcile", self._work)
+        for number in range(max(1, self.config.reconcile_workers)):
+            self._spawn(f"meshroll-reconcile-{number}", self._work)
         return self
 
     def stop(self) -> None:
@@ -260,20 +263,27 @@ class Controller:
     def _work(self) -> None:
         while not self._stop.is_set():
             key = self.queue.get(timeout=0.5)
-            if key is None or not self.may_act():
+            if key is None:
                 continue
-            began = time.monotonic()
             try:
-                self.reconciler.reconcile(key)
-                if key in self._failures and key in self.reconciler.runs:
-                    self._failures.pop(key, None)
-                    self.reconciler.clear_problem(key)
-                elif key not in self.reconciler.runs:
-                    self._failures.pop(key, None)  # nothing runs for it (deleted, finished, idle): no backoff to keep
-            except Exception as exc:
-                self._run_failed(key, 0, exc)
+                if self.may_act():
+                    self._reconcile(key)
             finally:
-                self.telemetry.reconcile.observe(time.monotonic() - began)
+                self.queue.done(key)
+
+    def _reconcile(self, key: Key) -> None:
+        began = time.monotonic()
+        try:
+            self.reconciler.reconcile(key)
+            if key in self._failures and key in self.reconciler.runs:
+                self._failures.pop(key, None)
+                self.reconciler.clear_problem(key)
+            elif key not in self.reconciler.runs:
+                self._failures.pop(key, None)  # nothing runs for it (deleted, finished, idle): no backoff to keep
+        except Exception as exc:
+            self._run_failed(key, 0, exc)
+        finally:
+            self.telemetry.reconcile.observe(time.monotonic() - began)
 
     def _run_failed(self, key: Key, number: int, exc: BaseException) -> None:
         """A run stopped on an error: report it, drop the run, reconcile again after a backoff."""

@@ -39,7 +39,7 @@ from rollout.kube.runs import COMMANDS, ExperimentRun, FencedProvider, RunContex
 from rollout.kube.store import KubeStatusStore
 from rollout.kube.telemetry import Telemetry
 from rollout.mesh.errors import MeshError
-from rollout.mesh.factory import routing_target
+from rollout.mesh.factory import RoutingTarget, routing_target
 from rollout.mesh.provider import TrafficProvider
 from rollout.orchestrator import Orchestrator
 from rollout.spec.models import Experiment
@@ -148,6 +148,7 @@ class Reconciler:
         self.runs: dict[Key, ExperimentRun] = {}
         self.finalizer = Finalizer(experiments, recorder, factory.provider)
         self._lock = threading.Lock()
+        self._routes: dict[tuple[str, str, str], threading.Lock] = {}  # one start at a time per routing object
 
     # --- the reconcile ----------------------------------------------------------------------------
 
@@ -220,23 +221,33 @@ class Reconciler:
         return run
 
     def _start(self, key: Key, obj: Obj, stored: StoredStatus, generation: int) -> None:
+        """Start a run. Reconciles of different Experiments run at once: the check that the route is free
+        and the run's first status write (which the next check reads) are one step per routing object."""
         self.drop(key)
-        self._check_route_free(key, obj)
-        info = stored.info.next_run(generation, dict(obj.get("spec") or {}), stored.status)
-        info = replace(info, last_command=_annotation(obj))  # a command given before the run is spent
-        log.info("%s: starting run %d (generation %d)", key, info.run, generation)
-        self._ensure(key, obj, StoredStatus(None, info))
-
-    def _check_route_free(self, key: Key, obj: Obj) -> None:
-        """Raise MeshError when another Experiment's run under way steers the route ``obj`` would: two runs
-        writing one route's weights would each undo the other's (and leave weights that do not add up)."""
         target = routing_target(experiment_from(obj))
+        with self._route_lock(target):
+            self._check_route_free(key, target)
+            info = stored.info.next_run(generation, dict(obj.get("spec") or {}), stored.status)
+            info = replace(info, last_command=_annotation(obj))  # a command given before the run is spent
+            log.info("%s: starting run %d (generation %d)", key, info.run, generation)
+            self._ensure(key, obj, StoredStatus(None, info))
+
+    def _route_lock(self, target: RoutingTarget | None) -> threading.Lock:
+        name = (target.namespace, target.kind, target.name) if target is not None else ("", "", "")
+        with self._lock:
+            return self._routes.setdefault(name, threading.Lock())
+
+    def _check_route_free(self, key: Key, target: RoutingTarget | None) -> None:
+        """Raise MeshError when another Experiment's run under way steers ``target`` (the route ``key`` would):
+        two runs writing one route's weights would each undo the other's (and leave weights that do not add up)."""
         if target is None:
             return
         for item in self.experiments.list(key.namespace).get("items") or ():
             other = Key.of(item)
+            if other == key or _steers_elsewhere(item.get("status"), target.name):
+                continue  # read raw: parsing and validating every run in the namespace made a start O(N)
             stored = split(item.get("status"))
-            if other == key or stored.status is None or stored.status.done:
+            if stored.status is None or stored.status.done:
                 continue
             try:
                 theirs = routing_target(experiment_from(item, stored.info.spec))
@@ -372,6 +383,22 @@ def _ignored(value: str, why: str) -> EventText:
         note = f"{COMMAND_ANNOTATION}={value!r} is not a command; use one of {', '.join(COMMANDS)}"
         return EventText("Warning", "UnknownCommand", "Command", note)
     return EventText("Warning", "CommandIgnored", "Command", f"{COMMAND_ANNOTATION}={value!r}: {why}")
+
+
+ROUTING_OBJECT_FIELDS = ("virtualService", "httpRoute", "trafficSplit")  # spec.mesh: the object a run steers
+
+
+def _steers_elsewhere(status: object, name: str) -> bool:
+    """Whether a stored ``.status`` (raw) plainly holds no run on routing object ``name``: no run at all, or
+    a run whose spec names another routing object. False when unsure (the caller then parses it in full)."""
+    if not isinstance(status, Mapping) or not status.get("run"):
+        return True
+    spec = status.get("runSpec")
+    mesh = spec.get("mesh") if isinstance(spec, Mapping) else None
+    if not isinstance(mesh, Mapping):
+        return False
+    names = {value for field in ROUTING_OBJECT_FIELDS if isinstance(value := mesh.get(field), str)}
+    return bool(names) and name not in names
 
 
 def _annotation(obj: Mapping[str, Any]) -> str:

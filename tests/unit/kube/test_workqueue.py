@@ -99,3 +99,36 @@ def test_retries_of_other_keys_do_not_hold_a_key_and_clear_drops_backoffs() -> N
     queue.clear()  # leadership lost: nothing is due, nothing backs off
     queue.add("a")
     assert queue.get(timeout=0.01) == "a"
+
+
+def test_an_exclusive_queue_never_hands_out_a_key_being_reconciled() -> None:
+    clock = Clock()
+    queue: WorkQueue[str] = WorkQueue(clock, exclusive=True)
+    queue.add("a")
+    queue.add("b")
+    first = queue.get(timeout=0.01)
+    assert first == "a"
+    queue.add("a")  # its own status write comes back while a worker still has it
+    assert queue.get(timeout=0.01) == "b"  # another worker takes another key...
+    assert queue.get(timeout=0.01) is None  # ...but not "a" while it is being reconciled
+    assert len(queue) == 1
+    queue.done("a")
+    assert queue.get(timeout=0.01) == "a"  # the add made meanwhile is due at once
+    queue.done("a")
+    queue.done("b")
+    assert queue.get(timeout=0.01) is None
+
+
+def test_an_exclusive_queue_keeps_a_retry_made_while_the_key_is_handed_out() -> None:
+    clock = Clock()
+    queue: WorkQueue[str] = WorkQueue(clock, exclusive=True)
+    queue.add("a")
+    assert queue.get(timeout=0.01) == "a"
+    queue.add("a")
+    clock.now = 0.5
+    assert queue.get(timeout=0.01) is None  # parked behind the reconcile under way
+    queue.retry("a", 4.0)  # the reconcile failed
+    queue.done("a")
+    assert queue.get(timeout=0.01) is None
+    clock.now = 4.5
+    assert queue.get(timeout=0.01) == "a"
