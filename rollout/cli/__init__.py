@@ -34,6 +34,7 @@ prometheus_commands.register(app)
 gitops_commands.register(app)
 gitops_commands.register_bench(analysis_commands.bench_app)
 controller_commands.register(app)
+controller_commands.register_bench(analysis_commands.bench_app)
 import_commands.register(app)
 
 

@@ -229,6 +229,68 @@ def _check_crd(experiments: Experiments, namespaces: tuple[str, ...]) -> None:
         ) from None
 
 
+def bench_controller(
+    experiments: Annotated[
+        list[int] | None,
+        typer.Option("--experiments", "-N", help="Experiments run at once, per row (default: 10, 50 and 100)."),
+    ] = None,
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="Kubeconfig file (default: in-cluster, else ~/.kube/config).")
+    ] = None,
+    interval: Annotated[int, typer.Option(help="Seconds per canary step.", min=1, max=600)] = 3,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for all runs of one row to end.", min=10)] = 240.0,
+) -> None:
+    """How the controller scales: N canaries at once in a fresh namespace (deleted afterwards); prints a table."""
+    from rollout.kube.client import KubeError, api_client
+    from rollout.kube.scale_bench import BenchSettings, breakdown, check_crds, measure, row, table
+
+    counts = experiments or [10, 50, 100]
+    if any(not 1 <= n <= 1000 for n in counts):
+        fail("--experiments takes counts within [1, 1000]")
+    settings = BenchSettings(interval_s=interval, timeout_s=timeout)
+    try:
+        api = api_client(kubeconfig)
+        check_crds(api)
+    except KubeError as exc:
+        fail(str(exc))
+    steps = ", ".join(f"{s}%" for s in settings.steps)
+    console.print(
+        f"# meshroll controller at N experiments at once (canary steps {steps}, {interval}s each)\n",
+        markup=False,
+        soft_wrap=True,
+    )
+    results = []
+    for n in counts:
+        try:
+            result = measure(api, kubeconfig, n, settings, say=_say)
+        except KubeError as exc:
+            fail(str(exc))
+        results.append(result)
+        if len(results) == 1:
+            console.print("\n".join(table([])), markup=False, soft_wrap=True)
+        console.print(row(result), markup=False, soft_wrap=True)
+    console.print("\n" + "\n".join(breakdown(results)), markup=False, soft_wrap=True)
+    console.print(
+        f"\nmetric source: {results[0].source}; no Prometheus. The controller runs as a process of its own "
+        "(the real controller, Lease and Istio provider) watching the bench's namespace. create→weights: from "
+        "an Experiment's creation to its first canary weights written; reconcile: one reconcile of one "
+        "experiment; API req/exp/min: the controller's requests (watches and the Lease included) per experiment "
+        "per minute of the run; CPU s and peak RSS: the controller process; wall: first creation to last end.",
+        markup=False,
+        soft_wrap=True,
+    )
+    if any(r.finished < r.experiments for r in results):
+        raise typer.Exit(1)
+
+
+def _say(line: str) -> None:
+    console.print(line, markup=False, soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(controller)
     app.command()(crd)
+
+
+def register_bench(bench_app: typer.Typer) -> None:
+    bench_app.command("controller")(bench_controller)
