@@ -73,6 +73,9 @@ def controller(
     renew_deadline: Annotated[float, typer.Option(help="Stop acting after this long without renewal, s.")] = 10.0,
     retry_period: Annotated[float, typer.Option(help="Renew or retry the Lease this often, seconds.")] = 2.0,
     resync: Annotated[int, typer.Option(help="List all Experiments again this often, seconds.")] = 30,
+    reconcile_workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Experiments reconciled at once (each by one worker at a time).")
+    ] = 4,
     log_format: Annotated[str, typer.Option(help="json or text.")] = "json",
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     gitops_repo: Annotated[
@@ -130,6 +133,7 @@ def controller(
         timings=timings,
         state_dir=state_dir,
         watch_timeout_s=max(1, resync),
+        reconcile_workers=reconcile_workers,
     )
     registry = CollectorRegistry()
     running = Controller(api, config, Telemetry(registry), source_factory=source_factory)

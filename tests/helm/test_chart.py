@@ -97,6 +97,13 @@ def test_the_deployment_is_locked_down_and_probed() -> None:
     assert deployment["spec"]["replicas"] == 2
 
 
+def test_reconcile_workers_reach_the_controller_from_the_values() -> None:
+    args = by_kind(render("mr", "meshroll-system", {"reconcileWorkers": 16}), "Deployment")[0]["spec"]["template"]
+    assert "--reconcile-workers=16" in args["spec"]["containers"][0]["args"]
+    default = by_kind(render("mr", "meshroll-system", {}), "Deployment")[0]["spec"]["template"]["spec"]
+    assert "--reconcile-workers=4" in default["containers"][0]["args"]
+
+
 def test_the_cluster_role_grants_exactly_what_the_code_uses() -> None:
     assert rules(render("mr", "meshroll-system")) == [
         ("meshroll.io", "experiments", (), ("get", "list", "watch", "patch")),  # patch: its finalizer
