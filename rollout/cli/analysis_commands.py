@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rollout.cli.output import check_writable, console, fail
+
+if TYPE_CHECKING:
+    from rollout.spec.analysis import AnalysisSpec
+    from rollout.spec.models import Experiment
 
 oracle_app = typer.Typer(help="Check an engine against an external oracle's test cases.", no_args_is_help=True)
 
@@ -102,7 +106,12 @@ def plan(
     plans = preflight(experiment, traffic, regression)
     if not plans:
         fail(f"{file}: no error or latency metric to plan for")
-    table = Table(title=f"{experiment.key}: {traffic.request_rate:g} req/s, a {regression:g}x regression")
+    engine = experiment.spec.analysis.engine if experiment.spec.analysis is not None else "sequential"
+    other = engine != "sequential"
+    if other:
+        console.print(_other_engine_note(file, engine, experiment), markup=False, soft_wrap=True)
+    title = f"{experiment.key}: {traffic.request_rate:g} req/s, a {regression:g}x regression"
+    table = Table(title=title + (" (if judged by the sequential engine)" if other else ""))
     for column in ("metric", "bad events", "stable rate", "detect in", "requests to detect", "promote in"):
         table.add_column(column)
     for item in plans:
@@ -116,9 +125,47 @@ def plan(
             duration_text(p.promote_seconds) if p.promote_seconds is not None else "never",
         )
     console.print(table)
+    planned = {item.metric for item in plans}
+    analysis = experiment.spec.analysis
+    if analysis is not None:
+        for metric in analysis.metrics:
+            if metric.name not in planned and _is_latency(analysis, metric.template):
+                console.print(
+                    f"note: {metric.name}: its bucket edges are chosen during the run; give latencyEdges "
+                    "(e.g. [100, 250]) to plan it",
+                    markup=False,
+                    soft_wrap=True,
+                )
     warnings = [w for item in plans for w in item.plan.warnings]
     for warning in warnings:
-        console.print(f"warning: {warning}", markup=False, soft_wrap=True)
+        console.print(f"{'with engine sequential' if other else 'warning'}: {warning}", markup=False, soft_wrap=True)
+
+
+def _is_latency(analysis: AnalysisSpec, template: str) -> bool:
+    from analysis.observations import MetricKind
+    from rollout.judging import metric_kind
+
+    return metric_kind(analysis, template) is MetricKind.LATENCY
+
+
+def _other_engine_note(file: Path, engine: str, experiment: Experiment) -> str:
+    """What ``plan`` can say of an experiment judged by the kayenta or threshold engine."""
+    from analysis.planning import duration_text
+    from rollout.plan import run_plan
+
+    schedule = run_plan(experiment)
+    end = duration_text(max(len(schedule.weights), 1) * schedule.step_interval)
+    how = {
+        "threshold": "checks fixed ranges on the canary alone, so it promotes when the schedule ends ({end}) with "
+        "every range held and rolls back after 5 failed checks, however much traffic there is",
+        "kayenta": "scores the canary against stable with Kayenta's fixed-horizon tests at each judgement (repeated "
+        "looks raise its false rollbacks: docs/bench-results.md) and reaches a verdict by the end of the schedule "
+        "({end})",
+    }[engine].format(end=end)
+    return (
+        f"note: {file} is judged by the {engine} engine, which {how}. The estimates below are what the "
+        "sequential engine (analysis.engine: sequential) would need at the same traffic."
+    )
 
 
 bench_app = typer.Typer(help="Measure the engines on replayed scenarios; prints tables.", no_args_is_help=True)

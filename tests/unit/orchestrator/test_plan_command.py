@@ -53,3 +53,19 @@ def test_plan_refuses_numbers_that_are_not_finite_or_past_any_service_in_one_lin
     ):
         bad = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "demo-healthy.yaml"), option, value])
         assert bad.exit_code == 1 and message in bad.output and bad.output.count("\n") == 1
+
+
+def test_the_istio_example_promotes_a_healthy_canary_within_its_max_duration_at_100_requests_a_second() -> None:
+    result = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "canary-istio.yaml"), "--rps", "100"])
+    assert result.exit_code == 0, result.output
+    assert "INCONCLUSIVE" not in result.output, "an example users copy should be able to promote"
+
+
+def test_an_experiment_judged_by_another_engine_is_planned_as_the_sequential_engine_would_and_says_so() -> None:
+    result = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "canary-smi.yaml")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "is judged by the threshold engine" in text and "promotes when the schedule ends (25 min)" in text
+    assert "(if judged by the sequential engine)" in text and "with engine sequential: " in text
+    assert "warning:" not in text, "no warning about a decision the threshold engine does not make"
+    assert "note: latency: its bucket edges are chosen during the run; give latencyEdges" in text
