@@ -14,12 +14,14 @@ import rollout
 from rollout.cli.output import check_writable, console, fail
 from rollout.cli.view import RunView
 from rollout.errors import RolloutError
+from rollout.events import Judged
 from rollout.spec.loader import SpecError, load_experiment
 from rollout.spec.models import Experiment
 
 if TYPE_CHECKING:
     from analysis.prometheus import PrometheusConfig
     from rollout.runner import RunResult
+    from rollout.status import Status
 
 OUTCOME_WORDS = {0: "promoted", 2: "rolled back", 3: "inconclusive", 1: "error"}
 PROMETHEUS_HELP = (
@@ -145,10 +147,22 @@ class Scenario(StrEnum):
     ERRORING_CANARY = "erroring-canary"
 
 
-def _decided_by(reason: str) -> str:
-    """The first clause of a decision's reason, for a table cell."""
-    first = reason.split("; ")[0]
-    return first if len(first) <= 60 else first[:57] + "..."
+def decided_by(status: Status) -> str:
+    """What decided the run, short enough for a table cell (the whole reason is printed above it)."""
+    from analysis.sequential.explain import number
+
+    judged = next((e.event for e in reversed(status.history) if isinstance(e.event, Judged)), None)
+    if judged is not None and judged.outcome == "rollback":
+        culprits = [m for m in judged.metrics if m.outcome == "rollback"]
+        if culprits:
+            m = culprits[0]
+            ratio = f"ratio {number(m.estimate)}" if m.estimate is not None else "regressed"
+            evidence = f", e-value {number(m.e_value)}" if m.e_value is not None else ""
+            return f"{m.metric}: {ratio}{evidence}"
+    if judged is not None and judged.outcome == "advance" and judged.metrics:
+        return f"all {len(judged.metrics)} metrics non-inferior"
+    first = status.reason.split("; ")[0].split(": ", 1)[-1]  # without "rollback: ", "halted: " ...
+    return first if len(first) <= 48 else first[:45] + "..."
 
 
 def demo_file(scenario: Scenario) -> Path:
@@ -192,8 +206,9 @@ def demo(
             fail(_final_line(result))
         rows.append((chosen.value, result))
     table = Table(title="meshroll demo")
-    for column in ("scenario", "outcome", "steps", "final weights", "time", "decided by"):
-        table.add_column(column)
+    for column in ("scenario", "outcome", "steps", "weights", "time"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("decided by")
     for name, result in rows:
         status = result.status
         elapsed = (status.updated_at or 0) - (status.started_at or 0)
@@ -203,7 +218,7 @@ def demo(
             str(status.step + 1),
             f"{status.traffic.stable_weight}/{status.traffic.canary_weight}",
             f"{elapsed:.0f}s",
-            _decided_by(status.reason),
+            decided_by(status),
         )
     console.print(table)
     if scenario is not None:

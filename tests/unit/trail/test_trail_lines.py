@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from rollout.cli.run_commands import decided_by
 from rollout.events import Applied, Judged, MetricNumbers
-from rollout.status import HistoryEntry, Phase, Traffic
+from rollout.status import HistoryEntry, Phase, Status, Traffic
 from rollout.trail import entry_lines
 
 REASON = "no regression after a full step; hold: error-rate: error rate 0.46% vs 0.29%"
@@ -37,3 +38,25 @@ def test_an_entry_with_a_reason_of_its_own_keeps_it() -> None:
     applied = entry(Applied(), 9.0, reason="mesh restored after an error")
     assert entry_lines(applied, 0.0, previous=judged)[0].endswith(": mesh restored after an error")
     assert entry_lines(entry(Applied(), 0.0), 0.0)[0].endswith(REASON), "the first entry has nothing before it"
+
+
+def test_the_demo_summary_names_the_metric_that_decided_a_rollback_and_the_evidence() -> None:
+    bad = MetricNumbers(
+        metric="error-rate", outcome="rollback", reason="r", estimate=8.77, e_value=456.0, stable_n=1, canary_n=1
+    )
+    fine = MetricNumbers(metric="latency", outcome="hold", reason="r", estimate=1.03, stable_n=1, canary_n=1)
+    judged = entry(Judged(outcome="rollback", engine="sequential", reason="rollback: ...", metrics=(fine, bad)), 16.0)
+    status = Status(reason="rollback: error-rate: error rate 2.15% vs 0.22% (ratio 8.77, CS [1.74, 42.5]); ...",
+                    history=(judged,))  # fmt: skip
+    assert decided_by(status) == "error-rate: ratio 8.77, e-value 456"
+
+
+def test_the_demo_summary_says_a_promotion_in_a_few_words() -> None:
+    ok = MetricNumbers(metric="latency", outcome="advance", reason="r", stable_n=1, canary_n=1)
+    judged = entry(Judged(outcome="advance", engine="sequential", reason="advance: ...", metrics=(ok, ok)), 24.0)
+    assert decided_by(Status(reason="advance: all 2 metrics are non-inferior and ...", history=(judged,))) == (
+        "all 2 metrics non-inferior"
+    )
+    assert decided_by(Status(reason="halted: steady state broken: error-rate above 5%")) == (
+        "steady state broken: error-rate above 5%"
+    )
