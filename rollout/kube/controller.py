@@ -12,7 +12,13 @@ its stored status: the same path a restarted controller takes.
 Every event and re-list queues its key, but a key backing off from a failure is not reconciled
 before its time unless what a reconcile acts on changed (``triggers.py``: a new generation of the
 spec, a deletion, the annotations...): the failure's own status write, the runs' status writes
-and the periodic re-list would otherwise retry it as fast as the watch delivers events.
+and the periodic re-list would otherwise retry it as fast as the watch delivers events. One
+exception: an Experiment refused a start because another run steers its route is reconciled at
+once when a run on that route ends or is deleted (``RouteGate.waiters``), not when its backoff ends.
+
+Leadership lost (or ``stop``) stops every run (``Reconciler.stop_all``); a reconcile under way
+meanwhile registers no run it builds, and a job due while the Lease renewal is late looks again
+later (``runs.LEASE_RECHECK_S``) rather than leaving its run without a job.
 """
 
 from __future__ import annotations
@@ -102,8 +108,8 @@ class Controller:
             recorder=self.recorder,
             telemetry=telemetry,
             may_act=self.may_act,
-            on_failure=self._run_failed,
-            on_finished=lambda key, _number: self.queue.add(key),
+            on_failure=lambda run, exc: self._run_failed(run.key, exc, run),
+            on_finished=lambda key, _number: self._run_ended(key),
             clock=clock,
         )
         factory = RunFactory(
@@ -121,7 +127,8 @@ class Controller:
         self._threads: list[threading.Thread] = []
         self._failures: dict[Key, int] = {}
         self._listed: dict[str, float] = {}  # scope -> monotonic time of the last good list or event
-        self._scope_keys: dict[str, set[Key]] = {}
+        self._scope_keys: dict[str, set[Key]] = {}  # written by the watches, read by the Lease loop: _keys_lock
+        self._keys_lock = threading.Lock()
         self._triggers: dict[Key, Trigger] = {}  # what the watch last saw of each key (see triggers.py)
 
     # --- public -----------------------------------------------------------------------------------
@@ -180,9 +187,10 @@ class Controller:
     def _became_leader(self) -> None:
         self.telemetry.set_leader(True)
         self._sweep_orphans()
-        for keys in list(self._scope_keys.values()):
-            for key in keys:
-                self.queue.add(key)
+        with self._keys_lock:  # the watches add and discard keys meanwhile
+            known = [key for keys in self._scope_keys.values() for key in keys]
+        for key in known:
+            self.queue.add(key)
 
     def _lost_leadership(self) -> None:
         self.telemetry.set_leader(False)
@@ -218,9 +226,11 @@ class Controller:
                 items = {Key.of(item): item for item in listed.get("items") or ()}
                 for key, item in items.items():
                     self._seen(key, item)
-                for key in self._scope_keys.get(scope, set()) - items.keys():
+                with self._keys_lock:
+                    vanished = self._scope_keys.get(scope, set()) - items.keys()
+                    self._scope_keys[scope] = set(items)
+                for key in vanished:
                     self._gone(key)  # deleted since the last look: its reconcile finds it so
-                self._scope_keys[scope] = set(items)
                 self._listed[scope] = time.monotonic()
                 version = str((listed.get("metadata") or {}).get("resourceVersion") or "")
                 for event in self.experiments.watch(scope or None, version, self.config.watch_timeout_s):
@@ -233,11 +243,14 @@ class Controller:
                     if kind == "BOOKMARK":
                         continue
                     key = Key.of(obj)
+                    with self._keys_lock:
+                        if kind == "DELETED":
+                            self._scope_keys.get(scope, set()).discard(key)
+                        else:
+                            self._scope_keys.setdefault(scope, set()).add(key)
                     if kind == "DELETED":
-                        self._scope_keys.get(scope, set()).discard(key)
                         self._gone(key)
                     else:
-                        self._scope_keys.setdefault(scope, set()).add(key)
                         self._seen(key, obj)
                 failures = 0
             except Exception as exc:  # the watch raises the client's and urllib3's errors alike
@@ -268,6 +281,9 @@ class Controller:
             try:
                 if self.may_act():
                     self._reconcile(key)
+            except Exception:  # reporting a failure failed: this worker goes on (the key is reconciled again)
+                log.exception("%s: reconcile failed and its failure could not be handled", key)
+                self.queue.add(key, 60.0)
             finally:
                 self.queue.done(key)
 
@@ -280,14 +296,34 @@ class Controller:
                 self.reconciler.clear_problem(key)
             elif key not in self.reconciler.runs:
                 self._failures.pop(key, None)  # nothing runs for it (deleted, finished, idle): no backoff to keep
+                self._wake_waiters(key)
         except Exception as exc:
-            self._run_failed(key, 0, exc)
+            self._run_failed(key, exc)
         finally:
             self.telemetry.reconcile.observe(time.monotonic() - began)
 
-    def _run_failed(self, key: Key, number: int, exc: BaseException) -> None:
-        """A run stopped on an error: report it, drop the run, reconcile again after a backoff."""
-        self.reconciler.drop(key, number)
+    def _run_ended(self, key: Key) -> None:
+        """A run of ``key`` is done (its job or reconcile saw it): reconcile it, and whoever waited for its route."""
+        self.queue.add(key)
+        self._wake_waiters(key)
+
+    def _wake_waiters(self, key: Key) -> None:
+        """Nothing of ``key``'s runs steers a route now: the Experiments refused a start on its route are
+        reconciled at once (not when their backoff ends); one of them starts, the others wait on it."""
+        for waiter in self.reconciler.routes.waiters(key):
+            self.queue.add(waiter, urgent=True)
+
+    def _run_failed(self, key: Key, exc: BaseException, run: ExperimentRun | None = None) -> None:
+        """A reconcile (``run`` None) or a run's job failed: report it, drop the run, reconcile again after a backoff.
+
+        A run that is no longer the run of its key here (rebuilt by a reconcile, superseded, deleted) is
+        only logged: its failure must not hold back or mark the run that replaced it."""
+        number = run.number if run is not None else 0
+        if run is None:
+            self.reconciler.drop(key)
+        elif not self.reconciler.discard(run):
+            log.info("%s: run %d, no longer current here, stopped: %s", key, number, _one_line(exc))
+            return
         if self._stop.is_set() or not self.may_act():
             log.info("%s: run %d stopped: %s", key, number, _one_line(exc))
             return

@@ -27,7 +27,7 @@ from analysis.engines import engine_for
 from analysis.sources import MetricSource
 from rollout.chaos_stop import STOPPED_ANNOTATION  # set by 'meshroll chaos stop --all'
 from rollout.chaos_watch import SteadyState
-from rollout.kube.client import NotFound
+from rollout.kube.client import NotFound, NotLeader
 from rollout.kube.conditions import Problem
 from rollout.kube.deletion import Finalizer
 from rollout.kube.document import RunInfo, StoredStatus, split
@@ -35,6 +35,7 @@ from rollout.kube.events import EventRecorder, EventText
 from rollout.kube.finalizer import deleting, held, wanted
 from rollout.kube.objects import Experiments, InvalidExperiment, Key, experiment_from, reference
 from rollout.kube.revisions import Adopt, Drive, Idle, Reject, StartRun, Supersede, next_step
+from rollout.kube.route_gate import RouteGate, steers_elsewhere
 from rollout.kube.runs import COMMANDS, ExperimentRun, FencedProvider, RunContext
 from rollout.kube.store import KubeStatusStore
 from rollout.kube.telemetry import Telemetry
@@ -148,11 +149,14 @@ class Reconciler:
         self.runs: dict[Key, ExperimentRun] = {}
         self.finalizer = Finalizer(experiments, recorder, factory.provider)
         self._lock = threading.Lock()
-        self._routes: dict[tuple[str, str, str], threading.Lock] = {}  # one start at a time per routing object
+        self.routes = RouteGate()
+        self._epoch = 0  # counts stop_all: a reconcile that began before one registers no run (see _ensure)
+        self._reconciling = threading.local()  # the epoch the reconcile on this thread began in
 
     # --- the reconcile ----------------------------------------------------------------------------
 
     def reconcile(self, key: Key) -> None:
+        self._reconciling.epoch = self._epoch
         try:
             obj = self.experiments.get(key)
         except NotFound:
@@ -214,8 +218,15 @@ class Reconciler:
         run = self.runs.get(key)
         if run is None:
             run = self.factory.build(key, obj, stored.info)
+            target = routing_target(run.orchestrator.experiment)
             with self._lock:
-                self.runs[key] = run
+                current = self._epoch == getattr(self._reconciling, "epoch", self._epoch)
+                if current:
+                    self.runs[key] = run
+                    self.routes.steered_by(key, target)
+            if not current:  # stop_all ran meanwhile (leadership lost, or stopping): it would never stop this run
+                run.stop()
+                raise NotLeader(f"not starting or resuming {key}'s run: the controller stopped acting meanwhile")
             if begin:
                 run.begin()
         return run
@@ -225,17 +236,12 @@ class Reconciler:
         and the run's first status write (which the next check reads) are one step per routing object."""
         self.drop(key)
         target = routing_target(experiment_from(obj))
-        with self._route_lock(target):
+        with self.routes.entering(key, target):
             self._check_route_free(key, target)
             info = stored.info.next_run(generation, dict(obj.get("spec") or {}), stored.status)
             info = replace(info, last_command=_annotation(obj))  # a command given before the run is spent
             log.info("%s: starting run %d (generation %d)", key, info.run, generation)
             self._ensure(key, obj, StoredStatus(None, info))
-
-    def _route_lock(self, target: RoutingTarget | None) -> threading.Lock:
-        name = (target.namespace, target.kind, target.name) if target is not None else ("", "", "")
-        with self._lock:
-            return self._routes.setdefault(name, threading.Lock())
 
     def _check_route_free(self, key: Key, target: RoutingTarget | None) -> None:
         """Raise MeshError when another Experiment's run under way steers ``target`` (the route ``key`` would):
@@ -244,8 +250,10 @@ class Reconciler:
             return
         for item in self.experiments.list(key.namespace).get("items") or ():
             other = Key.of(item)
-            if other == key or _steers_elsewhere(item.get("status"), target.name):
+            if other == key or steers_elsewhere(item.get("status"), target.name):
                 continue  # read raw: parsing and validating every run in the namespace made a start O(N)
+            if deleting(item) and not held(item):
+                continue  # deleted and let go by meshroll (reverted), kept Terminating by someone else's finalizer
             stored = split(item.get("status"))
             if stored.status is None or stored.status.done:
                 continue
@@ -353,9 +361,21 @@ class Reconciler:
             del self.runs[key]
         run.stop()
 
+    def discard(self, run: ExperimentRun) -> bool:
+        """Drop ``run`` if it is still the run of its key here; False when it was dropped or replaced already
+        (a reconcile rebuilt it, a newer run started): its failure is then no longer this key's."""
+        with self._lock:
+            current = self.runs.get(run.key) is run
+            if current:
+                del self.runs[run.key]
+        run.stop()
+        return current
+
     def stop_all(self) -> None:
+        """Stop every run. A reconcile under way meanwhile does not register the run it builds (``_ensure``)."""
         with self._lock:
             runs, self.runs = list(self.runs.values()), {}
+            self._epoch += 1
         for run in runs:
             run.stop()
 
@@ -383,22 +403,6 @@ def _ignored(value: str, why: str) -> EventText:
         note = f"{COMMAND_ANNOTATION}={value!r} is not a command; use one of {', '.join(COMMANDS)}"
         return EventText("Warning", "UnknownCommand", "Command", note)
     return EventText("Warning", "CommandIgnored", "Command", f"{COMMAND_ANNOTATION}={value!r}: {why}")
-
-
-ROUTING_OBJECT_FIELDS = ("virtualService", "httpRoute", "trafficSplit")  # spec.mesh: the object a run steers
-
-
-def _steers_elsewhere(status: object, name: str) -> bool:
-    """Whether a stored ``.status`` (raw) plainly holds no run on routing object ``name``: no run at all, or
-    a run whose spec names another routing object. False when unsure (the caller then parses it in full)."""
-    if not isinstance(status, Mapping) or not status.get("run"):
-        return True
-    spec = status.get("runSpec")
-    mesh = spec.get("mesh") if isinstance(spec, Mapping) else None
-    if not isinstance(mesh, Mapping):
-        return False
-    names = {value for field in ROUTING_OBJECT_FIELDS if isinstance(value := mesh.get(field), str)}
-    return bool(names) and name not in names
 
 
 def _annotation(obj: Mapping[str, Any]) -> str:

@@ -39,6 +39,7 @@ log = logging.getLogger("meshroll.kube.runs")
 COMMANDS = ("pause", "resume", "promote", "abort")
 JOBS = ("observe", "tick", "steady-state")
 CLOSE_NOTIFIERS_S = 10.0  # how long a finished run's last notifications get to go out
+LEASE_RECHECK_S = 1.0  # a job due while this replica may not act looks again after this long
 
 
 class FencedProvider:
@@ -75,7 +76,7 @@ class RunContext:
     recorder: EventRecorder
     telemetry: Telemetry
     may_act: Callable[[], bool]
-    on_failure: Callable[[Key, int, BaseException], None]
+    on_failure: Callable[[ExperimentRun, BaseException], None]
     on_finished: Callable[[Key, int], None]
     clock: Callable[[], float] = time.time
 
@@ -210,7 +211,12 @@ class ExperimentRun:
 
     def _job(self, name: str) -> None:
         with self.lock:
-            if self.stopped or not self.ctx.may_act():
+            if self.stopped:
+                return
+            if not self.ctx.may_act():
+                # The Lease renewal is late: a lost Lease stops this run (stop_all), but a renewal that lands
+                # after all stops nothing, and a job that just returned would leave the run with none due.
+                self._schedule(name, self.ctx.clock() + LEASE_RECHECK_S)
                 return
             try:
                 if name == "observe":
@@ -274,7 +280,7 @@ class ExperimentRun:
 
     def _fail(self, exc: BaseException) -> None:
         self.stop()
-        self.ctx.on_failure(self.key, self.number, exc)
+        self.ctx.on_failure(self, exc)
 
     # --- evidence, events, metrics ---------------------------------------------------------------
 
