@@ -116,12 +116,15 @@ def _checks(step: StepWindow, config: EngineConfig) -> list[_Check]:
     return checks
 
 
+FAILURE_THRESHOLD = 5  # Flagger's default analysis.threshold: failed checks before a rollback
+
+
 class ThresholdJudge:
     """Flagger-style engine (see the module docstring). Pure: no I/O, no clock."""
 
     name: str
 
-    def __init__(self, name: str = "threshold", failure_threshold: int = 5) -> None:
+    def __init__(self, name: str = "threshold", failure_threshold: int = FAILURE_THRESHOLD) -> None:
         self.name = name
         self.failure_threshold = failure_threshold
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.threshold import FAILURE_THRESHOLD
 from rollout.importers.argo import is_rollout, translate_rollout
 from rollout.importers.common import unused_documents
 from rollout.importers.documents import Library, PeerDocument, read_documents
@@ -88,7 +89,7 @@ def _explain_engine(draft: Draft) -> None:
     if draft.engine == "threshold":
         draft.choose(
             "analysis.engine threshold (--engine threshold): the peer's fixed ranges (thresholdRange), checked on "
-            "the canary alone each step as the peer did; rollback after 5 failed checks"
+            f"the canary alone each step as the peer did; rollback after {FAILURE_THRESHOLD} failed checks"
         )
     else:
         draft.choose(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from analysis.threshold import FAILURE_THRESHOLD
 from rollout.importers.common import Hint, note_leftovers, version_selector
 from rollout.importers.documents import DocPath, Library, PeerDocument
 from rollout.importers.draft import Draft
@@ -18,8 +19,8 @@ TEMPLATE_HINTS: list[Hint] = [
     (("spec", "metrics", "*", "count"), "meshroll measures every step until the run ends"),
     (
         ("spec", "metrics", "*", "failureLimit"),
-        "failed measurements tolerated: the threshold engine rolls back after 5 failed checks; the sequential "
-        "engine bounds false rollbacks with analysis.alpha",
+        f"failed measurements tolerated: the threshold engine rolls back after {FAILURE_THRESHOLD} failed checks; the "
+        "sequential engine bounds false rollbacks with analysis.alpha",
     ),
     (("spec", "metrics", "*", "inconclusiveLimit"), "meshroll's analysis.onInconclusive decides at maxDuration"),
     (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, NoReturn
 
+from analysis.threshold import FAILURE_THRESHOLD
 from rollout.importers.common import (
     Hint,
     duration,
@@ -47,8 +48,8 @@ HINTS: list[Hint] = [
     (("spec", "suspend"), "pause by not applying the Experiment (or delete it to roll back)"),
     (
         ("spec", "analysis", "threshold"),
-        "failed checks before rollback: the threshold engine rolls back after 5 failed checks; the sequential "
-        "engine bounds false rollbacks with analysis.alpha instead",
+        f"failed checks before rollback: the threshold engine rolls back after {FAILURE_THRESHOLD} failed checks; the "
+        "sequential engine bounds false rollbacks with analysis.alpha instead",
     ),
     (("spec", "analysis", "stepWeightPromotion"), "meshroll promotes in one move after the last step"),
     (
