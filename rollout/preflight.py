@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from analysis.observations import MetricKind
+from analysis.observations import MetricKind, MetricSpec
 from analysis.planning import Plan, plan
 from analysis.sequential.engine import rollback_levels
 from analysis.sequential.explain import with_unit
@@ -61,6 +61,17 @@ def assumed_traffic(experiment: Experiment, rps: float | None, error_rate: float
     )
 
 
+def _planned_edges(spec: MetricSpec, traffic: Traffic) -> tuple[float, ...]:
+    """The latency edges a plan covers: the listed ones, else those the traffic profile knows (the local mesh)."""
+    return spec.latency_edges or tuple(traffic.exceedance)
+
+
+def unplanned_latency(experiment: Experiment, traffic: Traffic) -> list[str]:
+    """Latency metrics with no edge to plan: their edges are chosen during the run from the data."""
+    metrics = engine_config(experiment).metrics
+    return [m.name for m in metrics if m.kind is MetricKind.LATENCY and not _planned_edges(m, traffic)]
+
+
 def preflight(experiment: Experiment, traffic: Traffic, regression: float) -> list[MetricPlan]:
     """One plan per count metric (per tested edge for latency), at each metric's share of alpha."""
     run = run_plan(experiment)
@@ -75,7 +86,7 @@ def preflight(experiment: Experiment, traffic: Traffic, regression: float) -> li
         if spec.kind is MetricKind.ERRORS:
             rates = [("errors", traffic.error_rate, 1)]
         elif spec.kind is MetricKind.LATENCY:
-            edges = spec.latency_edges or tuple(traffic.exceedance)
+            edges = _planned_edges(spec, traffic)
             shares = [(e, traffic.exceedance.get(e, ASSUMED_EXCEEDANCE)) for e in edges]
             rates = [(f"slower than {with_unit(f'{e:g}', spec.unit)}", share, len(edges)) for e, share in shares]
         else:

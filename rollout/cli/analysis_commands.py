@@ -12,7 +12,6 @@ import typer
 from rollout.cli.output import check_writable, console, fail
 
 if TYPE_CHECKING:
-    from rollout.spec.analysis import AnalysisSpec
     from rollout.spec.models import Experiment
 
 oracle_app = typer.Typer(help="Check an engine against an external oracle's test cases.", no_args_is_help=True)
@@ -93,7 +92,7 @@ def plan(
 
     from analysis.planning import duration_text
     from rollout.cli.run_commands import load_or_fail
-    from rollout.preflight import assumed_traffic, preflight
+    from rollout.preflight import assumed_traffic, preflight, unplanned_latency
 
     if not (math.isfinite(regression) and regression > 1.0):
         fail(f"--regression {regression:g} must be a finite number above 1 (2 means the canary's bad events double)")
@@ -104,8 +103,12 @@ def plan(
         fail(f"{file}: a chaos-only experiment has no canary to judge, so there is nothing to plan")
     traffic = assumed_traffic(experiment, rps, error_rate)
     plans = preflight(experiment, traffic, regression)
+    edges_unknown = [
+        f"{name}: its bucket edges are chosen during the run; give latencyEdges (e.g. [100, 250]) to plan it"
+        for name in unplanned_latency(experiment, traffic)
+    ]
     if not plans:
-        fail(f"{file}: no error or latency metric to plan for")
+        fail(f"{file}: {edges_unknown[0]}" if edges_unknown else f"{file}: no error or latency metric to plan for")
     engine = experiment.spec.analysis.engine if experiment.spec.analysis is not None else "sequential"
     other = engine != "sequential"
     if other:
@@ -125,39 +128,24 @@ def plan(
             duration_text(p.promote_seconds) if p.promote_seconds is not None else "never",
         )
     console.print(table)
-    planned = {item.metric for item in plans}
-    analysis = experiment.spec.analysis
-    if analysis is not None:
-        for metric in analysis.metrics:
-            if metric.name not in planned and _is_latency(analysis, metric.template):
-                console.print(
-                    f"note: {metric.name}: its bucket edges are chosen during the run; give latencyEdges "
-                    "(e.g. [100, 250]) to plan it",
-                    markup=False,
-                    soft_wrap=True,
-                )
+    for note in edges_unknown:
+        console.print(f"note: {note}", markup=False, soft_wrap=True)
     warnings = [w for item in plans for w in item.plan.warnings]
     for warning in warnings:
         console.print(f"{'with engine sequential' if other else 'warning'}: {warning}", markup=False, soft_wrap=True)
 
 
-def _is_latency(analysis: AnalysisSpec, template: str) -> bool:
-    from analysis.observations import MetricKind
-    from rollout.judging import metric_kind
-
-    return metric_kind(analysis, template) is MetricKind.LATENCY
-
-
 def _other_engine_note(file: Path, engine: str, experiment: Experiment) -> str:
     """What ``plan`` can say of an experiment judged by the kayenta or threshold engine."""
     from analysis.planning import duration_text
+    from analysis.threshold import FAILURE_THRESHOLD
     from rollout.plan import run_plan
 
     schedule = run_plan(experiment)
     end = duration_text(max(len(schedule.weights), 1) * schedule.step_interval)
     how = {
         "threshold": "checks fixed ranges on the canary alone, so it promotes when the schedule ends ({end}) with "
-        "every range held and rolls back after 5 failed checks, however much traffic there is",
+        f"every range held and rolls back after {FAILURE_THRESHOLD} failed checks, however much traffic there is",
         "kayenta": "scores the canary against stable with Kayenta's fixed-horizon tests at each judgement (repeated "
         "looks raise its false rollbacks: docs/bench-results.md) and reaches a verdict by the end of the schedule "
         "({end})",

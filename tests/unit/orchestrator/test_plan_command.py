@@ -69,3 +69,17 @@ def test_an_experiment_judged_by_another_engine_is_planned_as_the_sequential_eng
     assert "(if judged by the sequential engine)" in text and "with engine sequential: " in text
     assert "warning:" not in text, "no warning about a decision the threshold engine does not make"
     assert "note: latency: its bucket edges are chosen during the run; give latencyEdges" in text
+
+
+def test_a_plan_with_only_latency_edges_chosen_during_the_run_says_so_in_one_line(tmp_path: Path) -> None:
+    text = (EXPERIMENTS / "canary-istio.yaml").read_text()
+    only_latency = "\n".join(
+        line.replace(", absoluteMargin: 0.01, latencyEdges: [100, 250]", "")
+        for line in text.splitlines()
+        if "name: error-rate" not in line
+    )
+    path = tmp_path / "latency-only.yaml"
+    path.write_text(only_latency)
+    result = CliRunner().invoke(app, ["plan", str(path)])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert "latency: its bucket edges are chosen during the run; give latencyEdges" in result.output
