@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from analysis.observations import Direction, EngineConfig, MetricKind, MetricSpec
+from collections.abc import Mapping
+
+from analysis.observations import Direction, EngineConfig, MetricKind, MetricPair, MetricSpec
 from analysis.templates import BUILTIN_TEMPLATES
 from analysis.verdicts import Decision, MetricVerdict
 from rollout.events import Judged, MetricNumbers
@@ -84,3 +86,12 @@ def judged(decision: Decision) -> Judged:
         reason=decision.reason,
         metrics=tuple(numbers(m) for m in decision.metrics),
     )
+
+
+def observed_share(pairs: Mapping[str, MetricPair]) -> float:
+    """The canary's share of requests in a window whose split is not a weight (A/B cohort, mirror)."""
+    for pair in pairs.values():
+        total = pair.stable.requests + pair.canary.requests
+        if total > 0:
+            return 100.0 * pair.canary.requests / total
+    return 0.0

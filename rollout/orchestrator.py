@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from analysis.observations import MetricPair, StepWindow
+from analysis.observations import StepWindow
 from analysis.verdicts import Judge
 from rollout.chaos_watch import SteadyState
 from rollout.events import Applied, Event, Halt, Judged, MetricsUnavailable, NoData, Start, Tick
-from rollout.judging import engine_config, judged, metric_kind
+from rollout.judging import engine_config, judged, metric_kind, observed_share
 from rollout.machine import Notify, SetFaults, SetRoute, advance
 from rollout.mesh.plan import TrafficPlan
 from rollout.mesh.provider import TrafficProvider
@@ -66,7 +66,8 @@ class Orchestrator:
             if analysis is not None
             else []
         )
-        self._last_observed: float | None = None
+        self._last_observed: float | None = None  # where the next window starts (None: at the step's start)
+        self._applied_split = self.status.traffic.split if self.status.traffic_applied else None
         self.steady_state: SteadyState | None = None
         self._last_check: float | None = None
 
@@ -137,7 +138,7 @@ class Orchestrator:
             return self.handle(NoData(reason="no requests reached either version during the step"))
         weight = float(self.status.traffic.canary_weight)
         if self.plan.kind in (Kind.AB_TEST, Kind.MIRROR):
-            weight = _observed_share(pairs)
+            weight = observed_share(pairs)
         self.windows.append(StepWindow(len(self.windows), start, now, weight, pairs))
         final = now - (self.status.started_at or now) >= self.plan.max_duration
         decision = self.judge.judge(self.windows, self.config, final=final)
@@ -148,10 +149,10 @@ class Orchestrator:
             return self.status
         return self.handle(Tick())
 
-    def restore(self, windows: Sequence[StepWindow], last_observed: float | None) -> None:
+    def restore(self, windows: Sequence[StepWindow], next_start: float | None) -> None:
         """Put back the evidence of steps judged before a restart (re-collected from the metric source)."""
         self.windows = list(windows)
-        self._last_observed = last_observed
+        self._last_observed = next_start
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -170,13 +171,15 @@ class Orchestrator:
         notes = [a for a in transition.actions if isinstance(a, Notify)]
         if any(isinstance(a, SetRoute | SetFaults) for a in transition.actions):
             self._apply_intent()
-            applied = advance(self.plan, self.status, Applied(), now)
+            applied = advance(self.plan, self.status, Applied(), self.clock())  # when the mesh took it
             self._save(applied.status)
             notes += [a for a in applied.actions if isinstance(a, Notify)]
         return notes
 
     def _save(self, status: Status) -> None:
         self.store.save(status)
+        if status.traffic_applied and not self.status.traffic_applied:
+            self._split_taken(status)
         self.status = status
         for listener in self.listeners:
             listener(status)
@@ -195,11 +198,11 @@ class Orchestrator:
     def _apply_intent(self) -> None:
         self.provider.apply(self.intended_plan())
 
-
-def _observed_share(pairs: Mapping[str, MetricPair]) -> float:
-    """The canary's share of requests in a step whose split is not a weight (A/B cohort, mirror)."""
-    for pair in pairs.values():
-        total = pair.stable.requests + pair.canary.requests
-        if total > 0:
-            return 100.0 * pair.canary.requests / total
-    return 0.0
+    def _split_taken(self, status: Status) -> None:
+        """The mesh holds a new split from now on: the next window starts here, so that no window mixes
+        requests routed by the old weights (between the judgement that moved them and the mesh write
+        returning) with the new weight it is judged at. Faults alone do not move the window."""
+        split = status.traffic.split
+        if split != self._applied_split and status.updated_at is not None:
+            self._last_observed = max(self._last_observed or status.updated_at, status.updated_at)
+        self._applied_split = split

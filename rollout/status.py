@@ -49,6 +49,11 @@ class Traffic(StatusModel):
         return 100 - self.canary_weight
 
     @property
+    def split(self) -> tuple[int, bool, float]:
+        """What decides which arm a request reaches (faults do not)."""
+        return self.canary_weight, self.ab_active, self.mirror_percent
+
+    @property
     def is_safe(self) -> bool:
         return self.canary_weight == 0 and not self.ab_active and self.mirror_percent == 0 and not self.faults
 

@@ -297,7 +297,7 @@ class ExperimentRun:
             service=target.service,
             namespace=orchestrator.experiment.metadata.namespace,
         )
-        orchestrator.restore(evidence.windows, evidence.last_observed)
+        orchestrator.restore(evidence.windows, evidence.next_start)
         if evidence.restarted is not None:
             log.warning("evidence restarts for %s: %s", self.key, evidence.restarted)
             note = f"run {self.number}: the evidence restarts from the next window: {evidence.restarted}"

@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from analysis.observations import ArmSample, MetricKind, MetricPair
 from analysis.sources import MetricQuery, MetricsUnavailableError, StepSpan
 from rollout.events import Applied, Event, Judged, MetricNumbers, MetricsUnavailable, Start
-from rollout.kube.evidence import last_observation, next_observation_due, observation_spans, recollect
+from rollout.kube.evidence import (
+    last_observation,
+    next_observation_due,
+    next_window_start,
+    observation_spans,
+    recollect,
+)
 from rollout.machine import advance
 from rollout.plan import Kind, run_plan
 from rollout.spec.loader import load_experiment_text
@@ -66,15 +72,29 @@ class Recording:
         return {"errors": MetricPair(ArmSample(900, 1), ArmSample(100, 1))}
 
 
-def test_the_observation_windows_are_contiguous_from_the_step_start_with_the_weight_then_in_force() -> None:
+def test_the_observation_windows_are_contiguous_from_the_moment_each_weight_was_applied() -> None:
     spans = observation_spans(HISTORY.history)
     assert [(s.start, s.end, s.canary_weight, s.judged) for s in spans] == [
-        (100.0, 110.0, 10.0, True),
+        (100.1, 110.0, 10.0, True),  # not from the start (100.0): the mesh took 10% at 100.1
         (110.0, 120.0, 10.0, False),  # metrics unavailable: no window for the engine
         (120.0, 210.0, 10.0, True),
-        (210.0, 220.0, 30.0, True),
+        (210.1, 220.0, 30.0, True),  # requests between the judgement and the write went by 10%
     ]
     assert last_observation(HISTORY.history) == 220.0
+
+
+def test_the_next_window_starts_when_the_new_weight_was_applied_if_that_came_after_the_last_observation() -> None:
+    moved = run(
+        [
+            (100.0, Start()),
+            (100.1, Applied()),
+            (200.0, Judged(outcome="advance", engine="sequential", reason="a", metrics=PROVEN)),
+            (200.4, Applied()),
+        ]
+    )
+    assert next_window_start(moved.history) == 200.4
+    assert next_window_start(HISTORY.history) == 220.0
+    assert next_window_start(run([(100.0, Start())]).history) is None  # nothing applied yet: the step start
 
 
 def test_recollect_queries_every_judged_window_again_and_the_next_window_starts_after_the_last() -> None:
@@ -84,11 +104,11 @@ def test_recollect_queries_every_judged_window_again_and_the_next_window_starts_
     )
     assert evidence.restarted is None
     assert [(w.index, w.start, w.end, w.canary_weight) for w in evidence.windows] == [
-        (0, 100.0, 110.0, 10.0),
+        (0, 100.1, 110.0, 10.0),
         (1, 120.0, 210.0, 10.0),
-        (2, 210.0, 220.0, 30.0),
+        (2, 210.1, 220.0, 30.0),
     ]
-    assert evidence.last_observed == 220.0
+    assert evidence.next_start == 220.0
     assert {(s.service, s.namespace, s.stable_version, s.canary_version) for s in source.spans} == {
         ("checkout", "shop", "v1", "v2")
     }
@@ -100,7 +120,7 @@ def test_the_evidence_restarts_when_a_window_cannot_be_read_again() -> None:
             HISTORY, source, QUERIES, kind=Kind.CANARY, stable="v1", canary="v2", service="checkout", namespace="shop"
         )
         assert evidence.windows == ()
-        assert evidence.last_observed == 220.0  # never counts a judged request twice
+        assert evidence.next_start == 220.0  # never counts a judged request twice
         assert evidence.restarted is not None
 
 
@@ -109,7 +129,7 @@ def test_a_run_with_no_judgement_yet_has_no_windows() -> None:
     evidence = recollect(
         started, Recording(), QUERIES, kind=Kind.CANARY, stable="v1", canary="v2", service="c", namespace="n"
     )
-    assert evidence.windows == () and evidence.last_observed is None and evidence.restarted is None
+    assert evidence.windows == () and evidence.next_start == 100.1 and evidence.restarted is None
 
 
 def test_the_next_observation_is_due_an_interval_after_the_last_one_or_the_step_start() -> None:

@@ -145,3 +145,44 @@ def test_a_failing_notifier_never_stops_the_rollout(experiment: Experiment) -> N
     clock.now += 60
     orchestrator.observe()
     assert orchestrator.status.phase is Phase.ROLLED_BACK
+
+
+class SlowProvider(RecordingProvider):
+    """A mesh whose writes take 0.4 s (an API server and a proxy push), on the test's clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def apply(self, plan: TrafficPlan) -> None:
+        self.clock.now += 0.4
+        super().apply(plan)
+
+
+class SpanSource(Source):
+    def __init__(self) -> None:
+        super().__init__()
+        self.spans: list[tuple[float, float]] = []
+
+    def collect(self, span: StepSpan, metrics: Sequence[MetricQuery]) -> dict[str, MetricPair]:
+        self.spans.append((span.start, span.end))
+        return super().collect(span, metrics)
+
+
+def test_each_window_starts_when_the_mesh_took_the_weight_it_is_judged_at(experiment: Experiment) -> None:
+    clock, source = Clock(), SpanSource()
+    judge = ScriptedJudge([Outcome.HOLD, Outcome.ADVANCE, Outcome.HOLD])
+    orchestrator = make(experiment, judge, SlowProvider(clock), MemoryStore(), clock, source=source)
+    started = clock.now
+    orchestrator.start()
+    for _ in range(3):
+        clock.now += 30
+        orchestrator.observe()
+    assert source.spans == [
+        (started + 0.4, started + 30.4),  # 5% from the moment the write returned
+        (started + 30.4, started + 60.4),  # a hold keeps the weight: windows are contiguous
+        (started + 60.8, started + 90.8),  # 10% only after its write, not from the judgement that chose it
+    ]
+    assert [w.canary_weight for w in orchestrator.windows] == [5.0, 5.0, 10.0]
+    applied = [e.time for e in orchestrator.status.history if e.event.type == "applied"]
+    assert applied == [started + 0.4, started + 60.8], "the history records when the mesh took each weight"
