@@ -14,11 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rollout.gitops import history
 from rollout.gitops.errors import BranchMissing, GitError
 
 TIMEOUT_SECONDS = 120
 MAX_FILE_BYTES = 1 << 20
-MESSAGE_LIMIT = 2000
+MESSAGE_LIMIT = history.MESSAGE_LIMIT
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 _SHA = re.compile(r"^[0-9a-f]{40,64}$")
 
@@ -166,6 +167,40 @@ class GitRepo:
             return self.commit(tip)
         return CommitInfo(sha, author, message.strip()[:MESSAGE_LIMIT])
 
+    def last_commits(
+        self, tip: str, paths: Iterable[str], under: str = "", since: str | None = None
+    ) -> dict[str, CommitInfo]:
+        """``last_commit`` for many paths under ``under`` out of one walk of the history (``history``).
+
+        ``since``: a commit behind ``tip`` whose history is not read (the last poll's); a path whose
+        answer lies there, and every path when the walk cannot be read, is asked of git alone."""
+        wanted = set(paths)
+        if not wanted:
+            return {}
+        found: dict[str, CommitInfo] = {}
+        try:
+            out = self._walk(tip, under, since)
+        except GitError:  # e.g. a git without --diff-merges (before 2.31): each path alone, as before
+            out = None
+        if out is not None:
+            order, commits = history.parse_walk(out, wanted)
+            for path, walked in history.last_changes(order, commits, tip, wanted).items():
+                found[path] = CommitInfo(walked.sha, walked.author, walked.message)
+        for path in sorted(wanted - set(found)):
+            found[path] = self.last_commit(tip, path)
+        return found
+
+    def _walk(self, tip: str, under: str, since: str | None) -> bytes:
+        """``git log`` from ``tip`` (not into ``since``) with each commit's first-parent changes under ``under``."""
+        revisions = [tip, *([f"^{since}"] if since else [])]
+        spec = ["--", under] if under else []
+        # log.follow would make one path a rename-following walk; this one reads every commit
+        args = ("-c", "log.follow=false", "log", *history.WALK_OPTIONS, *revisions, *spec)
+        result = self._run(*args)
+        if result.returncode != 0:
+            raise GitError(f"cannot read the log of {self.display} (git log exit {result.returncode})")
+        return result.stdout
+
     def commit(self, sha: str) -> CommitInfo:
         out = self._git("log", "-1", "--format=%H%x00%an <%ae>%x00%B", sha, what="read the log")
         sha, author, message = ([*out.split("\0", 2), "", ""])[:3]
@@ -187,7 +222,7 @@ class GitRepo:
             took = f"took over {TIMEOUT_SECONDS}s"
             raise GitError(f"git {args[0]} ({self.display}) {took}; is the host reachable?") from None
         except FileNotFoundError:
-            raise GitError("the git command is not installed; install git 2.30 or later") from None
+            raise GitError("the git command is not installed; install git 2.31 or later") from None
 
     def _batch(self, mode: str, objects: list[str]) -> bytes:
         """``git cat-file --batch[-check]`` over ``objects`` (one id a line)."""

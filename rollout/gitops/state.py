@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,17 +37,103 @@ class FileRecord:
     conflicts: list[str] = field(default_factory=list)  # invalid: keys another file had already started
 
 
+class FileRecords(dict[str, FileRecord]):
+    """path -> record, with an index of which paths' records name each experiment key, so ``owner`` is
+    one look-up, not a scan. Records are replaced, never changed in place (``FileRecord`` is frozen;
+    its ``experiments`` are not edited after it is made). Every way of changing the dict keeps the index."""
+
+    def __init__(self, records: Mapping[str, FileRecord] | Iterable[tuple[str, FileRecord]] = (), /) -> None:
+        super().__init__()
+        self._claims: dict[str, dict[str, int]] = {}  # key -> {path: its place in the dict's order}
+        self._places: dict[str, int] = {}  # path -> its place (insertion order, as the dict iterates)
+        self._next = 0
+        self.update(records)
+
+    def owner(self, key: str) -> str | None:
+        """The first path, in the dict's order, whose record names ``key`` (as a scan in order would find)."""
+        claims = self._claims.get(key)
+        if not claims:
+            return None
+        return next(iter(claims)) if len(claims) == 1 else min(claims, key=claims.__getitem__)
+
+    def __setitem__(self, path: str, record: FileRecord) -> None:
+        if path in self:
+            self._unclaim(path, super().__getitem__(path))
+        else:
+            self._places[path] = self._next
+            self._next += 1
+        super().__setitem__(path, record)
+        for key in record.experiments:
+            self._claims.setdefault(key, {})[path] = self._places[path]
+
+    def __delitem__(self, path: str) -> None:
+        record = super().__getitem__(path)
+        super().__delitem__(path)
+        self._unclaim(path, record)
+        del self._places[path]
+
+    def _unclaim(self, path: str, record: FileRecord) -> None:
+        for key in record.experiments:
+            claims = self._claims.get(key)
+            if claims is not None:
+                claims.pop(path, None)
+                if not claims:
+                    del self._claims[key]
+
+    _MISSING: Any = object()
+
+    def pop(self, path: str, default: Any = _MISSING) -> Any:
+        if path in self:
+            record = super().__getitem__(path)
+            del self[path]
+            return record
+        if default is FileRecords._MISSING:
+            raise KeyError(path)
+        return default
+
+    def popitem(self) -> tuple[str, FileRecord]:
+        path = next(reversed(self))  # as dict.popitem: the last inserted
+        return path, self.pop(path)
+
+    def clear(self) -> None:
+        super().clear()
+        self._claims.clear()
+        self._places.clear()
+
+    def setdefault(self, path: str, default: FileRecord) -> FileRecord:
+        if path not in self:
+            self[path] = default
+        return super().__getitem__(path)
+
+    def update(self, *others: Any, **more: FileRecord) -> None:
+        for other in others:
+            pairs = other.items() if isinstance(other, Mapping) else other
+            for path, record in pairs:
+                self[path] = record
+        for path, record in more.items():
+            self[path] = record
+
+    def __ior__(self, other: Any) -> FileRecords:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+
 @dataclass
 class SourceState:
     commit: str | None = None  # the last commit whose experiment files were all processed
-    files: dict[str, FileRecord] = field(default_factory=dict)
+    # path -> record; always a FileRecords (a plain dict given, or set later, is taken into one)
+    files: dict[str, FileRecord] = field(default_factory=FileRecords)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "files" and not isinstance(value, FileRecords):
+            value = FileRecords(value)
+        super().__setattr__(name, value)
 
     def owner(self, key: str) -> str | None:
-        """The file an experiment key was last started from."""
-        for path, record in self.files.items():
-            if key in record.experiments:
-                return path
-        return None
+        """The file an experiment key was last started from (the first in the files' order that names it)."""
+        files = self.files
+        assert isinstance(files, FileRecords)  # kept so by __setattr__
+        return files.owner(key)
 
 
 def _well_typed(state: SourceState) -> bool:

@@ -15,8 +15,10 @@ Policies (see ``trigger`` for the exactly-once rule):
 - An experiment another file already started is refused (reported once); when that file lets it go
   (edited or removed), the refused file is processed again, with no new commit to it needed.
 
-Cost: a poll reads the new contents through two git processes, parses each file once, journals each
-file's record as soon as it was acted on (``StateFile.record``), and writes the state file once.
+Cost: a poll reads the new contents through two git processes and every new file's commit through
+one more (``GitRepo.last_commits``; a file whose commit lies behind the last poll's, such as one
+unblocked, asks git alone), parses each file once, journals each file's record as soon as it was
+acted on (``StateFile.record``), and writes the state file once.
 """
 
 from __future__ import annotations
@@ -120,6 +122,7 @@ class GitOpsSync:
         self.skip_existing = skip_existing
         self.parse = parse
         self._contents: dict[str, bytes] = {}  # blob -> bytes, read ahead for this poll
+        self._commits: dict[str, CommitInfo] = {}  # path -> the commit it last changed in, found ahead for this poll
         self.source = source_id(repo.display, branch, self.path)
         self.where = f"{repo.display} branch {branch}"
 
@@ -130,6 +133,7 @@ class GitOpsSync:
         result = PollResult(tip)
         if state.commit == tip:
             return result
+        ancestor = False
         if state.commit is not None:
             known = self.repo.has_commit(state.commit)
             ancestor = known and self.repo.is_ancestor(state.commit, tip)
@@ -148,15 +152,21 @@ class GitOpsSync:
             )
         found = changes(tip_files, state)
         self._contents = self.repo.read_blobs(tip_files[p] for p in found.changed)
+        if found.changed and not self._baseline_due(state):
+            since = state.commit if ancestor else None  # the commits behind it were read by earlier polls
+            self._commits = self.repo.last_commits(tip, found.changed, self.path, since)
         try:
             return self._apply(tip, tip_files, found, state, result)
         finally:
-            self._contents = {}
+            self._contents, self._commits = {}, {}
+
+    def _baseline_due(self, state: SourceState) -> bool:
+        return state.commit is None and not state.files and self.skip_existing
 
     def _apply(
         self, tip: str, tip_files: dict[str, str], found: Changes, state: SourceState, result: PollResult
     ) -> PollResult:
-        if state.commit is None and not state.files and self.skip_existing:
+        if self._baseline_due(state):
             return self._baseline(tip, tip_files, state, result)
         unsettled = set(found.changed) | set(found.removed)
         complete = True
@@ -190,7 +200,7 @@ class GitOpsSync:
     def _process(
         self, path: str, blob: str, tip: str, state: SourceState, unsettled: set[str], result: PollResult
     ) -> FileRecord | None:
-        commit = self.repo.last_commit(tip, path)
+        commit = self._commits.get(path) or self.repo.last_commit(tip, path)
         previous = state.files.get(path)
         kept = previous.experiments if previous is not None else {}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,56 @@ def test_a_broken_journal_is_one_line_that_says_what_to_do(tmp_path: Path) -> No
         f"the state file's journal {tmp_path / 'state.json.journal'} cannot be used: a line is not JSON; fix it, "
         "or delete it (what was started since the last completed poll is then started again)"
     )
+
+
+def _scan(state: SourceState, key: str) -> str | None:
+    """``owner`` as it was: the first file, in the files' order, whose record names the key."""
+    return next((path for path, record in state.files.items() if key in record.experiments), None)
+
+
+KEYS = ("demo/a", "demo/b", "demo/c")
+
+
+def _record(rng: random.Random) -> FileRecord:
+    keys = rng.sample(KEYS, rng.randint(0, 2))
+    return FileRecord(f"b{rng.randint(0, 9)}", "c1", {k: "v2" for k in keys}, rng.choice(["started", "invalid"]))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_owner_index_answers_as_a_scan_of_the_files_in_order_through_every_change(seed: int) -> None:
+    rng = random.Random(seed)
+    state = SourceState("c0", {f"e/{i}.yaml": _record(rng) for i in range(4)})
+    for _ in range(300):
+        path, roll = f"e/{rng.randint(0, 6)}.yaml", rng.random()
+        if roll < 0.5:
+            state.files[path] = _record(rng)
+        elif roll < 0.65:
+            state.files.pop(path, None)
+        elif roll < 0.75 and path in state.files:
+            del state.files[path]
+        elif roll < 0.85:
+            state.files.setdefault(path, _record(rng))
+        elif roll < 0.95:
+            state.files.update({path: _record(rng)})
+        else:
+            state.files = {path: _record(rng), **state.files}  # a new mapping is indexed too
+        assert [state.owner(k) for k in KEYS] == [_scan(state, k) for k in KEYS]
+
+
+def test_the_owner_index_after_a_restart_replays_the_journal_in_order(tmp_path: Path) -> None:
+    a_and_b = FileRecord("b3", "c1", {"demo/a": "v2", "demo/b": "v1"}, "invalid")
+    file = StateFile(tmp_path / "state.json")
+    file.save(SOURCE, SourceState("c0", {"e/a.yaml": A, "e/b.yaml": B}))
+    file.record(SOURCE, "e/c.yaml", FileRecord("b4", "c1", {"demo/c": "v2"}, "started"))
+    file.record(SOURCE, "e/a.yaml", None)  # removed: demo/a is free
+    file.record(SOURCE, "e/0.yaml", a_and_b)  # after e/b.yaml in the order, though it sorts first
+    file.record(SOURCE, "e/c.yaml", FileRecord("b5", "c1", {}, "started"))  # let demo/c go
+
+    restarted = StateFile(tmp_path / "state.json").load(SOURCE)
+
+    assert [restarted.owner(k) for k in KEYS] == ["e/0.yaml", "e/b.yaml", None]
+    assert [restarted.owner(k) for k in KEYS] == [_scan(restarted, k) for k in KEYS]
+    file.save(SOURCE, restarted)  # written sorted: e/0.yaml now comes first
+    rewritten = StateFile(tmp_path / "state.json").load(SOURCE)
+    assert [rewritten.owner(k) for k in KEYS] == ["e/0.yaml", "e/0.yaml", None]
+    assert [rewritten.owner(k) for k in KEYS] == [_scan(rewritten, k) for k in KEYS]
