@@ -76,6 +76,10 @@ def controller(
     reconcile_workers: Annotated[
         int, typer.Option(min=1, max=64, help="Experiments reconciled at once (each by one worker at a time).")
     ] = 4,
+    max_concurrent_runs: Annotated[
+        int,
+        typer.Option(min=0, help="Runs under way at once, at most; more Experiments queue, in turn (0: no limit)."),
+    ] = 0,
     log_format: Annotated[str, typer.Option(help="json or text.")] = "json",
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     gitops_repo: Annotated[
@@ -93,6 +97,20 @@ def controller(
     webhook_secret_env: Annotated[
         str | None, typer.Option(help="Environment variable with the push webhooks' shared secret.")
     ] = None,
+    slack_signing_secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="MESHROLL_SLACK_SIGNING_SECRET_FILE",
+            help="File with the Slack app's signing secret: Slack messages get Promote/Pause/Resume/Abort buttons, "
+            "served on POST /slack/actions (or set $MESHROLL_SLACK_SIGNING_SECRET).",
+        ),
+    ] = None,
+    slack_allowed_users: Annotated[
+        str,
+        typer.Option(
+            envvar="MESHROLL_SLACK_ALLOWED_USERS", help="Slack user IDs whose clicks are obeyed: U012AB3CD,U045EF6GH."
+        ),
+    ] = "",
 ) -> None:
     """Run the controller: watch Experiments and run them on Istio, Gateway API or SMI."""
     from prometheus_client import CollectorRegistry
@@ -106,6 +124,8 @@ def controller(
     from rollout.kube.lease import LeaseTimings
     from rollout.kube.objects import Experiments
     from rollout.kube.server import HealthServer, parse_listen
+    from rollout.kube.slack_actions import PATH as SLACK_ACTIONS_PATH
+    from rollout.kube.slack_actions import SlackActions, action_settings
     from rollout.kube.telemetry import Telemetry
 
     if log_format not in ("json", "text"):
@@ -119,6 +139,10 @@ def controller(
         fail(str(exc))
     source_factory = _source_factory(prometheus)
     logs.configure(log_level, log_format)
+    try:
+        slack = action_settings(slack_signing_secret_file, slack_allowed_users, tuple(namespace or ()), os.environ)
+    except RolloutError as exc:
+        fail(str(exc))
     try:
         api = api_client(kubeconfig)
         _check_crd(Experiments(api), tuple(namespace or ()))
@@ -134,6 +158,8 @@ def controller(
         state_dir=state_dir,
         watch_timeout_s=max(1, resync),
         reconcile_workers=reconcile_workers,
+        max_concurrent_runs=max_concurrent_runs,
+        slack_actions=slack is not None,
     )
     registry = CollectorRegistry()
     running = Controller(api, config, Telemetry(registry), source_factory=source_factory)
@@ -150,7 +176,8 @@ def controller(
     elif webhook_listen is not None:
         fail("--webhook-listen needs --gitops-repo: push webhooks trigger a poll of that repository")
     try:
-        server = HealthServer(address, registry, healthy=running.healthy, ready=running.ready).start()
+        posts = {SLACK_ACTIONS_PATH: SlackActions(Experiments(api), slack).handle} if slack is not None else {}
+        server = HealthServer(address, registry, healthy=running.healthy, ready=running.ready, posts=posts).start()
     except RolloutError as exc:
         fail(str(exc))
     stop = threading.Event()

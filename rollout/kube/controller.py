@@ -16,6 +16,10 @@ and the periodic re-list would otherwise retry it as fast as the watch delivers 
 exception: an Experiment refused a start because another run steers its route is reconciled at
 once when a run on that route ends or is deleted (``RouteGate.waiters``), not when its backoff ends.
 
+``max_concurrent_runs`` (``--max-concurrent-runs``) bounds the runs under way at once: an Experiment
+that would start one beyond it is queued (``Ready`` False, reason ``Queued``; ``admission.py`` and
+``run_slots.py``), and those queued are reconciled at once when a run that held a slot here ends.
+
 Leadership lost (or ``stop``) stops every run (``Reconciler.stop_all``); a reconcile under way
 meanwhile registers no run it builds, and a job due while the Lease renewal is late looks again
 later (``runs.LEASE_RECHECK_S``) rather than leaving its run without a job.
@@ -26,7 +30,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +47,7 @@ from rollout.kube.events import EventRecorder
 from rollout.kube.lease import LeaderElector, LeaseTimings
 from rollout.kube.objects import Experiments, Key
 from rollout.kube.reconcile import Reconciler, RunFactory
+from rollout.kube.run_slots import RunSlots
 from rollout.kube.runs import ExperimentRun, RunContext
 from rollout.kube.telemetry import Telemetry
 from rollout.kube.triggers import Trigger, trigger
@@ -65,6 +70,8 @@ class ControllerConfig:
     watch_timeout_s: int = 30  # a watch ends after this long and the list is read again (a resync)
     workers: int = 4  # APScheduler's pool: runs' jobs (observe, tick, steady-state) under way at once
     reconcile_workers: int = 4  # reconciles under way at once (each of a different Experiment)
+    max_concurrent_runs: int = 0  # runs under way at once, at most (0: no limit); the others queue
+    slack_actions: bool = False  # Slack messages carry Promote/Pause/Resume/Abort buttons (POST /slack/actions)
 
 
 class Controller:
@@ -120,12 +127,17 @@ class Controller:
             source_factory=source_factory,
             provider_factory=provider_factory,
             state_dir=config.state_dir,
+            slack_actions=config.slack_actions,
         )
-        self.reconciler = Reconciler(self.experiments, factory, self.recorder, telemetry, clock=clock)
+        slots = RunSlots(
+            self.experiments, config.max_concurrent_runs, scopes=config.namespaces, clock=clock, wake=self._wake
+        )
+        self.reconciler = Reconciler(self.experiments, factory, self.recorder, telemetry, clock=clock, slots=slots)
         self._stop = threading.Event()  # no new work: watches, reconciles and runs end
         self._halted = threading.Event()  # nothing may write any more (set once running jobs have finished)
         self._threads: list[threading.Thread] = []
-        self._failures: dict[Key, int] = {}
+        self._failures: dict[Key, int] = {}  # failures in a row (the backoff); workers and run jobs: _failures_lock
+        self._failures_lock = threading.Lock()
         self._listed: dict[str, float] = {}  # scope -> monotonic time of the last good list or event
         self._scope_keys: dict[str, set[Key]] = {}  # written by the watches, read by the Lease loop: _keys_lock
         self._keys_lock = threading.Lock()
@@ -291,16 +303,21 @@ class Controller:
         began = time.monotonic()
         try:
             self.reconciler.reconcile(key)
-            if key in self._failures and key in self.reconciler.runs:
-                self._failures.pop(key, None)
-                self.reconciler.clear_problem(key)
-            elif key not in self.reconciler.runs:
-                self._failures.pop(key, None)  # nothing runs for it (deleted, finished, idle): no backoff to keep
+            if key in self.reconciler.runs:
+                if self._forget_failures(key):
+                    self.reconciler.clear_problem(key)
+            else:
+                self._forget_failures(key)  # nothing runs for it (deleted, finished, idle): no backoff to keep
                 self._wake_waiters(key)
         except Exception as exc:
             self._run_failed(key, exc)
         finally:
             self.telemetry.reconcile.observe(time.monotonic() - began)
+
+    def _forget_failures(self, key: Key) -> bool:
+        """Reset ``key``'s backoff; whether it had failed."""
+        with self._failures_lock:
+            return self._failures.pop(key, None) is not None
 
     def _run_ended(self, key: Key) -> None:
         """A run of ``key`` is done (its job or reconcile saw it): reconcile it, and whoever waited for its route."""
@@ -309,8 +326,12 @@ class Controller:
 
     def _wake_waiters(self, key: Key) -> None:
         """Nothing of ``key``'s runs steers a route now: the Experiments refused a start on its route are
-        reconciled at once (not when their backoff ends); one of them starts, the others wait on it."""
-        for waiter in self.reconciler.routes.waiters(key):
+        reconciled at once (not when their backoff ends); one of them starts, the others wait on it. So
+        are those queued for a run slot (``--max-concurrent-runs``) when ``key``'s run held one."""
+        self._wake(self.reconciler.routes.waiters(key) | self.reconciler.slots.release(key))
+
+    def _wake(self, keys: Iterable[Key]) -> None:
+        for waiter in keys:
             self.queue.add(waiter, urgent=True)
 
     def _run_failed(self, key: Key, exc: BaseException, run: ExperimentRun | None = None) -> None:
@@ -328,8 +349,9 @@ class Controller:
             log.info("%s: run %d stopped: %s", key, number, _one_line(exc))
             return
         reason = _reason(exc)
-        count = self._failures.get(key, 0)
-        self._failures[key] = count + 1
+        with self._failures_lock:  # a run's job and a reconcile of its key may fail at once
+            count = self._failures.get(key, 0)
+            self._failures[key] = count + 1
         delay = BACKOFF_S[min(count, len(BACKOFF_S) - 1)]
         self.queue.retry(key, delay)  # first: the watch event of the report's status write finds it backing off
         self.telemetry.errors.labels(reason).inc()

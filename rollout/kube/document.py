@@ -10,6 +10,9 @@ controller need:
   restart, or a supersede, works from these, never from a spec edited since);
 - ``previousRuns``: a short summary of earlier runs (the last ``MAX_PREVIOUS_RUNS``);
 - ``lastCommand``: the ``meshroll.io/command`` annotation value handled last;
+- ``queuedGeneration`` and ``queuedSince``: the generation that waits for a free run slot
+  (``--max-concurrent-runs``) and when the controller first queued it (its place in line, see
+  ``admission.py``); cleared when a run starts;
 - ``controller``: the identity of the replica that wrote the status;
 - ``conditions``: Progressing, Promoted, RolledBack, Ready (see ``conditions``).
 """
@@ -38,6 +41,8 @@ KUBE_FIELDS = (
     "runSpec",
     "previousRuns",
     "lastCommand",
+    "queuedGeneration",
+    "queuedSince",
     "controller",
     "conditions",
 )
@@ -54,6 +59,8 @@ class RunInfo:
     observed_generation: int = 0
     previous: tuple[Obj, ...] = ()
     last_command: str = ""
+    queued_generation: int = 0  # waits for a run slot since queued_since (RFC 3339); 0: not queued
+    queued_since: str = ""
 
     def next_run(self, generation: int, spec: Obj, finished: Status | None) -> RunInfo:
         """The info of a new run of ``generation``, with the current one summed up in ``previous``."""
@@ -61,7 +68,14 @@ class RunInfo:
         if self.run > 0 and finished is not None:
             previous = (*previous, run_summary(self, finished))[-MAX_PREVIOUS_RUNS:]
         return replace(
-            self, run=self.run + 1, generation=generation, spec=spec, observed_generation=generation, previous=previous
+            self,
+            run=self.run + 1,
+            generation=generation,
+            spec=spec,
+            observed_generation=generation,
+            previous=previous,
+            queued_generation=0,
+            queued_since="",
         )
 
 
@@ -86,6 +100,8 @@ def split(raw: Mapping[str, Any] | None) -> StoredStatus:
         observed_generation=_int(raw.get("observedGeneration")),
         previous=tuple(p for p in raw.get("previousRuns") or () if isinstance(p, dict)),
         last_command=str(raw.get("lastCommand") or ""),
+        queued_generation=_int(raw.get("queuedGeneration")),
+        queued_since=str(raw.get("queuedSince") or ""),
     )
     conditions = tuple(c for c in raw.get("conditions") or () if isinstance(c, dict))
     own = _own(raw)
@@ -211,6 +227,9 @@ def compose(status: Status | None, info: RunInfo, conditions: list[Obj], control
     )
     if info.spec is not None:
         body["runSpec"] = info.spec
+    if info.queued_generation:
+        body["queuedGeneration"] = info.queued_generation
+        body["queuedSince"] = info.queued_since
     return body
 
 

@@ -5,7 +5,8 @@ note carries the step, the weights and, for a judgement, each metric's numbers (
 interval, e-value or p-value, sample sizes). ``EventRecorder`` posts them: an Event whose
 regarding object, reason and note repeat one already posted within ``DEDUPE_WINDOW_S`` is not
 posted again; the first one's ``series`` (count, lastObservedTime) is updated instead, as
-``kubectl events`` shows it. Posting never stops a rollout: failures are logged (once per reason).
+``kubectl events`` shows it (a repeat recorded while the first is being posted, from another thread,
+waits for it: one Event, never two). Posting never stops a rollout: failures are logged (once per reason).
 Verbs: ``events`` (events.k8s.io) create, patch.
 """
 
@@ -17,7 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -129,8 +130,11 @@ def micro_time(seconds: float) -> str:
 @dataclass
 class _Posted:
     name: str
-    count: int
+    count: int  # times recorded (the Event's series count once it is created)
     first_seen: float
+    created: bool = False
+    reported: int = 0  # the count the Event (and its series) on the API server says
+    lock: threading.Lock = field(default_factory=threading.Lock)  # its create, and each patch of its series
 
 
 class EventRecorder:
@@ -168,24 +172,42 @@ class EventRecorder:
         now = self.clock()
         namespace = str(regarding.get("namespace") or "default")
         key = (str(regarding.get("uid") or regarding.get("name")), text.type, text.reason, text.note)
-        with self._lock:
+        with self._lock:  # the entry is claimed before anything is posted: a second record waits for the create
             seen = self._seen.get(key)
-            if seen is not None and now - seen.first_seen > DEDUPE_WINDOW_S:
-                del self._seen[key]
-                seen = None
-            if seen is not None:
-                seen.count += 1
-                count, name = seen.count, seen.name
-            else:
-                count, name = 1, _event_name(regarding, text, now)
-        if count > 1:
-            patch = {"series": {"count": count, "lastObservedTime": micro_time(now)}}
-            call(
-                f"updating Event {namespace}/{name}",
-                lambda: self._api.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, patch),
-            )
-            self.deduplicated += 1
-            return
+            if seen is None or now - seen.first_seen > DEDUPE_WINDOW_S:
+                seen = self._seen[key] = _Posted(_event_name(regarding, text, now), 0, now)
+                self._seen.move_to_end(key)
+                while len(self._seen) > CACHE_SIZE:
+                    self._seen.popitem(last=False)
+            seen.count += 1
+        with seen.lock:
+            if seen.created:
+                self._patch_series(namespace, seen, now)
+                return
+            try:
+                self._create(regarding, text, namespace, seen.name, now)
+            except KubeError:
+                with self._lock:
+                    seen.count -= 1  # not posted: the next record of it creates the Event
+                raise
+            seen.created, seen.reported = True, 1
+            self._patch_series(namespace, seen, now)  # when it was recorded again while it was being created
+
+    def _patch_series(self, namespace: str, seen: _Posted, now: float) -> None:
+        """Set the Event's series to the count recorded so far (under ``seen.lock``: the patches go in order)."""
+        with self._lock:
+            count = seen.count
+        if count <= seen.reported:
+            return  # a record that came meanwhile has sent this count already
+        patch = {"series": {"count": count, "lastObservedTime": micro_time(now)}}
+        call(
+            f"updating Event {namespace}/{seen.name}",
+            lambda: self._api.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, seen.name, patch),
+        )
+        seen.reported = count
+        self.deduplicated += 1
+
+    def _create(self, regarding: Mapping[str, Any], text: EventText, namespace: str, name: str, now: float) -> None:
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "Event",
@@ -204,10 +226,6 @@ class EventRecorder:
             lambda: self._api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body),
         )
         self.posted += 1
-        with self._lock:
-            self._seen[key] = _Posted(name, 1, now)
-            while len(self._seen) > CACHE_SIZE:
-                self._seen.popitem(last=False)
 
 
 def _event_name(regarding: Mapping[str, Any], text: EventText, now: float) -> str:

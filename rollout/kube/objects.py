@@ -145,6 +145,29 @@ class Experiments:
             ),
         )
 
+    def patch_annotations(self, key: Key, annotations: Mapping[str, str], resource_version: str) -> Obj:
+        """Set ``annotations`` (a JSON merge patch of those keys alone), conditional on ``resource_version``
+        when one is given (409 if the object changed since it was read)."""
+        metadata: Obj = {"annotations": dict(annotations)}
+        if resource_version:
+            metadata["resourceVersion"] = resource_version
+        return cast(
+            Obj,
+            call(
+                f"annotating Experiment {key}",
+                lambda: self._api.patch_namespaced_custom_object(
+                    GROUP,
+                    VERSION,
+                    key.namespace,
+                    PLURAL,
+                    key.name,
+                    {"metadata": metadata},
+                    _request_timeout=REQUEST_TIMEOUT,
+                    _content_type="application/merge-patch+json",
+                ),
+            ),
+        )
+
 
 def experiment_from(obj: Mapping[str, Any], spec: Mapping[str, Any] | None = None) -> Experiment:
     """The validated Experiment of an object (with ``spec`` instead of its own, when given).

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,15 +28,18 @@ from analysis.engines import engine_for
 from analysis.sources import MetricSource
 from rollout.chaos_stop import STOPPED_ANNOTATION  # set by 'meshroll chaos stop --all'
 from rollout.chaos_watch import SteadyState
+from rollout.kube.admission import QUEUED, Queue, place_of
 from rollout.kube.client import NotFound, NotLeader
+from rollout.kube.command_by import command_author
 from rollout.kube.conditions import Problem
 from rollout.kube.deletion import Finalizer
 from rollout.kube.document import RunInfo, StoredStatus, split
-from rollout.kube.events import EventRecorder, EventText
+from rollout.kube.events import EventRecorder, EventText, micro_time
 from rollout.kube.finalizer import deleting, held, wanted
 from rollout.kube.objects import Experiments, InvalidExperiment, Key, experiment_from, reference
 from rollout.kube.revisions import Adopt, Drive, Idle, Reject, StartRun, Supersede, next_step
 from rollout.kube.route_gate import RouteGate, steers_elsewhere
+from rollout.kube.run_slots import RunSlots
 from rollout.kube.runs import COMMANDS, ExperimentRun, FencedProvider, RunContext
 from rollout.kube.store import KubeStatusStore
 from rollout.kube.telemetry import Telemetry
@@ -65,8 +69,10 @@ class RunFactory:
         source_factory: Callable[[], MetricSource],
         provider_factory: Callable[..., Any] | None,
         state_dir: Path | None,
+        slack_actions: bool = False,
     ) -> None:
         self.api = api
+        self.slack_actions = slack_actions
         self.experiments = experiments
         self.context = context
         self.identity = identity
@@ -92,7 +98,12 @@ class RunFactory:
         experiment = experiment_from(obj, info.spec)
         provider = self._provider(experiment, reference(obj))
         analysis = experiment.spec.analysis
-        notifiers = notifiers_for(experiment, self.state_dir, secret_reader=KubernetesSecretReader(self.api))
+        notifiers = notifiers_for(
+            experiment,
+            self.state_dir,
+            secret_reader=KubernetesSecretReader(self.api),
+            slack_actions=self.slack_actions,
+        )
         store = self.store(key, info)
         orchestrator = Orchestrator(
             experiment,
@@ -140,6 +151,7 @@ class Reconciler:
         telemetry: Telemetry,
         *,
         clock: Callable[[], float],
+        slots: RunSlots | None = None,
     ) -> None:
         self.experiments = experiments
         self.factory = factory
@@ -150,6 +162,7 @@ class Reconciler:
         self.finalizer = Finalizer(experiments, recorder, factory.provider)
         self._lock = threading.Lock()
         self.routes = RouteGate()
+        self.slots = slots if slots is not None else RunSlots(experiments, 0, clock=clock)  # --max-concurrent-runs
         self._epoch = 0  # counts stop_all: a reconcile that began before one registers no run (see _ensure)
         self._reconciling = threading.local()  # the epoch the reconcile on this thread began in
 
@@ -169,6 +182,8 @@ class Reconciler:
         if stored.edited:
             log.warning("%s: %s", key, stored.edited)
             self.recorder.record(reference(obj), EventText("Warning", "StatusEdited", "Reconcile", stored.edited))
+        if stored.status is not None and not stored.status.done:
+            self.slots.hold(key)  # a run under way (here or not): its end frees a slot for those waiting
         generation = int((obj.get("metadata") or {}).get("generation") or 1)
         spec = obj.get("spec") or {}
         problem: str | None = None
@@ -224,6 +239,7 @@ class Reconciler:
                 if current:
                     self.runs[key] = run
                     self.routes.steered_by(key, target)
+                    self.slots.hold(key)
             if not current:  # stop_all ran meanwhile (leadership lost, or stopping): it would never stop this run
                 run.stop()
                 raise NotLeader(f"not starting or resuming {key}'s run: the controller stopped acting meanwhile")
@@ -231,17 +247,39 @@ class Reconciler:
                 run.begin()
         return run
 
-    def _start(self, key: Key, obj: Obj, stored: StoredStatus, generation: int) -> None:
-        """Start a run. Reconciles of different Experiments run at once: the check that the route is free
-        and the run's first status write (which the next check reads) are one step per routing object."""
+    def _start(self, key: Key, obj: Obj, stored: StoredStatus, generation: int, *, slot_kept: bool = False) -> None:
+        """Start a run, or queue it when the runs under way are at the limit (``slot_kept``: a superseded run's
+        slot is this one's). Reconciles of different Experiments run at once: the check that the route is free
+        and the run's first status write (which the next check reads) are one step per routing object, and
+        the count of runs under way and that write are one step for all (``RunSlots.admitting``)."""
         self.drop(key)
         target = routing_target(experiment_from(obj))
         with self.routes.entering(key, target):
             self._check_route_free(key, target)
-            info = stored.info.next_run(generation, dict(obj.get("spec") or {}), stored.status)
-            info = replace(info, last_command=_annotation(obj))  # a command given before the run is spent
-            log.info("%s: starting run %d (generation %d)", key, info.run, generation)
-            self._ensure(key, obj, StoredStatus(None, info))
+            with self.slots.admitting(key, obj) if not slot_kept else nullcontext(None) as decision:
+                if isinstance(decision, Queue):
+                    self._queued(key, obj, stored, generation, decision)
+                    return
+                info = stored.info.next_run(generation, dict(obj.get("spec") or {}), stored.status)
+                info = replace(info, last_command=_annotation(obj))  # a command given before the run is spent
+                log.info("%s: starting run %d (generation %d)", key, info.run, generation)
+                self._ensure(key, obj, StoredStatus(None, info))
+
+    def _queued(self, key: Key, obj: Obj, stored: StoredStatus, generation: int, queue: Queue) -> None:
+        """Report that ``key`` waits for a run slot: Ready False (Queued) and, once per generation, an Event."""
+        ready = next((c for c in stored.conditions if c.get("type") == "Ready"), {})
+        info = stored.info
+        if info.queued_generation != generation:  # its place in line from now on (admission.place_of)
+            since = place_of(obj, self.clock()).asked
+            info = replace(info, queued_generation=generation, queued_since=micro_time(since))
+        first = ready.get("reason") != QUEUED or ready.get("observedGeneration") != generation
+        if first:
+            log.info("%s: generation %d %s", key, generation, queue.message)
+            self.recorder.record(reference(obj), EventText("Normal", QUEUED, "Queue", queue.message))
+        elif ready.get("message") == queue.message and info == stored.info:
+            return  # already reported
+        store = self._loaded_store(key, info)
+        store.refresh(Problem(QUEUED, queue.message), observed_generation=generation)
 
     def _check_route_free(self, key: Key, target: RoutingTarget | None) -> None:
         """Raise MeshError when another Experiment's run under way steers ``target`` (the route ``key`` would):
@@ -272,14 +310,15 @@ class Reconciler:
     def _supersede(self, key: Key, obj: Obj, stored: StoredStatus, step: Supersede) -> None:
         # Not begun if not running here: resuming would re-apply the stored step first, and when the
         # mesh refuses that step (the reason the spec was edited, often) the new run would never start.
-        run = self._ensure(key, obj, stored, begin=False)
-        log.info("%s: run %d is %s", key, run.number, step.reason)
-        if not run.supersede(step.reason):
-            self.drop(key, run.number)  # rebuilt (and begun, if it is to go on) by the next reconcile
-            return  # the abort did not reach the mesh: the run failed and this key comes back after a backoff
-        self.drop(key)
-        fresh = self.experiments.get(key)
-        self._start(key, fresh, split(fresh.get("status")), step.generation)
+        with self.slots.keeping(key):  # its slot passes to the new run: never queued behind others for it
+            run = self._ensure(key, obj, stored, begin=False)
+            log.info("%s: run %d is %s", key, run.number, step.reason)
+            if not run.supersede(step.reason):
+                self.drop(key, run.number)  # rebuilt (and begun, if it is to go on) by the next reconcile
+                return  # the abort did not reach the mesh: the run failed and this key comes back after a backoff
+            self.drop(key)
+            fresh = self.experiments.get(key)
+            self._start(key, fresh, split(fresh.get("status")), step.generation, slot_kept=True)
 
     def _reject(self, key: Key, obj: Obj, stored: StoredStatus, generation: int, step: Reject) -> None:
         self.recorder.record(reference(obj), EventText("Warning", "InvalidSpec", "Validate", step.problem))
@@ -320,8 +359,9 @@ class Reconciler:
             return
         command = value.split(":", 1)[0].strip().lower()
         if command in COMMANDS:
-            log.info("%s: %s (annotation %s)", run.key, command, COMMAND_ANNOTATION)
-            run.command(command, by=f"annotation {COMMAND_ANNOTATION}")
+            author = command_author((obj.get("metadata") or {}).get("annotations") or {}, value)
+            log.info("%s: %s (annotation %s, by %s)", run.key, command, COMMAND_ANNOTATION, author or "unknown")
+            run.command(command, by=author or f"annotation {COMMAND_ANNOTATION}")
         else:
             self.recorder.record(reference(obj), _ignored(value, ""))
         run.refresh(run.store.problem, last_command=value)

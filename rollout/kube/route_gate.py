@@ -42,7 +42,8 @@ class RouteGate:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._locks: dict[RouteName, threading.Lock] = {}  # one start at a time per routing object (never pruned)
+        self._locks: dict[RouteName, threading.Lock] = {}  # one start at a time per routing object, while in use
+        self._users: dict[RouteName, int] = {}  # starts holding or waiting for each lock: at 0 the lock is dropped
         self._route_of: dict[Key, RouteName] = {}  # the routing object of each key's run built here
         self._waiting: dict[RouteName, set[Key]] = {}  # keys whose start checked a route since a run last ended on it
 
@@ -53,10 +54,17 @@ class RouteGate:
         with self._lock:  # before the check reads who holds the route: a run that ends after it wakes this key
             self._waiting.setdefault(name, set()).add(key)
             lock = self._locks.setdefault(name, threading.Lock())
-        with lock:
-            yield
-        with self._lock:
-            self._waiting.get(name, set()).discard(key)
+            self._users[name] = self._users.get(name, 0) + 1
+        try:
+            with lock:
+                yield
+            with self._lock:
+                self._discard_waiting(name, key)
+        finally:
+            with self._lock:
+                self._users[name] -= 1
+                if not self._users[name]:  # nobody holds or waits for it: a route seen once costs nothing after
+                    del self._users[name], self._locks[name]
 
     def steered_by(self, key: Key, target: RoutingTarget | None) -> None:
         """``key``'s run, built here, steers ``target``."""
@@ -70,3 +78,10 @@ class RouteGate:
         with self._lock:
             name = self._route_of.pop(ended, None)
             return self._waiting.pop(name, set()) if name is not None else set()
+
+    def _discard_waiting(self, name: RouteName, key: Key) -> None:
+        waiting = self._waiting.get(name)
+        if waiting is not None:
+            waiting.discard(key)
+            if not waiting:
+                del self._waiting[name]

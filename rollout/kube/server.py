@@ -1,4 +1,5 @@
-"""``/metrics``, ``/healthz`` and ``/readyz`` on one port, in a background thread.
+"""``/metrics``, ``/healthz`` and ``/readyz`` on one port, in a background thread (and the POST
+routes given, such as Slack's ``/slack/actions``).
 
 ``/healthz`` answers 200 while the controller's threads are alive (liveness: a stuck or dead
 controller is restarted); ``/readyz`` answers 200 once the controller has listed its
@@ -9,7 +10,8 @@ spares). Each failing check is named in the body.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -17,6 +19,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from rollout.errors import RolloutError
 
 Check = Callable[[], list[str]]  # the names of failing checks (empty: all pass)
+MAX_POST_BYTES = 1 << 20  # a Slack click carries the whole message it was on; far below this
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A POST route's answer."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+
+
+PostRoute = Callable[[Mapping[str, str], bytes], Reply]  # (headers, raw body) -> the answer
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -30,10 +45,19 @@ def parse_listen(text: str) -> tuple[str, int]:
 class HealthServer:
     """Serves the registry and the two health checks until ``stop``."""
 
-    def __init__(self, address: tuple[str, int], registry: CollectorRegistry, *, healthy: Check, ready: Check) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        registry: CollectorRegistry,
+        *,
+        healthy: Check,
+        ready: Check,
+        posts: Mapping[str, PostRoute] | None = None,
+    ) -> None:
         self.registry = registry
         self.healthy = healthy
         self.ready = ready
+        self.posts = dict(posts or {})
         handler = _handler(self)
         try:
             self._server = ThreadingHTTPServer(address, handler)
@@ -70,6 +94,22 @@ def _handler(owner: HealthServer) -> type[BaseHTTPRequestHandler]:
                 self._send(200 if not failing else 503, body, "text/plain; charset=utf-8")
             else:
                 self._send(404, b"not found: try /metrics, /healthz or /readyz\n", "text/plain; charset=utf-8")
+
+        def do_POST(self) -> None:
+            route = owner.posts.get(self.path.split("?", 1)[0])
+            if route is None:
+                self._send(404, b"not found\n", "text/plain; charset=utf-8")
+                return
+            length = self.headers.get("Content-Length", "")
+            if not length.isdigit():
+                self._send(411, b"a Content-Length is required\n", "text/plain; charset=utf-8")
+                return
+            if int(length) > MAX_POST_BYTES:
+                self._send(413, b"too large\n", "text/plain; charset=utf-8")
+                return
+            body = self.rfile.read(int(length))
+            reply = route({k: v for k, v in self.headers.items()}, body)
+            self._send(reply.status, reply.body, reply.content_type)
 
         def _send(self, code: int, body: bytes, content_type: str) -> None:
             self.send_response(code)

@@ -49,11 +49,13 @@ def notifiers_for(
     *,
     env: Mapping[str, str] | None = None,
     secret_reader: SecretReader | None = None,
+    slack_actions: bool = False,
 ) -> list[Notifier]:
     """The notifiers ``experiment.spec.notify`` asks for; queues and threads are kept in ``state_dir``.
 
     A notifier that cannot be built (no token, unreadable Secret) is left out with a warning in the
-    log: notifications are never a reason not to run.
+    log: notifications are never a reason not to run. ``slack_actions``: Slack messages of a run in
+    progress carry Promote, Pause/Resume and Abort buttons (the controller serves their clicks).
     """
     env = os.environ if env is None else env
     spec = experiment.spec.notify
@@ -64,7 +66,7 @@ def notifiers_for(
 
     notifiers: list[Notifier] = []
     if spec.slack is not None:
-        slack = _slack(spec.slack, experiment, env, secret_reader, file)
+        slack = _slack(spec.slack, experiment, env, secret_reader, file, slack_actions)
         if slack is not None:
             notifiers.append(slack)
     for hook in spec.webhooks:
@@ -88,6 +90,7 @@ def _slack(
     env: Mapping[str, str],
     reader: SecretReader | None,
     file: _FileNamer,
+    actions: bool,
 ) -> Notifier | None:
     namespace = experiment.metadata.namespace
     if spec.channel:
@@ -101,12 +104,13 @@ def _slack(
                 queue_file=file("slack-queue.json"),
                 threads=threads,
                 base_url=env.get(SLACK_API_URL_ENV) or None,
+                actions=actions,
             )
     url = _secret(spec.webhook_secret, "url", namespace, reader)
     if url is None and spec.webhook_url_env:
         url = from_env(spec.webhook_url_env, env)
     if url is not None:
-        return slack_webhook_notifier(url, queue_file=file("slack-webhook-queue.json"))
+        return slack_webhook_notifier(url, queue_file=file("slack-webhook-queue.json"), actions=actions)
     where = f"${spec.token_env}" + (f" or Secret {namespace}/{spec.token_secret}" if spec.token_secret else "")
     if spec.webhook_url_env:
         where += f", or ${spec.webhook_url_env}"

@@ -83,6 +83,11 @@ def commit_from(source: Source | None) -> Commit | None:
     return Commit(source.commit, source.author, source.message, source.repo, source.path)
 
 
+def run_id(status: Status) -> str:
+    """The identity of the run ``status`` belongs to (its start time), as notifications and their buttons carry it."""
+    return f"{status.started_at:.3f}" if status.started_at is not None else ""
+
+
 def facts(experiment: Experiment, status: Status, note: Notify) -> Facts:
     target = experiment.spec.target
     judged = note.event if isinstance(note.event, Judged) else None
@@ -104,7 +109,7 @@ def facts(experiment: Experiment, status: Status, note: Notify) -> Facts:
         metrics=judged.metrics if judged else (),
         commit=commit_from(status.source),
         time=status.updated_at,
-        run=f"{status.started_at:.3f}" if status.started_at is not None else "",
+        run=run_id(status),
     )
 
 

@@ -26,6 +26,7 @@ from slack_sdk.webhook import WebhookClient
 
 from rollout.machine import Notify
 from rollout.notify.blocks import Block, event_blocks, headline, notice_blocks, plain_text, summary_blocks
+from rollout.notify.buttons import with_actions
 from rollout.notify.facts import facts
 from rollout.notify.queue import Delivery, DeliveryQueue, PermanentFailure, TemporaryFailure
 from rollout.notify.secrets import Secret, redacting_logger
@@ -149,22 +150,36 @@ class SlackWebhookSender:
 
 
 class SlackNotifier:
-    """Queues Slack messages for an experiment's events (and GitOps notices); never blocks the caller."""
+    """Queues Slack messages for an experiment's events (and GitOps notices); never blocks the caller.
 
-    def __init__(self, queue: DeliveryQueue, threads: ThreadStore | None = None, *, threaded: bool = True) -> None:
+    With ``actions`` (the controller serves Slack's clicks), the message that stands for a run in
+    progress carries its buttons: the thread's first message, kept current (or, without threads,
+    each event's message)."""
+
+    def __init__(
+        self,
+        queue: DeliveryQueue,
+        threads: ThreadStore | None = None,
+        *,
+        threaded: bool = True,
+        actions: bool = False,
+    ) -> None:
         self.queue = queue
         self.threads = threads or MemoryThreadStore()
         self.threaded = threaded
+        self.actions = actions
         self._roots: set[tuple[str, str]] = set()  # runs whose first message is already queued
         self._lock = threading.Lock()
 
     def notify(self, experiment: Experiment, status: Status, note: Notify) -> None:
         f = facts(experiment, status, note)
+        summary = with_actions(summary_blocks(f), f) if self.actions else summary_blocks(f)
+        events = with_actions(event_blocks(f), f) if self.actions and not self.threaded else event_blocks(f)
         body = {
             "text": headline(f) if self.threaded else plain_text(f),
-            "blocks": event_blocks(f),
+            "blocks": events,
             "summary_text": headline(f),
-            "summary": summary_blocks(f),
+            "summary": summary,
         }
         self.queue.put(Delivery(f.experiment, f.run, "post", f.terminal, body, kind=f.kind))
         if not self.threaded:
@@ -173,7 +188,7 @@ class SlackNotifier:
             first = (f.experiment, f.run) not in self._roots and self.threads.get(f.experiment, f.run) is None
             self._roots.add((f.experiment, f.run))
         if not first:
-            update = {"text": headline(f), "blocks": summary_blocks(f)}
+            update = {"text": headline(f), "blocks": summary}
             self.queue.put(Delivery(f.experiment, f.run, "update", f.terminal, update, kind=f.kind))
 
     def notice(self, emoji: str, title: str, lines: list[str]) -> None:
@@ -191,14 +206,17 @@ def slack_bot_notifier(
     queue_file: Path | None = None,
     threads: ThreadStore | None = None,
     base_url: str | None = None,
+    actions: bool = False,
     **queue_options: Any,
 ) -> SlackNotifier:
     sender = SlackBotSender(web_client(token, base_url=base_url), channel, threads or MemoryThreadStore())
     queue = DeliveryQueue(sender, name="slack", path=queue_file, replaces=frozenset({"update"}), **queue_options)
-    return SlackNotifier(queue, sender.threads)
+    return SlackNotifier(queue, sender.threads, actions=actions)
 
 
-def slack_webhook_notifier(url: Secret, *, queue_file: Path | None = None, **queue_options: Any) -> SlackNotifier:
+def slack_webhook_notifier(
+    url: Secret, *, queue_file: Path | None = None, actions: bool = False, **queue_options: Any
+) -> SlackNotifier:
     sender = SlackWebhookSender(webhook_client(url))
     queue = DeliveryQueue(sender, name="slack-webhook", path=queue_file, **queue_options)
-    return SlackNotifier(queue, threaded=False)
+    return SlackNotifier(queue, threaded=False, actions=actions)

@@ -104,6 +104,13 @@ def test_reconcile_workers_reach_the_controller_from_the_values() -> None:
     assert "--reconcile-workers=4" in default["containers"][0]["args"]
 
 
+def test_max_concurrent_runs_reaches_the_controller_from_the_values() -> None:
+    args = by_kind(render("mr", "meshroll-system", {"maxConcurrentRuns": 3}), "Deployment")[0]["spec"]["template"]
+    assert "--max-concurrent-runs=3" in args["spec"]["containers"][0]["args"]
+    default = by_kind(render("mr", "meshroll-system", {}), "Deployment")[0]["spec"]["template"]["spec"]
+    assert "--max-concurrent-runs=0" in default["containers"][0]["args"]  # no limit
+
+
 def test_the_cluster_role_grants_exactly_what_the_code_uses() -> None:
     assert rules(render("mr", "meshroll-system")) == [
         ("meshroll.io", "experiments", (), ("get", "list", "watch", "patch")),  # patch: its finalizer

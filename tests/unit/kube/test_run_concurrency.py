@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -144,3 +146,25 @@ def _due(ctl: Controller) -> list[Key]:
     while (key := ctl.queue.get(timeout=0.0)) is not None:
         keys.append(key)
     return keys
+
+
+class SlowCounts(dict[Key, int]):
+    """The backoff counts, read slowly: two failures counted at once interleave unless the count is locked."""
+
+    def get(self, key: Key, default: Any = None) -> Any:
+        value = super().get(key, default)
+        time.sleep(0.05)
+        return value
+
+
+def test_failures_counted_at_once_from_a_job_and_a_worker_are_both_counted() -> None:
+    ctl = controller()
+    ctl._failures = SlowCounts()
+    ctl.reconciler.report = lambda key, problem: None  # type: ignore[method-assign]
+    threads = [threading.Thread(target=ctl._run_failed, args=(KEY, MeshError("refused"))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert ctl._failures[KEY] == 2  # the next delay is the third of the backoff, not the second again
