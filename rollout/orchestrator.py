@@ -74,13 +74,21 @@ class Orchestrator:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def resume(self) -> Status:
-        """Make the mesh match the saved status: sweep owned faults that the intent lacks, re-apply it."""
+        """Make the mesh match the saved status: sweep owned faults that the intent lacks, re-apply it.
+
+        The sweep takes away everything meshroll added to the routing object (fault routes, and the
+        A/B, mirror and session-affinity parts too); whatever the intent holds of those is put back at
+        once, so a restarted A/B or sticky run does not route its cohort by weight meanwhile."""
         swept = self.provider.sweep(self.experiment.key) if not self.status.traffic.faults else []
         if swept:
             log.info("swept orphan faults", extra={"faults": swept, "experiment": self.experiment.key})
-        if self.status.phase is not Phase.PENDING and not self.status.traffic_applied:
+        if self.status.phase is Phase.PENDING:
+            return self.status
+        if not self.status.traffic_applied:
             self._apply_intent()
             self._step(Applied())
+        elif swept and not self.intended_plan().is_safe:
+            self._apply_intent()
         return self.status
 
     def start(self) -> Status:

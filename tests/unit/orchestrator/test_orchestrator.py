@@ -186,3 +186,34 @@ def test_each_window_starts_when_the_mesh_took_the_weight_it_is_judged_at(experi
     assert [w.canary_weight for w in orchestrator.windows] == [5.0, 5.0, 10.0]
     applied = [e.time for e in orchestrator.status.history if e.event.type == "applied"]
     assert applied == [started + 0.4, started + 60.8], "the history records when the mesh took each weight"
+
+
+class SweepingProvider(RecordingProvider):
+    """A mesh that still holds the run's cohort route when the process restarts (the sweep removes it)."""
+
+    def sweep(self, owner: str) -> list[str]:
+        return [f"meshroll-ab-{owner.replace('/', '.')}"]
+
+
+AB_TEST = """
+apiVersion: meshroll.io/v1alpha1
+kind: Experiment
+metadata: {name: shop, namespace: demo}
+spec:
+  target: {service: checkout, stable: {version: v1}, canary: {version: v2}}
+  mesh: {provider: local}
+  strategy: {abTest: {match: [{headers: {x-beta: "1"}}], duration: 10m}}
+  analysis:
+    metrics: [{name: errors, template: istio-error-rate}]
+"""
+
+
+def test_a_resumed_ab_run_gets_its_cohort_route_back_right_after_the_sweep() -> None:
+    clock, store = Clock(), MemoryStore()
+    experiment = load_experiment_text(AB_TEST)
+    first = make(experiment, ScriptedJudge([]), RecordingProvider(), store, clock)
+    first.start()
+    assert first.status.traffic.ab_active and first.status.traffic_applied
+    restarted = SweepingProvider()
+    make(experiment, ScriptedJudge([]), restarted, store, clock).resume()
+    assert [bool(p.ab_matches) for p in restarted.plans] == [True], "the swept cohort route is written back"
