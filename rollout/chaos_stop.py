@@ -25,7 +25,7 @@ from rollout.mesh.factory import provider_for
 from rollout.mesh.plan import TrafficPlan
 from rollout.mesh.render_common import is_meshroll_name, read_ownership, write_ownership
 from rollout.mesh.render_istio import FAULT_FIELD, ROUTES_ANNOTATION
-from rollout.plan import run_plan
+from rollout.plan import run_plan, sticky_session
 from rollout.spec.models import Experiment
 from rollout.status import Status
 
@@ -107,6 +107,7 @@ def stop_all(api: k8s.ApiClient, namespace: str | None = None) -> StopReport:
                     canary_weight=traffic.canary_weight,
                     ab_matches=plan.ab_matches if traffic.ab_active else (),
                     mirror_percent=traffic.mirror_percent,
+                    affinity=sticky_session(plan.affinity, key, status.started_at, traffic.canary_weight),
                 )
             )
             annotate = partial(

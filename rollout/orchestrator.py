@@ -19,7 +19,7 @@ from rollout.judging import engine_config, judged, metric_kind, observed_share
 from rollout.machine import Notify, SetFaults, SetRoute, advance
 from rollout.mesh.plan import TrafficPlan
 from rollout.mesh.provider import TrafficProvider
-from rollout.plan import Kind, run_plan
+from rollout.plan import Kind, run_plan, sticky_session
 from rollout.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan
 from rollout.spec.models import Experiment
 from rollout.status import Phase, Status, source_from
@@ -145,7 +145,7 @@ class Orchestrator:
         if not pairs:
             return self.handle(NoData(reason="no requests reached either version during the step"))
         weight = float(self.status.traffic.canary_weight)
-        if self.plan.kind in (Kind.AB_TEST, Kind.MIRROR):
+        if self.plan.observed_split:  # A/B cohort, mirror, sticky users: the share is not the weight
             weight = observed_share(pairs)
         self.windows.append(StepWindow(len(self.windows), start, now, weight, pairs))
         final = now - (self.status.started_at or now) >= self.plan.max_duration
@@ -201,6 +201,9 @@ class Orchestrator:
             ab_matches=self.plan.ab_matches if traffic.ab_active else (),
             mirror_percent=traffic.mirror_percent,
             faults=tuple(p.fault for p in self.plan.faults if p.fault.id in traffic.faults),
+            affinity=sticky_session(
+                self.plan.affinity, self.experiment.key, self.status.started_at, traffic.canary_weight
+            ),
         )
 
     def _apply_intent(self) -> None:

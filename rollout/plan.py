@@ -9,9 +9,10 @@ from chaos.faults import Abort, Arm, Delay, Fault
 from chaos.matching import MatchKind, RequestMatch, StringMatch, cookie_match
 from chaos.steady_state import HaltRule
 from chaos.timing import FaultTiming
+from rollout.mesh.plan import StickySession
 from rollout.spec.chaos import FaultSpec
 from rollout.spec.models import Experiment
-from rollout.spec.traffic import MatchSpec
+from rollout.spec.traffic import MatchSpec, SessionAffinitySpec
 
 
 class Kind(StrEnum):
@@ -25,6 +26,14 @@ class Kind(StrEnum):
 class PlannedFault:
     fault: Fault
     timing: FaultTiming
+
+
+@dataclass(frozen=True)
+class Affinity:
+    """``strategy.canary.sessionAffinity``: the cookie that keeps a canary user on the canary."""
+
+    cookie_name: str
+    max_age: int  # seconds
 
 
 @dataclass(frozen=True)
@@ -49,10 +58,17 @@ class RunPlan:
     probes: tuple[tuple[str, int, float], ...] = ()  # (url, expected status, timeout)
     chaos_interval: float = 5.0
     recovery: float = 10.0
+    affinity: Affinity | None = None
 
     @property
     def watches_steady_state(self) -> bool:
         return bool(self.faults) and bool(self.halt_rules or self.probes)
+
+    @property
+    def observed_split(self) -> bool:
+        """Whether the canary's share of requests is not its weight, so the engine is given the share
+        observed: an A/B cohort, mirrored copies, or sticky users who keep returning to the canary."""
+        return self.kind in (Kind.AB_TEST, Kind.MIRROR) or self.affinity is not None
 
     @property
     def promotes(self) -> bool:
@@ -144,7 +160,26 @@ def run_plan(experiment: Experiment) -> RunPlan:
         probes=tuple((p.url, p.expect_status, p.timeout) for p in spec.chaos.probes) if spec.chaos else (),
         chaos_interval=spec.chaos.interval if spec.chaos else 5.0,
         recovery=spec.chaos.recovery if spec.chaos else 10.0,
+        affinity=_affinity(strategy.canary.session_affinity if strategy and strategy.canary else None),
     )
+
+
+def _affinity(spec: SessionAffinitySpec | None) -> Affinity | None:
+    return Affinity(spec.cookie_name, int(spec.max_age)) if spec is not None else None
+
+
+def sticky_session(
+    affinity: Affinity | None, owner: str, started_at: float | None, canary_weight: int
+) -> StickySession | None:
+    """The session affinity the mesh holds at ``canary_weight``: only while both arms get traffic, so
+    rollback, abort, supersession (all to stable) and promotion (all to the canary) remove it.
+
+    The cookie's value names the experiment and its run (``<namespace>.<name>.<start in ms>``): a
+    cookie from an earlier run of the same experiment routes nothing."""
+    if affinity is None or started_at is None or not 0 < canary_weight < 100:
+        return None
+    run = f"{owner.replace('/', '.')}.{round(started_at * 1000)}"
+    return StickySession(affinity.cookie_name, run, affinity.max_age)
 
 
 def _halt_rules(experiment: Experiment) -> tuple[HaltRule, ...]:

@@ -25,6 +25,7 @@ from rollout.importers.metrics import (
     metric_name,
 )
 from rollout.spec.durations import format_duration
+from rollout.spec.traffic import COOKIE_NAME_PATTERN, MAX_COOKIE_AGE_DAYS
 
 DEFAULT_INTERVAL = 60.0  # Flagger's analysis.interval default
 ROUTE_FIELDS = "Flagger wrote it into the route it generated; meshroll only weights routes you own: keep it there"
@@ -52,10 +53,6 @@ HINTS: list[Hint] = [
         "sequential engine bounds false rollbacks with analysis.alpha instead",
     ),
     (("spec", "analysis", "stepWeightPromotion"), "meshroll promotes in one move after the last step"),
-    (
-        ("spec", "analysis", "sessionAffinity"),
-        "meshroll has no session affinity; route a cohort with strategy.abTest.match for sticky users",
-    ),
     (("spec", "analysis", "primaryReadyThreshold"), "meshroll does not watch pod readiness"),
     (("spec", "analysis", "canaryReadyThreshold"), "meshroll does not watch pod readiness"),
     (("spec", "analysis", "metrics", "*", "interval"), "meshroll measures each metric over the whole step"),
@@ -85,6 +82,7 @@ def translate_canary(document: PeerDocument, library: Library, engine: str) -> D
     _target_and_mesh(draft, document, service)
     taken: set[str] = set()
     _schedule(draft, document)
+    _session_affinity(draft, document)
     _metrics(draft, document, library, taken)
     ensure_arm_comparison(draft, taken)
     _alerts(draft, document, library)
@@ -214,6 +212,41 @@ def _schedule(draft: Draft, document: PeerDocument) -> None:
         draft.choose(f"strategy.mirror: analysis.mirror with {percent}% of requests copied to the canary")
     draft.strategy = strategy
     set_deadline(draft, planned)
+
+
+AFFINITY_DEFAULT_AGE = 86400  # Flagger's sessionAffinity.maxAge default (seconds)
+AFFINITY_ATTRIBUTES = "meshroll's cookie has Path=/ and Max-Age only"
+
+
+def _session_affinity(draft: Draft, document: PeerDocument) -> None:
+    """``analysis.sessionAffinity`` (cookieName, maxAge in seconds) as ``strategy.canary.sessionAffinity``."""
+    a = ("spec", "analysis", "sessionAffinity")
+    given = document.get(*a)
+    if not isinstance(given, dict):
+        return
+    canary = draft.strategy.get("canary")
+    if canary is None or draft.mesh.get("provider") == "smi":
+        why = "meshroll keeps sessions sticky only in a weighted canary on istio or gateway-api"
+        draft.skip(document, a, f"{why}; this Canary imports as {'SMI' if canary else 'no weighted canary'}")
+        return
+    affinity: dict[str, Any] = {}
+    name = document.get(*a, "cookieName")
+    if isinstance(name, str) and re.fullmatch(COOKIE_NAME_PATTERN, name):
+        affinity["cookieName"] = name
+    elif name is not None:
+        draft.skip(document, (*a, "cookieName"), f"{name!r} is not an RFC 6265 cookie name; meshroll-canary used")
+    age = document.get(*a, "maxAge", default=AFFINITY_DEFAULT_AGE)
+    if isinstance(age, int) and not isinstance(age, bool) and 0 < age <= MAX_COOKIE_AGE_DAYS * 86400:
+        affinity["maxAge"] = format_duration(age)
+    else:
+        draft.skip(document, (*a, "maxAge"), f"{age!r} is not a number of seconds from 1 to 400d; 1d used")
+    for other in sorted(set(given) - {"cookieName", "maxAge"}):
+        draft.skip(document, (*a, other), f"{AFFINITY_ATTRIBUTES}; set {other} in your application if you need it")
+    canary["sessionAffinity"] = affinity
+    draft.choose(
+        "strategy.canary.sessionAffinity: analysis.sessionAffinity; users the weights send to the canary get "
+        f"the cookie {affinity.get('cookieName', 'meshroll-canary')} and stay on the canary until the run ends"
+    )
 
 
 def raise_missing(document: PeerDocument) -> NoReturn:

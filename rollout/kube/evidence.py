@@ -115,8 +115,12 @@ def recollect(
     canary: str,
     service: str,
     namespace: str,
+    observed_split: bool = False,
 ) -> Evidence:
-    """The windows of ``status``'s run, queried again; or no windows and the reason why."""
+    """The windows of ``status``'s run, queried again; or no windows and the reason why.
+
+    ``observed_split`` (``RunPlan.observed_split``: a sticky canary) gives the engine the observed share,
+    as for A/B and mirror runs."""
     spans, last = _windows(status.history)
     judged = [s for s in spans if s.judged]
     if not judged or not queries:
@@ -132,6 +136,7 @@ def recollect(
             return Evidence(
                 (), last, f"the metric source has no data any more for the window {span.start:.0f}-{span.end:.0f}"
             )
-        weight = observed_share(pairs) if kind in (Kind.AB_TEST, Kind.MIRROR) else span.canary_weight
+        observed = observed_split or kind in (Kind.AB_TEST, Kind.MIRROR)
+        weight = observed_share(pairs) if observed else span.canary_weight
         windows.append(StepWindow(len(windows), span.start, span.end, weight, pairs))
     return Evidence(tuple(windows), last)

@@ -296,6 +296,7 @@ class ExperimentRun:
             canary=target.canary.version,
             service=target.service,
             namespace=orchestrator.experiment.metadata.namespace,
+            observed_split=orchestrator.plan.observed_split,
         )
         orchestrator.restore(evidence.windows, evidence.next_start)
         if evidence.restarted is not None:

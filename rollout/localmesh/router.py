@@ -1,6 +1,7 @@
 """The weighted router: forwards each request to stable or canary by the current TrafficPlan.
 
-It plays the client's Envoy sidecar: weights and A/B matches pick the arm, faults are injected here
+It plays the client's Envoy sidecar: weights, A/B matches and the session cookie pick the arm (and
+the canary's weighted answers set that cookie), faults are injected here
 (client side), mirrored copies are sent fire-and-forget, and both reporters' metrics are recorded
 (see ``metrics`` for the scheme). The plan is swapped by one attribute assignment, so ``apply`` is
 safe from any thread and a request sees exactly one plan.
@@ -28,6 +29,7 @@ from rollout.localmesh.routing import (
     decide_injection,
     flags_text,
     plan_problems,
+    sets_cookie,
     should_mirror,
 )
 from rollout.localmesh.serving import Listener, start_listener
@@ -143,6 +145,9 @@ class Router:
         if should_mirror(plan, arm, self._draw):
             self._mirror(request.method, request.rel_url, headers, body)
         outcome = await self._forward(arm, request.method, request.rel_url, headers, body, self._source)
+        cookie = sets_cookie(plan, arm, headers)
+        if cookie is not None and outcome.flag is None:  # on the canary's own answers, as Envoy adds it
+            outcome.headers.add("Set-Cookie", cookie)
         flags = (*injection.flags, outcome.flag) if outcome.flag else injection.flags
         self._record_source(arm, outcome.status, flags_text(flags), started)
         return web.Response(status=outcome.status, headers=outcome.headers, body=outcome.body)

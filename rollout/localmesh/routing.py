@@ -5,7 +5,10 @@ seeded generator and testable without one.
 
 Semantics, after Istio/Envoy:
 
-- A request matching any of ``plan.ab_matches`` goes to the canary; the others by weight.
+- A request matching any of ``plan.ab_matches`` goes to the canary; so does one carrying the session
+  cookie of ``plan.affinity`` (the sticky route); the others by weight. A request the weights send
+  to the canary gets the session cookie in its response (``sets_cookie``), as Istio's
+  ``headers.response.add`` on the canary destination of the weighted route does.
 - ``plan.mirror_percent`` of the requests routed to stable are copied to the canary.
 - A fault applies to a request when its arm covers the arm the request was routed to and, if it has
   a cohort, the request matches it. Delay and abort are drawn independently by their percentages;
@@ -69,10 +72,24 @@ def _hits(percent: float, draw: Draw) -> bool:
     return draw() * 100.0 < percent
 
 
+def is_sticky(plan: TrafficPlan, headers: Mapping[str, str]) -> bool:
+    """Whether the request carries this run's session cookie (and the plan keeps sticky users)."""
+    return plan.affinity is not None and plan.affinity.match.matches(headers, {})
+
+
 def choose_arm(plan: TrafficPlan, headers: Mapping[str, str], query: Mapping[str, str], draw: Draw) -> str:
     if plan.ab_matches and matches_any(plan.ab_matches, headers, query):
         return CANARY
+    if is_sticky(plan, headers):
+        return CANARY
     return CANARY if _hits(plan.canary_weight, draw) else STABLE
+
+
+def sets_cookie(plan: TrafficPlan, arm: str, headers: Mapping[str, str]) -> str | None:
+    """The Set-Cookie value for a response of ``arm``: only for requests the weights sent to the canary."""
+    if plan.affinity is None or arm != CANARY or is_sticky(plan, headers):
+        return None
+    return plan.affinity.set_cookie
 
 
 def should_mirror(plan: TrafficPlan, arm: str, draw: Draw) -> bool:

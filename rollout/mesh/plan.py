@@ -5,19 +5,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chaos.faults import Fault
-from chaos.matching import RequestMatch
+from chaos.matching import RequestMatch, cookie_match
+
+
+@dataclass(frozen=True)
+class StickySession:
+    """Session affinity for a canary run: the canary's weighted responses set a cookie, and requests
+    carrying it go to the canary. ``value`` names the run, so a cookie of an earlier run is inert."""
+
+    cookie_name: str
+    value: str
+    max_age: int  # seconds
+
+    @property
+    def set_cookie(self) -> str:
+        """The ``Set-Cookie`` header value the canary's weighted responses carry."""
+        return f"{self.cookie_name}={self.value}; Max-Age={self.max_age}; Path=/"
+
+    @property
+    def match(self) -> RequestMatch:
+        """Requests carrying the cookie (a regex on the ``cookie`` header, as Istio and Gateway API match it)."""
+        return RequestMatch(headers=(cookie_match(self.cookie_name, self.value),))
 
 
 @dataclass(frozen=True)
 class TrafficPlan:
     """Weights between stable and canary (summing to 100), an optional A/B cohort routed wholly to
-    the canary, optional mirroring of stable traffic to the canary, and active faults."""
+    the canary, optional mirroring of stable traffic to the canary, active faults, and optional session
+    affinity (only while both arms get traffic: sticky users stay on the canary)."""
 
     stable_weight: int = 100
     canary_weight: int = 0
     ab_matches: tuple[RequestMatch, ...] = ()
     mirror_percent: float = 0.0
     faults: tuple[Fault, ...] = ()
+    affinity: StickySession | None = None
 
     def __post_init__(self) -> None:
         if not (0 <= self.canary_weight <= 100 and self.stable_weight + self.canary_weight == 100):
@@ -26,6 +48,8 @@ class TrafficPlan:
             )
         if not 0.0 <= self.mirror_percent <= 100.0:
             raise ValueError(f"mirror percent must be within 0..100, got {self.mirror_percent}")
+        if self.affinity is not None and not 0 < self.canary_weight < 100:
+            raise ValueError(f"session affinity needs both arms weighted, got canary weight {self.canary_weight}")
 
     @classmethod
     def all_stable(cls) -> TrafficPlan:
@@ -34,4 +58,10 @@ class TrafficPlan:
 
     @property
     def is_safe(self) -> bool:
-        return self.canary_weight == 0 and not self.ab_matches and self.mirror_percent == 0 and not self.faults
+        return (
+            self.canary_weight == 0
+            and not self.ab_matches
+            and self.mirror_percent == 0
+            and not self.faults
+            and self.affinity is None
+        )

@@ -3,7 +3,8 @@
 Ownership scheme (the same for every provider):
 
 - Entries meshroll adds (Istio ``http[]`` routes, Gateway API ``rules[]``) are named
-  ``meshroll-ab-<owner>`` and ``meshroll-fault-<fault>.<owner>``, where ``<owner>`` is the
+  ``meshroll-ab-<owner>``, ``meshroll-affinity-<owner>`` (the sticky-canary cookie route) and
+  ``meshroll-fault-<fault>.<owner>``, where ``<owner>`` is the
   experiment's ``namespace.name``. Namespaces and names are DNS labels (no dots), so the suffix
   names exactly one experiment even when the annotations below are lost.
 - The object's annotations record what meshroll holds, so a sweep after a crash finds it:
@@ -31,7 +32,8 @@ Obj = dict[str, Any]
 OWNER_ANNOTATION = OWNER_LABEL
 OWNED_FIELDS_ANNOTATION = "meshroll.io/owned-fields"
 AB_ENTRY_PREFIX = "meshroll-ab-"
-MESHROLL_PREFIXES = (AB_ENTRY_PREFIX, FAULT_ROUTE_PREFIX)
+AFFINITY_ENTRY_PREFIX = "meshroll-affinity-"
+MESHROLL_PREFIXES = (AB_ENTRY_PREFIX, AFFINITY_ENTRY_PREFIX, FAULT_ROUTE_PREFIX)
 
 
 def _label(text: str) -> str:
@@ -48,6 +50,10 @@ def ab_entry_name(owner: str) -> str:
     return f"{AB_ENTRY_PREFIX}{owner_slug(owner)}"
 
 
+def affinity_entry_name(owner: str) -> str:
+    return f"{AFFINITY_ENTRY_PREFIX}{owner_slug(owner)}"
+
+
 def fault_entry_name(fault: Fault) -> str:
     """``meshroll-fault-<index>.<owner>``; the index is what follows ``<owner>#`` in the fault's id."""
     key = fault.id.removeprefix(f"{fault.owner}#")
@@ -58,7 +64,7 @@ def is_owned_name(name: object, owner: str) -> bool:
     """Whether an entry's name marks it as added by meshroll for ``owner``."""
     if not isinstance(name, str):
         return False
-    return name == ab_entry_name(owner) or (
+    return name in (ab_entry_name(owner), affinity_entry_name(owner)) or (
         name.startswith(FAULT_ROUTE_PREFIX) and name.endswith(f".{owner_slug(owner)}")
     )
 

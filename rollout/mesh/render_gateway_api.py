@@ -16,6 +16,10 @@ their order, filters, timeouts):
   copies the managed rule's filters and timeouts and sends everything to the canary Service.
   Gateway API headers and query parameters match ``Exact`` or ``RegularExpression`` only: a
   prefix match is written as the regular expression ``^<escaped prefix>.*``.
+- With session affinity, a rule ``meshroll-affinity-<namespace>.<name>`` built like the A/B rule
+  for the requests whose ``Cookie`` header carries the run's cookie (a ``RegularExpression``
+  match), and a ``ResponseHeaderModifier`` filter adding ``Set-Cookie`` on the managed rule's
+  canary backendRef (see ``render_affinity``).
 - The annotations described in ``render_common`` (entries under ``meshroll.io/owned-rules``).
 
 ``rules`` is an atomic list, so the whole list is written back, but only the above changes.
@@ -32,10 +36,12 @@ from typing import Any
 from chaos.matching import MatchKind, RequestMatch, StringMatch
 from rollout.mesh.errors import MeshError
 from rollout.mesh.plan import TrafficPlan
+from rollout.mesh.render_affinity import cookie_field, set_gateway_cookie
 from rollout.mesh.render_common import (
     Ownership,
     ab_entry_name,
     add_field,
+    affinity_entry_name,
     claim,
     is_meshroll_name,
     is_owned_name,
@@ -72,6 +78,10 @@ class GatewayApiSettings:
     def canary_ref_field(self) -> str:
         return f"backendRefs[name={self.canary_service}]"
 
+    @property
+    def cookie_field(self) -> str:
+        return cookie_field(self.canary_ref_field)
+
 
 def render(current: Mapping[str, Any], plan: TrafficPlan, settings: GatewayApiSettings) -> Obj:
     """The HTTPRoute holding ``plan``; ``current`` is not modified. Raises MeshError when it cannot."""
@@ -99,7 +109,13 @@ def render(current: Mapping[str, Any], plan: TrafficPlan, settings: GatewayApiSe
     label = rule_label(managed, settings)
     stable = _set_weights(managed, plan, settings, ownership, label)
     _set_mirror(managed, plan.mirror_percent, stable, settings, ownership, label)
-    added = [_ab_rule(plan.ab_matches, managed, stable, settings, label)] if plan.ab_matches else []
+    canary = _find_ref(managed, settings.canary_service, settings.namespace)
+    set_gateway_cookie(canary, None, ownership, settings.cookie_field, label)  # the rules below copy no cookie
+    cohorts = [(ab_entry_name(settings.owner), plan.ab_matches)] if plan.ab_matches else []
+    if plan.affinity is not None:
+        cohorts.append((affinity_entry_name(settings.owner), (plan.affinity.match,)))
+    added = [_ab_rule(name, cohort, managed, stable, settings, label) for name, cohort in cohorts]
+    set_gateway_cookie(canary, plan.affinity, ownership, settings.cookie_field, label)
     rules[index:index] = added
     _check_limits(rules, settings)
     route["spec"]["rules"] = rules
@@ -109,7 +125,7 @@ def render(current: Mapping[str, Any], plan: TrafficPlan, settings: GatewayApiSe
 
 
 def sweep(current: Mapping[str, Any], owner: str, settings: GatewayApiSettings) -> tuple[Obj, list[str]]:
-    """Remove what ``owner`` added (the A/B rule, the mirror filter); keep weights."""
+    """Remove what ``owner`` added (the A/B and affinity rules, the mirror filter, the Set-Cookie); keep weights."""
     route: Obj = copy.deepcopy(dict(current))
     ownership = read_ownership(route, RULES_ANNOTATION)
     mine = ownership if ownership.owner == owner else Ownership()
@@ -118,15 +134,20 @@ def sweep(current: Mapping[str, Any], owner: str, settings: GatewayApiSettings) 
         return route, []
     removed = [str(r.get("name")) for r in rules if _is_mine(r, mine, owner)]
     kept = [r for r in rules if not _is_mine(r, mine, owner)]
-    if ownership.owner == owner and MIRROR_FIELD in ownership.fields:
+    owned = [f for f in (MIRROR_FIELD, settings.cookie_field) if f in ownership.fields]
+    if ownership.owner == owner and owned:
         try:
             managed = kept[managed_index(kept, settings)]
         except MeshError:
             managed = None
-        if managed is not None:
+        if managed is not None and MIRROR_FIELD in owned:
             _drop_mirror(managed, settings)
             remove_field(ownership, MIRROR_FIELD)
             removed.append(f"{rule_label(managed, settings)}.filters[RequestMirror]")
+        if managed is not None and settings.cookie_field in owned:
+            canary = _find_ref(managed, settings.canary_service, settings.namespace)
+            set_gateway_cookie(canary, None, ownership, settings.cookie_field, rule_label(managed, settings))
+            removed.append(f"{rule_label(managed, settings)}.{settings.cookie_field}")
     if not removed:
         return route, []
     route["spec"]["rules"] = kept
@@ -333,8 +354,11 @@ def ab_matches(route_matches: object, cohort: Sequence[RequestMatch], label: str
     return result
 
 
-def _ab_rule(cohort: Sequence[RequestMatch], managed: Obj, stable: Obj, s: GatewayApiSettings, label: str) -> Obj:
-    rule: Obj = {"name": ab_entry_name(s.owner), "matches": ab_matches(managed.get("matches"), cohort, label)}
+def _ab_rule(
+    name: str, cohort: Sequence[RequestMatch], managed: Obj, stable: Obj, s: GatewayApiSettings, label: str
+) -> Obj:
+    """A rule sending ``cohort`` (the A/B cohort, or the holders of the session cookie) to the canary."""
+    rule: Obj = {"name": name, "matches": ab_matches(managed.get("matches"), cohort, label)}
     for key, value in managed.items():
         if key not in ("name", "matches", "backendRefs", "filters"):
             rule[key] = copy.deepcopy(value)

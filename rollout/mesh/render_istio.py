@@ -15,10 +15,12 @@ it was):
   all of the route's traffic). A fault the user wrote is never overwritten.
 - Route entries inserted just before the managed route, in this order: one per fault with a
   cohort (``meshroll-fault-<index>.<namespace>.<name>``), then the A/B route
-  (``meshroll-ab-<namespace>.<name>``). Each matches the managed route's own match ANDed with the
-  cohort, routes to the fault's arm (or the canary, for A/B), and otherwise copies the managed
-  route (timeouts, retries, headers, rewrite...), so a cohort request is treated as before
-  except for where it goes and what is injected.
+  (``meshroll-ab-<namespace>.<name>``) or the sticky-canary route
+  (``meshroll-affinity-<namespace>.<name>``, see ``render_affinity``). Each matches the managed
+  route's own match ANDed with the cohort (or the session cookie), routes to the fault's arm (or
+  the canary), and otherwise copies the managed route (timeouts, retries, headers, rewrite...),
+  so a cohort request is treated as before except for where it goes and what is injected.
+- With session affinity, a ``Set-Cookie`` in ``headers.response.add`` of the canary destination.
 - The annotations described in ``render_common``.
 
 Faults and retries: per Istio's API, "timeouts or retries will not be enabled when faults are
@@ -39,12 +41,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaos.faults import Arm, Fault
+from chaos.matching import RequestMatch
 from rollout.mesh.errors import MeshError
 from rollout.mesh.plan import TrafficPlan
+from rollout.mesh.render_affinity import cookie_field, set_istio_cookie
 from rollout.mesh.render_common import (
     Ownership,
     ab_entry_name,
     add_field,
+    affinity_entry_name,
     check_fault_owners,
     claim,
     fault_entry_name,
@@ -91,6 +96,10 @@ class IstioSettings:
     def canary_destination_field(self) -> str:
         return f"route[subset={self.canary_subset}]"
 
+    @property
+    def cookie_field(self) -> str:
+        return cookie_field(self.canary_destination_field)
+
 
 def render(current: Mapping[str, Any], plan: TrafficPlan, settings: IstioSettings) -> Obj:
     """The VirtualService holding ``plan``; ``current`` is not modified. Raises MeshError when it cannot."""
@@ -110,6 +119,8 @@ def render(current: Mapping[str, Any], plan: TrafficPlan, settings: IstioSetting
     managed = routes[index]
     label = route_label(managed, settings)
     stable = _set_weights(managed, plan, settings, ownership, label)
+    canary = _find_destination(managed["route"], settings.canary_subset, settings)
+    set_istio_cookie(canary, plan.affinity, ownership, settings.cookie_field, label)
     _set_mirror(managed, plan.mirror_percent, stable, settings, ownership, label)
     arms = {arm for arm, weight in (("stable", plan.stable_weight), ("canary", plan.canary_weight)) if weight > 0}
     _set_route_fault(managed, _shared_block(plan.faults, arms, label), ownership, label)
@@ -119,7 +130,11 @@ def render(current: Mapping[str, Any], plan: TrafficPlan, settings: IstioSetting
         if f.cohort and (f.delay is not None or f.abort is not None)
     ]
     if plan.ab_matches:
-        added.append(_ab_route(plan, managed, stable, ownership, settings, label))
+        name, cohort, what = ab_entry_name(settings.owner), plan.ab_matches, "the A/B cohort"
+        added.append(_canary_route(name, cohort, what, plan, managed, stable, ownership, settings, label))
+    if plan.affinity is not None:
+        name, cohort, what = affinity_entry_name(settings.owner), (plan.affinity.match,), "the session cookie"
+        added.append(_canary_route(name, cohort, what, plan, managed, stable, ownership, settings, label))
     routes[index:index] = added
     vs["spec"]["http"] = routes
     ownership.entries = [str(r["name"]) for r in added]
@@ -128,9 +143,11 @@ def render(current: Mapping[str, Any], plan: TrafficPlan, settings: IstioSetting
 
 
 def sweep(current: Mapping[str, Any], owner: str, settings: IstioSettings) -> tuple[Obj, list[str]]:
-    """Remove what ``owner`` injected (fault and A/B routes, the route's fault and mirror); keep weights.
+    """Remove what ``owner`` injected (fault, A/B and affinity routes, the route's fault, mirror and
+    session cookie); keep weights.
 
-    Returns the new object and what was removed (route names, ``<route>.fault``, ``<route>.mirror``).
+    Returns the new object and what was removed (route names, ``<route>.fault``, ``<route>.mirror``,
+    ``<route>.Set-Cookie``).
     Works from the annotations and, should they be lost, from the entry names alone.
     """
     vs: Obj = copy.deepcopy(dict(current))
@@ -156,6 +173,10 @@ def sweep(current: Mapping[str, Any], owner: str, settings: IstioSettings) -> tu
                 managed.pop(key, None)
             remove_field(ownership, MIRROR_FIELD)
             removed.append(f"{label}.mirror")
+        if settings.cookie_field in ownership.fields and isinstance(managed.get("route"), list):
+            canary = _find_destination(managed["route"], settings.canary_subset, settings)
+            set_istio_cookie(canary, None, ownership, settings.cookie_field, label)
+            removed.append(f"{label}.Set-Cookie")
     if not removed:
         return vs, []
     vs["spec"]["http"] = kept
@@ -358,11 +379,21 @@ def _fault_route(fault: Fault, managed: Obj, stable: Obj, ownership: Ownership, 
     return route
 
 
-def _ab_route(plan: TrafficPlan, managed: Obj, stable: Obj, ownership: Ownership, s: IstioSettings, label: str) -> Obj:
-    name = ab_entry_name(s.owner)
+def _canary_route(
+    name: str,
+    cohort: tuple[RequestMatch, ...],
+    what: str,
+    plan: TrafficPlan,
+    managed: Obj,
+    stable: Obj,
+    ownership: Ownership,
+    s: IstioSettings,
+    label: str,
+) -> Obj:
+    """A route sending ``cohort`` (the A/B cohort, or the holders of the session cookie) to the canary."""
     route: Obj = {
         "name": name,
-        "match": merged_matches(managed.get("match"), plan.ab_matches, "the A/B cohort", label),
+        "match": merged_matches(managed.get("match"), cohort, what, label),
         "route": _arm_destinations(Arm.CANARY, managed, stable, s),
         **_behaviour(managed, ownership),
     }

@@ -14,8 +14,8 @@ accepts one (``v1alpha1``), or integers rounded so that the total still matches 
 stays exact; the stable/canary ratio is as close as whole numbers allow).
 
 A canary backend is added when the canary first gets traffic and removed again at 0; one the user
-wrote is kept at weight 0. SMI can neither mirror, route a cohort, nor inject faults: such plans
-are refused.
+wrote is kept at weight 0. SMI can neither mirror, route a cohort, keep sessions sticky, nor inject
+faults: such plans are refused.
 """
 
 from __future__ import annotations
@@ -109,6 +109,11 @@ def _refuse_unsupported(plan: TrafficPlan) -> None:
         raise MeshError(
             "meshroll's SMI provider cannot route an A/B cohort (SMI needs an HTTPRouteGroup per cohort); "
             "use provider istio or gateway-api for spec.strategy.abTest"
+        )
+    if plan.affinity is not None:
+        raise MeshError(
+            "SMI TrafficSplit cannot match or set cookies; use provider istio, gateway-api or local for "
+            "spec.strategy.canary.sessionAffinity"
         )
 
 

@@ -42,6 +42,15 @@ def cross_check(experiment: Experiment) -> list[Problem]:
         problems.append(
             ((*root, "strategy", "mirror"), "SMI TrafficSplit cannot mirror; use istio, gateway-api or local")
         )
+    canary = spec.strategy.canary if spec.strategy is not None else None
+    if canary is not None and canary.session_affinity is not None and provider == "smi":
+        problems.append(
+            (
+                (*root, "strategy", "canary", "sessionAffinity"),
+                "SMI TrafficSplit cannot match cookies or set them; use istio, gateway-api or local for a sticky "
+                "canary, or remove sessionAffinity",
+            )
+        )
 
     if spec.analysis is not None:
         custom = {t.name: t for t in spec.analysis.templates}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from rollout.spec.base import Fraction, Name, Percent, SpecModel, Weight
 from rollout.spec.durations import Duration
@@ -121,11 +122,69 @@ ALL_TO_CANARY = (
 )
 
 
+COOKIE_NAME_PATTERN = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"
+"""RFC 6265 section 4.1.1: a cookie name is an RFC 2616 token (no separators, spaces or controls)."""
+MAX_COOKIE_AGE_DAYS = 400  # RFC 6265bis: user agents cap Max-Age at 400 days
+MAX_COOKIE_NAME = 64
+
+
+def _check_cookie_name(value: str) -> str:
+    if not value:
+        raise ValueError("the cookie name is empty; leave cookieName out for meshroll-canary, or give a name")
+    if len(value) > MAX_COOKIE_NAME:
+        raise ValueError(f"a cookie name of {len(value)} characters is too long; use at most {MAX_COOKIE_NAME}")
+    if not re.fullmatch(COOKIE_NAME_PATTERN, value):
+        bad = next((c for c in value if not re.fullmatch(COOKIE_NAME_PATTERN, c)), "")
+        raise ValueError(
+            f"{value!r} is not a cookie name: {bad!r} is not allowed (RFC 6265: letters, digits and "
+            "!#$%&'*+-.^_`|~ only; no spaces, '=', ';', ',', quotes or brackets)"
+        )
+    if value.lower().startswith(("__secure-", "__host-")):
+        raise ValueError(
+            f"{value!r}: browsers accept __Secure- and __Host- cookies only with the Secure attribute, which "
+            "meshroll does not set; use another name (the default is meshroll-canary)"
+        )
+    return value
+
+
+CookieName = Annotated[
+    str,
+    AfterValidator(_check_cookie_name),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_COOKIE_NAME, "pattern": COOKIE_NAME_PATTERN}),
+]
+
+
+class SessionAffinitySpec(SpecModel):
+    """Sticky canary: a user the weights send to the canary gets a cookie and stays on the canary."""
+
+    cookie_name: CookieName = "meshroll-canary"
+    max_age: Duration = 86400.0  # the cookie's Max-Age (default 1d)
+
+    @field_validator("max_age")
+    @classmethod
+    def _whole_seconds_within_bounds(cls, value: float) -> float:
+        if value < 1 or value != int(value):
+            raise ValueError("maxAge must be a whole number of seconds, at least 1s (Max-Age counts seconds)")
+        if value > MAX_COOKIE_AGE_DAYS * 86400:
+            raise ValueError(f"maxAge is above {MAX_COOKIE_AGE_DAYS}d, the longest browsers keep a cookie")
+        return value
+
+
+def _no_affinity_here(value: object, where: str) -> object:
+    if isinstance(value, dict) and "sessionAffinity" in value:
+        raise ValueError(
+            f"sessionAffinity belongs to strategy.canary (it keeps users the weights sent to the canary there); "
+            f"{where}: move it under strategy.canary, or remove it"
+        )
+    return value
+
+
 class CanaryStrategySpec(SpecModel):
     steps: list[Weight] | None = Field(default=None, min_length=1)
     step_weight: Weight | None = None
     max_weight: Weight | None = None
     step_interval: Duration = 60.0
+    session_affinity: SessionAffinitySpec | None = None
 
     @field_validator("steps")
     @classmethod
@@ -173,11 +232,21 @@ class ABTestSpec(SpecModel):
     duration: Duration
     step_interval: Duration = 60.0
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_session_affinity(cls, value: object) -> object:
+        return _no_affinity_here(value, "an A/B test already routes its whole cohort to the canary by match")
+
 
 class MirrorSpec(SpecModel):
     percent: Percent
     duration: Duration | None = None  # needed when mirroring is the whole strategy
     step_interval: Duration = 60.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_session_affinity(cls, value: object) -> object:
+        return _no_affinity_here(value, "mirrored copies never answer users, so there is nothing to keep sticky")
 
 
 class StrategySpec(SpecModel):

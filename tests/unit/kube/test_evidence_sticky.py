@@ -1,0 +1,40 @@
+"""After a restart, a sticky canary's past windows are re-collected at the share the canary really got."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from analysis.observations import ArmSample, MetricPair
+from analysis.sources import MetricQuery, StepSpan
+from rollout.kube.evidence import Evidence, recollect
+from rollout.plan import Kind
+from tests.unit.kube.test_evidence import HISTORY, QUERIES
+
+
+class ReturningUsers:
+    """Every window: the canary served 40% of requests (weights of 10% and 30%, plus sticky users)."""
+
+    def collect(self, span: StepSpan, metrics: Sequence[MetricQuery]) -> dict[str, MetricPair]:
+        return {"errors": MetricPair(ArmSample(600, 1), ArmSample(400, 1))}
+
+
+def evidence(observed_split: bool) -> Evidence:
+    return recollect(
+        HISTORY,
+        ReturningUsers(),
+        QUERIES,
+        kind=Kind.CANARY,
+        stable="v1",
+        canary="v2",
+        service="checkout",
+        namespace="shop",
+        observed_split=observed_split,
+    )
+
+
+def test_a_sticky_canarys_windows_carry_the_observed_share_not_the_weight() -> None:
+    weighted, sticky = evidence(False), evidence(True)
+    assert [w.canary_weight for w in weighted.windows] == [10.0, 10.0, 30.0]
+    assert [w.canary_weight for w in sticky.windows] == [40.0, 40.0, 40.0]
+    assert [(w.start, w.end) for w in sticky.windows] == [(w.start, w.end) for w in weighted.windows]
+    assert sticky.next_start == weighted.next_start
