@@ -46,7 +46,8 @@ from rollout.kube.conditions import Problem
 from rollout.kube.events import EventRecorder
 from rollout.kube.lease import LeaderElector, LeaseTimings
 from rollout.kube.objects import Experiments, Key
-from rollout.kube.reconcile import Reconciler, RunFactory
+from rollout.kube.reconcile import Reconciler
+from rollout.kube.run_factory import RunFactory
 from rollout.kube.run_slots import RunSlots
 from rollout.kube.runs import ExperimentRun, RunContext
 from rollout.kube.telemetry import Telemetry

@@ -19,18 +19,12 @@ import threading
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-from kubernetes import client as k8s
-
-from analysis.engines import engine_for
-from analysis.sources import MetricSource
 from rollout.chaos_stop import STOPPED_ANNOTATION  # set by 'meshroll chaos stop --all'
-from rollout.chaos_watch import SteadyState
 from rollout.kube.admission import QUEUED, Queue, place_of
 from rollout.kube.client import NotFound, NotLeader
-from rollout.kube.command_by import command_author
+from rollout.kube.command_by import COMMAND_ANNOTATION, command_author
 from rollout.kube.conditions import Problem
 from rollout.kube.deletion import Finalizer
 from rollout.kube.document import RunInfo, StoredStatus, split
@@ -39,107 +33,17 @@ from rollout.kube.finalizer import deleting, held, wanted
 from rollout.kube.objects import Experiments, InvalidExperiment, Key, experiment_from, reference
 from rollout.kube.revisions import Adopt, Drive, Idle, Reject, StartRun, Supersede, next_step
 from rollout.kube.route_gate import RouteGate, steers_elsewhere
+from rollout.kube.run_factory import RunFactory
 from rollout.kube.run_slots import RunSlots
-from rollout.kube.runs import COMMANDS, ExperimentRun, FencedProvider, RunContext
+from rollout.kube.runs import COMMANDS, ExperimentRun
 from rollout.kube.store import KubeStatusStore
 from rollout.kube.telemetry import Telemetry
 from rollout.mesh.errors import MeshError
 from rollout.mesh.factory import RoutingTarget, routing_target
-from rollout.mesh.provider import TrafficProvider
-from rollout.orchestrator import Orchestrator
-from rollout.spec.models import Experiment
 
 log = logging.getLogger("meshroll.kube.reconcile")
 
 Obj = dict[str, Any]
-COMMAND_ANNOTATION = "meshroll.io/command"
-MESH_WARNING = "MeshWarning"  # the reason of the Warning Events for what the mesh did despite a problem
-
-
-class RunFactory:
-    """Builds the run of an Experiment from its object and run info (the same parts as ``meshroll run``)."""
-
-    def __init__(
-        self,
-        api: k8s.ApiClient,
-        experiments: Experiments,
-        context: RunContext,
-        *,
-        identity: str,
-        source_factory: Callable[[], MetricSource],
-        provider_factory: Callable[..., Any] | None,
-        state_dir: Path | None,
-        slack_actions: bool = False,
-    ) -> None:
-        self.api = api
-        self.slack_actions = slack_actions
-        self.experiments = experiments
-        self.context = context
-        self.identity = identity
-        self.source_factory = source_factory
-        self.provider_factory = provider_factory
-        self.state_dir = state_dir
-
-    def store(self, key: Key, info: RunInfo) -> KubeStatusStore:
-        return KubeStatusStore(
-            self.experiments,
-            key,
-            info,
-            identity=self.identity,
-            may_write=self.context.may_act,
-            clock=self.context.clock,
-        )
-
-    def build(self, key: Key, obj: Mapping[str, Any], info: RunInfo) -> ExperimentRun:
-        """Raises InvalidExperiment when the run's spec does not validate, MeshError for an unusable mesh."""
-        from rollout.notify import close_all, notifiers_for
-        from rollout.notify.secrets import KubernetesSecretReader
-
-        experiment = experiment_from(obj, info.spec)
-        provider = self._provider(experiment, reference(obj))
-        analysis = experiment.spec.analysis
-        notifiers = notifiers_for(
-            experiment,
-            self.state_dir,
-            secret_reader=KubernetesSecretReader(self.api),
-            slack_actions=self.slack_actions,
-        )
-        store = self.store(key, info)
-        orchestrator = Orchestrator(
-            experiment,
-            FencedProvider(provider, self.context.may_act, str(key)),
-            self.source_factory(),
-            engine_for(analysis.engine if analysis is not None else "sequential"),
-            store,
-            notifiers=list(notifiers),
-            clock=self.context.clock,
-        )
-
-        if orchestrator.plan.watches_steady_state:
-            orchestrator.steady_state = SteadyState(experiment, orchestrator.plan, self.source_factory())
-
-        def close(timeout: float) -> None:
-            threading.Thread(target=close_all, args=(notifiers, timeout), daemon=True).start()
-
-        return ExperimentRun(key, reference(obj), orchestrator, store, self.context, close_notifiers=close)
-
-    def provider(self, key: Key, obj: Mapping[str, Any], info: RunInfo) -> FencedProvider:
-        """The (fenced) provider of the run ``info`` describes, built as ``build`` builds it, without the run.
-
-        Raises InvalidExperiment when the run's spec does not validate, MeshError for an unusable mesh."""
-        provider = self._provider(experiment_from(obj, info.spec), reference(obj))
-        return FencedProvider(provider, self.context.may_act, str(key))
-
-    def _provider(self, experiment: Experiment, regarding: Mapping[str, Any]) -> TrafficProvider:
-        if self.provider_factory is None:
-            from rollout.mesh.factory import provider_for
-
-            def warn(message: str) -> None:  # e.g. a revert to stable with the DestinationRule gone
-                self.context.recorder.record(regarding, EventText("Warning", MESH_WARNING, "Route", message))
-
-            return provider_for(experiment, self.api, warn=warn)
-        provider: TrafficProvider = self.provider_factory(experiment, self.api)
-        return provider
 
 
 class Reconciler:

@@ -28,10 +28,9 @@ from typing import Any
 
 from rollout.errors import RolloutError
 from rollout.kube.client import Conflict, KubeError, NotFound
-from rollout.kube.command_by import COMMAND_BY_ANNOTATION
+from rollout.kube.command_by import COMMAND_ANNOTATION, COMMAND_BY_ANNOTATION
 from rollout.kube.document import split
 from rollout.kube.objects import Experiments, Key
-from rollout.kube.reconcile import COMMAND_ANNOTATION
 from rollout.kube.server import Reply
 from rollout.notify.facts import run_id
 from rollout.notify.interactions import USER_ID, Click, NotAClick, Unverified, parse_click, verify
