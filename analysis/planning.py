@@ -119,6 +119,14 @@ def _walk(
     return float(seconds[: k + 1].sum()), float(request_rate * seconds[: k + 1].sum()), float(total_events[k])
 
 
+def _canary_served(steps: Sequence[tuple[float, float]], request_rate: float, by: float | None) -> float:
+    """The canary's requests at the last step end by ``by`` seconds (None: the schedule and its extension)."""
+    w, seconds = _timeline(steps)
+    served = np.cumsum(request_rate * seconds * w)
+    ended = len(served) if by is None else int(np.searchsorted(np.cumsum(seconds), by, side="right"))
+    return float(served[ended - 1]) if ended > 0 else 0.0
+
+
 def _absolute_walk(
     steps: Sequence[tuple[float, float]],
     request_rate: float,
@@ -202,7 +210,18 @@ def plan(
         margins += f" or the {100 * absolute_margin:g}-point absolute margin"
         remedy = "wider margins or more traffic help"
     late = promotion is not None and max_duration is not None and promotion[0] > max_duration
-    if promotion is None or late:
+    served = _canary_served(steps, request_rate, max_duration if late else None)
+    if (promotion is None or late) and served < min_requests:
+        served_text = (
+            f"serves ~{served:.3g} requests by maxDuration {duration_text(max_duration)}, fewer than"
+            if late and max_duration
+            else "never serves"
+        )
+        warnings.append(
+            f"at {request_rate:g} req/s the canary {served_text} minRequests {min_requests:g}: "
+            "a healthy canary is not promoted; lower minRequests"
+        )
+    elif promotion is None or late:
         needs = f"needs ~{duration_text(promotion[0])} to be" if promotion else "would practically never be"
         limit = f", longer than maxDuration {duration_text(max_duration)}" if late and max_duration else ""
         warnings.append(

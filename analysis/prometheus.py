@@ -393,6 +393,8 @@ def unavailable_reason(exc: BaseException, config: PrometheusConfig, *, query: s
             return _http_reason(int(match.group(1)), body, config, query, where)
         return f"{at} failed the {where}: {promql.abbreviate(str(exc))}"
     causes = _causes(exc)
+    if isinstance(exc, requests.exceptions.SSLError) and "WRONG_VERSION_NUMBER" in str(causes[-1]):
+        return f"{at} does not speak TLS on that port; if it serves plain HTTP, use an http:// URL"
     if isinstance(exc, requests.exceptions.SSLError):
         return (
             f"{at} failed TLS verification ({promql.abbreviate(str(causes[-1]), 120)}): "

@@ -51,6 +51,28 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+SYSTEM_FOLDERS = ("/dev/", "/proc/", "/sys/")  # of devices and the kernel's files (/dev/shm holds ordinary ones)
+
+
+def replaced_whole(path: Path) -> bool:
+    """Whether a rename may replace ``path``: an ordinary file, none yet, or a folder (which then fails
+    to be written); not a device, pipe or system file (renaming over ``/dev/stdout``, even when it
+    points at a file, replaces the device for every process)."""
+    where = os.path.abspath(path)
+    if where.startswith(SYSTEM_FOLDERS) and not where.startswith("/dev/shm/"):
+        return False
+    return not path.exists() or path.is_file() or path.is_dir()
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a file the user named: an ordinary file is replaced whole, so a write that fails leaves the
+    earlier file as it was; ``/dev/stdout``, a pipe and the like are written in place."""
+    if not replaced_whole(path) or path.is_dir():
+        path.write_text(text, encoding="utf-8")  # a folder fails here with IsADirectoryError
+        return
+    write_text_atomic(path.resolve() if path.is_symlink() else path, text)
+
+
 def read_json(path: Path) -> Any | None:
     """The JSON in ``path``, or None when it is missing or unreadable (logged, never raised)."""
     try:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from analysis.report import Marker, MetricPoint, ReportData, render_html
 from rollout.events import Judged
+from rollout.files import write_output
 from rollout.status import Phase, Status
 
 _KINDS = {
@@ -65,5 +66,5 @@ def report_data(status: Status, title: str) -> ReportData:
 
 
 def write_report(status: Status, title: str, path: Path) -> Path:
-    path.write_text(render_html(report_data(status, title)), encoding="utf-8")
+    write_output(path, render_html(report_data(status, title)))
     return path

@@ -67,7 +67,11 @@ def main() -> None:
         format_message = getattr(exc, "format_message", None)
         if not callable(format_message):  # not a command-line mistake: a bug, shown as one
             raise
-        err_console.print(f"meshroll: {format_message()}{_usage_hint(exc)}", markup=False, soft_wrap=True)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # "meshroll" or "meshroll bench" alone: the help, as --help
+            typer.echo(format_message(), nl=False)  # empty when rich has printed it already
+            sys.exit(0)
+        message = str(format_message()).rstrip(".")  # click ends some with a full stop; the hint follows
+        err_console.print(f"meshroll: {message}{_usage_hint(exc)}", markup=False, soft_wrap=True)
         sys.exit(1)
     if code == INTERRUPTED:  # typer turns a Ctrl-C outside a run into this exit code, silently
         err_console.print("meshroll: interrupted")

@@ -52,8 +52,13 @@ def report(
     from rollout.report import write_report
 
     hint = "write one with 'meshroll run --status-out' or 'kubectl get experiment NAME -o json'"
+    if output.resolve() == status_file.resolve():
+        fail(f"-o {output}: is the status file being read; writing there would replace it: give another file")
     try:
         document = json.loads(status_file.read_text(encoding="utf-8-sig"))
+        foreign = _foreign_kind(document)
+        if foreign is not None:
+            fail(f"{status_file}: {foreign}")
         status = status_of(document)
     except RecursionError:
         fail(f"{status_file}: not a meshroll status (its JSON is nested too deeply); {hint}")
@@ -70,8 +75,20 @@ def report(
     try:
         path = write_report(status, title or status_file.stem, output)
     except OSError as exc:
-        fail(f"{output}: cannot write the report ({exc.strerror or exc})")
+        fail(f"-o {output}: cannot write the report there ({exc.strerror or exc}); choose a file you can write to")
     console.print(f"report: {path}", markup=False)
+
+
+def _foreign_kind(document: object) -> str | None:
+    """What is wrong with a Kubernetes object that is no Experiment (None: an Experiment, or no object at all)."""
+    if not isinstance(document, dict) or not isinstance(document.get("kind"), str):
+        return None
+    kind, api = document["kind"], document.get("apiVersion")
+    if kind == "Experiment":
+        return None
+    if kind == "List" or kind.endswith("List"):
+        return f"a {kind} of objects; give one Experiment: kubectl get experiment NAME -o json"
+    return f"a {kind} ({api}), not a meshroll Experiment or its status"
 
 
 MAX_RPS = 1e9  # past any service, and short of the planner's float range
@@ -130,7 +147,7 @@ def plan(
     console.print(table)
     for note in edges_unknown:
         console.print(f"note: {note}", markup=False, soft_wrap=True)
-    warnings = [w for item in plans for w in item.plan.warnings]
+    warnings = list(dict.fromkeys(w for item in plans for w in item.plan.warnings))  # one per metric may repeat
     for warning in warnings:
         console.print(f"{'with engine sequential' if other else 'warning'}: {warning}", markup=False, soft_wrap=True)
 

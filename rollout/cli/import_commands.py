@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from rollout.cli.output import err_console, fail
+from rollout.files import write_output
 from rollout.importers import ENGINES, ImporterError, import_files
 
 
@@ -26,19 +27,22 @@ def import_(
     """Translate Flagger Canaries and Argo Rollouts into Experiments; what does not translate is listed on stderr."""
     if engine not in ENGINES:
         fail(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
+    if out is not None and out.resolve() in {f.resolve() for f in files}:
+        fail(f"-o {out}: is one of the files being imported; writing there would replace it: give another file")
     try:
         result = import_files(files, engine)
     except ImporterError as exc:
         fail(str(exc))
+    if out is not None:  # written before the notes are printed: a file it cannot write ends in one line
+        try:
+            write_output(out, result.text)
+        except OSError as exc:
+            fail(f"-o {out}: cannot write there ({exc.strerror or exc}); choose a file you can write to")
     for line in dict.fromkeys(result.notes):
         err_console.print(line, markup=False, soft_wrap=True)
     if out is None:
         typer.echo(result.text, nl=False)
         return
-    try:
-        out.write_text(result.text, encoding="utf-8")
-    except OSError as exc:
-        fail(f"-o {out}: cannot write there ({exc.strerror or exc}); choose a file you can write to")
     err_console.print(f"{out}: wrote {', '.join(result.keys)}", markup=False, soft_wrap=True)
 
 

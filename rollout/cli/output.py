@@ -8,6 +8,8 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 
+from rollout.files import replaced_whole
+
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
@@ -28,3 +30,14 @@ def check_writable(folder: Path, option: str) -> None:
         probe.unlink()
     except OSError as exc:
         fail(f"{option} {folder}: cannot write there ({exc.strerror or exc}); choose a folder you can write to")
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """Fail in one line unless ``path`` can take a file meshroll replaces whole (write a new one, rename
+    it over the old): not a folder, not a device, pipe or system file (renaming over ``/dev/stdout``
+    would replace the device itself), in a folder it can write to."""
+    if path.is_dir():
+        fail(f"{option} {path}: is a folder; give the path of a file (in it or elsewhere)")
+    if not replaced_whole(path):
+        fail(f"{option} {path}: is not an ordinary file; meshroll replaces this file whole: give the path of one")
+    check_writable(path.parent, option)

@@ -16,7 +16,6 @@ import typer
 
 from rollout.cli.output import console, fail
 from rollout.spec.durations import parse_duration
-from rollout.spec.loader import SpecError, load_experiment
 from rollout.spec.models import Experiment
 
 if TYPE_CHECKING:
@@ -82,6 +81,8 @@ def build_config(
     """A PrometheusConfig from command-line values (the token from $MESHROLL_PROMETHEUS_TOKEN); exits on bad ones."""
     from analysis.prometheus import PrometheusConfig, PrometheusConfigError
 
+    if ca_file is not None and not ca_file.exists():
+        fail(f"--prometheus-ca-file {ca_file}: no such file; give the CA bundle (PEM) of Prometheus's certificate")
     pairs: list[tuple[str, str]] = []
     for header in headers or []:
         name, sep, value = header.partition(":")
@@ -114,13 +115,19 @@ def connect(config: PrometheusConfig) -> PrometheusSource:
     return source
 
 
-def checked_prometheus(url: str | None, metrics_port: int | None = None) -> PrometheusConfig | None:
-    """For ``run`` and ``demo``: the config for ``--prometheus URL`` once Prometheus answers (None without one)."""
+def checked_prometheus(url: str | None, metrics_port: int | None = None, spec_port: int = 0) -> PrometheusConfig | None:
+    """For ``run`` and ``demo``: the config for ``--prometheus URL`` once Prometheus answers (None without one).
+    ``spec_port`` is the experiment's ``spec.mesh.metricsPort`` (0: none, a port chosen at random)."""
     if metrics_port is not None and not 1 <= metrics_port <= 65535:
         fail(f"--metrics-port must be within 1..65535, got {metrics_port}")
     if url is None:
         return None
     config = build_config(url)
+    if metrics_port is None and not spec_port:
+        fail(
+            "--prometheus: the mesh's /metrics port is chosen at random, so no Prometheus scrapes it; "
+            "give --metrics-port N, a port your Prometheus scrapes"
+        )
     connect(config).close()
     return config
 
@@ -198,11 +205,9 @@ def analyze(
 ) -> None:
     """Judge past data: would this canary have been rolled back? Exit 0 no (it would advance),
     2 yes (rolled back), 3 undecided, 1 error. The bearer token comes from $MESHROLL_PROMETHEUS_TOKEN."""
-    try:
-        experiment = load_experiment(file)
-    except SpecError as exc:
-        more = f" (and {len(exc.problems) - 1} more; run 'meshroll validate {file}')" if len(exc.problems) > 1 else ""
-        fail(f"{exc.problems[0]}{more}")
+    from rollout.cli.run_commands import load_or_fail
+
+    experiment = load_or_fail(file)
     if experiment.spec.analysis is None:
         fail(f"{file}: the experiment has no spec.analysis, so there are no metrics to judge")
     now = time.time()

@@ -11,11 +11,11 @@ import typer
 from rich.table import Table
 
 import rollout
-from rollout.cli.output import check_writable, console, fail
+from rollout.cli.output import check_output_file, console, fail
 from rollout.cli.view import RunView
 from rollout.errors import RolloutError
 from rollout.events import Judged
-from rollout.spec.loader import SpecError, load_experiment
+from rollout.spec.loader import SpecError, load_experiments
 from rollout.spec.models import Experiment
 
 if TYPE_CHECKING:
@@ -32,12 +32,17 @@ METRICS_PORT_HELP = "Serve the mesh's /metrics on this 127.0.0.1 port (for a Pro
 
 
 def load_or_fail(file: Path) -> Experiment:
+    """The one Experiment in ``file``; a spec problem, or a file with several, ends in one line."""
     try:
-        return load_experiment(file)
+        experiments = load_experiments(file)
     except SpecError as exc:
         first = exc.problems[0]
         more = f" (and {len(exc.problems) - 1} more; run 'meshroll validate {file}')" if len(exc.problems) > 1 else ""
         fail(f"{first}{more}")
+    if len(experiments) > 1:
+        names = ", ".join(e.key for e in experiments)
+        fail(f"{file}: holds {len(experiments)} experiments ({names}); give a file with one (split it at its ---)")
+    return experiments[0]
 
 
 def execute(
@@ -92,6 +97,35 @@ def _write_report(result: RunResult, title: str, path: Path) -> None:
         console.print(f"report not written to {path}: {exc.strerror or exc}", markup=False)
 
 
+def run_outputs(
+    experiment: Experiment, journal: Path | None, report: Path | None, *, no_report: bool
+) -> tuple[Path | None, Path | None]:
+    """The run's journal and report paths with their defaults (None: not written)."""
+    name = experiment.metadata.name
+    if journal is not None and experiment.spec.chaos is None:
+        note = "the experiment injects no faults (no spec.chaos), so no journal is written"
+        console.print(f"note: --journal {journal}: {note}", markup=False, soft_wrap=True)
+        journal = None
+    elif journal is None and experiment.spec.chaos is not None:
+        journal = Path(f"meshroll-journal-{name}.json")
+    if no_report:
+        return journal, None
+    return journal, report or Path(f"meshroll-report-{name}.html")
+
+
+def check_outputs(experiment_file: Path, outputs: dict[str, Path | None]) -> None:
+    """Before a run: every output can be written, and none would replace the experiment or another output."""
+    taken = {experiment_file.resolve(): "the experiment file itself"}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        where = path.resolve()
+        if where in taken:
+            fail(f"{option} {path}: is {taken[where]}; give each output a file of its own")
+        check_output_file(path, option)
+        taken[where] = f"also {option}"
+
+
 def run(
     file: Annotated[Path, typer.Argument(help="The experiment YAML (provider local).")],
     status_out: Annotated[Path | None, typer.Option(help="Write the status (with its history) here as JSON.")] = None,
@@ -112,15 +146,15 @@ def run(
     """
     from rollout.cli.prometheus_commands import checked_prometheus
 
+    if no_report and report is not None:
+        fail("--report and --no-report contradict each other; give one of them")
     experiment = load_or_fail(file)
-    config = checked_prometheus(prometheus, metrics_port)
-    if journal is None and experiment.spec.chaos is not None:
-        journal = Path(f"meshroll-journal-{experiment.metadata.name}.json")
-    for option, path in (("--status-out", status_out), ("--journal", journal)):
-        if path is not None:
-            if path.is_dir():
-                fail(f"{option} {path}: is a folder; give the path of a file (in it or elsewhere)")
-            check_writable(path.parent, option)
+    router_port = getattr(experiment.spec.mesh, "port", 0)
+    if metrics_port is not None and router_port and metrics_port == router_port:
+        fail(f"--metrics-port {metrics_port} is the router's port (spec.mesh.port); pick another")
+    config = checked_prometheus(prometheus, metrics_port, getattr(experiment.spec.mesh, "metrics_port", 0))
+    journal, report = run_outputs(experiment, journal, report, no_report=no_report)
+    check_outputs(file, {"--status-out": status_out, "--journal": journal, "--report": report})
     result = execute(
         experiment,
         seed=seed,
@@ -132,8 +166,8 @@ def run(
     )
     if journal is not None and journal.exists():
         console.print(f"journal: {journal}", markup=False)
-    if not no_report:
-        _write_report(result, experiment.key, report or Path(f"meshroll-report-{experiment.metadata.name}.html"))
+    if report is not None:
+        _write_report(result, experiment.key, report)
     line = _final_line(result)
     if result.exit_code == 1:
         fail(line)

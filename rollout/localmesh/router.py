@@ -109,7 +109,7 @@ class Router:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         try:
-            self._listener = await start_listener(app, host, port, flag="--port")
+            self._listener = await start_listener(app, host, port, flag="spec.mesh.port")
         except LocalMeshError:
             await self._close_session()
             raise

@@ -34,8 +34,8 @@ def data_path(loc: tuple[str | int, ...], data: Any) -> Path:
         if child is not _ABSENT:
             path.append(part)
             current = child
-        elif last and isinstance(part, str) and isinstance(current, dict):
-            path.append(part)  # a missing or unknown field
+        elif last and isinstance(part, str) and isinstance(current, dict) and current.get("provider") != part:
+            path.append(part)  # a missing or unknown field (not the mesh's tag, where a model check failed)
         elif isinstance(part, str) and (part.startswith(("function-", "list[", "dict[")) or "[" in part):
             continue
         elif isinstance(current, dict):

@@ -55,6 +55,14 @@ class LocalMeshSpec(SpecModel):
     canary: BackendProfileSpec = BackendProfileSpec()
     seed: int | None = None
 
+    @model_validator(mode="after")
+    def _ports_apart(self) -> LocalMeshSpec:
+        if self.port and self.port == self.metrics_port:
+            raise ValueError(
+                f"port and metricsPort are both {self.port}; the router and /metrics need a port each (0 picks one)"
+            )
+        return self
+
 
 class IstioMeshSpec(SpecModel):
     provider: Literal["istio"]

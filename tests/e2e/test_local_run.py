@@ -86,7 +86,10 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
         experiment.write_text(text)
         result = meshroll("run", str(experiment), "--no-report", cwd=tmp_path, timeout=60)
     assert result.returncode == 1
-    assert result.stderr.strip() == f"meshroll: port {port} on 127.0.0.1 is in use; pick another with --port or free it"
+    assert (
+        result.stderr.strip()
+        == f"meshroll: port {port} on 127.0.0.1 is in use; pick another with spec.mesh.port or free it"
+    )
 
 
 def test_a_broken_experiment_changes_nothing_and_says_where(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ def test_a_router_port_in_use_gives_a_one_line_error(taken_port: int) -> None:
     with pytest.raises(LocalMeshError) as caught:
         asyncio.run(mesh.start())
     message = str(caught.value)
-    assert message == f"port {taken_port} on 127.0.0.1 is in use; pick another with --port or free it"
+    assert message == f"port {taken_port} on 127.0.0.1 is in use; pick another with spec.mesh.port or free it"
     with pytest.raises(LocalMeshError, match="not running"):
         _ = mesh.router_url
 

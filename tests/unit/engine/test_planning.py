@@ -169,3 +169,30 @@ def test_unusable_inputs_warn_instead_of_raising() -> None:
     )
     assert estimate.detect_seconds is None and estimate.promote_seconds is None
     assert estimate.warnings and "needs a positive baseline rate" in estimate.warnings[0]
+
+
+def test_a_min_requests_the_canary_cannot_serve_is_named_as_what_stops_promotion() -> None:
+    schedule = [(5.0, 60.0), (10.0, 60.0), (25.0, 120.0), (50.0, 300.0)]  # 189,000 canary requests, then 500/s
+
+    def promotion_warnings(min_requests: float, max_duration: float | None) -> tuple[str, ...]:
+        estimate = plan(
+            baseline_rate=0.01,
+            request_rate=1000.0,
+            schedule=schedule,
+            margin=0.2,
+            regression=2.0,
+            alpha=0.01,
+            alpha_promote=0.05,
+            min_requests=min_requests,
+            max_duration=max_duration,
+        )
+        return tuple(w for w in estimate.warnings if "promoted" in w or "proven within" in w)
+
+    assert promotion_warnings(1e29, None) == (
+        "at 1000 req/s the canary never serves minRequests 1e+29: a healthy canary is not promoted; lower minRequests",
+    )
+    assert promotion_warnings(5e6, 3600.0) == (
+        "at 1000 req/s the canary serves ~1.69e+06 requests by maxDuration 60 min, fewer than minRequests 5e+06: "
+        "a healthy canary is not promoted; lower minRequests",
+    )
+    assert promotion_warnings(500, 3600.0) == ()

@@ -26,3 +26,18 @@ def test_a_replaced_file_keeps_its_mode_and_leaves_no_temporary_file(tmp_path: P
     assert _mode(path) == 0o604
     assert read_json(path) == {"events": []}
     assert [p.name for p in tmp_path.iterdir()] == ["journal.json"]
+
+
+def test_only_ordinary_files_are_replaced_whole_devices_and_pipes_are_written_in_place(tmp_path: Path) -> None:
+    import os
+
+    from rollout.files import replaced_whole, write_output
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert replaced_whole(tmp_path / "new.html") and replaced_whole(tmp_path)  # a folder fails when written
+    assert not replaced_whole(Path("/dev/stdout")), "renaming over it would replace the device for everyone"
+    assert not replaced_whole(fifo) and not replaced_whole(Path("/proc/self/fd/1"))
+    assert replaced_whole(Path("/dev/shm/status.json"))
+    write_output(Path("/dev/null"), "nothing")
+    assert Path("/dev/null").is_char_device()
