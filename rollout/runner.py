@@ -105,6 +105,7 @@ def mesh_config(experiment: Experiment, seed: int | None) -> LocalMeshConfig:
         load_rate=mesh.load_rate,
         cohort_header=cohort,
         cohort_fraction=mesh.cohort_fraction if strategy is not None and strategy.ab_test is not None else 0.0,
+        load_users=mesh.load_users,
         seed=seed if seed is not None else (mesh.seed or 0),
     )
 

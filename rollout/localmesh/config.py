@@ -33,6 +33,7 @@ class LocalMeshConfig:
     load_max_duration_s: float = 3600.0
     cohort_header: tuple[str, str] = ("x-cohort", "beta")
     cohort_fraction: float = 0.0
+    load_users: int = 0  # simulated users who keep their cookies (0: every request a new visitor)
     seed: int = 0
     source_workload: str = "meshroll-client"
     upstream_timeout_s: float = 30.0
@@ -57,4 +58,5 @@ class LocalMeshConfig:
             concurrency=self.load_concurrency,
             cohort_header=self.cohort_header,
             cohort_fraction=self.cohort_fraction,
+            users=self.load_users,
         )

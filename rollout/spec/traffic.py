@@ -51,6 +51,7 @@ class LocalMeshSpec(SpecModel):
     metrics_port: int = Field(default=0, ge=0, le=65535)  # /metrics port; fix it for a Prometheus to scrape
     load_rate: float = Field(default=150.0, gt=0, le=5000)  # requests per second from the load generator
     cohort_fraction: Fraction = 0.1  # share of generated requests that carry the A/B cohort header
+    load_users: int = Field(default=0, ge=0, le=100_000)  # users who keep their cookies (0: all new visitors)
     stable: BackendProfileSpec = BackendProfileSpec()
     canary: BackendProfileSpec = BackendProfileSpec()
     seed: int | None = None

@@ -113,3 +113,34 @@ def test_after_promotion_the_cookie_is_no_longer_set() -> None:
             assert replies == [("v2", [])] * 50
 
     asyncio.run(scenario())
+
+
+def test_the_load_generators_users_keep_their_cookie_and_return_to_the_canary() -> None:
+    """20 simulated users, 600 requests at a 10% sticky weight: most users meet the canary once and stay,
+    so the canary serves far more than 10% of the requests; new visitors alone stay near 10%."""
+    from rollout.localmesh.loadgen import LoadGenerator, LoadSpec
+
+    async def share(users: int) -> tuple[float, int]:
+        async with running_mesh() as mesh:
+            mesh.apply(STICKY_AT_10)
+            spec = LoadSpec(rate=600.0, max_duration_s=30.0, max_requests=600, concurrency=8, users=users)
+            stats = await LoadGenerator(mesh.router_url, spec, seed=3).run(asyncio.Event())
+            counts = mesh.snapshot("source")
+            return counts["v2"].requests / (counts["v1"].requests + counts["v2"].requests), stats.with_cookie
+
+    returning, with_cookie = asyncio.run(share(20))
+    visitors, none = asyncio.run(share(0))
+    assert returning > 0.5 and with_cookie > 300
+    low, high = binomial_bounds(600, 0.10)
+    assert low / 600 <= visitors <= high / 600 and none == 0
+
+
+def test_a_users_cookie_expires_with_its_max_age_and_a_zero_max_age_deletes_it() -> None:
+    from rollout.localmesh.loadgen import CookieJar
+
+    jar = CookieJar()
+    jar.take(["meshroll-canary=run1; Max-Age=600; Path=/", "other=x"], now=100.0)
+    assert jar.header(now=200.0) == "meshroll-canary=run1; other=x"
+    assert jar.header(now=701.0) == "other=x"  # past its Max-Age
+    jar.take(["other=gone; Max-Age=0", "broken cookie ===; ;"], now=702.0)
+    assert jar.header(now=703.0) is None
