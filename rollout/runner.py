@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +43,7 @@ class Signals:
 
     def __init__(self) -> None:
         self.received: str | None = None
+        self._told = False  # said once that a second signal does not cut the abort short
         self._previous: dict[signal.Signals, Any] = {}
 
     def __enter__(self) -> Signals:
@@ -55,6 +57,13 @@ class Signals:
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if self.received is None:
             self.received = signal.Signals(signum).name
+        elif not self._told:  # a second Ctrl-C: the abort waits on something (a slow Prometheus query)
+            self._told = True
+            sys.stderr.write(
+                "meshroll: already aborting: the step under way (a metrics query, a mesh write) ends first, "
+                "then all traffic goes back to stable\n"
+            )
+            sys.stderr.flush()
 
     def sleep(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; False when a signal cut it short."""

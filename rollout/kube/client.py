@@ -77,6 +77,8 @@ class FencedApiClient(k8s.ApiClient):
 def api_client(kubeconfig: Path | None = None, *, context: str | None = None) -> k8s.ApiClient:
     """An ApiClient: ``kubeconfig`` when given, in-cluster inside a Pod, else the default kubeconfig."""
     loader: Any = k8s_config  # the loaders are untyped
+    if kubeconfig is not None and kubeconfig.is_dir():
+        raise KubeError(f"--kubeconfig {kubeconfig} is a folder; give the kubeconfig file (e.g. {kubeconfig}/config)")
     if kubeconfig is not None and not kubeconfig.is_file():
         raise KubeError(f"no kubeconfig at {kubeconfig}; pass --kubeconfig FILE, or run inside a cluster")
     try:

@@ -53,6 +53,15 @@ def test_a_missing_kubeconfig_says_what_to_do(tmp_path: Path) -> None:
     )
 
 
+def test_a_kubeconfig_folder_is_named_as_a_folder(tmp_path: Path) -> None:
+    for command in (("controller",), ("chaos", "stop", "--all")):
+        result = meshroll(*command, "--kubeconfig", str(tmp_path))
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            f"meshroll: --kubeconfig {tmp_path} is a folder; give the kubeconfig file (e.g. {tmp_path}/config)"
+        )
+
+
 def test_an_unreachable_api_server_is_one_line(tmp_path: Path) -> None:
     config = tmp_path / "kubeconfig"
     config.write_text(
