@@ -18,7 +18,7 @@ from rollout.status import HistoryEntry, Phase, Status, Traffic
 
 @dataclass(frozen=True)
 class SetRoute:
-    """Route traffic: ``traffic``'s weights, A/B cohort and mirroring (faults travel in SetFaults)."""
+    """Route traffic: ``traffic``'s weights, cohort route and mirroring (faults travel in SetFaults)."""
 
     traffic: Traffic
 
@@ -307,9 +307,8 @@ def _traffic_at(plan: RunPlan, step: int, *, started_at: float, now: float, halt
         if halted
         else tuple(p.fault.id for p in plan.faults if is_on(p.timing, weight=weight, started_at=started_at, now=now))
     )
-    return Traffic(
-        canary_weight=weight, ab_active=bool(plan.ab_matches), mirror_percent=plan.mirror_percent, faults=faults
-    )
+    cohort = bool(plan.ab_matches) and (plan.kind is Kind.AB_TEST or weight > 0)  # a canary's cohort: with weight
+    return Traffic(canary_weight=weight, ab_active=cohort, mirror_percent=plan.mirror_percent, faults=faults)
 
 
 def _halted(status: Status) -> bool:

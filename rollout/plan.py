@@ -12,7 +12,7 @@ from chaos.timing import FaultTiming
 from rollout.mesh.plan import StickySession
 from rollout.spec.chaos import FaultSpec
 from rollout.spec.models import Experiment
-from rollout.spec.traffic import MatchSpec, SessionAffinitySpec
+from rollout.spec.traffic import MatchSpec, SessionAffinitySpec, StrategySpec
 
 
 class Kind(StrEnum):
@@ -46,7 +46,7 @@ class RunPlan:
     min_step_time: float  # a step advances only after this long (whole duration for one-step runs)
     max_duration: float
     mirror_percent: float
-    ab_matches: tuple[RequestMatch, ...]
+    ab_matches: tuple[RequestMatch, ...]  # the cohort routed wholly to the canary: abTest.match or canary.cohort
     faults: tuple[PlannedFault, ...]
     failure_budget: int
     on_no_data: str
@@ -67,8 +67,9 @@ class RunPlan:
     @property
     def observed_split(self) -> bool:
         """Whether the canary's share of requests is not its weight, so the engine is given the share
-        observed: an A/B cohort, mirrored copies, or sticky users who keep returning to the canary."""
-        return self.kind in (Kind.AB_TEST, Kind.MIRROR) or self.affinity is not None
+        observed: an A/B cohort, mirrored copies, sticky users who keep returning to the canary, or a
+        canary's cohort on top of its weight."""
+        return self.kind in (Kind.AB_TEST, Kind.MIRROR) or self.affinity is not None or bool(self.ab_matches)
 
     @property
     def promotes(self) -> bool:
@@ -148,7 +149,7 @@ def run_plan(experiment: Experiment) -> RunPlan:
         min_step_time=min_step,
         max_duration=max_duration,
         mirror_percent=mirror.percent if mirror is not None else 0.0,
-        ab_matches=request_matches(strategy.ab_test.match) if strategy and strategy.ab_test else (),
+        ab_matches=_cohort(strategy),
         faults=faults,
         failure_budget=analysis.failure_budget if analysis else 0,
         on_no_data=analysis.on_no_data if analysis else "hold",
@@ -162,6 +163,16 @@ def run_plan(experiment: Experiment) -> RunPlan:
         recovery=spec.chaos.recovery if spec.chaos else 10.0,
         affinity=_affinity(strategy.canary.session_affinity if strategy and strategy.canary else None),
     )
+
+
+def _cohort(strategy: StrategySpec | None) -> tuple[RequestMatch, ...]:
+    """The requests routed wholly to the canary: an A/B test's match, or a canary's cohort. The machine
+    turns the route on (``Traffic.ab_active``) exactly while the canary has weight in the run."""
+    if strategy is not None and strategy.ab_test is not None:
+        return request_matches(strategy.ab_test.match)
+    if strategy is not None and strategy.canary is not None and strategy.canary.cohort is not None:
+        return request_matches(strategy.canary.cohort.match)
+    return ()
 
 
 def _affinity(spec: SessionAffinitySpec | None) -> Affinity | None:

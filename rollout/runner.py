@@ -91,12 +91,18 @@ def mesh_config(experiment: Experiment, seed: int | None) -> LocalMeshConfig:
     target = experiment.spec.target
     cohort = ("x-cohort", "beta")
     strategy = experiment.spec.strategy
-    if strategy is not None and strategy.ab_test is not None:
-        for match in strategy.ab_test.match:
-            exact = [(k, v.exact) for k, v in match.headers.items() if v.exact is not None]
-            if exact:
-                cohort = (exact[0][0], exact[0][1] or "")
-                break
+    matches = (
+        strategy.ab_test.match
+        if strategy is not None and strategy.ab_test is not None
+        else strategy.canary.cohort.match
+        if strategy is not None and strategy.canary is not None and strategy.canary.cohort is not None
+        else []
+    )  # the load generator's cohort header: the first exact header match of the A/B test or canary cohort
+    for match in matches:
+        exact = [(k, v.exact) for k, v in match.headers.items() if v.exact is not None]
+        if exact:
+            cohort = (exact[0][0], exact[0][1] or "")
+            break
 
     def profile(p: object) -> BackendProfile:
         from rollout.spec.traffic import BackendProfileSpec
@@ -113,7 +119,7 @@ def mesh_config(experiment: Experiment, seed: int | None) -> LocalMeshConfig:
         metrics_port=mesh.metrics_port,
         load_rate=mesh.load_rate,
         cohort_header=cohort,
-        cohort_fraction=mesh.cohort_fraction if strategy is not None and strategy.ab_test is not None else 0.0,
+        cohort_fraction=mesh.cohort_fraction if matches else 0.0,
         load_users=mesh.load_users,
         seed=seed if seed is not None else (mesh.seed or 0),
     )

@@ -40,7 +40,7 @@ class Traffic(StatusModel):
     """What the mesh should hold for this experiment (the intent)."""
 
     canary_weight: int = 0
-    ab_active: bool = False
+    ab_active: bool = False  # the cohort route is on: an A/B test's match, or a canary's cohort beside the weights
     mirror_percent: float = 0.0
     faults: tuple[str, ...] = ()  # ids of active faults
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollout.importers.argo_analysis import translate_analysis
+from rollout.importers.argo_routes import header_match, steady_header_route
 from rollout.importers.common import Hint, duration, note_leftovers, required, set_deadline, workloads
 from rollout.importers.documents import DocPath, Library, PeerDocument
 from rollout.importers.draft import Draft
@@ -52,6 +53,7 @@ class _Steps:
     weights: list[int] = field(default_factory=list)
     pauses: list[float] = field(default_factory=list)
     cohorts: list[dict[str, Any]] = field(default_factory=list)
+    routes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # setHeaderRoute step -> its matches
     mirror: float | None = None
     experiment: float | None = None
     experiment_weight: int | None = None
@@ -242,7 +244,8 @@ def _read_steps(draft: Draft, document: PeerDocument, library: Library, taken: s
         elif key == "pause":
             _pause(draft, document, path, body, found)
         elif key == "setHeaderRoute" and isinstance(body, dict):
-            found.cohorts += _header_match(draft, document, (*path, key), body.get("match") or [])
+            found.routes[i] = header_match(draft, document, (*path, key), body.get("match") or [])
+            found.cohorts += found.routes[i]
             document.used.add((*path, key))
         elif key == "setMirrorRoute" and isinstance(body, dict):
             percentage = body.get("percentage", 100)
@@ -301,19 +304,6 @@ def _pause(draft: Draft, document: PeerDocument, path: DocPath, body: Any, found
     found.pauses.append(duration(draft, document, (*path, "pause", "duration"), value, DEFAULT_INTERVAL, "pause"))
 
 
-def _header_match(draft: Draft, document: PeerDocument, path: DocPath, matches: Any) -> list[dict[str, Any]]:
-    cohorts: list[dict[str, Any]] = []
-    for j, entry in enumerate(matches if isinstance(matches, list) else []):
-        header = entry.get("headerName") if isinstance(entry, dict) else None
-        value = entry.get("headerValue") if isinstance(entry, dict) else None
-        kind = next((k for k in ("exact", "prefix", "regex") if isinstance(value, dict) and k in value), None)
-        if header is None or kind is None or not isinstance(value, dict):
-            draft.skip(document, (*path, "match", j), "meshroll needs headerName and headerValue exact/prefix/regex")
-            continue
-        cohorts.append({"headers": {str(header): {kind: str(value[kind])}}})
-    return cohorts
-
-
 def _strategy(draft: Draft, document: PeerDocument, found: _Steps) -> None:
     pauses = sorted(set(found.pauses))
     interval = pauses[-1] if pauses else found.experiment or DEFAULT_INTERVAL
@@ -327,7 +317,17 @@ def _strategy(draft: Draft, document: PeerDocument, found: _Steps) -> None:
     shown = format_duration(interval)
     timed = sum(found.pauses) or found.experiment or 10 * DEFAULT_INTERVAL
     strategy: dict[str, Any] = {}
-    if found.cohorts:
+    steps = document.peek(*CANARY, "steps", default=[])
+    cohort_step = steady_header_route(steps) if found.cohorts and found.weights else None
+    if cohort_step is not None and found.routes.get(cohort_step):
+        cohort = {"match": found.routes[cohort_step]}
+        strategy["canary"] = {"steps": found.weights, "stepInterval": shown, "cohort": cohort}
+        planned = len(found.weights) * interval
+        draft.choose(
+            f"strategy.canary.cohort: steps[{cohort_step}].setHeaderRoute's match, on across the weighted steps "
+            "(the matching requests go to the canary, the others follow the weights)"
+        )
+    elif found.cohorts:
         strategy["abTest"] = {"match": found.cohorts, "duration": format_duration(timed), "stepInterval": shown}
         planned = timed
         draft.choose("strategy.abTest: the setHeaderRoute matches, for the Rollout's timed pauses")
@@ -335,8 +335,9 @@ def _strategy(draft: Draft, document: PeerDocument, found: _Steps) -> None:
             draft.skip(
                 document,
                 (*found.first_weight_path, "setWeight"),
-                f"weights {found.weights}: meshroll runs a header cohort or weighted steps, not both; write a canary "
-                "Experiment for them after the A/B test",
+                f"weights {found.weights}: the header routes change between the weighted steps (or come before "
+                "them), which strategy.canary.cohort cannot follow; write a canary Experiment for them after the A/B "
+                "test",
             )
     elif found.weights or found.mirror is None:
         weights = found.weights or [found.experiment_weight or DEFAULT_WEIGHT]

@@ -145,7 +145,7 @@ class Router:
         if should_mirror(plan, arm, self._draw):
             self._mirror(request.method, request.rel_url, headers, body)
         outcome = await self._forward(arm, request.method, request.rel_url, headers, body, self._source)
-        cookie = sets_cookie(plan, arm, headers)
+        cookie = sets_cookie(plan, arm, headers, query)
         if cookie is not None and outcome.flag is None:  # on the canary's own answers, as Envoy adds it
             outcome.headers.add("Set-Cookie", cookie)
         flags = (*injection.flags, outcome.flag) if outcome.flag else injection.flags

@@ -5,10 +5,11 @@ seeded generator and testable without one.
 
 Semantics, after Istio/Envoy:
 
-- A request matching any of ``plan.ab_matches`` goes to the canary; so does one carrying the session
-  cookie of ``plan.affinity`` (the sticky route); the others by weight. A request the weights send
-  to the canary gets the session cookie in its response (``sets_cookie``), as Istio's
-  ``headers.response.add`` on the canary destination of the weighted route does.
+- A request matching any of ``plan.ab_matches`` (an A/B test's cohort, or a canary's cohort beside
+  the weights) goes to the canary; so does one carrying the session cookie of ``plan.affinity`` (the
+  sticky route); the others by weight. A request the weights send to the canary gets the session
+  cookie in its response (``sets_cookie``), as Istio's ``headers.response.add`` on the canary
+  destination of the weighted route does; a cohort request does not (its route sets no cookie).
 - ``plan.mirror_percent`` of the requests routed to stable are copied to the canary.
 - A fault applies to a request when its arm covers the arm the request was routed to and, if it has
   a cohort, the request matches it. Delay and abort are drawn independently by their percentages;
@@ -85,10 +86,14 @@ def choose_arm(plan: TrafficPlan, headers: Mapping[str, str], query: Mapping[str
     return CANARY if _hits(plan.canary_weight, draw) else STABLE
 
 
-def sets_cookie(plan: TrafficPlan, arm: str, headers: Mapping[str, str]) -> str | None:
+def sets_cookie(
+    plan: TrafficPlan, arm: str, headers: Mapping[str, str], query: Mapping[str, str] | None = None
+) -> str | None:
     """The Set-Cookie value for a response of ``arm``: only for requests the weights sent to the canary."""
     if plan.affinity is None or arm != CANARY or is_sticky(plan, headers):
         return None
+    if plan.ab_matches and matches_any(plan.ab_matches, headers, query or {}):
+        return None  # the cohort's route, not the weights, sent it
     return plan.affinity.set_cookie
 
 

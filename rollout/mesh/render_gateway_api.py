@@ -327,7 +327,7 @@ def _merge(entry: Obj, section: str, conditions: Sequence[tuple[str, StringMatch
         same = [c for c in existing if isinstance(c, dict) and key(c.get("name")) == key(name)]
         if same and any(_normal(c) != _normal(condition) for c in same):
             raise MeshError(
-                f"the A/B cohort tests {name!r}, which {label} already tests (or the cohort tests twice), and "
+                f"the cohort tests {name!r}, which {label} already tests (or the cohort tests twice), and "
                 "Gateway API tests each name once per match: change the cohort, or split it into separate matches"
             )
         if not same:
@@ -357,7 +357,7 @@ def ab_matches(route_matches: object, cohort: Sequence[RequestMatch], label: str
 def _ab_rule(
     name: str, cohort: Sequence[RequestMatch], managed: Obj, stable: Obj, s: GatewayApiSettings, label: str
 ) -> Obj:
-    """A rule sending ``cohort`` (the A/B cohort, or the holders of the session cookie) to the canary."""
+    """A rule sending ``cohort`` (the A/B or canary cohort, or the holders of the session cookie) to the canary."""
     rule: Obj = {"name": name, "matches": ab_matches(managed.get("matches"), cohort, label)}
     for key, value in managed.items():
         if key not in ("name", "matches", "backendRefs", "filters"):

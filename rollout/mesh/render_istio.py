@@ -14,8 +14,8 @@ it was):
 - ``fault`` on the managed route for faults without a cohort (arm ``both``, or an arm that holds
   all of the route's traffic). A fault the user wrote is never overwritten.
 - Route entries inserted just before the managed route, in this order: one per fault with a
-  cohort (``meshroll-fault-<index>.<namespace>.<name>``), then the A/B route
-  (``meshroll-ab-<namespace>.<name>``) or the sticky-canary route
+  cohort (``meshroll-fault-<index>.<namespace>.<name>``), then the cohort route (an A/B test's match or
+  a canary's cohort, ``meshroll-ab-<namespace>.<name>``) and/or the sticky-canary route
   (``meshroll-affinity-<namespace>.<name>``, see ``render_affinity``). Each matches the managed
   route's own match ANDed with the cohort (or the session cookie), routes to the fault's arm (or
   the canary), and otherwise copies the managed route (timeouts, retries, headers, rewrite...),
@@ -130,7 +130,7 @@ def render(current: Mapping[str, Any], plan: TrafficPlan, settings: IstioSetting
         if f.cohort and (f.delay is not None or f.abort is not None)
     ]
     if plan.ab_matches:
-        name, cohort, what = ab_entry_name(settings.owner), plan.ab_matches, "the A/B cohort"
+        name, cohort, what = ab_entry_name(settings.owner), plan.ab_matches, "the cohort"
         added.append(_canary_route(name, cohort, what, plan, managed, stable, ownership, settings, label))
     if plan.affinity is not None:
         name, cohort, what = affinity_entry_name(settings.owner), (plan.affinity.match,), "the session cookie"
@@ -390,7 +390,7 @@ def _canary_route(
     s: IstioSettings,
     label: str,
 ) -> Obj:
-    """A route sending ``cohort`` (the A/B cohort, or the holders of the session cookie) to the canary."""
+    """A route sending ``cohort`` (the A/B or canary cohort, or the holders of the session cookie) to the canary."""
     route: Obj = {
         "name": name,
         "match": merged_matches(managed.get("match"), cohort, what, label),

@@ -107,8 +107,8 @@ def _refuse_unsupported(plan: TrafficPlan) -> None:
         raise MeshError("SMI TrafficSplit cannot mirror; use provider istio or gateway-api for spec.strategy.mirror")
     if plan.ab_matches:
         raise MeshError(
-            "meshroll's SMI provider cannot route an A/B cohort (SMI needs an HTTPRouteGroup per cohort); "
-            "use provider istio or gateway-api for spec.strategy.abTest"
+            "meshroll's SMI provider cannot route a cohort (SMI needs an HTTPRouteGroup per cohort); "
+            "use provider istio or gateway-api for spec.strategy.abTest or spec.strategy.canary.cohort"
         )
     if plan.affinity is not None:
         raise MeshError(

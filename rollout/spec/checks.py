@@ -43,6 +43,14 @@ def cross_check(experiment: Experiment) -> list[Problem]:
             ((*root, "strategy", "mirror"), "SMI TrafficSplit cannot mirror; use istio, gateway-api or local")
         )
     canary = spec.strategy.canary if spec.strategy is not None else None
+    if canary is not None and canary.cohort is not None and provider == "smi":
+        problems.append(
+            (
+                (*root, "strategy", "canary", "cohort"),
+                "SMI TrafficSplit cannot match headers, cookies or query parameters to route a cohort; use istio, "
+                "gateway-api or local, or remove cohort",
+            )
+        )
     if canary is not None and canary.session_affinity is not None and provider == "smi":
         problems.append(
             (

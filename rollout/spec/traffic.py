@@ -188,12 +188,28 @@ def _no_affinity_here(value: object, where: str) -> object:
     return value
 
 
+class CohortSpec(SpecModel):
+    """Requests matching any entry reach the canary while it has weight; the others follow the weights."""
+
+    match: list[MatchSpec] = Field(min_length=1)
+
+
+def _no_cohort_here(value: object, where: str) -> object:
+    if isinstance(value, dict) and "cohort" in value:
+        raise ValueError(
+            f"cohort belongs to strategy.canary (it sends matching requests to the canary alongside the step "
+            f"weights); {where}: move it under strategy.canary, or remove it"
+        )
+    return value
+
+
 class CanaryStrategySpec(SpecModel):
     steps: list[Weight] | None = Field(default=None, min_length=1)
     step_weight: Weight | None = None
     max_weight: Weight | None = None
     step_interval: Duration = 60.0
     session_affinity: SessionAffinitySpec | None = None
+    cohort: CohortSpec | None = None
 
     @field_validator("steps")
     @classmethod
@@ -244,6 +260,7 @@ class ABTestSpec(SpecModel):
     @model_validator(mode="before")
     @classmethod
     def _no_session_affinity(cls, value: object) -> object:
+        _no_cohort_here(value, "an A/B test's cohort is its match (abTest.match), with no weights")
         return _no_affinity_here(value, "an A/B test already routes its whole cohort to the canary by match")
 
 
@@ -255,6 +272,7 @@ class MirrorSpec(SpecModel):
     @model_validator(mode="before")
     @classmethod
     def _no_session_affinity(cls, value: object) -> object:
+        _no_cohort_here(value, "mirroring copies a share of all requests and routes no cohort")
         return _no_affinity_here(value, "mirrored copies never answer users, so there is nothing to keep sticky")
 
 
@@ -262,6 +280,11 @@ class StrategySpec(SpecModel):
     canary: CanaryStrategySpec | None = None
     ab_test: ABTestSpec | None = None
     mirror: MirrorSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cohort_under_canary(cls, value: object) -> object:
+        return _no_cohort_here(value, "here it would apply to no schedule")
 
     @model_validator(mode="after")
     def _one_strategy(self) -> StrategySpec:

@@ -43,7 +43,7 @@ def test_a_canary_backend_is_added_after_the_stable_one_and_removed_at_zero() ->
     ("plan", "message"),
     [
         (TrafficPlan(mirror_percent=10.0), "cannot mirror"),
-        (TrafficPlan(ab_matches=(BETA,)), "cannot route an A/B cohort"),
+        (TrafficPlan(ab_matches=(BETA,)), "cannot route a cohort"),
         (TrafficPlan(faults=(fault(0, abort=500),)), "cannot inject faults"),
     ],
 )
