@@ -70,6 +70,10 @@ def _structural(node: Any) -> Any:
                 node = {**_structural(options[0]), **node}
             elif all(o.get("type") == "object" or "properties" in o for o in options):
                 node = {**_merge_objects([_structural(o) for o in options]), **node}
+            elif {o.get("type") for o in options} == {"string", "object"}:
+                # a string or an object (a shorthand): no structural type can say it, so meshroll's own
+                # validation (the controller's, on every spec it reads) checks the value
+                node = {**node, "x-kubernetes-preserve-unknown-fields": True}
             elif {o.get("type") for o in options} <= {"integer", "number"}:
                 node = {**node, "type": "number"}
             else:

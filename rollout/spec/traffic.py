@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
 
@@ -104,12 +104,19 @@ class StringMatchSpec(SpecModel):
         return self
 
 
+def _or_plain_string(schema: dict[str, Any]) -> None:
+    """The schema says what the model takes: each value a match, or a plain string (its ``exact``)."""
+    schema["additionalProperties"] = {
+        "anyOf": [{"type": "string", "description": "the same as {exact: <it>}"}, schema["additionalProperties"]]
+    }
+
+
 class MatchSpec(SpecModel):
     """One cohort condition set; all of its conditions must hold."""
 
-    headers: dict[str, StringMatchSpec] = {}
+    headers: dict[str, StringMatchSpec] = Field(default={}, json_schema_extra=_or_plain_string)
     cookies: dict[str, str] = {}  # cookie name -> exact value
-    query_params: dict[str, StringMatchSpec] = {}
+    query_params: dict[str, StringMatchSpec] = Field(default={}, json_schema_extra=_or_plain_string)
 
     @field_validator("headers", "query_params", mode="before")
     @classmethod
