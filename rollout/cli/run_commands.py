@@ -97,6 +97,12 @@ def _write_report(result: RunResult, title: str, path: Path) -> None:
         console.print(f"report not written to {path}: {exc.strerror or exc}", markup=False)
 
 
+AFTER_IGNORED = (
+    "spec.after is ignored here: the embedded mesh runs this one experiment alone, with no other Experiment to "
+    "wait for; meshroll controller orders the starts in a cluster"
+)
+
+
 def run_outputs(
     experiment: Experiment, journal: Path | None, report: Path | None, *, no_report: bool
 ) -> tuple[Path | None, Path | None]:
@@ -149,6 +155,8 @@ def run(
     if no_report and report is not None:
         fail("--report and --no-report contradict each other; give one of them")
     experiment = load_or_fail(file)
+    if experiment.spec.after and experiment.spec.mesh.provider == "local":
+        console.print(f"note: {AFTER_IGNORED}", markup=False, soft_wrap=True)
     router_port = getattr(experiment.spec.mesh, "port", 0)
     if metrics_port is not None and router_port and metrics_port == router_port:
         fail(f"--metrics-port {metrics_port} is the router's port (spec.mesh.port); pick another")

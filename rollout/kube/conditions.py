@@ -10,7 +10,8 @@ Four types, each with ``type``, ``status`` (True/False/Unknown), ``reason`` (Cam
 - ``RolledBack``: True when the run ended with all traffic back on stable: rolled back (reason
   RolledBack), aborted (Aborted, or Superseded by a newer generation) or inconclusive.
 - ``Ready``: True when the mesh holds what the status records and nothing stops the controller;
-  False with the problem's reason (InvalidSpec, MeshError, ...) or ApplyingTraffic.
+  False with the problem's reason (InvalidSpec, MeshError, Queued, Waiting, DependencyFailed,
+  DependencyCycle, ...) or ApplyingTraffic.
 
 ``kubectl wait experiment/NAME --for=condition=Promoted`` works with these.
 """

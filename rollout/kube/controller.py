@@ -16,6 +16,11 @@ and the periodic re-list would otherwise retry it as fast as the watch delivers 
 exception: an Experiment refused a start because another run steers its route is reconciled at
 once when a run on that route ends or is deleted (``RouteGate.waiters``), not when its backoff ends.
 
+``spec.after`` orders starts across Experiments: one whose dependencies have not all succeeded waits
+(``Ready`` False, reason ``Waiting``, ``DependencyFailed`` or ``DependencyCycle``; ``dependencies.py``
+decides, ``dependency_gate.py`` reads), and is reconciled at once when one of them changes: its run
+ends (here), or the watch sees it created, deleted, started or moving on.
+
 ``max_concurrent_runs`` (``--max-concurrent-runs``) bounds the runs under way at once: an Experiment
 that would start one beyond it is queued (``Ready`` False, reason ``Queued``; ``admission.py`` and
 ``run_slots.py``), and those queued are reconciled at once when a run that held a slot here ends.
@@ -43,6 +48,8 @@ from analysis.sources import MetricSource
 from rollout.chaos_stop import sweep_orphans
 from rollout.kube.client import FencedApiClient, KubeError, NotFound
 from rollout.kube.conditions import Problem
+from rollout.kube.dependencies import progress
+from rollout.kube.dependency_gate import DependencyGate
 from rollout.kube.events import EventRecorder
 from rollout.kube.lease import LeaderElector, LeaseTimings
 from rollout.kube.objects import Experiments, Key
@@ -133,7 +140,10 @@ class Controller:
         slots = RunSlots(
             self.experiments, config.max_concurrent_runs, scopes=config.namespaces, clock=clock, wake=self._wake
         )
-        self.reconciler = Reconciler(self.experiments, factory, self.recorder, telemetry, clock=clock, slots=slots)
+        dependencies = DependencyGate(self.experiments, scopes=config.namespaces)
+        self.reconciler = Reconciler(
+            self.experiments, factory, self.recorder, telemetry, clock=clock, slots=slots, dependencies=dependencies
+        )
         self._stop = threading.Event()  # no new work: watches, reconciles and runs end
         self._halted = threading.Event()  # nothing may write any more (set once running jobs have finished)
         self._threads: list[threading.Thread] = []
@@ -143,6 +153,7 @@ class Controller:
         self._scope_keys: dict[str, set[Key]] = {}  # written by the watches, read by the Lease loop: _keys_lock
         self._keys_lock = threading.Lock()
         self._triggers: dict[Key, Trigger] = {}  # what the watch last saw of each key (see triggers.py)
+        self._progress: dict[Key, tuple[object, ...]] = {}  # what spec.after reads of each key, as the watch saw it
 
     # --- public -----------------------------------------------------------------------------------
 
@@ -279,10 +290,16 @@ class Controller:
         changed = self._triggers.get(key) != current
         self._triggers[key] = current
         self.queue.add(key, urgent=changed)
+        now = progress(obj)
+        if self._progress.get(key) != now:  # created, or its run started, moved, ended: wake who runs after it
+            self._progress[key] = now
+            self._wake(self.reconciler.dependencies.waiters(key))
 
     def _gone(self, key: Key) -> None:
         self._triggers.pop(key, None)
+        self._progress.pop(key, None)
         self.queue.add(key, urgent=True)
+        self._wake(self.reconciler.dependencies.waiters(key))
 
     # --- reconciling ------------------------------------------------------------------------------
 
@@ -321,9 +338,12 @@ class Controller:
             return self._failures.pop(key, None) is not None
 
     def _run_ended(self, key: Key) -> None:
-        """A run of ``key`` is done (its job or reconcile saw it): reconcile it, and whoever waited for its route."""
+        """A run of ``key`` is done (its job or reconcile saw it): reconcile it, whoever waited for its route or a
+        run slot, and those whose start waits for it (``spec.after``: not on every reconcile of a key with no run,
+        as ``_wake_waiters``, or two Experiments waiting for each other would wake each other for ever)."""
         self.queue.add(key)
         self._wake_waiters(key)
+        self._wake(self.reconciler.dependencies.waiters(key))
 
     def _wake_waiters(self, key: Key) -> None:
         """Nothing of ``key``'s runs steers a route now: the Experiments refused a start on its route are

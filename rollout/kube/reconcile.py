@@ -27,6 +27,8 @@ from rollout.kube.client import NotFound, NotLeader
 from rollout.kube.command_by import COMMAND_ANNOTATION, command_author
 from rollout.kube.conditions import Problem
 from rollout.kube.deletion import Finalizer
+from rollout.kube.dependencies import DEPENDENCY_CYCLE, DEPENDENCY_FAILED, WAITING, Cycle, Failed, Start, Wait
+from rollout.kube.dependency_gate import DependencyGate
 from rollout.kube.document import RunInfo, StoredStatus, split
 from rollout.kube.events import EventRecorder, EventText, micro_time
 from rollout.kube.finalizer import deleting, held, wanted
@@ -56,6 +58,7 @@ class Reconciler:
         *,
         clock: Callable[[], float],
         slots: RunSlots | None = None,
+        dependencies: DependencyGate | None = None,
     ) -> None:
         self.experiments = experiments
         self.factory = factory
@@ -67,6 +70,7 @@ class Reconciler:
         self._lock = threading.Lock()
         self.routes = RouteGate()
         self.slots = slots if slots is not None else RunSlots(experiments, 0, clock=clock)  # --max-concurrent-runs
+        self.dependencies = dependencies if dependencies is not None else DependencyGate(experiments)  # spec.after
         self._epoch = 0  # counts stop_all: a reconcile that began before one registers no run (see _ensure)
         self._reconciling = threading.local()  # the epoch the reconcile on this thread began in
 
@@ -155,8 +159,13 @@ class Reconciler:
         """Start a run, or queue it when the runs under way are at the limit (``slot_kept``: a superseded run's
         slot is this one's). Reconciles of different Experiments run at once: the check that the route is free
         and the run's first status write (which the next check reads) are one step per routing object, and
-        the count of runs under way and that write are one step for all (``RunSlots.admitting``)."""
+        the count of runs under way and that write are one step for all (``RunSlots.admitting``). First of all,
+        the Experiments of ``spec.after`` must have succeeded: one that waits for them holds no place in line."""
         self.drop(key)
+        order = self.dependencies.check(key, obj)
+        if not isinstance(order, Start):
+            self._held_back(key, obj, stored, generation, order)
+            return
         target = routing_target(experiment_from(obj))
         with self.routes.entering(key, target):
             self._check_route_free(key, target)
@@ -184,6 +193,23 @@ class Reconciler:
             return  # already reported
         store = self._loaded_store(key, info)
         store.refresh(Problem(QUEUED, queue.message), observed_generation=generation)
+
+    def _held_back(
+        self, key: Key, obj: Obj, stored: StoredStatus, generation: int, order: Wait | Failed | Cycle
+    ) -> None:
+        """Report that ``key``'s run waits for its ``spec.after``: Ready False (Waiting, DependencyFailed or
+        DependencyCycle) and an Event when that reason begins for this generation (Normal for Waiting)."""
+        reason, kind = {Wait: (WAITING, "Normal"), Failed: (DEPENDENCY_FAILED, "Warning")}.get(
+            type(order), (DEPENDENCY_CYCLE, "Warning")
+        )
+        ready = next((c for c in stored.conditions if c.get("type") == "Ready"), {})
+        info = replace(stored.info, queued_generation=0, queued_since="")  # no place in the run queue meanwhile
+        if ready.get("reason") != reason or ready.get("observedGeneration") != generation:
+            log.info("%s: generation %d %s", key, generation, order.message)
+            self.recorder.record(reference(obj), EventText(kind, reason, "Order", order.message))
+        elif ready.get("message") == order.message and info == stored.info:
+            return  # already reported
+        self._loaded_store(key, info).refresh(Problem(reason, order.message), observed_generation=generation)
 
     def _check_route_free(self, key: Key, target: RoutingTarget | None) -> None:
         """Raise MeshError when another Experiment's run under way steers ``target`` (the route ``key`` would):

@@ -24,6 +24,7 @@ def cross_check(experiment: Experiment) -> list[Problem]:
         problems.append(((*root, "analysis"), "a release needs analysis with at least one metric"))
 
     problems += _judgement_cadence(experiment)
+    problems += _after(experiment)
 
     provider = spec.mesh.provider
     if spec.chaos is not None and provider in ("gateway-api", "smi"):
@@ -164,6 +165,21 @@ def cross_check(experiment: Experiment) -> list[Problem]:
                             f"weight {weight} is not a step of the canary schedule {schedule}",
                         )
                     )
+    return problems
+
+
+def _after(experiment: Experiment) -> list[Problem]:
+    """``spec.after`` names other Experiments, each once."""
+    own = experiment.metadata.namespace
+    seen: set[tuple[str, str]] = set()
+    problems: list[Problem] = []
+    for i, ref in enumerate(experiment.spec.after):
+        named = (ref.namespace or own, ref.name)
+        if named == (own, experiment.metadata.name):
+            problems.append((("spec", "after", i), "an Experiment cannot run after itself; remove this entry"))
+        elif named in seen:
+            problems.append((("spec", "after", i), f"{named[0]}/{named[1]} is named twice; name it once"))
+        seen.add(named)
     return problems
 
 

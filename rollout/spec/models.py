@@ -51,6 +51,13 @@ class TriggerSpec(SpecModel):
     gitops: GitOpsTriggerSpec | None = None
 
 
+class ExperimentRef(SpecModel):
+    """Another Experiment, by name; its namespace is the naming Experiment's own unless given."""
+
+    name: Name
+    namespace: Name | None = None
+
+
 class ExperimentSpec(SpecModel):
     target: TargetSpec
     mesh: MeshSpec
@@ -59,6 +66,11 @@ class ExperimentSpec(SpecModel):
     analysis: AnalysisSpec | None = None
     notify: NotifySpec = NotifySpec()
     trigger: TriggerSpec = TriggerSpec()
+    after: list[ExperimentRef] = Field(
+        default=[],
+        description="Experiments whose runs must have succeeded (for their current spec) before a run of this one "
+        "starts (meshroll controller; README, 'Release order').",
+    )
 
 
 class Experiment(SpecModel):
