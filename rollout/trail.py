@@ -38,7 +38,7 @@ def entry_lines(entry: HistoryEntry, started_at: float | None, previous: History
     weights = f"{entry.traffic.stable_weight}/{entry.traffic.canary_weight}"
     extra = []
     if entry.traffic.ab_active:
-        extra.append("A/B cohort on")
+        extra.append("cohort on")
     if entry.traffic.mirror_percent:
         extra.append(f"mirror {entry.traffic.mirror_percent:g}%")
     if entry.traffic.faults:

@@ -138,7 +138,7 @@ def traffic_text(status: Status) -> str:
     t = status.traffic
     parts = [f"stable {t.stable_weight}% / canary {t.canary_weight}%"]
     if t.ab_active:
-        parts.append("A/B cohort to canary")
+        parts.append("cohort to canary")
     if t.mirror_percent:
         parts.append(f"mirroring {t.mirror_percent:g}%")
     if t.faults:

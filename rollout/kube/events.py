@@ -89,7 +89,7 @@ def _note(entry: HistoryEntry, run: int) -> str:
     t = entry.traffic
     head = f"run {run}, step {entry.step + 1}, {entry.to_phase.value}: "
     head += f"stable {t.stable_weight}% / canary {t.canary_weight}%"
-    extras = [("A/B cohort on" if t.ab_active else ""), (f"mirror {t.mirror_percent:g}%" if t.mirror_percent else "")]
+    extras = [("cohort on" if t.ab_active else ""), (f"mirror {t.mirror_percent:g}%" if t.mirror_percent else "")]
     extras.append(f"faults {', '.join(t.faults)}" if t.faults else "")
     head += "".join(f", {x}" for x in extras if x)
     parts = [head, entry.reason]

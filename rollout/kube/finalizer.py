@@ -74,7 +74,7 @@ class Revert:
         traffic = self.status.traffic
         held_now = f"canary {traffic.canary_weight}%"
         if traffic.ab_active:
-            held_now += ", A/B cohort"
+            held_now += ", cohort"
         if traffic.mirror_percent:
             held_now += f", mirror {traffic.mirror_percent:g}%"
         if traffic.faults:

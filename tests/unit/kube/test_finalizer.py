@@ -91,7 +91,7 @@ def test_without_a_run_nothing_is_reverted() -> None:
 def test_a_revert_says_what_the_mesh_held() -> None:
     assert Revert(3, RUNNING).what == "run 3 (Progressing, canary 20%, faults abort-0)"
     mirrored = Status(phase=Phase.PROGRESSING, traffic=Traffic(canary_weight=0, mirror_percent=20, ab_active=True))
-    assert Revert(1, mirrored).what == "run 1 (Progressing, canary 0%, A/B cohort, mirror 20%)"
+    assert Revert(1, mirrored).what == "run 1 (Progressing, canary 0%, cohort, mirror 20%)"
 
 
 def test_the_force_delete_command_names_the_experiment() -> None:
