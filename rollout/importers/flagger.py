@@ -25,7 +25,7 @@ from rollout.importers.metrics import (
     metric_name,
 )
 from rollout.spec.durations import format_duration
-from rollout.spec.traffic import COOKIE_NAME_PATTERN, MAX_COOKIE_AGE_DAYS
+from rollout.spec.traffic import COOKIE_NAME_PATTERN, MAX_COOKIE_AGE_DAYS, check_cookie_name
 
 DEFAULT_INTERVAL = 60.0  # Flagger's analysis.interval default
 ROUTE_FIELDS = "Flagger wrote it into the route it generated; meshroll only weights routes you own: keep it there"
@@ -232,7 +232,10 @@ def _session_affinity(draft: Draft, document: PeerDocument) -> None:
     affinity: dict[str, Any] = {}
     name = document.get(*a, "cookieName")
     if isinstance(name, str) and re.fullmatch(COOKIE_NAME_PATTERN, name):
-        affinity["cookieName"] = name
+        try:  # a __Host- or __Secure- name, or an overlong one, is a token meshroll's cookie cannot use
+            affinity["cookieName"] = check_cookie_name(name)
+        except ValueError as exc:
+            draft.skip(document, (*a, "cookieName"), f"{exc}; meshroll-canary used")
     elif name is not None:
         draft.skip(document, (*a, "cookieName"), f"{name!r} is not an RFC 6265 cookie name; meshroll-canary used")
     age = document.get(*a, "maxAge", default=AFFINITY_DEFAULT_AGE)

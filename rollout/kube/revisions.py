@@ -7,7 +7,9 @@
   it is superseded first: aborted with the reason "superseded by generation N" (all traffic back
   to stable, its faults removed), and only when the mesh holds that does the new run start.
 - A new generation with the same spec as the run (an edit reverted, a no-op apply) is adopted: the
-  run carries on and records the generation.
+  run carries on and records the generation. ``spec.after`` is left out of that comparison: it gates
+  a run's start only, so an edit of it alone neither supersedes a run under way (back to stable)
+  nor runs a finished release again.
 - An invalid spec changes nothing (invariant 5): the run under way, if any, carries on with its
   own spec, and the problem is reported in the conditions and as an Event until the spec is fixed.
 - A finished run whose spec did not change stays finished: restarting it takes a spec change
@@ -78,10 +80,15 @@ def next_step(
     current: Drive | Idle = Idle() if status.done else Drive()
     if generation <= info.generation:
         return current
-    if same_spec(spec, info.spec):
+    if same_spec(_release(spec), _release(info.spec)):
         return Adopt(generation, current)
     if problem is not None:
         return Reject(problem, current)
     if status.done:
         return StartRun(generation)
     return Supersede(generation)
+
+
+def _release(spec: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """What a run does: the spec without ``after``, which only decides when a run may start."""
+    return {k: v for k, v in spec.items() if k != "after"} if spec is not None else None

@@ -196,3 +196,25 @@ def set_weights(
     stable["weight"] = plan.stable_weight
     if canary is not None:
         canary["weight"] = plan.canary_weight
+
+
+def refuse_other_weights(entries: list[Any], stable: Obj, canary: Obj | None, plan: TrafficPlan, label: str) -> None:
+    """On Istio and Gateway API stable and canary must hold all the weight (SMI scales them instead): another
+    weighted entry (a promoted canary of an earlier Experiment on this route, say) would make the mesh split
+    traffic otherwise than the status records. A revert to all stable is never refused."""
+    if plan.canary_weight == 0:
+        return
+    for entry in entries:
+        weight = entry.get("weight") if isinstance(entry, dict) else None
+        if entry is stable or entry is canary or not isinstance(weight, int) or weight <= 0:
+            continue
+        destination = entry.get("destination")
+        if isinstance(destination, dict):  # Istio
+            name = "/".join(str(destination[k]) for k in ("host", "subset") if destination.get(k))
+        else:  # Gateway API backendRef, SMI backend
+            name = str(entry.get("name") or entry.get("service") or "?")
+        raise MeshError(
+            f"{label}: {name} has weight {weight} beside the stable and canary, so their weights would not "
+            f"split its traffic as the run says; set it to 0 or remove it (or, if it is the version now serving, "
+            "make it spec.target.stable)"
+        )

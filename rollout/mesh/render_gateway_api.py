@@ -46,6 +46,7 @@ from rollout.mesh.render_common import (
     is_meshroll_name,
     is_owned_name,
     read_ownership,
+    refuse_other_weights,
     remove_field,
     set_weights,
     write_ownership,
@@ -241,6 +242,7 @@ def _set_weights(managed: Obj, plan: TrafficPlan, s: GatewayApiSettings, ownersh
             refs.remove(canary)
             canary = None
         remove_field(ownership, created)
+    refuse_other_weights(refs, stable, canary, plan, label)
     set_weights(refs, stable, canary, plan, ownership, f"backendRefs[name={s.stable_service}].weight")
     return stable
 

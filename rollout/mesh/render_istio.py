@@ -5,9 +5,10 @@ it was):
 
 - In the managed http route (``spec.mesh.route``, or the first route to the target host): the
   ``weight`` of the stable and canary destinations (they sum to 100; other destinations keep
-  theirs). A canary destination is created, right after the stable one, when the canary first
-  gets traffic, and removed again when its weight returns to 0; a canary destination the user
-  wrote is kept, at weight 0. A lone stable destination the user left without a weight gets one
+  theirs, which must be 0 while the canary has weight: the plan is refused otherwise). A canary
+  destination is created, right after the stable one, when the canary first gets traffic, and
+  removed again when its weight returns to 0; a canary destination the user wrote is kept, at
+  weight 0. A lone stable destination the user left without a weight gets one
   only while it shares the route, and loses it again when it is alone at 100%.
 - ``mirror`` and ``mirrorPercentage`` on the managed route while the plan mirrors (removed at 0).
   A mirror the user wrote is never overwritten: mirroring is refused instead.
@@ -56,6 +57,7 @@ from rollout.mesh.render_common import (
     is_meshroll_name,
     is_owned_name,
     read_ownership,
+    refuse_other_weights,
     remove_field,
     set_weights,
     write_ownership,
@@ -290,6 +292,7 @@ def _set_weights(managed: Obj, plan: TrafficPlan, s: IstioSettings, ownership: O
             destinations.remove(canary)
             canary = None
         remove_field(ownership, created)
+    refuse_other_weights(destinations, stable, canary, plan, label)
     set_weights(destinations, stable, canary, plan, ownership, f"route[subset={s.stable_subset}].weight")
     return stable
 

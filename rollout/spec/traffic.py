@@ -103,6 +103,17 @@ class StringMatchSpec(SpecModel):
             raise ValueError("give exactly one of exact, prefix or regex")
         return self
 
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:  # the mesh would reject it (Envoy's RE2), or never match
+                problem = f"{value!r} is not a regular expression ({exc}); fix it, or use exact or prefix"
+                raise ValueError(problem) from None
+        return value
+
 
 def _or_plain_string(schema: dict[str, Any]) -> None:
     """The schema says what the model takes: each value a match, or a plain string (its ``exact``)."""
@@ -125,6 +136,21 @@ class MatchSpec(SpecModel):
             return {k: {"exact": v} if isinstance(v, str) else v for k, v in value.items()}
         return value
 
+    @field_validator("cookies")
+    @classmethod
+    def _cookies_a_browser_can_send(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not re.fullmatch(COOKIE_NAME_PATTERN, name):
+                raise ValueError(
+                    f"{name!r} is not a cookie name (RFC 6265 token): no request carries it, so it matches none"
+                )
+            if not re.fullmatch(COOKIE_VALUE_PATTERN, text):
+                raise ValueError(
+                    f"{text!r} is not a cookie value (RFC 6265: no spaces, quotes, ',', ';' or '\\'), so it matches "
+                    f"no request; cookie {name} needs another value"
+                )
+        return value
+
     @model_validator(mode="after")
     def _not_empty(self) -> MatchSpec:
         if not (self.headers or self.cookies or self.query_params):
@@ -140,11 +166,13 @@ ALL_TO_CANARY = (
 
 COOKIE_NAME_PATTERN = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"
 """RFC 6265 section 4.1.1: a cookie name is an RFC 2616 token (no separators, spaces or controls)."""
+COOKIE_VALUE_PATTERN = r"^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$"
+"""RFC 6265 section 4.1.1: cookie-octets (printable US-ASCII but space, DQUOTE, ',', ';' and backslash)."""
 MAX_COOKIE_AGE_DAYS = 400  # RFC 6265bis: user agents cap Max-Age at 400 days
 MAX_COOKIE_NAME = 64
 
 
-def _check_cookie_name(value: str) -> str:
+def check_cookie_name(value: str) -> str:
     if not value:
         raise ValueError("the cookie name is empty; leave cookieName out for meshroll-canary, or give a name")
     if len(value) > MAX_COOKIE_NAME:
@@ -165,7 +193,7 @@ def _check_cookie_name(value: str) -> str:
 
 CookieName = Annotated[
     str,
-    AfterValidator(_check_cookie_name),
+    AfterValidator(check_cookie_name),
     WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_COOKIE_NAME, "pattern": COOKIE_NAME_PATTERN}),
 ]
 

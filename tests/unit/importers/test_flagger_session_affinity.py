@@ -59,6 +59,14 @@ def test_a_cookie_name_that_is_no_rfc_6265_token_falls_back_to_meshrolls_and_say
     assert "sessionAffinity.cookieName: not translated: 'my cookie' is not an RFC 6265 cookie name" in result.stderr
 
 
+def test_a_secure_prefixed_or_overlong_cookie_name_falls_back_too_instead_of_failing_the_import(tmp_path: Path) -> None:
+    for name, says in (("__Host-canary", "only with the Secure attribute"), ("c" * 65, "too long")):
+        result = imported(tmp_path, f"cookieName: {name}")
+        assert result.code == 0, result.stderr  # was 1: "the imported Experiment does not validate"
+        assert result.spec["strategy"]["canary"]["sessionAffinity"] == {"maxAge": "24h"}
+        assert "sessionAffinity.cookieName: not translated: " in result.stderr and says in result.stderr
+
+
 def test_on_linkerd_smi_session_affinity_is_listed_not_imported(tmp_path: Path) -> None:
     result = imported(tmp_path, "cookieName: c", provider="provider: linkerd")
     assert result.code == 0, result.stderr

@@ -47,3 +47,12 @@ def test_an_invalid_new_generation_changes_nothing() -> None:
 def test_a_new_generation_with_the_run_s_own_spec_is_adopted() -> None:
     assert next_step(3, dict(V2), None, RUN1, RUNNING) == Adopt(3, Drive())
     assert next_step(3, dict(V2), None, RUN1, DONE) == Adopt(3, Idle())
+
+
+def test_an_edit_of_after_alone_is_adopted_it_gates_a_start_and_changes_no_run() -> None:
+    ordered = {**V2, "after": [{"name": "checkout-v2"}]}
+    assert next_step(2, ordered, None, RUN1, RUNNING) == Adopt(2, Drive())  # was Supersede: back to stable
+    assert next_step(2, ordered, None, RUN1, DONE) == Adopt(2, Idle())  # was StartRun: the release again
+    ran_ordered = RunInfo(run=1, generation=1, spec=ordered, observed_generation=1)
+    assert next_step(2, dict(V2), None, ran_ordered, RUNNING) == Adopt(2, Drive())
+    assert next_step(2, {**V3, "after": [{"name": "checkout-v2"}]}, None, RUN1, DONE) == StartRun(2)

@@ -162,3 +162,11 @@ def test_any_plan_renders_idempotently_validly_and_only_in_owned_fields(
     managed_rule = [r for r in rules(route) if r.get("name") != AB][managed]
     assert [f for f in managed_rule.get("filters", []) if f["type"] != "RequestMirror"] == user_filters
     assert render(route, ALL_STABLE, config) == render(original, ALL_STABLE, config)
+
+
+def test_another_weighted_backend_is_refused_before_the_canary_gets_traffic() -> None:
+    route = copy.deepcopy(RICH_ROUTE)
+    named(route["spec"]["rules"], "primary")["backendRefs"][1]["weight"] = 50
+    with pytest.raises(MeshError, match=r"checkout-legacy.*weight 50.*set it to 0"):
+        render(route, TrafficPlan(80, 20), RICH)
+    render(route, TrafficPlan.all_stable(), RICH)

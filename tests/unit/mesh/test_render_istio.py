@@ -232,3 +232,13 @@ def test_the_destination_rule_must_hold_the_subsets() -> None:
     rule = example("istio-destinationrule-subsets.yaml")[0]
     assert missing_subsets(rule, ["v1", "v2"]) == []
     assert missing_subsets(rule, ["v2", "v9"]) == ["v9"]
+
+
+def test_another_weighted_destination_is_refused_before_the_canary_gets_traffic_and_a_revert_still_goes() -> None:
+    # e.g. a promoted canary of an earlier Experiment on this route: v1 80 + v2 20 + legacy 100 is 200
+    vs = copy.deepcopy(RICH_VIRTUAL_SERVICE)
+    legacy = named(http(vs), "primary")["route"][1]
+    legacy["weight"] = 100
+    with pytest.raises(MeshError, match=r"checkout-legacy.*weight 100.*set it to 0"):
+        render(vs, TrafficPlan(80, 20), RICH_SETTINGS)
+    assert named(http(render(vs, ALL_STABLE, RICH_SETTINGS)), "primary")["route"][1]["weight"] == 100

@@ -87,6 +87,10 @@ def test_a_cohort_anywhere_but_under_canary_is_refused_and_told_where_it_belongs
         ("{}", "match"),
         ("{match: [{}]}", "a match needs at least one of headers, cookies or queryParams"),
         ("{match: [{headers: {x-beta: {exact: '1', prefix: '1'}}}]}", "give exactly one of exact, prefix or regex"),
+        ("{match: [{headers: {x-beta: {regex: '('}}}]}", "'(' is not a regular expression"),
+        ("{match: [{queryParams: {beta: {regex: 'a[b'}}}]}", "'a[b' is not a regular expression"),
+        ("{match: [{cookies: {'a b': 'yes'}}]}", "'a b' is not a cookie name"),
+        ("{match: [{cookies: {beta: 'a;b'}}]}", "'a;b' is not a cookie value"),
     ],
 )
 def test_an_empty_or_ambiguous_cohort_is_refused(cohort: str, says: str) -> None:
