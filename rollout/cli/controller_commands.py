@@ -270,6 +270,9 @@ def bench_controller(
     ] = None,
     interval: Annotated[int, typer.Option(help="Seconds per canary step.", min=1, max=600)] = 3,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for all runs of one row to end.", min=10)] = 240.0,
+    max_concurrent_runs: Annotated[
+        int, typer.Option(min=0, help="The controller's --max-concurrent-runs: the others queue (0: no limit).")
+    ] = 0,
 ) -> None:
     """How the controller scales: N canaries at once in a fresh namespace (deleted afterwards); prints a table."""
     from rollout.kube.client import KubeError, api_client
@@ -278,15 +281,16 @@ def bench_controller(
     counts = experiments or [10, 50, 100]
     if any(not 1 <= n <= 1000 for n in counts):
         fail("--experiments takes counts within [1, 1000]")
-    settings = BenchSettings(interval_s=interval, timeout_s=timeout)
+    settings = BenchSettings(interval_s=interval, timeout_s=timeout, max_concurrent_runs=max_concurrent_runs)
     try:
         api = api_client(kubeconfig)
         check_crds(api)
     except KubeError as exc:
         fail(str(exc))
     steps = ", ".join(f"{s}%" for s in settings.steps)
+    cap = f", at most {max_concurrent_runs} runs at once" if max_concurrent_runs else ""
     console.print(
-        f"# meshroll controller at N experiments at once (canary steps {steps}, {interval}s each)\n",
+        f"# meshroll controller at N experiments at once (canary steps {steps}, {interval}s each{cap})\n",
         markup=False,
         soft_wrap=True,
     )

@@ -68,11 +68,12 @@ class Queue:
 
     @property
     def message(self) -> str:
+        """What ``Ready`` says while it waits. It names no place in line: that changes at every run's end,
+        and keeping it current would rewrite every queued Experiment's status each time."""
         runs = "1 run is" if self.running == 1 else f"{self.running} runs are"
-        ahead = "1 Experiment is" if self.ahead == 1 else f"{self.ahead} Experiments are"
         return (
-            f"queued: {runs} under way and the limit is {self.limit} ({HOW_TO_RAISE}); {ahead} ahead of this one "
-            "in line. It starts when a run ends (promoted, rolled back, aborted or deleted); raise the limit to run "
+            f"queued: {runs} under way and the limit is {self.limit} ({HOW_TO_RAISE}). It starts in turn, first "
+            "come first served, when a run ends (promoted, rolled back, aborted or deleted); raise the limit to run "
             "more at once"
         )
 

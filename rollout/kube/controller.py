@@ -23,7 +23,8 @@ ends (here), or the watch sees it created, deleted, started or moving on.
 
 ``max_concurrent_runs`` (``--max-concurrent-runs``) bounds the runs under way at once: an Experiment
 that would start one beyond it is queued (``Ready`` False, reason ``Queued``; ``admission.py`` and
-``run_slots.py``), and those queued are reconciled at once when a run that held a slot here ends.
+``run_slots.py``), and the first of those queued is reconciled at once when a run that held a slot here
+ends (the next one, should it not take the slot).
 
 Leadership lost (or ``stop``) stops every run (``Reconciler.stop_all``); a reconcile under way
 meanwhile registers no run it builds, and a job due while the Lease renewal is late looks again
@@ -331,6 +332,8 @@ class Controller:
             self._run_failed(key, exc)
         finally:
             self.telemetry.reconcile.observe(time.monotonic() - began)
+            if key not in self.reconciler.runs:  # woken for a run slot but did not take it: the next one is
+                self._wake(self.reconciler.slots.settle(key))
 
     def _forget_failures(self, key: Key) -> bool:
         """Reset ``key``'s backoff; whether it had failed."""

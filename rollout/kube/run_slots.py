@@ -8,9 +8,12 @@ the run's first status write is done (the next decision reads that write instead
 keeps its slot while it is replaced (``keeping``): the new generation's run never waits for its own.
 
 An Experiment refused a slot is registered as waiting *before* its decision reads the list; when a
-run that holds a slot here ends (``release``) every waiter is reconciled at once, and the one first
-in line starts (the order is in the objects, not in this process). A re-list (the watch's resync)
-reconciles them too, should anything else free a slot.
+run that holds a slot here ends (``release``) the first waiter in line (as the last decision's list
+ordered them; the order is in the objects, not in this process) is reconciled at once, with any
+waiter whose place that list did not show; the others stay asleep, so a run's end costs one list
+and one start, not one per Experiment queued. A waiter that finds others before it while a slot is
+free wakes those of them that wait here. A re-list (the watch's resync) reconciles everyone too,
+should anything else free a slot.
 """
 
 from __future__ import annotations
@@ -48,7 +51,10 @@ class RunSlots:
         self._deciding = threading.Lock()  # one decision at a time: the count and the reservation are one step
         self._reserved: Counter[Key] = Counter()  # admitted (or keeping their slot), first status write not done
         self._holders: set[Key] = set()  # keys whose run holds a slot here (a release wakes the waiters)
-        self._waiting: set[Key] = set()  # refused a slot (or deciding) since a slot was last released
+        self._waiting: set[Key] = set()  # refused a slot (or deciding), not woken since
+        self._line: list[Key] = []  # who waits to start, first in line first, as the last decision read it
+        self._woken: set[Key] = set()  # woken for a freed slot, not decided since (see ``settle``)
+        self._queued: set[Key] = set()  # whose last decision was to wait (not those deciding right now)
 
     @contextmanager
     def admitting(self, key: Key, obj: Obj) -> Iterator[Decision]:
@@ -58,13 +64,16 @@ class RunSlots:
             return
         with self._lock:  # before the list is read: a slot released after that wakes this key
             self._waiting.add(key)
+            self._woken.discard(key)  # it decides now: admitted, or queued (and then wakes any before it)
         with self._deciding:
-            decision = self._decide(key, obj)
+            decision, ahead_here = self._decide(key, obj)
             if isinstance(decision, Admit):
                 with self._lock:
                     self._reserved[key] += 1
                     self._waiting.discard(key)
         if not isinstance(decision, Admit):
+            if ahead_here:
+                self.wake(ahead_here)  # a slot is free and they are first: they may have slept through its release
             yield decision
             return
         try:
@@ -73,7 +82,7 @@ class RunSlots:
             with self._lock:
                 self._unreserve(key)
                 wasted = key not in self._holders  # admitted, but no run started: the slot is free again
-                waiters = self._pop_waiters() if wasted else set()
+                waiters = self._next_waiters() if wasted else set()
             if waiters:
                 self.wake(waiters)
 
@@ -100,7 +109,17 @@ class RunSlots:
             if key not in self._holders:
                 return set()
             self._holders.discard(key)
-            return self._pop_waiters()
+            return self._next_waiters()
+
+    def settle(self, key: Key) -> set[Key]:
+        """``key``'s reconcile is over: if it was woken for a freed slot and never came to decide (it was
+        deleted, its route is in use, it waits for its dependencies, it failed), the next in line is woken
+        in its place; the keys to reconcile now."""
+        with self._lock:
+            if key not in self._woken:
+                return set()
+            self._woken.discard(key)
+            return self._next_waiters()
 
     def waiting(self) -> set[Key]:
         with self._lock:
@@ -108,11 +127,12 @@ class RunSlots:
 
     # --- internals -----------------------------------------------------------------------------
 
-    def _decide(self, key: Key, obj: Obj) -> Decision:
+    def _decide(self, key: Key, obj: Obj) -> tuple[Decision, set[Key]]:
+        """The decision, and (when it queues ``key`` with a slot free) the waiters here that are before it."""
         me = place_of(obj, self.clock())
         with self._lock:
             running = {k for k, n in self._reserved.items() if n > 0 and k != key}
-        waiting: list[Place] = []
+        line: list[Place] = []
         for item in self._items():
             other = Key.of(item)
             if other == key:
@@ -120,13 +140,27 @@ class RunSlots:
             if under_way(item):
                 running.add(other)
                 continue
-            line = in_line(item)
-            if line is None or not line.place < me or other in running:
+            place = in_line(item)
+            if place is None or (not place.checked and not _valid(item)):
                 continue
-            if not line.checked and not _valid(item):
-                continue
-            waiting.append(line.place)
-        return decide(me, running, waiting, self.limit)
+            line.append(place.place)
+        line = [p for p in line if p.key not in running]
+        decision = decide(me, running, [p for p in line if p < me], self.limit)
+        queued = not isinstance(decision, Admit)
+        order = sorted([*line, me] if queued else line)
+        free = self.limit - len(running)
+        with self._lock:
+            self._line = [p.key for p in order]
+            waiting = self._waiting & self._queued
+            first = order[: max(free, 0)]  # those the free slots are for: asleep here, they are woken
+            woken = {p.key for p in first if p < me and p.key in waiting} if queued else set()
+            self._waiting -= woken
+            self._woken |= woken
+            if queued:
+                self._queued.add(key)
+            else:
+                self._queued.discard(key)
+        return decision, woken
 
     def _items(self) -> list[Obj]:
         items: list[Obj] = []
@@ -139,9 +173,14 @@ class RunSlots:
         if self._reserved[key] <= 0:
             del self._reserved[key]
 
-    def _pop_waiters(self) -> set[Key]:
-        waiters, self._waiting = self._waiting, set()
-        return waiters
+    def _next_waiters(self) -> set[Key]:
+        """The waiters to wake for one freed slot: the first in line, and those whose place is unknown."""
+        known = set(self._line)
+        first = next((k for k in self._line if k in self._waiting), None)
+        woken = {k for k in self._waiting if k not in known} | ({first} if first is not None else set())
+        self._waiting -= woken
+        self._woken |= woken
+        return woken
 
 
 def _valid(item: Obj) -> bool:

@@ -46,6 +46,7 @@ class BenchSettings:
     interval_s: int = 3
     timeout_s: float = 240.0  # per N: runs not ended by then count as unfinished
     min_requests: int = 200
+    max_concurrent_runs: int = 0  # the controller's --max-concurrent-runs (0: no limit)
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def measure(
         try:
             for i in range(experiments):
                 _create_mesh(custom, namespace, f"svc-{i}")
-            worker = _start_worker(kubeconfig, namespace, out, log)
+            worker = _start_worker(kubeconfig, namespace, out, log, settings.max_concurrent_runs)
             say(f"N={experiments}: controller ready in namespace {namespace}; creating {experiments} Experiments")
             created: dict[str, float] = {}
             for i in range(experiments):
@@ -186,8 +187,11 @@ def _experiment(namespace: str, name: str, service: str, settings: BenchSettings
     }
 
 
-def _start_worker(kubeconfig: Path | None, namespace: str, out: Path, log: Path) -> subprocess.Popen[bytes]:
+def _start_worker(
+    kubeconfig: Path | None, namespace: str, out: Path, log: Path, max_concurrent_runs: int = 0
+) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "rollout.kube.scale_worker", f"--namespace={namespace}", f"--out={out}"]
+    command.append(f"--max-concurrent-runs={max_concurrent_runs}")
     if kubeconfig is not None:
         command.append(f"--kubeconfig={kubeconfig}")
     env = {k: v for k, v in os.environ.items() if k != "POD_NAME"}

@@ -171,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kubeconfig", type=Path)
     parser.add_argument("--namespace", required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--max-concurrent-runs", type=int, default=0)
     args = parser.parse_args(argv)
     api = api_client(args.kubeconfig)
     traffic = SyntheticTraffic()
@@ -180,7 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     telemetry = RecordingTelemetry(CollectorRegistry())
     config = ControllerConfig(
-        identity="meshroll-bench", namespaces=(args.namespace,), lease_namespace=args.namespace, lease_name=LEASE_NAME
+        identity="meshroll-bench",
+        namespaces=(args.namespace,),
+        lease_namespace=args.namespace,
+        lease_name=LEASE_NAME,
+        max_concurrent_runs=args.max_concurrent_runs,
     )
     controller = Controller(
         api, config, telemetry, source_factory=lambda: SyntheticSource(traffic), provider_factory=provider

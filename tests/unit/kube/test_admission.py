@@ -41,7 +41,8 @@ def test_at_the_limit_it_is_queued_and_says_the_numbers() -> None:
     assert isinstance(decision, Queue)
     assert "2 runs are under way and the limit is 2" in decision.message
     assert "--max-concurrent-runs" in decision.message and "maxConcurrentRuns" in decision.message
-    assert "1 Experiment is ahead" in decision.message
+    assert "in turn, first come first served" in decision.message
+    assert "ahead" not in decision.message, "no place in line: it would go stale, or rewrite every status"
 
 
 def test_first_come_first_served_a_free_slot_goes_to_the_earliest() -> None:

@@ -116,3 +116,43 @@ def test_no_limit_reads_nothing() -> None:
     gate = RunSlots(cast(Any, None), 0, clock=lambda: 0.0)
     with gate.admitting(Key("ns", "a"), {}) as decision:
         assert decision == Admit()
+
+
+def queue_behind_a(listing: Listing, gate: RunSlots, names: list[str]) -> None:
+    """``a`` holds the only slot; each of ``names`` is refused one and waits (in creation order)."""
+    listing.start("a")
+    gate.hold(Key("ns", "a"))
+    for name in names:
+        obj = next(i for i in listing.items if i["metadata"]["name"] == name)
+        with gate.admitting(Key("ns", name), obj) as decision:
+            assert isinstance(decision, Queue)
+
+
+def test_the_end_of_a_run_wakes_only_the_first_in_line_not_every_queued_experiment() -> None:
+    listing = Listing([item("a", 0), item("b", 1), item("c", 2), item("d", 3)])
+    gate = slots(listing, 1)
+    queue_behind_a(listing, gate, ["d", "c", "b"])  # asked in another order: the line is by creation
+    assert gate.release(Key("ns", "a")) == {Key("ns", "b")}
+    assert gate.waiting() == {Key("ns", "c"), Key("ns", "d")}, "the others sleep: no list, no status write each"
+
+
+def test_a_woken_experiment_that_does_not_take_the_slot_hands_it_to_the_next() -> None:
+    listing = Listing([item("a", 0), item("b", 1), item("c", 2)])
+    gate = slots(listing, 1)
+    queue_behind_a(listing, gate, ["b", "c"])
+    assert gate.release(Key("ns", "a")) == {Key("ns", "b")}
+    # b's reconcile ends without deciding (deleted, its route in use, waiting for its dependencies)
+    assert gate.settle(Key("ns", "b")) == {Key("ns", "c")}
+    assert gate.settle(Key("ns", "b")) == set(), "once"
+    assert gate.settle(Key("ns", "a")) == set(), "a was not woken for a slot"
+
+
+def test_a_queued_experiment_that_finds_a_free_slot_wakes_the_waiters_before_it() -> None:
+    listing = Listing([item("a", 0), item("b", 1), item("c", 2)])
+    woken: list[set[Key]] = []
+    gate = slots(listing, 1, woken)
+    queue_behind_a(listing, gate, ["b", "c"])
+    listing.items[0]["status"] = {"run": 1, "phase": "Succeeded", "trafficApplied": True}  # ended elsewhere
+    with gate.admitting(Key("ns", "c"), listing.items[2]) as decision:
+        assert decision == Queue(running=0, limit=1, ahead=1)
+    assert woken == [{Key("ns", "b")}], "b is first and was asleep: it is woken for the free slot"
