@@ -78,7 +78,7 @@ def _structural(node: Any) -> Any:
                 node = {**node, "type": "number"}
             else:
                 node = (
-                    {**node, "x-kubernetes-int-or-string": True}
+                    {**node, "x-kubernetes-int-or-string": True, **_value_checks(options)}
                     if {o.get("type") for o in options} == {"integer", "string"}
                     else {**node, "type": "string"}
                 )
@@ -102,6 +102,12 @@ def _structural(node: Any) -> Any:
     if "properties" in node:
         node.setdefault("type", "object")
     return node
+
+
+def _value_checks(options: list[dict[str, Any]]) -> dict[str, Any]:
+    """An int-or-string's value checks, side by side: a structural schema allows no types under anyOf, and
+    each check binds one kind only (``pattern`` strings, ``minimum`` numbers), so together they say it."""
+    return {k: v for o in options for k, v in o.items() if k in ("pattern", "minimum", "maximum")}
 
 
 def spec_schema() -> dict[str, Any]:

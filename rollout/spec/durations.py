@@ -58,6 +58,14 @@ Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["30s", "2m", "1h"]}),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": DURATION_PATTERN, "examples": ["30s", "2m", "1h"]},
+                {"type": "integer", "minimum": 0, "description": "seconds"},
+            ]
+        }
+    ),
 ]
-"""A duration in seconds, written and printed as a string such as ``2m``."""
+"""A duration in seconds, written and printed as a string such as ``2m`` (or given as whole seconds: the
+CRD takes an int-or-string, so ``kubectl apply`` accepts what ``meshroll validate`` does)."""

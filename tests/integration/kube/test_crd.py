@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kubernetes.client.exceptions import ApiException
 
 from rollout.crd import GROUP, PLURAL, VERSION
 from rollout.kube.document import RunInfo
@@ -41,6 +42,25 @@ def test_every_example_experiment_is_accepted_unpruned_and_reads_back_as_the_sam
         assert created["spec"] == document["spec"], "the API server pruned or changed fields of the spec"
         read = experiment_from(created)
         assert read.spec.model_dump() == experiment_from(body).spec.model_dump()
+
+
+def test_the_api_server_takes_what_validate_takes_for_durations_and_matches(
+    controlplane: ControlPlane, kube: Api
+) -> None:
+    """Whole seconds, duration strings and plain-string header matches, which ``meshroll validate`` accepts,
+    are accepted by the API server too; a duration that is neither is refused there as well."""
+    namespace = controlplane.create_namespace("shapes")
+    body = experiment(namespace, "seconds", interval="8s")
+    body["spec"]["strategy"]["canary"]["stepInterval"] = 8
+    body["spec"]["strategy"]["canary"]["cohort"] = {"match": [{"headers": {"x-beta": "1"}}]}
+    body["spec"]["analysis"]["maxDuration"] = "90s"
+    created = kube.create_experiment(body)
+    assert experiment_from(created).spec.model_dump() == experiment_from(body).spec.model_dump()
+    wrong = experiment(namespace, "wrong", interval="8s")
+    wrong["spec"]["strategy"]["canary"]["stepInterval"] = "eight seconds"
+    with pytest.raises(ApiException) as refused:
+        kube.create_experiment(wrong)
+    assert refused.value.status == 422 and "stepInterval" in str(refused.value.body)
 
 
 def test_printer_columns_and_the_status_subresource(controlplane: ControlPlane, kube: Api) -> None:
