@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -22,6 +30,23 @@ class SpecModel(BaseModel):
         str_strip_whitespace=True,
         allow_inf_nan=False,  # .nan and .inf are YAML numbers, but no field means anything by them
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_are_not_booleans(cls, data: Any) -> Any:
+        """``loadUsers: true`` is no number: pydantic would read it as 1, the API server refuses it."""
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                key = field.alias if field.alias in data else name
+                if isinstance(data.get(key), bool) and _numeric(field.annotation):
+                    raise ValueError(f"{key}: {str(data[key]).lower()} is not a number; write one, like 1 or 0.5")
+        return data
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field holds a number (``int``, ``float``, or one of them or None)."""
+    kinds = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    return any(kind in (int, float) for kind in kinds)
 
 
 def _no_bool(value: Any) -> Any:

@@ -1,0 +1,32 @@
+"""``true`` where a number belongs: pydantic alone would read it as 1 and ``meshroll validate`` would pass
+a file the API server refuses ("must be of type integer"); it is refused here too, in one line that says
+where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rollout.spec.loader import SpecError, load_experiment_text
+
+EXAMPLE = (Path(__file__).resolve().parents[3] / "experiments" / "canary-sticky-local.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("written", "as_bool", "where"),
+    [
+        ("loadUsers: 400", "loadUsers: true", "spec.mesh: loadUsers: true is not a number"),
+        ("loadRate: 250", "loadRate: true", "spec.mesh: loadRate: true is not a number"),
+        ("minRequests: 500", "minRequests: false", "spec.analysis: minRequests: false is not a number"),
+    ],
+)
+def test_a_boolean_where_a_number_belongs_is_refused(written: str, as_bool: str, where: str) -> None:
+    with pytest.raises(SpecError) as refused:
+        load_experiment_text(EXAMPLE.replace(written, as_bool))
+    assert where in str(refused.value.problems[0])
+
+
+def test_numbers_and_booleans_where_they_belong_still_load() -> None:
+    experiment = load_experiment_text(EXAMPLE.replace("loadUsers: 400", "loadUsers: 0"))
+    assert experiment.spec.mesh.load_users == 0  # type: ignore[union-attr]
