@@ -145,11 +145,30 @@ def plan(
             duration_text(p.promote_seconds) if p.promote_seconds is not None else "never",
         )
     console.print(table)
-    for note in edges_unknown:
+    for note in [*edges_unknown, *_share_notes(experiment)]:
         console.print(f"note: {note}", markup=False, soft_wrap=True)
     warnings = list(dict.fromkeys(w for item in plans for w in item.plan.warnings))  # one per metric may repeat
     for warning in warnings:
         console.print(f"{'with engine sequential' if other else 'warning'}: {warning}", markup=False, soft_wrap=True)
+
+
+def _share_notes(experiment: Experiment) -> list[str]:
+    """What makes the canary's share of requests larger than its weights, which the plan assumes."""
+    canary = experiment.spec.strategy.canary if experiment.spec.strategy is not None else None
+    why = [
+        what
+        for what, on in (
+            ("its cohort always reaches it", canary is not None and canary.cohort is not None),
+            ("sticky users keep returning to it", canary is not None and canary.session_affinity is not None),
+        )
+        if on
+    ]
+    if not why:
+        return []
+    return [
+        f"the canary gets more than its weights' share of requests ({' and '.join(why)}); the plan counts the "
+        "weights alone, so a run detects and promotes sooner than these times"
+    ]
 
 
 def _other_engine_note(file: Path, engine: str, experiment: Experiment) -> str:

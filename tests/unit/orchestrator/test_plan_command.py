@@ -83,3 +83,14 @@ def test_a_plan_with_only_latency_edges_chosen_during_the_run_says_so_in_one_lin
     result = CliRunner().invoke(app, ["plan", str(path)])
     assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
     assert "latency: its bucket edges are chosen during the run; give latencyEdges" in result.output
+
+
+def test_plan_says_when_the_canary_gets_more_than_its_weights_share() -> None:
+    notes = {
+        name: [line for line in CliRunner().invoke(app, ["plan", str(EXPERIMENTS / name)]).output.splitlines()]
+        for name in ("canary-cohort-local.yaml", "canary-sticky-local.yaml", "demo-healthy.yaml")
+    }
+    share = "the canary gets more than its weights' share of requests"
+    assert any(share in line and "its cohort always reaches it" in line for line in notes["canary-cohort-local.yaml"])
+    assert any(share in line and "sticky users" in line for line in notes["canary-sticky-local.yaml"])
+    assert not any(share in line for line in notes["demo-healthy.yaml"])
