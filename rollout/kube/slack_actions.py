@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from rollout.errors import RolloutError
 from rollout.kube.client import Conflict, KubeError, NotFound
@@ -32,6 +33,7 @@ from rollout.kube.command_by import COMMAND_ANNOTATION, COMMAND_BY_ANNOTATION
 from rollout.kube.document import split
 from rollout.kube.objects import Experiments, Key
 from rollout.kube.server import Reply
+from rollout.notify import SLACK_API_URL_ENV
 from rollout.notify.facts import run_id
 from rollout.notify.interactions import USER_ID, Click, NotAClick, Unverified, parse_click, verify
 from rollout.notify.secrets import Secret, from_env
@@ -45,11 +47,25 @@ RESPONSE_TIMEOUT_S = 10
 Obj = dict[str, Any]
 
 
+SLACK_RESPONSE_HOST = "hooks.slack.com"  # where Slack's response_urls point
+
+
 @dataclass(frozen=True)
 class ActionSettings:
     secret: Secret
     allowed_users: frozenset[str]
     namespaces: tuple[str, ...] = ()  # () all: the namespaces this controller watches
+    response_hosts: tuple[str, ...] = (SLACK_RESPONSE_HOST,)  # a click's response_url must point at one
+
+
+def answerable(url: str, hosts: tuple[str, ...]) -> bool:
+    """Whether the controller may POST its reply to ``url``: https to Slack's host, or a host configured
+    beside it (``$MESHROLL_SLACK_API_URL``'s, a proxy or a stand-in). A signed request chose the URL, but
+    the controller sends nothing anywhere else from inside the cluster."""
+    parts = urlsplit(url)
+    if parts.hostname == SLACK_RESPONSE_HOST:
+        return parts.scheme == "https"
+    return parts.scheme in ("http", "https") and parts.hostname in hosts
 
 
 @dataclass(frozen=True)
@@ -161,8 +177,10 @@ class SlackActions:
             outcome.message,
             extra=outcome.log_fields,
         )
-        if click.response_url:
+        if click.response_url and answerable(click.response_url, self.settings.response_hosts):
             self.respond(click.response_url, outcome.message)
+        elif click.response_url:
+            log.warning("not answering a Slack click at %s: not Slack's host", urlsplit(click.response_url).hostname)
         return outcome
 
     def _outcome(self, click: Click) -> Outcome:
@@ -244,4 +262,5 @@ def action_settings(
             "--slack-allowed-users (Helm: slack.interactivity.allowedUsers) names some",
             PATH,
         )
-    return ActionSettings(secret, allowed, namespaces)
+    stand_in = urlsplit(env.get(SLACK_API_URL_ENV) or "").hostname
+    return ActionSettings(secret, allowed, namespaces, (SLACK_RESPONSE_HOST, *([stand_in] if stand_in else [])))

@@ -48,7 +48,7 @@ def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackStub]:
 @pytest.fixture
 def endpoint(controlplane: ControlPlane) -> Iterator[str]:
     """The controller's HTTP server with the Slack actions route, as ``meshroll controller`` builds it."""
-    settings = ActionSettings(Secret(SIGNING_SECRET), frozenset({ALICE}))
+    settings = ActionSettings(Secret(SIGNING_SECRET), frozenset({ALICE}), response_hosts=("127.0.0.1",))
     actions = SlackActions(Experiments(controlplane.api_client()), settings)
     server = HealthServer(("127.0.0.1", 0), CollectorRegistry(), healthy=list, ready=list, posts={PATH: actions.handle})
     server.start()

@@ -37,7 +37,7 @@ from rollout.status import Phase, Status, Traffic
 from tests.slackstub.clicks import SIGNING_SECRET, click_body, post, signed
 
 ALICE = "U0ALICE01"
-SETTINGS = ActionSettings(Secret(SIGNING_SECRET), frozenset({ALICE}))
+SETTINGS = ActionSettings(Secret(SIGNING_SECRET), frozenset({ALICE}), response_hosts=("hooks.slack.com", "stand-in"))
 RUN = "1000.000"
 
 
@@ -235,3 +235,24 @@ def test_a_conflict_says_to_click_again(replies: Replies) -> None:
     actions = SlackActions(experiments, SETTINGS, respond=replies)  # type: ignore[arg-type]
     outcome = actions.act(click(response_url="http://stand-in/response"))
     assert "changed while your click was handled" in outcome.message and "Click again" in replies.wait()
+
+
+def test_a_reply_goes_only_to_slack_or_the_configured_stand_in() -> None:
+    from rollout.kube.slack_actions import answerable
+
+    hosts = ("hooks.slack.com", "stand-in")
+    assert answerable("https://hooks.slack.com/actions/T1/2/abc", hosts)
+    assert not answerable("http://hooks.slack.com/actions/T1/2/abc", hosts), "Slack's host over https only"
+    assert answerable("http://stand-in/response", hosts)
+    assert not answerable("http://kubernetes.default.svc/api", hosts)
+    assert not answerable("http://169.254.169.254/latest/meta-data", hosts)
+    assert not answerable("file:///etc/passwd", hosts)
+
+
+def test_settings_from_the_flags_answer_slack_and_the_api_url_stand_in(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret\n")
+    settings = action_settings(secret, ALICE, (), {"MESHROLL_SLACK_API_URL": "http://127.0.0.1:9/api/"})
+    assert settings is not None and settings.response_hosts == ("hooks.slack.com", "127.0.0.1")
+    plain = action_settings(secret, ALICE, (), {})
+    assert plain is not None and plain.response_hosts == ("hooks.slack.com",)
