@@ -1,4 +1,4 @@
-"""Durations as users write them: ``500ms``, ``30s``, ``2m``, ``1h30m``, or a number of seconds."""
+"""Durations as users write them: ``500ms``, ``30s``, ``2m``, ``1h30m``, or whole seconds."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def parse_duration(value: Any) -> float:
     wrong = f"{_show(value)} is not a duration; write it like 500ms, 30s, 2m or 1h"
     if isinstance(value, bool) or (isinstance(value, float) and math.isnan(value)):
         raise ValueError(wrong)
+    if isinstance(value, float) and math.isfinite(value) and value != int(value):
+        raise ValueError(
+            f"{_show(value)} seconds is not a whole number; write a duration like {format_duration(abs(value))}"
+        )  # the CRD takes whole seconds or a string, as kubectl apply would be told
     if isinstance(value, int | float):  # a huge int is compared before it is made a float, which it may not fit
         seconds = float(value) if abs(value) <= MAX_DURATION_SECONDS else math.inf if value > 0 else -math.inf
     elif isinstance(value, str) and re.fullmatch(DURATION_PATTERN, value.strip()):
