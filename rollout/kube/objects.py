@@ -127,23 +127,8 @@ class Experiments:
     def patch_finalizers(self, key: Key, finalizers: Sequence[str], resource_version: str) -> Obj:
         """Set ``metadata.finalizers`` (a JSON merge patch of that field alone), conditional on
         ``resource_version`` (409 if the object changed since it was read)."""
-        patch = {"metadata": {"finalizers": [*finalizers] or None, "resourceVersion": resource_version}}
-        return cast(
-            Obj,
-            call(
-                f"setting the finalizers of Experiment {key}",
-                lambda: self._api.patch_namespaced_custom_object(
-                    GROUP,
-                    VERSION,
-                    key.namespace,
-                    PLURAL,
-                    key.name,
-                    patch,
-                    _request_timeout=REQUEST_TIMEOUT,
-                    _content_type="application/merge-patch+json",
-                ),
-            ),
-        )
+        metadata = {"finalizers": [*finalizers] or None, "resourceVersion": resource_version}
+        return self._patch_metadata(key, metadata, f"setting the finalizers of Experiment {key}")
 
     def patch_annotations(self, key: Key, annotations: Mapping[str, str], resource_version: str) -> Obj:
         """Set ``annotations`` (a JSON merge patch of those keys alone), conditional on ``resource_version``
@@ -151,10 +136,14 @@ class Experiments:
         metadata: Obj = {"annotations": dict(annotations)}
         if resource_version:
             metadata["resourceVersion"] = resource_version
+        return self._patch_metadata(key, metadata, f"annotating Experiment {key}")
+
+    def _patch_metadata(self, key: Key, metadata: Obj, doing: str) -> Obj:
+        """A JSON merge patch of ``metadata`` alone (a ``resourceVersion`` in it makes it conditional)."""
         return cast(
             Obj,
             call(
-                f"annotating Experiment {key}",
+                doing,
                 lambda: self._api.patch_namespaced_custom_object(
                     GROUP,
                     VERSION,

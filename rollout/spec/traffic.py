@@ -214,11 +214,18 @@ class SessionAffinitySpec(SpecModel):
         return value
 
 
-def _no_affinity_here(value: object, where: str) -> object:
-    if isinstance(value, dict) and "sessionAffinity" in value:
+CANARY_ONLY = {
+    "sessionAffinity": "it keeps users the weights sent to the canary there",
+    "cohort": "it sends matching requests to the canary alongside the step weights",
+}
+
+
+def _canary_only(value: object, field: str, where: str) -> object:
+    """Refuse ``field`` (a setting of strategy.canary alone) written in another place; ``where`` says why not there."""
+    if isinstance(value, dict) and field in value:
         raise ValueError(
-            f"sessionAffinity belongs to strategy.canary (it keeps users the weights sent to the canary there); "
-            f"{where}: move it under strategy.canary, or remove it"
+            f"{field} belongs to strategy.canary ({CANARY_ONLY[field]}); {where}: move it under strategy.canary, "
+            "or remove it"
         )
     return value
 
@@ -227,15 +234,6 @@ class CohortSpec(SpecModel):
     """Requests matching any entry reach the canary while it has weight; the others follow the weights."""
 
     match: list[MatchSpec] = Field(min_length=1)
-
-
-def _no_cohort_here(value: object, where: str) -> object:
-    if isinstance(value, dict) and "cohort" in value:
-        raise ValueError(
-            f"cohort belongs to strategy.canary (it sends matching requests to the canary alongside the step "
-            f"weights); {where}: move it under strategy.canary, or remove it"
-        )
-    return value
 
 
 class CanaryStrategySpec(SpecModel):
@@ -295,8 +293,9 @@ class ABTestSpec(SpecModel):
     @model_validator(mode="before")
     @classmethod
     def _no_session_affinity(cls, value: object) -> object:
-        _no_cohort_here(value, "an A/B test's cohort is its match (abTest.match), with no weights")
-        return _no_affinity_here(value, "an A/B test already routes its whole cohort to the canary by match")
+        _canary_only(value, "cohort", "an A/B test's cohort is its match (abTest.match), with no weights")
+        why = "an A/B test already routes its whole cohort to the canary by match"
+        return _canary_only(value, "sessionAffinity", why)
 
 
 class MirrorSpec(SpecModel):
@@ -307,8 +306,9 @@ class MirrorSpec(SpecModel):
     @model_validator(mode="before")
     @classmethod
     def _no_session_affinity(cls, value: object) -> object:
-        _no_cohort_here(value, "mirroring copies a share of all requests and routes no cohort")
-        return _no_affinity_here(value, "mirrored copies never answer users, so there is nothing to keep sticky")
+        _canary_only(value, "cohort", "mirroring copies a share of all requests and routes no cohort")
+        why = "mirrored copies never answer users, so there is nothing to keep sticky"
+        return _canary_only(value, "sessionAffinity", why)
 
 
 class StrategySpec(SpecModel):
@@ -319,7 +319,7 @@ class StrategySpec(SpecModel):
     @model_validator(mode="before")
     @classmethod
     def _cohort_under_canary(cls, value: object) -> object:
-        return _no_cohort_here(value, "here it would apply to no schedule")
+        return _canary_only(value, "cohort", "here it would apply to no schedule")
 
     @model_validator(mode="after")
     def _one_strategy(self) -> StrategySpec:
