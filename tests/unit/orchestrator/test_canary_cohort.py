@@ -8,12 +8,12 @@ from collections.abc import Sequence
 
 from analysis.engines import engine_for
 from analysis.observations import ArmSample, MetricPair
-from rollout.mesh.plan import TrafficPlan
 from rollout.orchestrator import Orchestrator
 from rollout.sources import MetricQuery, StepSpan
 from rollout.spec import load_experiment_text
 from rollout.status import Phase
 from rollout.store import MemoryStore
+from tests.unit.orchestrator.doubles import Clock, RecordingProvider
 
 EXPERIMENT = """
 apiVersion: meshroll.io/v1alpha1
@@ -32,25 +32,6 @@ spec:
 """
 COHORT = ", cohort: {match: [{headers: {x-beta: '1'}}]}"
 COHORT_SHARE = 0.15  # of all requests, carrying x-beta: 1
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class RecordingProvider:
-    def __init__(self) -> None:
-        self.plans: list[TrafficPlan] = []
-
-    def apply(self, plan: TrafficPlan) -> None:
-        self.plans.append(plan)
-
-    def sweep(self, owner: str) -> list[str]:
-        return []
 
 
 class CohortTraffic:

@@ -20,29 +20,7 @@ from rollout.spec import Experiment, load_experiment_text
 from rollout.status import Phase
 from rollout.store import MemoryStore
 from tests.unit.machine.conftest import CANARY
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class RecordingProvider:
-    def __init__(self, fail_times: int = 0) -> None:
-        self.plans: list[TrafficPlan] = []
-        self.fail_times = fail_times
-
-    def apply(self, plan: TrafficPlan) -> None:
-        if self.fail_times:
-            self.fail_times -= 1
-            raise ConnectionError("the mesh API is down")
-        self.plans.append(plan)
-
-    def sweep(self, owner: str) -> list[str]:
-        return []
+from tests.unit.orchestrator.doubles import Clock, RecordingProvider
 
 
 class ScriptedJudge:

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 
 from analysis.engines import engine_for
 from analysis.observations import ArmSample, MetricPair
-from rollout.mesh.plan import TrafficPlan
 from rollout.orchestrator import Orchestrator
 from rollout.sources import MetricQuery, StepSpan
 from rollout.spec import load_experiment_text
 from rollout.status import Phase
 from rollout.store import MemoryStore
+from tests.unit.orchestrator.doubles import Clock, RecordingProvider
 
 EXPERIMENT = """
 apiVersion: meshroll.io/v1alpha1
@@ -30,25 +30,6 @@ spec:
       - {name: errors, template: istio-error-rate, margin: 0.5, absoluteMargin: 0.01, critical: true}
 """
 STICKY = ", sessionAffinity: {cookieName: canary-user, maxAge: 1h}"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class RecordingProvider:
-    def __init__(self) -> None:
-        self.plans: list[TrafficPlan] = []
-
-    def apply(self, plan: TrafficPlan) -> None:
-        self.plans.append(plan)
-
-    def sweep(self, owner: str) -> list[str]:
-        return []
 
 
 class StickyTraffic:
@@ -81,7 +62,9 @@ def test_a_sticky_canary_is_judged_on_its_observed_share_and_promotes() -> None:
     assert [p.canary_weight for p in provider.plans] == [10, 25, 100]
     cookies = [p.affinity for p in provider.plans]
     assert cookies[0] is not None and cookies[0].cookie_name == "canary-user" and cookies[0].max_age == 3600
-    assert cookies[0].value == "demo.shop.1700000000000" == cookies[1].value  # one run, one cookie
+    assert (
+        cookies[0].value == "demo.shop.1000000000" == cookies[1].value
+    )  # one run (started at 1,000,000 s), one cookie
     assert cookies[2] is None  # promoted: the sticky route and the Set-Cookie go
     judged = [e.reason for e in orchestrator.status.history if e.event.type == "judged"]
     assert not any("traffic split is off" in reason for reason in judged)
