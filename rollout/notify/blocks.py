@@ -66,6 +66,13 @@ def commit_text(f: Facts) -> str | None:
     return f"commit `{f.commit.short_sha}` by {escape(f.commit.author)}: {escape(f.commit.subject)}{where}"
 
 
+def links_text(f: Facts) -> str | None:
+    """The experiment's links as mrkdwn: ``<url|name>``, separated by dots."""
+    if not f.links:
+        return None
+    return " · ".join(f"<{escape(link.url)}|{escape(link.name)}>" for link in f.links)
+
+
 def metric_block(m: MetricNumbers) -> Block:
     critical = " (critical)" if m.critical else ""
     emoji = OUTCOME_EMOJI.get(m.outcome, ":grey_question:")
@@ -92,27 +99,21 @@ def headline(f: Facts) -> str:
     return f"{f.emoji} {f.headline}: {f.experiment} ({f.service} {f.stable_version} → {f.canary_version})"
 
 
+def _details(f: Facts) -> list[Block]:
+    """What follows the fields in every message: the commit, the links, why, each metric's numbers."""
+    blocks = [_context(text) for text in (commit_text(f), links_text(f)) if text is not None]
+    return [*blocks, _reason(f), *_metrics(f)]
+
+
 def summary_blocks(f: Facts) -> list[Block]:
     """The thread's first message: the experiment's current state."""
-    blocks: list[Block] = [
-        {"type": "header", "text": {"type": "plain_text", "text": clip(headline(f), MAX_HEADER), "emoji": True}},
-        _fields(f),
-    ]
-    if (commit := commit_text(f)) is not None:
-        blocks.append(_context(commit))
-    blocks.append(_reason(f))
-    blocks.extend(_metrics(f))
-    return blocks
+    header = {"type": "header", "text": {"type": "plain_text", "text": clip(headline(f), MAX_HEADER), "emoji": True}}
+    return [header, _fields(f), *_details(f)]
 
 
 def event_blocks(f: Facts) -> list[Block]:
     """One event, as a reply in the experiment's thread (or a message of its own in webhook mode)."""
-    blocks: list[Block] = [_section(f"*{f.emoji} {escape(f.headline)}*: `{escape(f.experiment)}`"), _fields(f)]
-    if (commit := commit_text(f)) is not None:
-        blocks.append(_context(commit))
-    blocks.append(_reason(f))
-    blocks.extend(_metrics(f))
-    return blocks
+    return [_section(f"*{f.emoji} {escape(f.headline)}*: `{escape(f.experiment)}`"), _fields(f), *_details(f)]
 
 
 def plain_text(f: Facts) -> str:
@@ -120,6 +121,8 @@ def plain_text(f: Facts) -> str:
     lines = [headline(f), f"weights: stable {f.stable_weight}% / canary {f.canary_weight}%, step {f.step}"]
     if f.commit is not None:
         lines.append(f"commit {f.commit.short_sha} by {f.commit.author}: {f.commit.subject}")
+    if f.links:
+        lines.append("links: " + ", ".join(f"{link.name} {link.url}" for link in f.links))
     lines.append(f"why: {f.reason}")
     lines.extend(f"{m.metric}: {m.outcome}; {metric_line(m)}" for m in f.metrics[:MAX_METRICS])
     return clip("\n".join(lines))

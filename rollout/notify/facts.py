@@ -12,6 +12,7 @@ from typing import Any
 
 from rollout.events import Judged, MetricNumbers
 from rollout.machine import Notify
+from rollout.notify.links import Link, links
 from rollout.spec.models import Experiment
 from rollout.status import Source, Status
 
@@ -67,6 +68,7 @@ class Facts:
     commit: Commit | None
     time: float | None
     run: str  # identity of this run of the experiment (its start time)
+    links: tuple[Link, ...] = ()  # spec.notify.links, filled in for this run
 
     @property
     def terminal(self) -> bool:
@@ -110,6 +112,7 @@ def facts(experiment: Experiment, status: Status, note: Notify) -> Facts:
         commit=commit_from(status.source),
         time=status.updated_at,
         run=run_id(status),
+        links=links(experiment, status),
     )
 
 
@@ -196,4 +199,5 @@ def as_json(f: Facts) -> dict[str, Any]:
         ),
         "time": f.time,
         "run": f.run,
+        "links": [{"name": link.name, "url": link.url} for link in f.links],
     }

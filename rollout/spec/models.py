@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from rollout.spec.analysis import AnalysisSpec
 from rollout.spec.base import Name, SpecModel
 from rollout.spec.chaos import ChaosSpec
+from rollout.spec.links import LINK_PLACEHOLDERS, placeholders
 from rollout.spec.traffic import MeshSpec, StrategySpec, TargetSpec
 
 API_VERSION = "meshroll.io/v1alpha1"
@@ -36,9 +37,27 @@ class WebhookSpec(SpecModel):
     secret_env: str | None = None  # environment variable holding an HMAC key for X-Meshroll-Signature
 
 
+class LinkSpec(SpecModel):
+    """A link every notification of the experiment carries: a dashboard, the logs, a runbook."""
+
+    name: str = Field(min_length=1, max_length=40, description="The link's text, e.g. Grafana")
+    url: str = Field(
+        pattern=r"^https?://",
+        max_length=2000,
+        description="A URL template; placeholders: " + ", ".join("{" + n + "}" for n in LINK_PLACEHOLDERS),
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _known_placeholders(cls, url: str) -> str:
+        placeholders(url)
+        return url
+
+
 class NotifySpec(SpecModel):
     slack: SlackSpec | None = None
     webhooks: list[WebhookSpec] = []
+    links: list[LinkSpec] = Field(default=[], max_length=5)
 
 
 class GitOpsTriggerSpec(SpecModel):

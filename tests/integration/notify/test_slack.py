@@ -18,9 +18,11 @@ from rollout.machine import Notify
 from rollout.notify.secrets import Secret
 from rollout.notify.slack import SlackNotifier, slack_bot_notifier, slack_webhook_notifier
 from rollout.notify.threads import FileThreadStore
+from rollout.spec import load_experiment
 from rollout.status import Phase, Status
 from tests.slackstub import CHANNEL_ID, SlackStub
 from tests.unit.notify import events
+from tests.unit.notify.events import REPO
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -83,6 +85,23 @@ def test_block_kit_messages_carry_the_numbers(slack: SlackStub) -> None:
     assert "e-value 152.7" in reply
     assert "commit `3f9a1c2e` by Ann Example" in reply
     assert "latency regressed beyond the 20% margin" in reply
+
+
+def test_every_message_links_the_experiment_s_dashboard(slack: SlackStub) -> None:
+    experiment = load_experiment(REPO / "experiments" / "canary-istio.yaml")
+    notifier = bot(slack)
+    for status, note in story():
+        notifier.notify(experiment, status, note)
+    assert notifier.close(30)
+
+    dashboard = (
+        "<https://grafana.example/d/istio-service?var-service=checkout.shop.svc.cluster.local&amp;from=1000000&amp;"
+        "to={end}|Grafana>"
+    )
+    running, _, ended = (json.dumps(p.body["blocks"]) for p in slack.requests("chat.postMessage", ok_only=True))
+    assert dashboard.format(end="now") in running
+    assert dashboard.format(end="1060000") in ended, "a finished run's link ends when it ended"
+    assert dashboard.format(end="1060000") in json.dumps(slack.messages()[0].blocks), "the kept-current first message"
 
 
 def test_429_and_500_are_retried_and_succeed(slack: SlackStub) -> None:
