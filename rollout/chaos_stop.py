@@ -22,10 +22,9 @@ from rollout.crd import GROUP, PLURAL, VERSION
 from rollout.kube.client import KubeError, NotFound, call
 from rollout.mesh.errors import MeshError
 from rollout.mesh.factory import provider_for
-from rollout.mesh.plan import TrafficPlan
 from rollout.mesh.render_common import is_meshroll_name, read_ownership, write_ownership
 from rollout.mesh.render_istio import FAULT_FIELD, ROUTES_ANNOTATION
-from rollout.plan import run_plan, sticky_session
+from rollout.plan import recorded_traffic, run_plan
 from rollout.spec.models import Experiment
 from rollout.status import Status
 
@@ -98,18 +97,9 @@ def stop_all(api: k8s.ApiClient, namespace: str | None = None) -> StopReport:
             continue  # an invalid Experiment never injected anything
         if not status.traffic.faults or experiment.spec.mesh.provider != "istio":
             continue
-        plan = run_plan(experiment)
-        traffic = status.traffic
         try:
-            provider_for(experiment, api).apply(
-                TrafficPlan(
-                    stable_weight=traffic.stable_weight,
-                    canary_weight=traffic.canary_weight,
-                    ab_matches=plan.ab_matches if traffic.ab_active else (),
-                    mirror_percent=traffic.mirror_percent,
-                    affinity=sticky_session(plan.affinity, key, status.started_at, traffic.canary_weight),
-                )
-            )
+            # the run's traffic without its faults: the weights, cohort, mirror and sticky route stay
+            provider_for(experiment, api).apply(recorded_traffic(run_plan(experiment), key, status, faults=False))
             annotate = partial(
                 custom.patch_namespaced_custom_object,
                 GROUP, VERSION, experiment.metadata.namespace, PLURAL, experiment.metadata.name,

@@ -19,7 +19,7 @@ from rollout.judging import engine_config, judged, metric_kind, observed_share
 from rollout.machine import Notify, SetFaults, SetRoute, advance
 from rollout.mesh.plan import TrafficPlan
 from rollout.mesh.provider import TrafficProvider
-from rollout.plan import Kind, run_plan, sticky_session
+from rollout.plan import Kind, recorded_traffic, run_plan
 from rollout.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan
 from rollout.spec.models import Experiment
 from rollout.status import Phase, Status, source_from
@@ -194,17 +194,7 @@ class Orchestrator:
 
     def intended_plan(self) -> TrafficPlan:
         """The traffic the status records, as the mesh should hold it."""
-        traffic = self.status.traffic
-        return TrafficPlan(
-            stable_weight=traffic.stable_weight,
-            canary_weight=traffic.canary_weight,
-            ab_matches=self.plan.ab_matches if traffic.ab_active else (),
-            mirror_percent=traffic.mirror_percent,
-            faults=tuple(p.fault for p in self.plan.faults if p.fault.id in traffic.faults),
-            affinity=sticky_session(
-                self.plan.affinity, self.experiment.key, self.status.started_at, traffic.canary_weight
-            ),
-        )
+        return recorded_traffic(self.plan, self.experiment.key, self.status)
 
     def _apply_intent(self) -> None:
         self.provider.apply(self.intended_plan())

@@ -9,10 +9,11 @@ from chaos.faults import Abort, Arm, Delay, Fault
 from chaos.matching import MatchKind, RequestMatch, StringMatch, cookie_match
 from chaos.steady_state import HaltRule
 from chaos.timing import FaultTiming
-from rollout.mesh.plan import StickySession
+from rollout.mesh.plan import StickySession, TrafficPlan
 from rollout.spec.chaos import FaultSpec
 from rollout.spec.models import Experiment
 from rollout.spec.traffic import MatchSpec, SessionAffinitySpec, StrategySpec
+from rollout.status import Status
 
 
 class Kind(StrEnum):
@@ -191,6 +192,20 @@ def sticky_session(
         return None
     run = f"{owner.replace('/', '.')}.{round(started_at * 1000)}"
     return StickySession(affinity.cookie_name, run, affinity.max_age)
+
+
+def recorded_traffic(plan: RunPlan, owner: str, status: Status, *, faults: bool = True) -> TrafficPlan:
+    """What the mesh should hold for the run ``status`` records: its weights, the cohort route while
+    it is on, the mirror, the sticky route, and (unless ``faults`` is False) the faults it has on."""
+    traffic = status.traffic
+    return TrafficPlan(
+        stable_weight=traffic.stable_weight,
+        canary_weight=traffic.canary_weight,
+        ab_matches=plan.ab_matches if traffic.ab_active else (),
+        mirror_percent=traffic.mirror_percent,
+        faults=tuple(p.fault for p in plan.faults if p.fault.id in traffic.faults) if faults else (),
+        affinity=sticky_session(plan.affinity, owner, status.started_at, traffic.canary_weight),
+    )
 
 
 def _halt_rules(experiment: Experiment) -> tuple[HaltRule, ...]:
