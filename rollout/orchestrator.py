@@ -24,6 +24,7 @@ from rollout.sources import MetricQuery, MetricSource, MetricsUnavailableError, 
 from rollout.spec.models import Experiment
 from rollout.status import Phase, Status, source_from
 from rollout.store import StatusStore
+from rollout.windows import next_window_start
 
 log = logging.getLogger("meshroll.orchestrator")
 
@@ -66,8 +67,6 @@ class Orchestrator:
             if analysis is not None
             else []
         )
-        self._last_observed: float | None = None  # where the next window starts (None: at the step's start)
-        self._applied_split = self.status.traffic.split if self.status.traffic_applied else None
         self.steady_state: SteadyState | None = None
         self._last_check: float | None = None
 
@@ -86,7 +85,7 @@ class Orchestrator:
             return self.status
         if not self.status.traffic_applied:
             self._apply_intent()
-            self._step(Applied())
+            self._step(Applied(), self.clock())
         elif swept and not self.intended_plan().is_safe:
             self._apply_intent()
         return self.status
@@ -113,9 +112,9 @@ class Orchestrator:
             return self.handle(Halt(reason="; ".join(problems)))
         return status
 
-    def handle(self, event: Event) -> Status:
-        """Run one event through the machine and carry out its actions."""
-        notes = self._step(event)
+    def handle(self, event: Event, *, at: float | None = None) -> Status:
+        """Run one event through the machine and carry out its actions; ``at``: when it happened (now)."""
+        notes = self._step(event, self.clock() if at is None else at)
         for note in notes:
             for notifier in self.notifiers:
                 try:
@@ -132,35 +131,33 @@ class Orchestrator:
         if self.plan.kind is Kind.CHAOS:
             reason = "chaos-only run: no canary to judge; the steady state is watched by the halt rules and probes"
             return self.handle(Judged(outcome="hold", engine="none", reason=reason))
-        start = self._last_observed or self.status.step_started_at or now
+        start = next_window_start(self.status.history) or self.status.step_started_at or now
         target = self.experiment.spec.target
         span = StepSpan(
             start, now, target.stable.version, target.canary.version, target.service, self.experiment.metadata.namespace
         )
-        self._last_observed = now
         try:
             pairs = self.source.collect(span, self.queries)
         except MetricsUnavailableError as exc:
-            return self.handle(MetricsUnavailable(reason=str(exc)))
+            return self.handle(MetricsUnavailable(reason=str(exc)), at=now)
         if not pairs:
-            return self.handle(NoData(reason="no requests reached either version during the step"))
+            return self.handle(NoData(reason="no requests reached either version during the step"), at=now)
         weight = float(self.status.traffic.canary_weight)
         if self.plan.observed_split:  # A/B cohort, mirror, sticky users: the share is not the weight
             weight = observed_share(pairs)
         self.windows.append(StepWindow(len(self.windows), start, now, weight, pairs))
         final = now - (self.status.started_at or now) >= self.plan.max_duration
         decision = self.judge.judge(self.windows, self.config, final=final)
-        return self.handle(judged(decision))
+        return self.handle(judged(decision), at=now)  # recorded where the window ends: the next starts there
 
     def tick(self) -> Status:
         if self._halted_before_faults_change():
             return self.status
         return self.handle(Tick())
 
-    def restore(self, windows: Sequence[StepWindow], next_start: float | None) -> None:
+    def restore(self, windows: Sequence[StepWindow]) -> None:
         """Put back the evidence of steps judged before a restart (re-collected from the metric source)."""
         self.windows = list(windows)
-        self._last_observed = next_start
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -170,8 +167,7 @@ class Orchestrator:
         phase = self.status.phase
         return self.check_steady_state().phase is not phase
 
-    def _step(self, event: Event) -> list[Notify]:
-        now = self.clock()
+    def _step(self, event: Event, now: float) -> list[Notify]:
         transition = advance(self.plan, self.status, event, now)
         if transition.status is self.status:
             return []
@@ -186,8 +182,6 @@ class Orchestrator:
 
     def _save(self, status: Status) -> None:
         self.store.save(status)
-        if status.traffic_applied and not self.status.traffic_applied:
-            self._split_taken(status)
         self.status = status
         for listener in self.listeners:
             listener(status)
@@ -198,12 +192,3 @@ class Orchestrator:
 
     def _apply_intent(self) -> None:
         self.provider.apply(self.intended_plan())
-
-    def _split_taken(self, status: Status) -> None:
-        """The mesh holds a new split from now on: the next window starts here, so that no window mixes
-        requests routed by the old weights (between the judgement that moved them and the mesh write
-        returning) with the new weight it is judged at. Faults alone do not move the window."""
-        split = status.traffic.split
-        if split != self._applied_split and status.updated_at is not None:
-            self._last_observed = max(self._last_observed or status.updated_at, status.updated_at)
-        self._applied_split = split

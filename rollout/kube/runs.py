@@ -298,7 +298,7 @@ class ExperimentRun:
             namespace=orchestrator.experiment.metadata.namespace,
             observed_split=orchestrator.plan.observed_split,
         )
-        orchestrator.restore(evidence.windows, evidence.next_start)
+        orchestrator.restore(evidence.windows)
         if evidence.restarted is not None:
             log.warning("evidence restarts for %s: %s", self.key, evidence.restarted)
             note = f"run {self.number}: the evidence restarts from the next window: {evidence.restarted}"

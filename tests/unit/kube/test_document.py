@@ -7,9 +7,9 @@ import math
 
 from rollout.events import Judged, MetricNumbers, Start
 from rollout.kube.document import KEEP_ENTRIES, MAX_PREVIOUS_RUNS, RunInfo, compose, same_history, same_spec, split
-from rollout.kube.evidence import observation_spans
 from rollout.kube.status_size import judged_run
 from rollout.status import HistoryEntry, Phase, Status, Traffic
+from rollout.windows import observation_spans
 
 SPEC = {"target": {"service": "checkout", "canary": {"version": "v2"}}, "mesh": {"provider": "istio"}}
 

@@ -37,4 +37,3 @@ def test_a_sticky_canarys_windows_carry_the_observed_share_not_the_weight() -> N
     assert [w.canary_weight for w in weighted.windows] == [10.0, 10.0, 30.0]
     assert [w.canary_weight for w in sticky.windows] == [40.0, 40.0, 40.0]
     assert [(w.start, w.end) for w in sticky.windows] == [(w.start, w.end) for w in weighted.windows]
-    assert sticky.next_start == weighted.next_start
