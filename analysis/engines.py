@@ -1,18 +1,55 @@
-"""The engine registry: a Judge by the name users write in ``analysis.engine``."""
+"""The engine registry: a Judge by the name users write in ``analysis.engine``.
+
+The built-in engines come first; installed plugins (``analysis/plugins.py``, entry-point group
+``meshroll.engines``) add theirs, and a plugin never takes a built-in's name.
+"""
 
 from __future__ import annotations
 
+from analysis.plugins import GROUP, EngineError, PluginError, ambiguity, installed, load_judge
 from analysis.verdicts import Judge
 
+__all__ = [
+    "ENGINE_NAMES",
+    "GROUP",
+    "EngineError",
+    "PluginError",
+    "UnknownEngineError",
+    "engine_for",
+    "engine_names",
+    "engine_problem",
+    "plugin_names",
+    "plugin_problems",
+]
+
 ENGINE_NAMES: tuple[str, ...] = ("sequential", "kayenta", "threshold")
+"""The built-in engines."""
 
 
-class UnknownEngineError(ValueError):
-    """The name is none of ENGINE_NAMES."""
+class UnknownEngineError(EngineError):
+    """The name is no built-in engine and no installed plugin's."""
+
+
+def plugin_names() -> tuple[str, ...]:
+    """The usable plugins' engine names, sorted."""
+    return tuple(installed(ENGINE_NAMES).usable)
+
+
+def engine_names() -> tuple[str, ...]:
+    """Every name ``analysis.engine`` accepts here: the built-ins, then the installed plugins."""
+    return ENGINE_NAMES + plugin_names()
+
+
+def plugin_problems() -> tuple[str, ...]:
+    """Installed plugins that are ignored (a built-in's name, two with one name, a bad name), one line each."""
+    return installed(ENGINE_NAMES).problems
 
 
 def engine_for(name: str) -> Judge:
-    """A fresh engine: ``sequential`` (the default), ``threshold`` (Flagger-style) or ``kayenta``."""
+    """A fresh engine: ``sequential`` (the default), ``threshold`` (Flagger-style), ``kayenta``, or a plugin's.
+
+    Raises UnknownEngineError for a name nothing answers to, PluginError for a plugin that cannot load.
+    """
     key = name.strip().lower()
     if key == "sequential":
         from analysis.sequential import SequentialJudge
@@ -26,4 +63,23 @@ def engine_for(name: str) -> Judge:
         from analysis.kayenta import KayentaJudge  # written alongside; imported only when asked for
 
         return KayentaJudge()
-    raise UnknownEngineError(f"unknown analysis engine {name!r}: use one of {', '.join(ENGINE_NAMES)}")
+    plugins = installed(ENGINE_NAMES)
+    if key in plugins.usable:
+        return load_judge(plugins.usable[key])
+    if key in plugins.ambiguous:
+        raise UnknownEngineError(ambiguity(key, plugins.ambiguous[key]))
+    raise UnknownEngineError(
+        f"unknown analysis engine {name!r}: use one of {', '.join(engine_names())}, or install the package "
+        f"of the plugin that provides it (entry-point group {GROUP})"
+    )
+
+
+def engine_problem(name: str) -> str | None:
+    """Why ``name`` cannot judge here (not installed, ambiguous, fails to load), or None when it can."""
+    if name.strip().lower() in ENGINE_NAMES:
+        return None
+    try:
+        engine_for(name)
+    except EngineError as exc:
+        return str(exc)
+    return None

@@ -17,7 +17,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from analysis.engines import engine_for
+from analysis.engines import EngineError, engine_for
 from analysis.prometheus import PrometheusConfig, PrometheusSource
 from chaos.timing import next_change
 from rollout.chaos_watch import JournalRecorder, SteadyState
@@ -150,7 +150,10 @@ def run_local(
     if metrics_port is not None:
         config = dataclasses.replace(config, metrics_port=metrics_port)
     engine_name = experiment.spec.analysis.engine if experiment.spec.analysis else "sequential"
-    judge = engine_for(engine_name)
+    try:
+        judge = engine_for(engine_name)
+    except EngineError as exc:  # a plugin that loaded at validation and fails now
+        raise RolloutError(f"spec.analysis.engine: {exc}") from None
     store: StatusStore = FileStore(status_out, resume=False) if status_out else MemoryStore()
     with Signals() as signals:
         mesh = LocalMeshThread(config)

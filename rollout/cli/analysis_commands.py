@@ -172,7 +172,7 @@ def _share_notes(experiment: Experiment) -> list[str]:
 
 
 def _other_engine_note(file: Path, engine: str, experiment: Experiment) -> str:
-    """What ``plan`` can say of an experiment judged by the kayenta or threshold engine."""
+    """What ``plan`` can say of an experiment judged by the kayenta or threshold engine, or a plugin."""
     from analysis.planning import duration_text
     from analysis.threshold import FAILURE_THRESHOLD
     from rollout.plan import run_plan
@@ -185,7 +185,11 @@ def _other_engine_note(file: Path, engine: str, experiment: Experiment) -> str:
         "kayenta": "scores the canary against stable with Kayenta's fixed-horizon tests at each judgement (repeated "
         "looks raise its false rollbacks: docs/bench-results.md) and reaches a verdict by the end of the schedule "
         "({end})",
-    }[engine].format(end=end)
+    }.get(
+        engine,
+        "is an installed plugin whose decisions meshroll cannot predict (measure it with 'meshroll bench analysis "
+        f"--engine {engine}'); the schedule ends after {{end}}",
+    ).format(end=end)
     return (
         f"note: {file} is judged by the {engine} engine, which {how}. The estimates below are what the "
         "sequential engine (analysis.engine: sequential) would need at the same traffic."
@@ -204,7 +208,10 @@ def bench_analysis(
     out: Annotated[Path | None, typer.Option(help="Also write bench.md, bench.json and a PNG plot here.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the scenario generator.")] = 0,
     engine: Annotated[
-        list[str] | None, typer.Option("--engine", help="Engines to compare (default: all, with the oracle SPRT).")
+        list[str] | None,
+        typer.Option(
+            "--engine", help="Engines to compare (default: all, with the oracle SPRT); a plugin's name works too."
+        ),
     ] = None,
     error_absolute_margin: Annotated[
         float | None, typer.Option(help="The sequential engine's absoluteMargin on the error rate (e.g. 0.002).")
@@ -293,24 +300,34 @@ def _bench_engines(names: list[str] | None, sweep: bool) -> list[str]:
     """The engines to compare; a name no engine answers to stops here, with the accepted names."""
     from analysis.bench.runner import DEFAULT_ENGINES
     from analysis.bench.variants import SWEEP, VariantError, parse_variant
+    from analysis.engines import GROUP, EngineError, engine_for, plugin_names
 
     chosen = list(names or DEFAULT_ENGINES)
+    plugins = plugin_names()
     for name in chosen:
         if "@" in name:
             try:
                 parse_variant(name)
             except VariantError as exc:
                 fail(str(exc))
+        elif name in plugins:
+            try:
+                engine_for(name)  # a plugin that cannot load stops here, not as a skipped row
+            except EngineError as exc:
+                fail(f"--engine {name}: {exc}")
         elif name not in DEFAULT_ENGINES:
             fail(
-                f"--engine {name}: unknown engine; use one of {', '.join(DEFAULT_ENGINES)} "
-                f"or a variant such as {SWEEP[1]}"
+                f"--engine {name}: unknown engine; use one of {', '.join([*DEFAULT_ENGINES, *plugins])}, a variant "
+                f"such as {SWEEP[1]}, or install the package of the plugin that provides it (group {GROUP})"
             )
     return chosen + [v for v in SWEEP if sweep and v not in chosen]
 
 
 def register(app: typer.Typer) -> None:
+    from rollout.cli.engine_commands import engines
+
     app.add_typer(bench_app, name="bench")
+    app.command()(engines)
     app.command()(plan)
     app.add_typer(oracle_app, name="oracle")
     app.command()(report)

@@ -139,6 +139,7 @@ def controller(
         fail(str(exc))
     source_factory = _source_factory(prometheus)
     logs.configure(log_level, log_format)
+    _log_engine_plugins()
     try:
         slack = action_settings(slack_signing_secret_file, slack_allowed_users, tuple(namespace or ()), os.environ)
     except RolloutError as exc:
@@ -231,6 +232,17 @@ class NoPrometheus:
         raise MetricsUnavailableError(
             "the controller was started without --prometheus (or MESHROLL_PROMETHEUS_URL); restart it with one"
         )
+
+
+def _log_engine_plugins() -> None:
+    """Say at start-up which engine plugins this image holds, and which of them are ignored."""
+    from analysis.engines import plugin_names, plugin_problems
+
+    log = logging.getLogger("meshroll.controller")
+    if names := plugin_names():
+        log.info("engine plugins installed: %s", ", ".join(names))
+    for problem in plugin_problems():
+        log.warning("%s", problem)
 
 
 def _source_factory(url: str | None) -> Callable[[], MetricSource]:

@@ -238,7 +238,7 @@ def analyze(
 
 def replay(experiment: Experiment, source: PrometheusSource, start: float, step_s: float, count: int) -> int:
     """Collect and judge ``count`` steps from ``start``; print the trail; return the exit code."""
-    from analysis.engines import engine_for
+    from analysis.engines import EngineError, engine_for
     from analysis.observations import StepWindow
     from analysis.sources import MetricsUnavailableError, StepSpan
     from analysis.verdicts import Outcome
@@ -246,7 +246,11 @@ def replay(experiment: Experiment, source: PrometheusSource, start: float, step_
 
     analysis = experiment.spec.analysis
     assert analysis is not None
-    judge, config, queries = engine_for(analysis.engine), engine_config(experiment), metric_queries(experiment)
+    try:
+        judge = engine_for(analysis.engine)
+    except EngineError as exc:  # a plugin that loaded at validation and fails now
+        fail(f"spec.analysis.engine: {exc}")
+    config, queries = engine_config(experiment), metric_queries(experiment)
     target = experiment.spec.target
     namespace = experiment.metadata.namespace
     console.print(

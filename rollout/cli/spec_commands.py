@@ -31,6 +31,10 @@ def validate(
     files: Annotated[list[Path], typer.Argument(help="Experiment YAML files or folders of them.")],
 ) -> None:
     """Check experiment files; print every problem as FILE:LINE:COL path: message."""
+    from analysis.engines import plugin_problems
+
+    for ignored in plugin_problems():  # ignored plugins are said, never silently shadowed
+        err_console.print(f"warning: {ignored}", markup=False, soft_wrap=True)
     bad = 0
     for file in experiment_files(files):
         try:

@@ -10,12 +10,12 @@ from typing import Any
 
 from kubernetes import client as k8s
 
-from analysis.engines import engine_for
+from analysis.engines import EngineError, engine_for
 from analysis.sources import MetricSource
 from rollout.chaos_watch import SteadyState
 from rollout.kube.document import RunInfo
 from rollout.kube.events import EventText
-from rollout.kube.objects import Experiments, Key, experiment_from, reference
+from rollout.kube.objects import Experiments, InvalidExperiment, Key, experiment_from, reference
 from rollout.kube.runs import ExperimentRun, FencedProvider, RunContext
 from rollout.kube.store import KubeStatusStore
 from rollout.mesh.provider import TrafficProvider
@@ -65,8 +65,12 @@ class RunFactory:
         from rollout.notify.secrets import KubernetesSecretReader
 
         experiment = experiment_from(obj, info.spec)
-        provider = self._provider(experiment, reference(obj))
         analysis = experiment.spec.analysis
+        try:
+            judge = engine_for(analysis.engine if analysis is not None else "sequential")
+        except EngineError as exc:  # a plugin that validated and fails to load now: refused like a bad spec
+            raise InvalidExperiment(f"spec.analysis.engine: {exc}", 1) from None
+        provider = self._provider(experiment, reference(obj))
         notifiers = notifiers_for(
             experiment,
             self.state_dir,
@@ -78,7 +82,7 @@ class RunFactory:
             experiment,
             FencedProvider(provider, self.context.may_act, str(key)),
             self.source_factory(),
-            engine_for(analysis.engine if analysis is not None else "sequential"),
+            judge,
             store,
             notifiers=list(notifiers),
             clock=self.context.clock,

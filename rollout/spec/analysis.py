@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
 
+from analysis.engines import ENGINE_NAMES
+from analysis.plugins import NAME_MAX, NAME_PATTERN, valid_engine_name
 from rollout.spec.base import SpecModel
 from rollout.spec.durations import Duration
 
 Policy = Literal["hold", "rollback", "promote-if-not-critical"]
+
+
+def _check_engine_name(value: str) -> str:
+    if not valid_engine_name(value):
+        raise ValueError(
+            f"{value[:40]!r} is not an engine name; use one of {', '.join(ENGINE_NAMES)} or an installed plugin's "
+            f"name (at most {NAME_MAX} lower-case letters, digits, '-' and '_')"
+        )
+    return value
+
+
+EngineName = Annotated[
+    str,
+    AfterValidator(_check_engine_name),
+    WithJsonSchema({"type": "string", "maxLength": NAME_MAX, "pattern": NAME_PATTERN}),
+]
+"""A built-in engine or an engine plugin; whether it is installed is checked with the other rules (checks.py)."""
 
 
 class ThresholdRangeSpec(SpecModel):
@@ -61,7 +80,7 @@ class TemplateSpec(SpecModel):
 
 
 class AnalysisSpec(SpecModel):
-    engine: Literal["sequential", "kayenta", "threshold"] = "sequential"
+    engine: EngineName = "sequential"  # sequential, kayenta, threshold or a plugin's (docs/plugins.md)
     alpha: float = Field(default=0.01, gt=0.0, le=0.5)
     min_requests: int = Field(default=500, ge=0)
     max_duration: Duration = 3600.0

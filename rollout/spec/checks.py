@@ -62,6 +62,10 @@ def cross_check(experiment: Experiment) -> list[Problem]:
         )
 
     if spec.analysis is not None:
+        from analysis.engines import engine_problem
+
+        if (engine := engine_problem(spec.analysis.engine)) is not None:  # a plugin not installed here
+            problems.append(((*root, "analysis", "engine"), engine))
         custom = {t.name: t for t in spec.analysis.templates}
         seen: set[str] = set()
         for i, metric in enumerate(spec.analysis.metrics):

@@ -1,0 +1,203 @@
+"""Engine plugins: judges that other installed packages offer under the entry-point group ``meshroll.engines``.
+
+An entry point names a zero-argument callable (a class or a factory) that returns a Judge. Discovery
+reads the installed distributions' metadata (``importlib.metadata``), never the network; a plugin's
+module is imported only when its engine is asked for. A plugin judge is wrapped so that it cannot
+stop a run: an exception, or an answer that is not a Decision, becomes a HOLD naming the plugin.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import sys
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from importlib.metadata import EntryPoint, entry_points
+from typing import cast
+
+from analysis.observations import EngineConfig, StepWindow
+from analysis.verdicts import Decision, Judge, MetricVerdict, Outcome
+
+GROUP = "meshroll.engines"
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$"
+"""What an engine may be called: lower-case letters, digits, '-' and '_' (no '@': bench variants use it)."""
+NAME_MAX = 63
+_NAME = re.compile(NAME_PATTERN)
+_DETAIL_MAX = 200
+
+
+class EngineError(ValueError):
+    """No engine can be had by the name given; the message is one line that says what to do."""
+
+
+class PluginError(EngineError):
+    """An installed plugin could not give its judge (import failed, not callable, no judge method)."""
+
+
+def valid_engine_name(name: str) -> bool:
+    return len(name) <= NAME_MAX and _NAME.match(name) is not None
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """One entry point of the group: its name, its value (``module:attr``) and the package that declares it."""
+
+    name: str
+    value: str
+    package: str  # "name version" of the distribution, or "" when the entry point has none
+    entry: EntryPoint = field(compare=False, repr=False)
+
+    def where(self) -> str:
+        return f"entry point {self.value}" + (f" of {self.package}" if self.package else "")
+
+
+@dataclass(frozen=True)
+class Plugins:
+    """The installed plugins: the usable ones by name, the names two of them claim, and every problem found."""
+
+    usable: Mapping[str, Plugin]
+    ambiguous: Mapping[str, tuple[Plugin, ...]]
+    problems: tuple[str, ...]
+
+
+def installed(builtin: Collection[str]) -> Plugins:
+    """The plugins installed where ``sys.path`` looks now (cached per ``sys.path``, so added paths are seen)."""
+    return _scan(tuple(sys.path), frozenset(builtin))
+
+
+@functools.lru_cache(maxsize=8)
+def _scan(path: tuple[str, ...], builtin: frozenset[str]) -> Plugins:
+    del path  # the cache key: entry_points() reads sys.path itself
+    by_name: dict[str, list[Plugin]] = {}
+    problems: list[str] = []
+    for entry in entry_points(group=GROUP):
+        plugin = Plugin(entry.name, entry.value, _package(entry), entry)
+        if entry.name in builtin:
+            problems.append(
+                f"engine plugin {entry.name!r} ({plugin.where()}) is ignored: a built-in engine has that name; "
+                "rename the entry point in the plugin's pyproject.toml"
+            )
+        elif not valid_engine_name(entry.name):
+            problems.append(
+                f"engine plugin {entry.name!r} ({plugin.where()}) is ignored: an engine name is at most {NAME_MAX} "
+                "lower-case letters, digits, '-' and '_'; rename the entry point in the plugin's pyproject.toml"
+            )
+        else:
+            by_name.setdefault(entry.name, []).append(plugin)
+    usable = {name: found[0] for name, found in by_name.items() if len(found) == 1}
+    ambiguous = {name: tuple(found) for name, found in by_name.items() if len(found) > 1}
+    problems += [ambiguity(name, found) for name, found in ambiguous.items()]
+    return Plugins(dict(sorted(usable.items())), ambiguous, tuple(problems))
+
+
+def _package(entry: EntryPoint) -> str:
+    dist = entry.dist
+    return f"{dist.name} {dist.version}" if dist is not None else ""
+
+
+def ambiguity(name: str, found: Sequence[Plugin]) -> str:
+    where = "; ".join(p.where() for p in found)
+    return (
+        f"engine plugins {name!r} are installed {len(found)} times ({where}), so none is used; uninstall all but "
+        "one, or rename an entry point"
+    )
+
+
+def load_judge(plugin: Plugin) -> Judge:
+    """The plugin's judge, contained (see ContainedJudge); PluginError, one line, when it cannot be had."""
+    about = f"engine plugin {plugin.name!r} ({plugin.where()})"
+    try:
+        factory = plugin.entry.load()
+    except Exception as exc:  # ImportError, AttributeError, or whatever its module raises on import
+        raise PluginError(
+            f"{about} cannot be loaded: {_detail(exc)}; reinstall its package, or fix the entry point's "
+            "'module:attr' in its pyproject.toml"
+        ) from None
+    if not callable(factory):
+        raise PluginError(
+            f"{about} names an object of type {type(factory).__name__}, not a class or function; point the entry "
+            "point at a zero-argument callable that returns a judge"
+        )
+    try:
+        judge = factory()
+    except Exception as exc:
+        raise PluginError(
+            f"{about} raised {_detail(exc)} when called; its class or factory must take no arguments"
+        ) from None
+    if not callable(getattr(judge, "judge", None)):
+        raise PluginError(
+            f"{about} returned an object of type {type(judge).__name__} without a judge method; return an object with "
+            "judge(steps, config, *, final=False) -> Decision (docs/plugins.md)"
+        )
+    return ContainedJudge(cast(Judge, judge), plugin.name)
+
+
+class ContainedJudge:
+    """A plugin's judge that never raises: a failure is a HOLD whose reason names the plugin and the error.
+
+    A HOLD never promotes; at maxDuration it is INCONCLUSIVE and ``onInconclusive`` decides (between steps,
+    ``stepGate: no-regression`` lets the canary take the next weight after a full step, as for any HOLD).
+    """
+
+    def __init__(self, inner: Judge, name: str) -> None:
+        self.inner = inner
+        self.name = name
+
+    def judge(self, steps: Sequence[StepWindow], config: EngineConfig, *, final: bool = False) -> Decision:
+        try:
+            answer: object = self.inner.judge(steps, config, final=final)
+        except Exception as exc:  # a plugin's bug must not stop a run or the controller
+            return self._hold(f"raised {_detail(exc)}")
+        problem = decision_problem(answer)
+        if problem is not None:
+            return self._hold(problem)
+        assert isinstance(answer, Decision)
+        return answer if answer.engine == self.name else replace(answer, engine=self.name)
+
+    def _hold(self, what: str) -> Decision:
+        reason = f"engine plugin {self.name!r} {what}, so this step has no judgement; fix or replace the plugin"
+        return Decision(Outcome.HOLD, reason, self.name)
+
+
+def decision_problem(answer: object) -> str | None:
+    """What makes ``answer`` unusable as a Decision (None when it is one a run can record)."""
+    if not isinstance(answer, Decision):
+        return f"returned an object of type {type(answer).__name__} instead of a Decision"
+    if not isinstance(answer.outcome, Outcome):
+        return f"returned a Decision whose outcome is {answer.outcome!r:.40}, not an Outcome"
+    if not isinstance(answer.reason, str):
+        return "returned a Decision whose reason is not text"
+    if not isinstance(answer.metrics, tuple | list):
+        return "returned a Decision whose metrics are not a tuple of MetricVerdict"
+    for verdict in answer.metrics:
+        if not isinstance(verdict, MetricVerdict) or not isinstance(verdict.outcome, Outcome):
+            return "returned a Decision whose metrics are not all MetricVerdicts with an Outcome"
+        if not _numbers_ok(verdict):
+            return f"returned a verdict on {verdict.metric!r} whose numbers are not numbers"
+    return None
+
+
+def _numbers_ok(verdict: MetricVerdict) -> bool:
+    optional = (verdict.estimate, verdict.e_value, verdict.p_value, verdict.threshold, verdict.stable_value)
+    if not isinstance(verdict.metric, str) or not isinstance(verdict.reason, str):
+        return False
+    if any(v is not None and not _real(v) for v in (*optional, verdict.canary_value)):
+        return False
+    if not all(_real(n) and math.isfinite(n) and n >= 0 for n in (verdict.stable_n, verdict.canary_n)):
+        return False
+    interval = verdict.interval
+    return interval is None or (isinstance(interval, tuple) and len(interval) == 2 and all(map(_real, interval)))
+
+
+def _real(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _detail(exc: BaseException) -> str:
+    """``Type: message`` on one line, short."""
+    message = " ".join(str(exc).split())
+    if len(message) > _DETAIL_MAX:
+        message = message[: _DETAIL_MAX - 3] + "..."
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

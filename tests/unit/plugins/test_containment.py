@@ -1,0 +1,139 @@
+"""A plugin's judge cannot stop a run: an exception, or an answer that is no Decision, is a HOLD whose reason
+names the plugin and the error, and the run goes on to end by its own policy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from analysis.engines import engine_for
+from analysis.observations import ArmSample, MetricPair
+from analysis.verdicts import Outcome
+from rollout.orchestrator import Orchestrator
+from rollout.sources import MetricQuery, StepSpan
+from rollout.spec import load_experiment_text
+from rollout.status import Phase
+from rollout.store import MemoryStore
+from tests.unit.engine.helpers import ERRORS, config, errors_pair, step
+from tests.unit.orchestrator.doubles import Clock, RecordingProvider
+
+from .helpers import experiment, install, install_ratio
+
+STEPS = [step(0, {"errors": errors_pair((9_000.0, 9.0), (1_000.0, 1.0))})]
+FAULTY = """
+from analysis.verdicts import Decision, MetricVerdict, Outcome
+
+class Raises:
+    def judge(self, steps, config, *, final=False):
+        raise ZeroDivisionError("float division by zero")
+
+class Answers:
+    def __init__(self, answer):
+        self.answer = answer
+    def judge(self, steps, config, *, final=False):
+        return self.answer
+
+def text(): return Answers("advance")
+def nothing(): return Answers(None)
+def bad_outcome(): return Answers(Decision("advance", "fine", "faulty"))
+def bad_numbers():
+    lots = MetricVerdict("errors", Outcome.ADVANCE, "ok", canary_n="lots")
+    return Answers(Decision(Outcome.ADVANCE, "fine", "faulty", (lots,)))
+"""
+
+
+@pytest.fixture
+def faulty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    entries = {
+        "raises": "faulty_judges:Raises",
+        "text": "faulty_judges:text",
+        "nothing": "faulty_judges:nothing",
+        "bad-outcome": "faulty_judges:bad_outcome",
+        "bad-numbers": "faulty_judges:bad_numbers",
+    }
+    monkeypatch.syspath_prepend(str(install(tmp_path, "faulty", entries, {"faulty_judges": FAULTY})))
+
+
+@pytest.mark.usefixtures("faulty")
+def test_a_plugin_that_raises_holds_with_the_plugin_and_the_error_named() -> None:
+    decision = engine_for("raises").judge(STEPS, config(ERRORS), final=True)
+    assert decision.outcome is Outcome.HOLD and decision.engine == "raises"
+    assert decision.reason == (
+        "engine plugin 'raises' raised ZeroDivisionError: float division by zero, so this step has no judgement; "
+        "fix or replace the plugin"
+    )
+
+
+@pytest.mark.usefixtures("faulty")
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("text", "returned an object of type str instead of a Decision"),
+        ("nothing", "returned an object of type NoneType instead of a Decision"),
+        ("bad-outcome", "returned a Decision whose outcome is 'advance', not an Outcome"),
+        ("bad-numbers", "returned a verdict on 'errors' whose numbers are not numbers"),
+    ],
+)
+def test_an_answer_a_run_cannot_record_is_a_hold(name: str, said: str) -> None:
+    decision = engine_for(name).judge(STEPS, config(ERRORS))
+    assert decision.outcome is Outcome.HOLD and decision.metrics == ()
+    assert decision.reason.startswith(f"engine plugin {name!r} {said}, so this step has no judgement")
+
+
+class Traffic:
+    """10,000 requests a step, split by the canary's weight; ``canary_errors`` of the canary's fail (stable: 0.1%)."""
+
+    def __init__(self, provider: RecordingProvider, canary_errors: float) -> None:
+        self.provider = provider
+        self.canary_errors = canary_errors
+
+    def collect(self, span: StepSpan, metrics: Sequence[MetricQuery]) -> dict[str, MetricPair]:
+        weight = self.provider.plans[-1].canary_weight if self.provider.plans else 0
+        canary = 100.0 * weight
+        stable = 10_000.0 - canary
+        pair = MetricPair(ArmSample(stable, stable * 0.001), ArmSample(canary, canary * self.canary_errors))
+        return {m.name: pair for m in metrics}
+
+
+def run(engine: str, canary_errors: float = 0.001, steps: int = 15) -> tuple[Orchestrator, RecordingProvider]:
+    clock, provider = Clock(), RecordingProvider()
+    orchestrator = Orchestrator(
+        load_experiment_text(experiment(engine)),
+        provider,
+        Traffic(provider, canary_errors),
+        engine_for(engine),
+        MemoryStore(),
+        clock=clock,
+    )
+    orchestrator.start()
+    for _ in range(steps):
+        if orchestrator.status.phase.terminal:
+            break
+        clock.now += 60
+        orchestrator.observe()
+    return orchestrator, provider
+
+
+@pytest.mark.usefixtures("faulty")
+def test_a_run_whose_plugin_raises_holds_every_step_then_ends_by_its_policy() -> None:
+    orchestrator, provider = run("raises")
+    status = orchestrator.status
+    judged = [e for e in status.history if e.event.type == "judged"]
+    assert len(judged) >= 10 and all("'raises' raised ZeroDivisionError" in e.reason for e in judged)
+    assert status.phase is Phase.INCONCLUSIVE  # maxDuration 10m with no answer; onInconclusive: rollback
+    assert "no decision by maxDuration" in status.reason and "ZeroDivisionError" in status.reason
+    weights = [plan.canary_weight for plan in provider.plans]
+    assert 100 not in weights and weights[-1] == 0  # never promoted; all traffic back on stable
+
+
+def test_a_run_judged_by_the_example_plugin_promotes_a_healthy_canary_and_rolls_back_a_bad_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(install_ratio(tmp_path)))
+    healthy, _ = run("ratio")
+    assert healthy.status.phase is Phase.SUCCEEDED, healthy.status.reason
+    bad, _ = run("ratio", canary_errors=0.01)
+    assert bad.status.phase is Phase.ROLLED_BACK, bad.status.reason
+    assert "above 2x stable's" in bad.status.reason
