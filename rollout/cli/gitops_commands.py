@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -20,6 +21,7 @@ from rollout.spec.durations import parse_duration
 if TYPE_CHECKING:
     from rollout.gitops import GitOpsSync, LocalStarter, Poller
     from rollout.gitops.serving import ServerThread
+    from rollout.gitops.writeback import WriteBack
 
 log = logging.getLogger("meshroll.gitops")
 
@@ -34,6 +36,17 @@ def parse_interval(text: str) -> float:
     if seconds < 1:
         fail(f"--interval {text!r} is under 1s; poll at most once a second (push webhooks poll at once)")
     return seconds
+
+
+def parse_write_back(text: str | None) -> frozenset[str]:
+    from rollout.gitops.outcome import parse_write_back as parse
+
+    if text is None:
+        return frozenset()
+    try:
+        return parse(text)
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:
@@ -109,6 +122,13 @@ def gitops(
     skip_existing: Annotated[
         bool, typer.Option(help="On the first run, record the experiments already there without starting them.")
     ] = False,
+    write_back: Annotated[
+        str | None,
+        typer.Option(
+            help="Write each run's outcome back to the repository: notes (git notes under refs/notes/meshroll), "
+            "revert-branch (a branch reverting a rolled-back commit, for a pull request), or notes,revert-branch."
+        ),
+    ] = None,
 ) -> None:
     """Start experiments from Git commits: new or changed files under --path start once, with the commit's provenance.
 
@@ -123,6 +143,7 @@ def gitops(
 
     _setup_logging()
     seconds = parse_interval(interval)
+    write_backs = parse_write_back(write_back)
     address = parse_listen_address(listen) if listen else None
     if leaves_repository(path):
         fail(f"--path {path!r} leaves the repository; give a folder inside it, like experiments/")
@@ -148,29 +169,66 @@ def gitops(
         state_file.hold()  # for the life of this process: two triggers on one state would start experiments twice
         sync = GitOpsSync(git, branch, path, state_file, starter, Reporter(announcers), skip_existing=skip_existing)
         local_runs = starter if isinstance(starter, LocalStarter) else None
+        writeback = _write_back(write_backs, sync, local_runs)
         if once:
-            _once(sync, local_runs, announcers)
-        poller = Poller(sync, seconds, after_poll=lambda _: local_runs.reap() if local_runs else None)
+            _once(sync, local_runs, announcers, writeback)
+        poller = Poller(sync, seconds, after_poll=_after_poll(local_runs, writeback))
         server = ServerThread(standalone_app(secret, poller.on_push), *address) if secret and address else None
         _serve(poller, server, local_runs, announcers)
     except RolloutError as exc:
         fail(str(exc))
 
 
-def _once(sync: GitOpsSync, local_runs: LocalStarter | None, announcers: list[Announcer]) -> None:
+def _write_back(kinds: frozenset[str], sync: GitOpsSync, local_runs: LocalStarter | None) -> WriteBack | None:
+    """The write-back (None without --write-back); the sync's starter is wrapped so that every start is watched."""
+    from rollout.gitops.apply import ClusterApplier
+    from rollout.gitops.watch import ClusterOutcomes, LocalOutcomes, OutcomeReader
+    from rollout.gitops.writeback import WriteBack
+
+    if not kinds:
+        return None
+    reader: OutcomeReader
+    if local_runs is not None:
+        reader = LocalOutcomes(local_runs)
+    elif isinstance(sync.starter, ClusterApplier):
+        reader = ClusterOutcomes(sync.starter)
+    else:  # pragma: no cover - the CLI makes one of the two
+        raise RuntimeError("--write-back needs a local or cluster starter")
+    writeback = WriteBack(kinds, sync, reader)
+    sync.starter = writeback.wrap(sync.starter)
+    return writeback
+
+
+def _after_poll(local_runs: LocalStarter | None, writeback: WriteBack | None) -> Callable[[object], object]:
+    def after(_: object) -> object:
+        if writeback is not None:
+            return writeback.after_poll()  # reaps the local runs too
+        return local_runs.reap() if local_runs is not None else None
+
+    return after
+
+
+def _once(
+    sync: GitOpsSync, local_runs: LocalStarter | None, announcers: list[Announcer], writeback: WriteBack | None
+) -> None:
     try:
         result = sync.poll()
+        ended = local_runs.wait() if local_runs is not None else []
+        if writeback is not None:
+            writeback.reader.note_exits(ended)
+        written = writeback.after_poll() if writeback is not None else True
     finally:
         close_all(announcers)
     for line in result.started:
         console.print(f"started {line}", markup=False, soft_wrap=True)
     if result.forced:
         console.print("force-push detected and resynchronised", markup=False)
-    if local_runs is not None:
-        for key, code in local_runs.wait():
-            console.print(f"local run of {key} ended with exit {code}", markup=False)
+    for key, code in ended:
+        console.print(f"local run of {key} ended with exit {code}", markup=False)
+    if not written:
+        console.print("some outcomes are not written back yet (see the log); they are retried", markup=False)
     console.print(f"processed up to {result.tip[:8]}", markup=False)
-    raise typer.Exit(0 if result.clean else EXIT_PROBLEMS)
+    raise typer.Exit(0 if result.clean and written else EXIT_PROBLEMS)
 
 
 def _serve(

@@ -156,6 +156,7 @@ class ClusterApplier:
         """``api``: a ``kubernetes.client.CustomObjectsApi``."""
         self.api = api
         self.group, self.version, self.plural = group, version, plural
+        self.applied: dict[str, int] = {}  # key -> the metadata.generation the last apply made
 
     @classmethod
     def from_kubeconfig(cls, kubeconfig: Path | None) -> ClusterApplier:
@@ -192,7 +193,7 @@ class ClusterApplier:
                 except ApiException as exc:
                     if exc.status != 404:
                         raise
-                    self.api.create_namespaced_custom_object(*args, body)
+                    self._applied(request, self.api.create_namespaced_custom_object(*args, body))
                     return
                 found = current.get("metadata") or {}
                 metadata = {**body["metadata"], "resourceVersion": found.get("resourceVersion")}
@@ -200,7 +201,7 @@ class ClusterApplier:
                     metadata["finalizers"] = found["finalizers"]
                 replacement = {**body, "metadata": metadata}
                 try:
-                    self.api.replace_namespaced_custom_object(*args, name, replacement)
+                    self._applied(request, self.api.replace_namespaced_custom_object(*args, name, replacement))
                     return
                 except ApiException as exc:
                     if exc.status != 409:
@@ -215,6 +216,28 @@ class ClusterApplier:
                 f"cannot reach the cluster to apply {request.experiment.key} ({type(exc).__name__}); will retry",
                 temporary=True,
             ) from None
+
+    def _applied(self, request: StartRequest, answer: Any) -> None:
+        generation = (answer.get("metadata") or {}).get("generation") if isinstance(answer, dict) else None
+        if isinstance(generation, int):
+            self.applied[request.experiment.key] = generation
+
+    def read(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Experiment as the cluster holds it (None: there is none); StartError(temporary) when unreachable."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            found = self.api.get_namespaced_custom_object(self.group, self.version, namespace, self.plural, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise StartError(
+                f"cannot read {namespace}/{name} (HTTP {exc.status} {exc.reason})", temporary=True
+            ) from None
+        except Exception as exc:  # connection refused, TLS, timeouts
+            message = f"cannot reach the cluster to read {namespace}/{name} ({type(exc).__name__})"
+            raise StartError(message, temporary=True) from None
+        return found if isinstance(found, dict) else None
 
 
 def _api_error(request: StartRequest, exc: Any) -> StartError:

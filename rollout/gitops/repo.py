@@ -1,7 +1,8 @@
 """The watched repository, through the ``git`` command: a bare mirror in the work folder, fetched by polling.
 
-Only this module runs git. Every failure becomes a one-line ``GitError`` with git's own last line;
-credentials in a URL (``https://user:token@host/...``) never appear in messages.
+Only this module runs git (``gitwrite`` writes notes and revert branches through ``git`` and ``attempt``).
+Every failure becomes a one-line ``GitError`` with git's own last line; credentials in a URL
+(``https://user:token@host/...``) never appear in messages.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import hashlib
 import os
 import re
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,15 +209,42 @@ class GitRepo:
 
     # --- running git ---------------------------------------------------------------------------
 
-    def _run(self, *args: str, local: bool = True, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-        command = ["git", *(["-C", str(self.mirror)] if local else []), *args]
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GCM_INTERACTIVE": "never"}
-        env["GIT_LITERAL_PATHSPECS"] = "1"  # "a[1].yaml" names that file, not a pattern that matches a1.yaml
+    def git(
+        self,
+        *args: str,
+        what: str,
+        at: Path | None = None,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> str:
+        """Run git in the mirror (or in ``at``, a worktree of it); its output, stripped; GitError when it fails."""
+        return self._git(*args, what=what, at=at, stdin=stdin, env=env)
+
+    def attempt(
+        self, *args: str, at: Path | None = None, stdin: bytes | None = None, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run git in the mirror (or in ``at``) and return what it did, failed or not (GitError: no git, a timeout)."""
+        return self._run(*args, at=at, stdin=stdin, env=env)
+
+    def _run(
+        self,
+        *args: str,
+        local: bool = True,
+        stdin: bytes | None = None,
+        at: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:  # env: on top of this process's (an identity for commits)
+        command = ["git", *(["-C", str(at or self.mirror)] if local else []), *args]
+        environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GCM_INTERACTIVE": "never"}
+        environment.update(env or {})
+        environment["GIT_LITERAL_PATHSPECS"] = "1"  # "a[1].yaml" names that file, not a pattern that matches a1.yaml
         try:
             if stdin is not None:
-                return subprocess.run(command, capture_output=True, timeout=TIMEOUT_SECONDS, env=env, input=stdin)
+                return subprocess.run(
+                    command, capture_output=True, timeout=TIMEOUT_SECONDS, env=environment, input=stdin
+                )
             return subprocess.run(
-                command, capture_output=True, timeout=TIMEOUT_SECONDS, env=env, stdin=subprocess.DEVNULL
+                command, capture_output=True, timeout=TIMEOUT_SECONDS, env=environment, stdin=subprocess.DEVNULL
             )
         except subprocess.TimeoutExpired:
             took = f"took over {TIMEOUT_SECONDS}s"
@@ -236,8 +264,17 @@ class GitRepo:
     def _rc(self, *args: str) -> int:
         return self._run(*args).returncode
 
-    def _git(self, *args: str, what: str, local: bool = True, strip: bool = True) -> str:
-        result = self._run(*args, local=local)
+    def _git(
+        self,
+        *args: str,
+        what: str,
+        local: bool = True,
+        strip: bool = True,
+        at: Path | None = None,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> str:
+        result = self._run(*args, local=local, at=at, stdin=stdin, env=env)
         out = result.stdout.decode("utf-8", "replace")
         if result.returncode != 0:
             lines = [line.strip() for line in result.stderr.decode("utf-8", "replace").splitlines() if line.strip()]

@@ -8,8 +8,9 @@ previous or the new state. Within a poll, each file's record is appended to a jo
 (``STATE.journal``, one JSON line, flushed) as soon as that file has been acted on; reading the state
 replays the journal over the file, and a whole write deletes it. So a process killed mid-poll loses
 nothing that was started, and a poll of N files costs N short appends and one write, not N writes.
-One process at a time: ``hold`` takes an exclusive lock (``STATE.lock``, with the holder's pid) that
-the operating system releases when the process ends, however it ends.
+Other top-level keys (``save_section``: the write-back's outbox) are kept by every write; a file without
+them reads as before. One process at a time: ``hold`` takes an exclusive lock (``STATE.lock``, with the
+holder's pid) that the operating system releases when the process ends, however it ends.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class FileRecord:
     blob: str  # the content acted on
     commit: str  # the commit it came from
     experiments: dict[str, str] = field(default_factory=dict)  # key -> canary version (empty: invalid file)
-    outcome: str = "started"  # started | updated | invalid | refused | seen
+    outcome: str = "started"  # started | updated | invalid | refused | seen | reverted (a merged revert: not started)
     conflicts: list[str] = field(default_factory=list)  # invalid: keys another file had already started
 
 
@@ -235,6 +236,22 @@ class StateFile:
         except OSError as exc:
             raise GitOpsError(f"cannot write the state file {self.path} ({exc.strerror}); check --state") from None
         self._journal_checked = False
+
+    def load_section(self, name: str, source: str) -> object:
+        """What ``save_section`` kept for ``source`` under ``name`` (None: nothing; an older file has no sections)."""
+        section = self._read_file().get(name)
+        return section.get(source) if isinstance(section, dict) else None
+
+    def save_section(self, name: str, source: str, value: object) -> None:
+        """Keep ``value`` (JSON) for ``source`` under the top-level key ``name``: one atomic write, the journal
+        left as it is (it replays over the file's sources, which this does not change)."""
+        data = self._read_file()
+        section = data.get(name)
+        data[name] = {**(section if isinstance(section, dict) else {}), source: value}
+        try:
+            write_json_atomic(self.path, data)
+        except OSError as exc:
+            raise GitOpsError(f"cannot write the state file {self.path} ({exc.strerror}); check --state") from None
 
     def record(self, source: str, path: str, record: FileRecord | None) -> None:
         """Note at once that ``path`` was acted on (None: forgotten), until the next ``save`` writes it in."""

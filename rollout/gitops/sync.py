@@ -12,6 +12,9 @@ Policies (see ``trigger`` for the exactly-once rule):
 - A start that fails for a reason that may pass (cluster unreachable) leaves the file unrecorded and
   the commit unprocessed, so the next poll tries again; one that cannot succeed is reported once.
 - A removed file stops nothing: meshroll does not delete experiments; its record is forgotten.
+- A file last changed by a commit with a ``Meshroll-Revert-Of: <sha>`` trailer (a revert branch that
+  ``--write-back revert-branch`` pushed after a rollback, merged) is recorded as acted on, not started:
+  its content is the version the rollback already went back to; a later change to it starts as usual.
 - An experiment another file already started is refused (reported once); when that file lets it go
   (edited or removed), the refused file is processed again, with no new commit to it needed.
 
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 
 from rollout.gitops.apply import Starter, StartError, StartRequest
 from rollout.gitops.errors import GitError
+from rollout.gitops.outcome import TRAILER, reverted_of
 from rollout.gitops.repo import CommitInfo, GitRepo
 from rollout.gitops.state import FileRecord, SourceState, StateFile, source_id
 from rollout.gitops.trigger import (
@@ -76,6 +80,11 @@ class Reporter:
                 announcer.notice(emoji, title, lines)
             except Exception:  # an announcement never stops the trigger
                 log.exception("announcing %r failed", title)
+
+    def notice(self, level: int, emoji: str, title: str, lines: list[str]) -> None:
+        """Log ``lines`` and announce them (the write-back's revert branches, and why one was not pushed)."""
+        log.log(level, "%s: %s", title, "; ".join(lines))
+        self._announce(emoji, title, lines)
 
     def force_push(self, where: str, old: str, tip: str, base: str | None) -> None:
         base_text = f"merge-base {base[:8]}" if base else "no common history with the old commit"
@@ -218,6 +227,13 @@ class GitOpsSync:
         actions, problems = actions_for(path, found, state, unsettled)
         if problems:
             return invalid(problems, conflicts(path, found, state, unsettled))
+        reverted = reverted_of(commit.message)
+        if reverted is not None:  # a merged meshroll revert: what it brings back is what already runs (stable)
+            log.info(
+                "%s: changed by %s, which reverts %s after its rollback (%s); recorded, not started",
+                path, commit.short, reverted[:8], TRAILER,
+            )  # fmt: skip
+            return FileRecord(blob, commit.sha, dict(found), "reverted")
         started: dict[str, str] = {}
         for action, experiment, document in zip(actions, experiments, parsed.documents, strict=True):
             manifest = annotate(document, commit, self.repo.display, path)

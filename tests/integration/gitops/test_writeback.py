@@ -1,0 +1,263 @@
+"""``--write-back`` against real git: notes and revert branches pushed to a bare remote, read back with git.
+
+The runs are ``LocalStarter`` processes of a stand-in for ``meshroll run`` that writes, as its status,
+the status a real ``meshroll run`` of a rolled-back experiment wrote (made once per module), with the
+commit it was started from as its source; the outcome is then read by the same code the reaper uses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rollout.gitops import GitOpsSync, GitRepo, LocalStarter, Reporter, StateFile
+from rollout.gitops.watch import LocalOutcomes
+from rollout.gitops.writeback import WriteBack
+from tests.integration.gitops.gitrepo import Origin, experiment_yaml, git
+from tests.integration.gitops.test_sync import RecordingAnnouncer
+
+pytestmark = pytest.mark.timeout(120)
+
+# Stands in for "meshroll run SPEC --status-out STATUS": the status from $STATUS_TEMPLATE, its source the spec's commit.
+STAND_IN = """
+import json, os, sys, yaml
+spec, status = sys.argv[2], sys.argv[4]
+commit = yaml.safe_load(open(spec))["metadata"]["annotations"]["meshroll.io/commit-sha"]
+template = json.load(open(os.environ["STATUS_TEMPLATE"]))
+template["source"] = {"commit": commit}
+open(status, "w").write(json.dumps(template))
+sys.exit({"RolledBack": 2, "Succeeded": 0}.get(template["phase"], 1))
+"""
+
+
+@pytest.fixture(scope="module")
+def rolled_back(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The status a real ``meshroll run`` of a canary that errors on 30% of requests wrote (it rolls back)."""
+    folder = tmp_path_factory.mktemp("real-run")
+    (folder / "e.yaml").write_text(experiment_yaml("checkout"))
+    run = subprocess.run(
+        [sys.executable, "-c", "from rollout.cli import main; main()", "run", "e.yaml", "--status-out", "status.json"],
+        cwd=folder, capture_output=True, text=True, timeout=90,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
+    )  # fmt: skip
+    assert run.returncode == 2, run.stdout + run.stderr
+    return folder / "status.json"
+
+
+@pytest.fixture
+def promoted(rolled_back: Path, tmp_path: Path) -> Path:
+    """That status as a promotion would end it (the canary at 100%, the promote decision's reason)."""
+    status = json.loads(rolled_back.read_text())
+    last = status["history"][-1]
+    decided = {**status["history"][-2], "toPhase": "Promoting", "reason": "promote: error-rate: non-inferior"}
+    decided["traffic"] = {**decided["traffic"], "canaryWeight": 100}
+    done = {**last, "fromPhase": "Promoting", "toPhase": "Succeeded", "traffic": decided["traffic"]}
+    done["reason"] = decided["reason"]
+    status.update(phase="Succeeded", verdict="promote", reason=decided["reason"], traffic=decided["traffic"])
+    status["history"] = [*status["history"][:-2], decided, done]
+    file = tmp_path / "promoted.json"
+    file.write_text(json.dumps(status))
+    return file
+
+
+class Trigger:
+    """One ``meshroll gitops --local --write-back ...`` process: new objects over the same folders and state."""
+
+    def __init__(self, origin: Origin, root: Path, kinds: str, announcer: RecordingAnnouncer | None = None) -> None:
+        work = root / "state.d"
+        self.starter = LocalStarter(work, command=[sys.executable, "-c", STAND_IN])
+        reporter = Reporter([announcer] if announcer else [])
+        self.sync = GitOpsSync(GitRepo(origin.url, work), "main", "experiments/", StateFile(root / "state.json"),
+                               self.starter, reporter)  # fmt: skip
+        self.writeback = WriteBack(frozenset(kinds.split(",")), self.sync, LocalOutcomes(self.starter))
+        self.sync.starter = self.writeback.wrap(self.starter)
+
+    def poll_and_finish(self) -> bool:
+        """A poll, the runs it started run to their end, then the write-back (as the Poller's next round)."""
+        self.sync.poll()
+        deadline = time.monotonic() + 30
+        while any(r.process.poll() is None for r in self.starter.runs.values()):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        return self.writeback.after_poll()
+
+
+def remote_note(origin: Origin, sha: str) -> list[str]:
+    shown = subprocess.run(["git", "--git-dir", str(origin.bare), "notes", "--ref", "meshroll", "show", sha],
+                           capture_output=True, text=True)  # fmt: skip
+    return shown.stdout.splitlines() if shown.returncode == 0 else []
+
+
+def remote_branches(origin: Origin) -> list[str]:
+    out = git(origin.bare, "for-each-ref", "--format=%(refname:short)", "refs/heads")
+    return out.splitlines()
+
+
+@pytest.fixture
+def origin(tmp_path: Path) -> Origin:
+    return Origin(tmp_path / "remote")
+
+
+def test_two_rollbacks_from_one_commit_get_one_note_each_line_and_a_revert_branch_each(
+    origin: Origin, tmp_path: Path, rolled_back: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STATUS_TEMPLATE", str(rolled_back))
+    origin.write("experiments/keep.yaml", experiment_yaml("keep", "v1"))
+    parent = origin.commit("Keep")
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v2"))
+    origin.write("experiments/cart.yaml", experiment_yaml("cart", "v2"))
+    sha = origin.commit("Canaries v2 for checkout and cart")
+    origin.push()
+    git(origin.work, "notes", "--ref", "meshroll", "add", "-m", "demo/keep: promoted: by hand", parent)
+    git(origin.work, "push", "--quiet", "origin", "refs/notes/meshroll")  # someone else's note: merged, not lost
+
+    assert Trigger(origin, tmp_path, "notes,revert-branch").poll_and_finish()
+
+    lines = remote_note(origin, sha)
+    assert len(lines) == 2
+    reason = json.loads(rolled_back.read_text())["reason"]
+    assert f"demo/cart: rolled back at step 1 (canary 50%): {reason}" in lines
+    assert f"demo/checkout: rolled back at step 1 (canary 50%): {reason}" in lines
+    assert remote_note(origin, parent) == ["demo/keep: promoted: by hand"]
+    branches = remote_branches(origin)
+    assert sorted(branches) == [
+        "main",
+        f"meshroll/revert/demo.cart-{sha[:8]}",
+        f"meshroll/revert/demo.checkout-{sha[:8]}",
+    ]
+    branch = f"refs/heads/meshroll/revert/demo.checkout-{sha[:8]}"
+    assert git(origin.bare, "rev-parse", f"{branch}^") == sha, "one commit on the watched branch's tip"
+    assert git(origin.bare, "rev-parse", f"{branch}^{{tree}}") == git(origin.bare, "rev-parse", f"{parent}^{{tree}}")
+    message = git(origin.bare, "log", "-1", "--format=%B", branch)
+    assert f"Meshroll-Revert-Of: {sha}" in message and "meshroll rolled back demo/checkout" in message
+    assert git(origin.bare, "rev-parse", "refs/heads/main") == sha, "the watched branch is never pushed to"
+
+
+def test_a_promoted_run_gets_a_note_and_no_revert_branch(
+    origin: Origin, tmp_path: Path, promoted: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STATUS_TEMPLATE", str(promoted))
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
+    sha = origin.commit("Canary v2")
+    origin.push()
+
+    assert Trigger(origin, tmp_path, "notes,revert-branch").poll_and_finish()
+
+    assert remote_note(origin, sha) == [
+        "demo/checkout: promoted at step 1 (canary 100%): promote: error-rate: non-inferior"
+    ]
+    assert remote_branches(origin) == ["main"]
+    git(origin.work, "fetch", "--quiet", "origin", "refs/notes/meshroll:refs/notes/meshroll")
+    log = git(origin.work, "log", "--notes=meshroll", "-1", sha)
+    assert "demo/checkout: promoted at step 1 (canary 100%)" in log
+
+
+def test_a_revert_that_does_not_apply_pushes_nothing_says_so_and_leaves_no_worktree(
+    origin: Origin, tmp_path: Path, rolled_back: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STATUS_TEMPLATE", str(rolled_back))
+    origin.write("config/app.yaml", "replicas: 2\n")
+    origin.commit("App")
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
+    origin.write("config/app.yaml", "replicas: 3\n")
+    sha = origin.commit("Canary v2 with three replicas")
+    origin.write("config/app.yaml", "replicas: 5\n")
+    origin.commit("Five replicas")  # the revert of sha conflicts here
+    origin.push()
+    announcer = RecordingAnnouncer()
+
+    trigger = Trigger(origin, tmp_path, "revert-branch", announcer)
+    assert trigger.poll_and_finish()
+
+    assert remote_branches(origin) == ["main"]
+    titles = [title for _, title, _ in announcer.notices]
+    assert titles == ["No revert branch for demo/checkout"]
+    said = " ".join(announcer.notices[0][2])
+    assert f"git revert of {sha[:8]} does not apply cleanly on main" in said and "nothing was pushed" in said
+    mirror = trigger.sync.repo.mirror
+    assert git(mirror, "worktree", "list").count("\n") == 0, "the throw-away worktree is gone"
+    assert list((tmp_path / "state.d" / "reverts").iterdir()) == []
+
+
+def test_a_refused_push_is_retried_at_the_next_poll_and_by_a_restart_and_written_once(
+    origin: Origin, tmp_path: Path, rolled_back: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("STATUS_TEMPLATE", str(rolled_back))
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
+    sha = origin.commit("Canary v2")
+    origin.push()
+    hook = origin.bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'no write access for meshroll' >&2\nexit 1\n")
+    hook.chmod(0o755)
+
+    first = Trigger(origin, tmp_path, "notes,revert-branch")
+    assert not first.poll_and_finish()
+    assert not first.writeback.after_poll(), "the next poll tries again"
+    assert remote_note(origin, sha) == [] and remote_branches(origin) == ["main"]
+    assert "outcomes not written back yet (1): cannot push refs/notes/meshroll to" in caplog.text
+    assert "check that the remote accepts pushes from here" in caplog.text and "Traceback" not in caplog.text
+    kept = json.loads((tmp_path / "state.json").read_text())["writeback"]
+    assert [p["todo"] for p in next(iter(kept.values()))["pending"]] == [["notes", "revert-branch"]]
+
+    hook.unlink()
+    restarted = Trigger(origin, tmp_path, "notes,revert-branch")  # a new process: nothing in memory
+    assert restarted.writeback.after_poll()
+    again = Trigger(origin, tmp_path, "notes,revert-branch")
+    assert again.writeback.after_poll()
+
+    assert len(remote_note(origin, sha)) == 1, "written once"
+    assert remote_branches(origin) == ["main", f"meshroll/revert/demo.checkout-{sha[:8]}"]
+
+
+def test_merging_the_revert_branch_starts_no_run_and_a_later_change_does(
+    origin: Origin, tmp_path: Path, rolled_back: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "meshroll.gitops")
+    monkeypatch.setenv("STATUS_TEMPLATE", str(rolled_back))
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v2"))
+    origin.commit("Canary v2")
+    origin.push()
+    trigger = Trigger(origin, tmp_path, "revert-branch")
+    trigger.poll_and_finish()  # v2 rolls back too: a branch, left alone here
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v3"))
+    sha = origin.commit("Canary v3")
+    origin.push()
+    assert trigger.poll_and_finish()
+    branch = f"meshroll/revert/demo.checkout-{sha[:8]}"
+
+    git(origin.work, "fetch", "--quiet", "origin", branch)
+    git(origin.work, "-c", "user.name=Ann", "-c", "user.email=a@x", "merge", "--quiet", "--no-ff", "-m",
+        "Merge the revert", "FETCH_HEAD")  # fmt: skip
+    origin.push()
+    merged = trigger.sync.poll()
+
+    assert merged.started == [], "the reverted-to file is not started again"
+    assert "changed by" in caplog.text and f"which reverts {sha[:8]} after its rollback" in caplog.text
+    record = trigger.sync.state.load(trigger.sync.source).files["experiments/checkout.yaml"]
+    assert record.outcome == "reverted" and record.experiments == {"demo/checkout": "v2"}
+
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v4"))
+    origin.commit("Canary v4")
+    origin.push()
+    assert trigger.sync.poll().started == ["demo/checkout: canary version v2 -> v4"]
+    trigger.starter.stop_all()
+
+
+def test_a_bad_write_back_value_is_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "from rollout.cli import main; main()", "gitops", "--repo", str(tmp_path),
+         "--local", "--write-back", "notes,branch"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
+    )  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "meshroll: --write-back 'branch' is not one of notes, revert-branch; give one, or both as notes,revert-branch"
+    )
