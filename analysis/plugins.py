@@ -137,8 +137,7 @@ def load_judge(plugin: Plugin) -> Judge:
 class ContainedJudge:
     """A plugin's judge that never raises: a failure is a HOLD whose reason names the plugin and the error.
 
-    A HOLD never promotes; at maxDuration it is INCONCLUSIVE and ``onInconclusive`` decides (between steps,
-    ``stepGate: no-regression`` lets the canary take the next weight after a full step, as for any HOLD).
+    The HOLD is ``blocked``: the run holds its weights and spends its failure budget, as on no data.
     """
 
     def __init__(self, inner: Judge, name: str) -> None:
@@ -158,7 +157,7 @@ class ContainedJudge:
 
     def _hold(self, what: str) -> Decision:
         reason = f"engine plugin {self.name!r} {what}, so this step has no judgement; fix or replace the plugin"
-        return Decision(Outcome.HOLD, reason, self.name)
+        return Decision(Outcome.HOLD, reason, self.name, blocked=True)
 
 
 def decision_problem(answer: object) -> str | None:
@@ -169,6 +168,8 @@ def decision_problem(answer: object) -> str | None:
         return f"returned a Decision whose outcome is {answer.outcome!r:.40}, not an Outcome"
     if not isinstance(answer.reason, str):
         return "returned a Decision whose reason is not text"
+    if not isinstance(answer.blocked, bool):
+        return "returned a Decision whose blocked is not True or False"
     if not isinstance(answer.metrics, tuple | list):
         return "returned a Decision whose metrics are not a tuple of MetricVerdict"
     for verdict in answer.metrics:

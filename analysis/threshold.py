@@ -133,12 +133,15 @@ class ThresholdJudge:
             return self._judge(steps, config, final)
         except Exception as exc:  # a last resort: a controller must never crash on input it cannot judge
             return self._undecided(
-                f"the threshold engine could not judge this input ({type(exc).__name__}: {exc})", (), final
+                f"the threshold engine could not judge this input ({type(exc).__name__}: {exc})",
+                (),
+                final,
+                blocked=True,
             )
 
     def _judge(self, steps: Sequence[StepWindow], config: EngineConfig, final: bool) -> Decision:
         if not steps:
-            return self._undecided("no steps observed yet", (), final)
+            return self._undecided("no steps observed yet", (), final, blocked=True)
         per_step = [_checks(step, config) for step in steps]
         failed = sum(1 for checks in per_step if any(c.has_data and not c.passes for c in checks))
         current = per_step[-1]
@@ -151,7 +154,7 @@ class ThresholdJudge:
         no_data = [c for c in current if not c.has_data]
         if no_data:
             text = "; ".join(f"{c.spec.name}: {c.text}" for c in no_data)
-            return self._undecided(f"{text} (not counted as a failed check)", verdicts, final)
+            return self._undecided(f"{text} (not counted as a failed check)", verdicts, final, blocked=True)
         out_of_range = [c for c in current if not c.passes]
         if out_of_range:
             text = "; ".join(f"{c.spec.name}: {c.text}" for c in out_of_range)
@@ -198,10 +201,12 @@ class ThresholdJudge:
             critical=check.spec.critical,
         )
 
-    def _undecided(self, reason: str, verdicts: Sequence[MetricVerdict], final: bool) -> Decision:
+    def _undecided(
+        self, reason: str, verdicts: Sequence[MetricVerdict], final: bool, *, blocked: bool = False
+    ) -> Decision:
         if final:
             marked = tuple(
                 replace(v, outcome=Outcome.INCONCLUSIVE) if v.outcome is Outcome.HOLD else v for v in verdicts
             )
             return Decision(Outcome.INCONCLUSIVE, f"inconclusive at the deadline: {reason}", self.name, marked)
-        return Decision(Outcome.HOLD, f"hold: {reason}", self.name, tuple(verdicts))
+        return Decision(Outcome.HOLD, f"hold: {reason}", self.name, tuple(verdicts), blocked=blocked)

@@ -46,6 +46,10 @@ class Decision:
     reason: str
     engine: str
     metrics: tuple[MetricVerdict, ...] = field(default_factory=tuple)
+    blocked: bool = False
+    """A HOLD because the latest step could not be judged at all: a metric missing from it, bad data, an
+    arm with no requests, a traffic split off its weight, an unusable configuration, a failing engine.
+    The run holds its weights on it, as on no data, rather than counting it as "no regression"."""
 
     def metric(self, name: str) -> MetricVerdict | None:
         return next((m for m in self.metrics if m.metric == name), None)

@@ -42,6 +42,7 @@ class Judged(EventModel):
     engine: str
     reason: str
     metrics: tuple[MetricNumbers, ...] = ()
+    blocked: bool = False  # a hold because the step could not be judged at all: the weights stay, as on no data
 
 
 class NoData(EventModel):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from analysis.observations import Direction, EngineConfig, MetricKind, MetricPair, MetricSpec
 from analysis.templates import BUILTIN_TEMPLATES
-from analysis.verdicts import Decision, MetricVerdict
+from analysis.verdicts import Decision, MetricVerdict, Outcome
 from rollout.events import Judged, MetricNumbers
 from rollout.spec.analysis import AnalysisSpec
 from rollout.spec.models import Experiment
@@ -85,6 +85,7 @@ def judged(decision: Decision) -> Judged:
         engine=decision.engine,
         reason=decision.reason,
         metrics=tuple(numbers(m) for m in decision.metrics),
+        blocked=decision.blocked and decision.outcome is Outcome.HOLD,
     )
 
 

@@ -185,6 +185,8 @@ def _judged(plan: RunPlan, status: Status, event: Judged, now: float) -> Transit
     deadline = now - started_at >= plan.max_duration
     if event.outcome == "inconclusive" or (event.outcome == "hold" and deadline and plan.kind is not Kind.CHAOS):
         return _inconclusive(plan, status, event, now)
+    if event.outcome == "hold" and event.blocked:  # nothing was learnt about the canary: never "no regression"
+        return _no_judgement(plan, status, event, now)
     step_time = now - (status.step_started_at or now)
     step_done = step_time >= plan.min_step_time
     if plan.kind is Kind.CHAOS and step_done:
@@ -215,10 +217,13 @@ def _judged(plan: RunPlan, status: Status, event: Judged, now: float) -> Transit
     return _record(plan, status, event, now, Phase.PROGRESSING, traffic, reason, holds=0, verdict=event.outcome)
 
 
-def _no_judgement(plan: RunPlan, status: Status, event: NoData | MetricsUnavailable, now: float) -> Transition:
+def _no_judgement(plan: RunPlan, status: Status, event: NoData | MetricsUnavailable | Judged, now: float) -> Transition:
+    """A step that taught nothing about the canary: the weights stay, and the failure budget is spent."""
     holds = status.holds + 1
     if isinstance(event, MetricsUnavailable):
         cause = f"metrics unavailable ({event.reason}); this says nothing about the canary"
+    elif isinstance(event, Judged):
+        cause = f"the step could not be judged ({event.reason.removeprefix('hold: ')})"
     else:
         cause = f"no data ({event.reason})"
     started_at = status.started_at or now

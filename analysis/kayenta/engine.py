@@ -85,26 +85,28 @@ class KayentaJudge:
             with np.errstate(all="ignore"):
                 decision = self._judge(steps, config)
         except Exception as exc:  # the protocol forbids raising; say what broke instead
-            decision = self._decision(Outcome.HOLD, f"internal error in the kayenta engine: {exc!r}")
+            decision = self._decision(Outcome.HOLD, f"internal error in the kayenta engine: {exc!r}", blocked=True)
         if final and decision.outcome is Outcome.HOLD:
             return self._decision(Outcome.INCONCLUSIVE, f"deadline reached: {decision.reason}", decision.metrics)
         return decision
 
-    def _decision(self, outcome: Outcome, reason: str, metrics: Sequence[MetricVerdict] = ()) -> Decision:
-        return Decision(outcome, reason, self.name, tuple(metrics))
+    def _decision(
+        self, outcome: Outcome, reason: str, metrics: Sequence[MetricVerdict] = (), *, blocked: bool = False
+    ) -> Decision:
+        return Decision(outcome, reason, self.name, tuple(metrics), blocked=blocked)
 
     def _judge(self, steps: Sequence[StepWindow], config: EngineConfig) -> Decision:
         if not config.metrics:
-            return self._decision(Outcome.HOLD, "no metrics are configured")
+            return self._decision(Outcome.HOLD, "no metrics are configured", blocked=True)
         if not steps:
-            return self._decision(Outcome.HOLD, "no steps observed yet")
+            return self._decision(Outcome.HOLD, "no steps observed yet", blocked=True)
         series = {spec.name: metric_series(spec, steps) for spec in config.metrics}
         clean = [spec for spec in config.metrics if not series[spec.name].problems]
         result = self._run_judge(clean, series)
         verdicts = self._verdicts(config.metrics, series, result)
         problems = [p for spec in config.metrics for p in series[spec.name].problems]
         if problems:
-            return self._decision(Outcome.HOLD, _bad_data_reason(problems), verdicts)
+            return self._decision(Outcome.HOLD, _bad_data_reason(problems), verdicts, blocked=True)
         requests = max(s.canary_requests for s in series.values())
         return self._decide(result, verdicts, requests, config.min_requests)
 

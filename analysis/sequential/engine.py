@@ -135,20 +135,21 @@ def _exposure_note(config: EngineConfig, exposure: float) -> str:
     return f"promotion needs {config.min_requests} canary requests (has {exposure:.0f})"
 
 
-def _latest_blocker(steps: Sequence[StepWindow], read: _Read) -> str:
-    """What keeps the metric from advancing in the latest step: missing, bad or empty data."""
+def _latest_blocker(steps: Sequence[StepWindow], read: _Read) -> tuple[str, bool]:
+    """What keeps the metric from advancing in the latest step, and whether that step could not be judged at
+    all (missing, bad or empty data: True) or only not yet (too few requests to choose latency edges: False)."""
     last = len(steps) - 1
     index = steps[last].index
     if not read.present:
-        return f"no data for this metric in step {index}"
+        return f"no data for this metric in step {index}", True
     for issue in read.issues:
         if issue.position == last:
-            return f"bad data in {issue.describe()}"
+            return f"bad data in {issue.describe()}", True
     if read.traffic is not None:
         for arm, values in (("canary", read.traffic.canary), ("stable", read.traffic.stable)):
             if values[last] <= 0:
-                return f"the {arm} {read.empty_arm} in step {index}"
-    return read.note
+                return f"the {arm} {read.empty_arm} in step {index}", True
+    return read.note, False
 
 
 def _earlier_issues(issues: Sequence[Issue], last: int) -> str:
@@ -178,9 +179,10 @@ def _gauge_verdict(
 def _judge(steps: Sequence[StepWindow], config: EngineConfig, final: bool, engine: str) -> Decision:
     problems = config_problems(config)
     if problems:
-        return _undecided(f"the analysis configuration is unusable: {'; '.join(problems)}", (), final, engine)
+        reason = f"the analysis configuration is unusable: {'; '.join(problems)}"
+        return _undecided(reason, (), final, engine, blocked=True)
     if not steps:
-        return _undecided("no steps observed yet", (), final, engine)
+        return _undecided("no steps observed yet", (), final, engine, blocked=True)
     levels = rollback_levels(config)
     reads = {spec.name: _read(spec, steps, levels[spec.name]) for spec in config.metrics}
     results = {r.spec.name: r for r in judge_counts([r.job for r in reads.values() if r.job], config.alpha_promote)}
@@ -193,10 +195,12 @@ def _judge(steps: Sequence[StepWindow], config: EngineConfig, final: bool, engin
     gate = (exposure >= config.min_requests, _exposure_note(config, exposure))
     verdicts: list[MetricVerdict] = []
     blocked: list[str] = []
+    blind = False  # some metric's latest step could not be judged at all
     proven: list[str] = []
     for spec in config.metrics:
         read = reads[spec.name]
-        blocker = _latest_blocker(steps, read)
+        blocker, unusable = _latest_blocker(steps, read)
+        blind = blind or unusable
         if read.gauges is None:
             result = results[spec.name]
             verdict = count_verdict(result, levels[spec.name], gate[0], gate[1], blocker)
@@ -211,7 +215,7 @@ def _judge(steps: Sequence[StepWindow], config: EngineConfig, final: bool, engin
             proven.append(spec.name)
         extra = _earlier_issues(read.issues, len(steps) - 1)
         verdicts.append(replace(verdict, reason=verdict.reason + extra) if extra else verdict)
-    return _decide(steps, config, verdicts, blocked, proven, traffics, exposure, final, engine)
+    return _decide(steps, config, verdicts, (blocked, blind), proven, traffics, exposure, final, engine)
 
 
 def _within_absolute_margin(
@@ -244,13 +248,14 @@ def _decide(
     steps: Sequence[StepWindow],
     config: EngineConfig,
     verdicts: list[MetricVerdict],
-    blocked: list[str],
+    blockers: tuple[list[str], bool],
     proven: list[str],
     traffics: dict[str, _Traffic],
     exposure: float,
     final: bool,
     engine: str,
 ) -> Decision:
+    blocked, blind = blockers
     rolled = [v for v in verdicts if v.outcome is Outcome.ROLLBACK]
     mismatch, split_text = _split(steps, traffics, config.srm_alpha)
     if rolled:
@@ -260,13 +265,15 @@ def _decide(
         return Decision(Outcome.ROLLBACK, reason, engine, tuple(verdicts))
     weight = steps[-1].canary_weight
     if not (math.isfinite(weight) and 0.0 <= weight <= 100.0):
-        return _undecided(f"bad data in step {steps[-1].index}: canary weight is {weight}", verdicts, final, engine)
+        reason = f"bad data in step {steps[-1].index}: canary weight is {weight}"
+        return _undecided(reason, verdicts, final, engine, blocked=True)
     split_hold = f"{split_text}; the rollout decides what to do about it"
     if blocked:
         text = "; ".join(f"{v.metric}: {v.reason}" for v in verdicts if v.metric in blocked)
-        return _undecided(text + (f" (also, {split_hold})" if mismatch else ""), verdicts, final, engine)
+        text += f" (also, {split_hold})" if mismatch else ""
+        return _undecided(text, verdicts, final, engine, blocked=blind or mismatch)
     if mismatch:
-        return _undecided(split_hold, verdicts, final, engine)
+        return _undecided(split_hold, verdicts, final, engine, blocked=True)
     if all(v.outcome is Outcome.ADVANCE for v in verdicts):
         which = f"all {len(verdicts)} metrics are" if len(verdicts) > 1 else "the metric is"
         reason = (
@@ -282,11 +289,13 @@ def _decide(
     return _undecided("; ".join(f"{v.metric}: {v.reason}" for v in waiting), verdicts, final, engine)
 
 
-def _undecided(reason: str, verdicts: Sequence[MetricVerdict], final: bool, engine: str) -> Decision:
+def _undecided(
+    reason: str, verdicts: Sequence[MetricVerdict], final: bool, engine: str, *, blocked: bool = False
+) -> Decision:
     if final:
         marked = tuple(replace(v, outcome=Outcome.INCONCLUSIVE) if v.outcome is Outcome.HOLD else v for v in verdicts)
         return Decision(Outcome.INCONCLUSIVE, f"inconclusive at the deadline: {reason}", engine, marked)
-    return Decision(Outcome.HOLD, f"hold: {reason}", engine, tuple(verdicts))
+    return Decision(Outcome.HOLD, f"hold: {reason}", engine, tuple(verdicts), blocked=blocked)
 
 
 class SequentialJudge:
@@ -306,6 +315,7 @@ class SequentialJudge:
                 (),
                 final,
                 self.name,
+                blocked=True,
             )
 
 

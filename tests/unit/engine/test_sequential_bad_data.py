@@ -89,7 +89,7 @@ def test_bad_error_counts_in_the_latest_step_hold_with_a_reason_naming_them(
     pair, expected = case
     steps = [step(i, {"errors": GOOD_ERRORS}) for i in range(clean_steps)] + [step(clean_steps, {"errors": pair})]
     decision = JUDGE.judge(steps, config(ERRORS))
-    assert decision.outcome is Outcome.HOLD
+    assert decision.outcome is Outcome.HOLD and decision.blocked, "the run must not take it as no regression"
     assert expected in decision.reason, decision.reason
     assert CRASH not in decision.reason
 
@@ -102,7 +102,7 @@ def test_bad_histograms_in_the_latest_step_hold_with_a_reason_naming_them(
     pair, expected = case
     steps = [step(i, {"latency": GOOD_LATENCY}) for i in range(clean_steps)] + [step(clean_steps, {"latency": pair})]
     decision = JUDGE.judge(steps, config(LATENCY))
-    assert decision.outcome is Outcome.HOLD
+    assert decision.outcome is Outcome.HOLD and decision.blocked, "the run must not take it as no regression"
     assert expected in decision.reason, decision.reason
     assert CRASH not in decision.reason
 
@@ -153,20 +153,20 @@ def test_an_earlier_bad_step_is_excluded_and_reported() -> None:
 def test_a_metric_missing_from_the_latest_step_holds() -> None:
     steps = [step(0, {"errors": GOOD_ERRORS}), step(1, {})]
     decision = JUDGE.judge(steps, config(ERRORS))
-    assert decision.outcome is Outcome.HOLD
+    assert decision.outcome is Outcome.HOLD and decision.blocked
     assert "no data for this metric in step 1" in decision.reason
 
 
 def test_a_bad_canary_weight_holds() -> None:
     decision = JUDGE.judge([step(0, {"errors": GOOD_ERRORS}, weight=math.nan)], config(ERRORS))
-    assert decision.outcome is Outcome.HOLD
+    assert decision.outcome is Outcome.HOLD and decision.blocked
     assert "canary weight is nan" in decision.reason
 
 
 def test_an_unusable_configuration_holds_and_says_why() -> None:
     bad = MetricSpec("errors", MetricKind.ERRORS, margin=-1.0, weight=0.0)
     decision = JUDGE.judge([step(0, {"errors": GOOD_ERRORS})], config(bad, alpha=2.0))
-    assert decision.outcome is Outcome.HOLD
+    assert decision.outcome is Outcome.HOLD and decision.blocked
     for fragment in ("alpha must be between 0 and 1", "margin must be", "weight must be positive"):
         assert fragment in decision.reason
 
@@ -174,3 +174,16 @@ def test_an_unusable_configuration_holds_and_says_why() -> None:
 def test_no_steps_hold() -> None:
     assert JUDGE.judge([], config(ERRORS)).outcome is Outcome.HOLD
     assert JUDGE.judge([], config(ERRORS), final=True).outcome is Outcome.INCONCLUSIVE
+
+
+def test_a_clean_step_that_is_not_yet_conclusive_is_an_ordinary_hold() -> None:
+    """Valid data that only is not enough yet (few requests; too few to choose latency edges) is "no regression
+    so far": the run may give the canary its next weight. Only a step it could not judge at all is blocked."""
+    decision = JUDGE.judge([step(0, {"errors": GOOD_ERRORS, "latency": GOOD_LATENCY})], config(ERRORS, LATENCY))
+    assert decision.outcome is Outcome.HOLD and not decision.blocked, decision.reason
+    assert "not yet known" in decision.reason
+
+    few = latency_pair(ArmSample(requests=9.0, buckets=histogram(9)), ArmSample(requests=1.0, buckets=histogram(1)))
+    decision = JUDGE.judge([step(0, {"latency": few})], config(LATENCY))
+    assert decision.outcome is Outcome.HOLD and not decision.blocked, decision.reason
+    assert "choosing bucket edges needs" in reasons(decision)

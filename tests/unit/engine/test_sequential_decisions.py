@@ -121,7 +121,7 @@ def test_a_listed_edge_that_is_not_a_bucket_boundary_holds_and_says_so() -> None
 
 def test_a_sample_ratio_mismatch_holds_and_never_rolls_back_alone() -> None:
     decision = JUDGE.judge(run(6, 10, arms=Arms(split_odds=1.5)), config(ERRORS))
-    assert decision.outcome is Outcome.HOLD
+    assert decision.outcome is Outcome.HOLD and decision.blocked, "a split off its weights is no evidence"
     assert "the traffic split is off" in decision.reason
     final = JUDGE.judge(run(6, 10, arms=Arms(split_odds=1.5)), config(ERRORS), final=True)
     assert final.outcome is Outcome.INCONCLUSIVE

@@ -65,7 +65,7 @@ def test_a_step_counts_once_however_many_metrics_fail() -> None:
 def test_no_data_holds_and_is_not_a_failed_check() -> None:
     empty = errors_pair((900.0, 1.0), (0.0, 0.0))
     decision = JUDGE.judge(steps_of(BAD, BAD, BAD, BAD, empty, empty, empty), config(SUCCESS))
-    assert decision.outcome is Outcome.HOLD
+    assert decision.outcome is Outcome.HOLD and decision.blocked, "the run holds its weights on it"
     assert "no requests" in decision.reason and "not counted as a failed check" in decision.reason
     assert JUDGE.judge(steps_of(BAD, BAD, BAD, BAD, empty, empty), config(SUCCESS), final=True).outcome is (
         Outcome.INCONCLUSIVE
@@ -76,6 +76,7 @@ def test_bad_data_holds_with_the_problem_named() -> None:
     broken = errors_pair((900.0, 1.0), (100.0, math.nan))
     decision = JUDGE.judge(steps_of(OK, broken), config(SUCCESS))
     assert decision.outcome is Outcome.HOLD and "canary bad data: errors is nan" in decision.reason
+    assert decision.blocked
 
 
 def test_latency_uses_the_quantile_of_the_canary_histogram() -> None:

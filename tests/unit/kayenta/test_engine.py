@@ -102,6 +102,7 @@ def test_judgements_can_be_spaced_like_kayentas_analysis_interval() -> None:
     judge = KayentaJudge(interval_points=5)
     between = judge.judge(steps[:3], CONFIG)
     assert between.outcome is Outcome.HOLD and "next Kayenta judgement after step 5" in between.reason
+    assert not between.blocked, "waiting for the next judgement is no reason to hold the weights"
     assert judge.judge(steps[:5], CONFIG).outcome is Outcome.ROLLBACK
     assert judge.judge(steps[:6], CONFIG, final=True).outcome is Outcome.ROLLBACK  # the deadline always judges
     assert KayentaJudge().judge(steps[:3], CONFIG).outcome is Outcome.ROLLBACK
@@ -176,7 +177,7 @@ def test_bad_data_holds_with_a_reason_naming_the_problem(canary: ArmSample, prob
     steps = _steps(STABLE_RATIOS, WORSE_RATIOS)[:3]
     bad = StepWindow(1, 60.0, 120.0, 10.0, {**steps[1].metrics, "error-rate": MetricPair(ArmSample(1000.0), canary)})
     decision = KayentaJudge().judge([steps[0], bad, steps[2]], CONFIG)
-    assert decision.outcome is Outcome.HOLD
+    assert decision.outcome is Outcome.HOLD and decision.blocked, "it cannot judge the run any more"
     assert problem in decision.reason
     verdict = decision.metric("error-rate")
     assert verdict is not None and verdict.outcome is Outcome.HOLD and problem in verdict.reason

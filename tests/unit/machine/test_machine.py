@@ -162,6 +162,28 @@ def test_with_no_regression_after_a_full_step_the_canary_takes_more_traffic(cana
     assert status.reason.startswith("no regression after a full step")
 
 
+def blind() -> Judged:
+    """A HOLD from a step the engine could not judge at all (here: the canary got no requests)."""
+    reason = "hold: errors: the canary received no requests in step 1"
+    return proven("hold").model_copy(update={"blocked": True, "reason": reason})
+
+
+def test_a_step_that_could_not_be_judged_holds_the_weights_and_spends_the_failure_budget(
+    canary_plan: RunPlan,
+) -> None:
+    status = run(canary_plan, (0, Start()), (60, blind()))
+    assert status.traffic.canary_weight == 5 and status.holds == 1, "never 'no regression after a full step'"
+    assert status.reason == (
+        "holding weights: the step could not be judged (errors: the canary received no requests in step 1); "
+        "failure budget 1/2 spent"
+    )
+    refilled = run(canary_plan, (0, Start()), (60, blind()), (120, proven("hold")))
+    assert refilled.traffic.canary_weight == 10 and refilled.holds == 0, "a step judged again moves on"
+    spent = run(canary_plan, (0, Start()), *[(60 * i, blind()) for i in (1, 2, 3)])
+    assert spent.phase is Phase.INCONCLUSIVE and spent.traffic.canary_weight == 0  # onNoData: rollback
+    assert "for 3 steps: the failure budget of 2 is spent" in spent.reason
+
+
 def test_the_non_inferiority_gate_holds_each_step_until_proven() -> None:
     plan = plan_from(CANARY, **{"failureBudget: 2": "failureBudget: 2\n    stepGate: non-inferiority"})
     held = run(plan, (0, Start()), (60, proven("hold")))

@@ -1,6 +1,6 @@
 """A canary with a cohort is judged on the share of requests it really got: the cohort's requests on top
 of its weight's. With the real sequential engine it promotes through every step; the same traffic
-judged at the bare weights is a traffic-split mismatch that never promotes."""
+judged at the bare weights is a traffic-split mismatch that holds the weights."""
 
 from __future__ import annotations
 
@@ -73,10 +73,14 @@ def test_a_canary_with_a_cohort_promotes_through_its_steps_judged_at_the_observe
     assert [round(w.canary_weight) for w in orchestrator.windows] == [19, 24, 36]  # 15% + 85% of the weight
 
 
-def test_the_same_traffic_judged_at_the_bare_weights_is_a_split_mismatch_that_never_promotes() -> None:
+def test_the_same_traffic_judged_at_the_bare_weights_is_a_split_mismatch_that_holds_the_weights() -> None:
     """Without the cohort in the spec the engine is given the weights, while the canary still gets the
-    cohort's requests: what the run would do if the observed share were not used."""
+    cohort's requests: what the run would do if the observed share were not used. A split off its weights
+    teaches nothing about the canary: the weights stay, the failure budget (5) is spent, and onNoData
+    (hold) pauses the run for an operator."""
     orchestrator, provider = run("")
-    assert orchestrator.status.phase is Phase.PROGRESSING, orchestrator.status.reason
-    assert "the traffic split is off" in orchestrator.status.reason
+    assert orchestrator.status.phase is Phase.PAUSED, orchestrator.status.reason
+    (paused,) = [e.reason for e in orchestrator.status.history if e.event.type == "judged" and "paused" in e.reason]
+    assert "the traffic split is off" in paused and "failure budget of 5 is spent" in paused
+    assert [p.canary_weight for p in provider.plans] == [5], "never walked up on steps it could not judge"
     assert all(not p.ab_matches for p in provider.plans)

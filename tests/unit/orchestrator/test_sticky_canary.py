@@ -70,9 +70,9 @@ def test_a_sticky_canary_is_judged_on_its_observed_share_and_promotes() -> None:
     assert not any("traffic split is off" in reason for reason in judged)
 
 
-def test_the_same_share_without_affinity_is_a_split_mismatch_that_never_promotes() -> None:
+def test_the_same_share_without_affinity_is_a_split_mismatch_that_holds_the_weights() -> None:
     orchestrator, provider = run("")
-    assert orchestrator.status.phase is Phase.PROGRESSING  # held at the last step, judgement after judgement
-    assert [p.canary_weight for p in provider.plans] == [10, 25]
+    assert orchestrator.status.phase is Phase.PAUSED  # the failure budget spent on steps it could not judge
+    assert [p.canary_weight for p in provider.plans] == [10], "never walked up on a split off its weights"
     assert all(p.affinity is None for p in provider.plans)
     assert "the traffic split is off" in orchestrator.status.reason

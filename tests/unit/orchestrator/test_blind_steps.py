@@ -1,0 +1,76 @@
+"""A step the engine could not judge at all never moves the canary on: with the real sequential engine, a
+canary that gets no requests (its pods not ready, its route broken), bad counters or a split off its weights
+hold the weights, spend the failure budget and end by onNoData, where "no regression after a full step"
+used to give the canary its next weight, step after step, without a single look at it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pytest
+
+from analysis.engines import engine_for
+from analysis.observations import ArmSample, MetricPair
+from rollout.orchestrator import Orchestrator
+from rollout.sources import MetricQuery, StepSpan
+from rollout.spec import load_experiment_text
+from rollout.status import Phase
+from rollout.store import MemoryStore
+from tests.unit.machine.conftest import CANARY
+from tests.unit.orchestrator.doubles import Clock, RecordingProvider
+
+
+def arm(requests: float, errors: float) -> ArmSample:
+    """Requests, errors, and a latency histogram: 90% under 100ms, 99% under 250ms."""
+    buckets = ((100.0, 0.9 * requests), (250.0, 0.99 * requests), (math.inf, requests))
+    return ArmSample(requests, errors, buckets)
+
+
+class Traffic:
+    """Every step: stable serves 9,000 requests; the canary what the case says."""
+
+    def __init__(self, canary: ArmSample) -> None:
+        self.canary = canary
+
+    def collect(self, span: StepSpan, metrics: Sequence[MetricQuery]) -> dict[str, MetricPair]:
+        return {m.name: MetricPair(arm(9000.0, 9.0), self.canary) for m in metrics}
+
+
+def run(canary: ArmSample, steps: int = 3) -> tuple[Orchestrator, RecordingProvider]:
+    clock, provider = Clock(), RecordingProvider()
+    experiment = load_experiment_text(CANARY)  # failureBudget: 2, onNoData: rollback
+    orchestrator = Orchestrator(
+        experiment, provider, Traffic(canary), engine_for("sequential"), MemoryStore(), clock=clock
+    )
+    orchestrator.start()
+    for _ in range(steps):
+        clock.now += 60
+        orchestrator.observe()
+    return orchestrator, provider
+
+
+@pytest.mark.parametrize(
+    ("canary", "said"),
+    [
+        (arm(0.0, 0.0), "the canary received no requests"),
+        (arm(math.nan, 0.0), "canary requests is nan"),
+        (arm(30.0, 0.0), "the traffic split is off"),
+    ],
+)
+def test_a_step_that_could_not_be_judged_never_gives_the_canary_more_traffic(canary: ArmSample, said: str) -> None:
+    orchestrator, provider = run(canary, steps=2)
+    status = orchestrator.status
+    assert [p.canary_weight for p in provider.plans] == [5]
+    assert status.phase is Phase.PROGRESSING and status.holds == 2
+    assert status.reason.startswith("holding weights: the step could not be judged") and said in status.reason
+
+    orchestrator, provider = run(canary, steps=3)
+    assert orchestrator.status.phase is Phase.INCONCLUSIVE, "the failure budget is spent: onNoData decides"
+    assert [p.canary_weight for p in provider.plans] == [5, 0]
+
+
+def test_a_healthy_canary_with_too_little_evidence_yet_still_takes_the_next_weight() -> None:
+    orchestrator, provider = run(arm(470.0, 0.47), steps=1)  # 5% of the requests, the same error rate
+    assert [p.canary_weight for p in provider.plans] == [5, 10]
+    assert orchestrator.status.reason.startswith("no regression after a full step")
