@@ -6,17 +6,22 @@ The built-in engines come first; installed plugins (``analysis/plugins.py``, ent
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from analysis.observations import EngineConfig, StepWindow
 from analysis.plugins import GROUP, EngineError, PluginError, ambiguity, installed, load_judge
-from analysis.verdicts import Judge
+from analysis.verdicts import Decision, Judge, Outcome
 
 __all__ = [
     "ENGINE_NAMES",
     "GROUP",
     "EngineError",
     "PluginError",
+    "UnavailableJudge",
     "UnknownEngineError",
     "engine_for",
     "engine_names",
+    "engine_or_unavailable",
     "engine_problem",
     "plugin_names",
     "plugin_problems",
@@ -72,6 +77,28 @@ def engine_for(name: str) -> Judge:
         f"unknown analysis engine {name!r}: use one of {', '.join(engine_names())}, or install the package "
         f"of the plugin that provides it (entry-point group {GROUP})"
     )
+
+
+class UnavailableJudge:
+    """Stands in for an engine that cannot be had here (a plugin missing from this controller's image) for
+    a run already under way: every step is a blocked HOLD that says why, so the run holds its weights and
+    spends its failure budget, and can still be aborted, reverted or deleted."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.name = name
+        self.problem = problem
+
+    def judge(self, steps: Sequence[StepWindow], config: EngineConfig, *, final: bool = False) -> Decision:
+        reason = f"the engine {self.name!r} is not available in this controller ({self.problem})"
+        return Decision(Outcome.INCONCLUSIVE if final else Outcome.HOLD, reason, self.name, blocked=not final)
+
+
+def engine_or_unavailable(name: str) -> Judge:
+    """``engine_for(name)``, or an UnavailableJudge saying why it cannot be had."""
+    try:
+        return engine_for(name)
+    except EngineError as exc:
+        return UnavailableJudge(name, str(exc))
 
 
 def engine_problem(name: str) -> str | None:

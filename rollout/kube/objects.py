@@ -158,11 +158,15 @@ class Experiments:
         )
 
 
-def experiment_from(obj: Mapping[str, Any], spec: Mapping[str, Any] | None = None) -> Experiment:
+def experiment_from(
+    obj: Mapping[str, Any], spec: Mapping[str, Any] | None = None, *, engines_here: bool = False
+) -> Experiment:
     """The validated Experiment of an object (with ``spec`` instead of its own, when given).
 
     Raises InvalidExperiment with the first problem as ``path: message`` (the same checks and
-    messages as ``meshroll validate``).
+    messages as ``meshroll validate``). ``engines_here``: also refuse an ``analysis.engine`` this
+    controller cannot load (an engine plugin its image lacks), which a new run must not start with;
+    a run under way is still resumed, reverted or deleted with it (its judge then holds, blocked).
     """
     metadata = obj.get("metadata") or {}
     document = {
@@ -172,7 +176,8 @@ def experiment_from(obj: Mapping[str, Any], spec: Mapping[str, Any] | None = Non
         "spec": dict(spec if spec is not None else obj.get("spec") or {}),
     }
     try:
-        return load_experiment_text(yaml.safe_dump(document, sort_keys=False), str(Key.of(obj)))
+        text = yaml.safe_dump(document, sort_keys=False)
+        return load_experiment_text(text, str(Key.of(obj)), engines_here=engines_here)
     except SpecError as exc:
         first = exc.problems[0]
         more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""

@@ -96,7 +96,7 @@ class Reconciler:
         spec = obj.get("spec") or {}
         problem: str | None = None
         try:
-            experiment_from(obj)
+            experiment_from(obj, engines_here=True)  # a new run must be able to judge here
         except InvalidExperiment as exc:
             problem = exc.message
         run = self.runs.get(key)

@@ -10,12 +10,12 @@ from typing import Any
 
 from kubernetes import client as k8s
 
-from analysis.engines import EngineError, engine_for
+from analysis.engines import engine_or_unavailable
 from analysis.sources import MetricSource
 from rollout.chaos_watch import SteadyState
 from rollout.kube.document import RunInfo
 from rollout.kube.events import EventText
-from rollout.kube.objects import Experiments, InvalidExperiment, Key, experiment_from, reference
+from rollout.kube.objects import Experiments, Key, experiment_from, reference
 from rollout.kube.runs import ExperimentRun, FencedProvider, RunContext
 from rollout.kube.store import KubeStatusStore
 from rollout.mesh.provider import TrafficProvider
@@ -66,10 +66,9 @@ class RunFactory:
 
         experiment = experiment_from(obj, info.spec)
         analysis = experiment.spec.analysis
-        try:
-            judge = engine_for(analysis.engine if analysis is not None else "sequential")
-        except EngineError as exc:  # a plugin that validated and fails to load now: refused like a bad spec
-            raise InvalidExperiment(f"spec.analysis.engine: {exc}", 1) from None
+        # a new run's engine was checked at the reconcile; one under way whose plugin this image lacks
+        # holds its weights, blocked, and can still be aborted, reverted or deleted
+        judge = engine_or_unavailable(analysis.engine if analysis is not None else "sequential")
         provider = self._provider(experiment, reference(obj))
         notifiers = notifiers_for(
             experiment,

@@ -9,8 +9,9 @@ from rollout.spec.traffic import CanaryStrategySpec
 Problem = tuple[tuple[str | int, ...], str]
 
 
-def cross_check(experiment: Experiment) -> list[Problem]:
-    """Every rule that one field alone cannot check, as (path, message) pairs."""
+def cross_check(experiment: Experiment, *, engines_here: bool = True) -> list[Problem]:
+    """Every rule that one field alone cannot check, as (path, message) pairs; with ``engines_here``, also that
+    ``analysis.engine`` can be had in this process (a run under way keeps its spec valid without that)."""
     from analysis.templates import BUILTIN_TEMPLATES, strip_variables, unknown_variables
 
     spec = experiment.spec
@@ -64,7 +65,7 @@ def cross_check(experiment: Experiment) -> list[Problem]:
     if spec.analysis is not None:
         from analysis.engines import engine_problem
 
-        if (engine := engine_problem(spec.analysis.engine)) is not None:  # a plugin not installed here
+        if engines_here and (engine := engine_problem(spec.analysis.engine)) is not None:  # plugin not here
             problems.append(((*root, "analysis", "engine"), engine))
         custom = {t.name: t for t in spec.analysis.templates}
         seen: set[str] = set()

@@ -62,15 +62,18 @@ def load_experiments(path: Path | str) -> list[Experiment]:
     return load_experiments_text(text, name)
 
 
-def load_experiment_text(text: str, name: str = "<text>") -> Experiment:
-    return load_experiments_text(text, name)[0]
+def load_experiment_text(text: str, name: str = "<text>", *, engines_here: bool = True) -> Experiment:
+    """``engines_here``: also check that ``analysis.engine`` can be had here (an engine plugin installed)."""
+    return load_experiments_and_documents(text, name, engines_here=engines_here)[0][0]
 
 
 def load_experiments_text(text: str, name: str = "<text>") -> list[Experiment]:
     return load_experiments_and_documents(text, name)[0]
 
 
-def load_experiments_and_documents(text: str, name: str = "<text>") -> tuple[list[Experiment], list[Any]]:
+def load_experiments_and_documents(
+    text: str, name: str = "<text>", *, engines_here: bool = True
+) -> tuple[list[Experiment], list[Any]]:
     """The experiments of a file and the non-empty YAML documents they came from, from one read of it."""
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
@@ -111,7 +114,7 @@ def load_experiments_and_documents(text: str, name: str = "<text>") -> tuple[lis
     for node, data in pairs:
         positions = map_positions(node)
         try:
-            experiment = _validate_document(data, positions, name)
+            experiment = _validate_document(data, positions, name, engines_here)
         except SpecError as exc:
             problems.extend(exc.problems)
             continue
@@ -125,7 +128,7 @@ def load_experiments_and_documents(text: str, name: str = "<text>") -> tuple[lis
     return experiments, [data for _, data in pairs]
 
 
-def _validate_document(data: object, positions: PositionMap, name: str) -> Experiment:
+def _validate_document(data: object, positions: PositionMap, name: str, engines_here: bool = True) -> Experiment:
     def problem(path: tuple[str | int, ...], message: str) -> SpecProblem:
         line, col = positions.locate(path)
         return SpecProblem(name, line, col, format_path(path), message)
@@ -142,7 +145,7 @@ def _validate_document(data: object, positions: PositionMap, name: str) -> Exper
                 path = (*path, str((error.get("ctx") or {}).get("discriminator", "provider")).strip("'"))
             found.append(problem(path, friendly(error, Experiment, data, path)))
         raise SpecError(found) from None
-    found.extend(problem(path, message) for path, message in cross_check(experiment))
+    found.extend(problem(path, message) for path, message in cross_check(experiment, engines_here=engines_here))
     if found:
         raise SpecError(found)
     return experiment

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from analysis.engines import engine_or_unavailable
+from analysis.observations import EngineConfig
+from analysis.verdicts import Outcome
 from rollout.crd import experiment_crd
 from rollout.kube.objects import InvalidExperiment, experiment_from
 from rollout.spec import load_experiment_text
@@ -42,12 +45,22 @@ def test_a_plugin_that_cannot_load_is_refused_at_validation(tmp_path: Path, monk
     assert "ModuleNotFoundError" in problem
 
 
-def test_the_controller_refuses_an_experiment_naming_a_plugin_its_image_lacks() -> None:
+def test_the_controller_refuses_a_new_run_naming_a_plugin_its_image_lacks_and_keeps_one_under_way() -> None:
+    """A new run must be able to judge; a run already under way (its image upgraded without the plugin) is
+    still resumed, aborted, reverted or deleted, and its judge holds every step, blocked, saying why."""
     obj = load_experiment_text(experiment("sequential")).model_dump(by_alias=True, mode="json")
     obj["spec"]["analysis"]["engine"] = "ratio"
     with pytest.raises(InvalidExperiment) as caught:
-        experiment_from(obj)
+        experiment_from(obj, engines_here=True)  # the reconcile's check before a start
     assert caught.value.message.startswith("spec.analysis.engine: unknown analysis engine 'ratio': use one of")
+
+    under_way = experiment_from(obj)  # what building, resuming or reverting a run reads
+    assert under_way.spec.analysis is not None and under_way.spec.analysis.engine == "ratio"
+    judge = engine_or_unavailable("ratio")
+    decision = judge.judge([], EngineConfig(metrics=()))
+    assert decision.outcome is Outcome.HOLD and decision.blocked
+    assert decision.reason.startswith("the engine 'ratio' is not available in this controller (unknown analysis")
+    assert judge.judge([], EngineConfig(metrics=()), final=True).outcome is Outcome.INCONCLUSIVE
 
 
 @pytest.mark.parametrize("name", ["Sequential", "ratio@2", "-ratio", "x" * 64])
