@@ -91,6 +91,13 @@ def controller(
     ),
     gitops_interval: Annotated[str, typer.Option(help="How often to poll the repository.")] = "30s",
     gitops_state: Annotated[Path | None, typer.Option(help="The GitOps state file (default: in --state-dir).")] = None,
+    gitops_write_back: Annotated[
+        str | None,
+        typer.Option(
+            help="Write the outcome of each run applied from Git back to it: notes, revert-branch, or both "
+            "(as meshroll gitops --write-back)."
+        ),
+    ] = None,
     webhook_listen: Annotated[
         str | None, typer.Option(help="Serve GitHub/GitLab push webhooks on HOST:PORT (POST /gitops/push).")
     ] = None,
@@ -115,6 +122,7 @@ def controller(
     """Run the controller: watch Experiments and run them on Istio, Gateway API or SMI."""
     from prometheus_client import CollectorRegistry
 
+    from rollout.cli.gitops_commands import parse_write_back
     from rollout.errors import RolloutError
     from rollout.gitops.trigger import leaves_repository
     from rollout.kube import logs
@@ -132,6 +140,11 @@ def controller(
         fail(f"--log-format {log_format!r}: use json or text")
     if gitops_repo is not None and leaves_repository(gitops_path):
         fail(f"--gitops-path {gitops_path!r} leaves the repository; give a folder inside it, like experiments/")
+    if gitops_repo is None and webhook_listen is not None:
+        fail("--webhook-listen needs --gitops-repo: push webhooks trigger a poll of that repository")
+    if gitops_repo is None and gitops_write_back is not None:
+        fail("--gitops-write-back needs --gitops-repo: it writes back the runs applied from that repository")
+    write_backs = parse_write_back(gitops_write_back, "--gitops-write-back")
     try:
         address = parse_listen(listen)
         timings = LeaseTimings(lease_duration, renew_deadline, retry_period)
@@ -168,14 +181,12 @@ def controller(
     if gitops_repo is not None:
         settings = _gitops_settings(
             gitops_repo, gitops_branch, gitops_path, gitops_interval, gitops_state or (state_dir or Path(".meshroll"))
-            / "gitops-state.json", webhook_listen, webhook_secret_env,
+            / "gitops-state.json", webhook_listen, webhook_secret_env, write_backs,
         )  # fmt: skip
         try:
             gitops = gitops_link(running.experiments_api, settings)
         except RolloutError as exc:
             fail(str(exc))
-    elif webhook_listen is not None:
-        fail("--webhook-listen needs --gitops-repo: push webhooks trigger a poll of that repository")
     try:
         posts = {SLACK_ACTIONS_PATH: SlackActions(Experiments(api), slack).handle} if slack is not None else {}
         server = HealthServer(address, registry, healthy=running.healthy, ready=running.ready, posts=posts).start()
@@ -208,7 +219,14 @@ def controller(
 
 
 def _gitops_settings(
-    repo: str, branch: str, path: str, interval: str, state: Path, listen: str | None, secret_env: str | None
+    repo: str,
+    branch: str,
+    path: str,
+    interval: str,
+    state: Path,
+    listen: str | None,
+    secret_env: str | None,
+    write_back: frozenset[str],
 ) -> GitOpsSettings:
     from rollout.cli.gitops_commands import parse_interval, parse_listen_address
     from rollout.kube.gitops_link import GitOpsSettings
@@ -222,7 +240,7 @@ def _gitops_settings(
         if secret is None:
             fail(f"--webhook-secret-env {secret_env}: ${secret_env} is not set; set it to the webhooks' secret")
     webhook = parse_listen_address(listen) if listen is not None else None
-    return GitOpsSettings(repo, branch, path, parse_interval(interval), state, webhook, secret)
+    return GitOpsSettings(repo, branch, path, parse_interval(interval), state, webhook, secret, write_back)
 
 
 class NoPrometheus:

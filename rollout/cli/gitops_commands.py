@@ -38,13 +38,13 @@ def parse_interval(text: str) -> float:
     return seconds
 
 
-def parse_write_back(text: str | None) -> frozenset[str]:
+def parse_write_back(text: str | None, option: str = "--write-back") -> frozenset[str]:
     from rollout.gitops.outcome import parse_write_back as parse
 
     if text is None:
         return frozenset()
     try:
-        return parse(text)
+        return parse(text, option)
     except ValueError as exc:
         fail(str(exc))
 
@@ -183,7 +183,7 @@ def _write_back(kinds: frozenset[str], sync: GitOpsSync, local_runs: LocalStarte
     """The write-back (None without --write-back); the sync's starter is wrapped so that every start is watched."""
     from rollout.gitops.apply import ClusterApplier
     from rollout.gitops.watch import ClusterOutcomes, LocalOutcomes, OutcomeReader
-    from rollout.gitops.writeback import WriteBack
+    from rollout.gitops.writeback import attach
 
     if not kinds:
         return None
@@ -194,9 +194,7 @@ def _write_back(kinds: frozenset[str], sync: GitOpsSync, local_runs: LocalStarte
         reader = ClusterOutcomes(sync.starter)
     else:  # pragma: no cover - the CLI makes one of the two
         raise RuntimeError("--write-back needs a local or cluster starter")
-    writeback = WriteBack(kinds, sync, reader)
-    sync.starter = writeback.wrap(sync.starter)
-    return writeback
+    return attach(kinds, sync, reader)
 
 
 def _after_poll(local_runs: LocalStarter | None, writeback: WriteBack | None) -> Callable[[object], object]:

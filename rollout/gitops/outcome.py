@@ -25,14 +25,14 @@ _DECIDING = frozenset({Phase.ROLLING_BACK, Phase.PROMOTING})
 REASON_LIMIT = 600  # of a reason in a revert commit's message (the note keeps it whole)
 
 
-def parse_write_back(text: str) -> frozenset[str]:
+def parse_write_back(text: str, option: str = "--write-back") -> frozenset[str]:
     """``notes``, ``revert-branch`` or ``notes,revert-branch``; ValueError with the line to print."""
     chosen = [part.strip() for part in text.split(",") if part.strip()]
     unknown = [part for part in chosen if part not in WRITE_BACKS]
     if not chosen or unknown:
         shown = repr(unknown[0]) if unknown else repr(text)
         raise ValueError(
-            f"--write-back {shown} is not one of notes, revert-branch; give one, or both as notes,revert-branch"
+            f"{option} {shown} is not one of notes, revert-branch; give one, or both as notes,revert-branch"
         )
     return frozenset(chosen)
 

@@ -30,6 +30,14 @@ from rollout.status import SOURCE_ANNOTATIONS, Status
 log = logging.getLogger("meshroll.gitops")
 
 
+def attach(kinds: frozenset[str], sync: GitOpsSync, reader: OutcomeReader) -> WriteBack:
+    """A write-back of ``sync``'s runs, its starter wrapped so that every start is watched; call its
+    ``after_poll`` after each poll."""
+    writeback = WriteBack(kinds, sync, reader)
+    sync.starter = writeback.wrap(sync.starter)
+    return writeback
+
+
 class WriteBack:
     def __init__(self, kinds: frozenset[str], sync: GitOpsSync, reader: OutcomeReader) -> None:
         self.kinds = kinds

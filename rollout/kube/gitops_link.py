@@ -14,7 +14,9 @@ from kubernetes import client as k8s
 from rollout.gitops import ClusterApplier, GitOpsSync, GitRepo, Poller, Reporter, StateFile
 from rollout.gitops.errors import BranchMissing
 from rollout.gitops.serving import ServerThread
+from rollout.gitops.watch import ClusterOutcomes
 from rollout.gitops.webhook import standalone_app
+from rollout.gitops.writeback import attach
 from rollout.notify.secrets import Secret
 
 log = logging.getLogger("meshroll.controller")
@@ -29,6 +31,7 @@ class GitOpsSettings:
     state: Path = Path(".meshroll/gitops-state.json")
     webhook: tuple[str, int] | None = None  # where push webhooks are served
     secret: Secret | None = None
+    write_back: frozenset[str] = frozenset()  # notes, revert-branch (meshroll gitops --write-back)
 
 
 @dataclass
@@ -62,15 +65,12 @@ def gitops_link(api: k8s.ApiClient, settings: GitOpsSettings) -> GitOpsLink:
     # An empty repository is no error: the poller says once that it waits for the first push.
     with contextlib.suppress(BranchMissing):
         git.check_branch(settings.branch)
-    sync = GitOpsSync(
-        git,
-        settings.branch,
-        settings.path,
-        StateFile(settings.state),
-        ClusterApplier(k8s.CustomObjectsApi(api)),
-        Reporter([]),
-    )
-    poller = Poller(sync, settings.interval)
+    applier = ClusterApplier(k8s.CustomObjectsApi(api))
+    sync = GitOpsSync(git, settings.branch, settings.path, StateFile(settings.state), applier, Reporter([]))
+    after_poll = None
+    if settings.write_back:  # the outcomes of the runs it applied, read with GETs, written back to git
+        after_poll = attach(settings.write_back, sync, ClusterOutcomes(applier)).after_poll
+    poller = Poller(sync, settings.interval, after_poll=after_poll)
     server = None
     if settings.webhook is not None and settings.secret is not None:
         server = ServerThread(standalone_app(settings.secret, poller.on_push), *settings.webhook)

@@ -35,6 +35,11 @@ def test_crd_prints_the_generated_crd() -> None:
         (["--lease-duration", "5", "--renew-deadline", "6"], "meshroll: lease timings must satisfy"),
         (["--prometheus", "prometheus:9090"], "meshroll: 'prometheus:9090' is not a Prometheus URL"),
         (["--log-format", "xml"], "meshroll: --log-format 'xml': use json or text"),
+        (["--gitops-write-back", "notes"], "meshroll: --gitops-write-back needs --gitops-repo: it writes back"),
+        (
+            ["--gitops-repo", "/tmp/x", "--gitops-write-back", "both"],
+            "meshroll: --gitops-write-back 'both' is not one of notes, revert-branch",
+        ),
     ],
 )
 def test_a_mistake_is_one_line_and_exit_1(args: list[str], message: str, tmp_path: Path) -> None:
