@@ -3,29 +3,28 @@
 An entry point names a zero-argument callable (a class or a factory) that returns a Judge. Discovery
 reads the installed distributions' metadata (``importlib.metadata``), never the network; a plugin's
 module is imported only when its engine is asked for. A plugin judge is wrapped so that it cannot
-stop a run: an exception, or an answer that is not a Decision, becomes a HOLD naming the plugin.
+stop a run (``contained.py``): an exception, a hang, or an answer a run cannot record becomes a HOLD
+naming the plugin.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 import re
 import sys
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import cast
 
-from analysis.observations import EngineConfig, StepWindow
-from analysis.verdicts import Decision, Judge, MetricVerdict, Outcome
+from analysis.contained import PLUGIN_FAILURES, ContainedJudge, detail
+from analysis.verdicts import Judge
 
 GROUP = "meshroll.engines"
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$"
 """What an engine may be called: lower-case letters, digits, '-' and '_' (no '@': bench variants use it)."""
 NAME_MAX = 63
 _NAME = re.compile(NAME_PATTERN)
-_DETAIL_MAX = 200
 
 
 class EngineError(ValueError):
@@ -110,9 +109,9 @@ def load_judge(plugin: Plugin) -> Judge:
     about = f"engine plugin {plugin.name!r} ({plugin.where()})"
     try:
         factory = plugin.entry.load()
-    except Exception as exc:  # ImportError, AttributeError, or whatever its module raises on import
+    except PLUGIN_FAILURES as exc:  # ImportError, AttributeError, or whatever its module raises (sys.exit too)
         raise PluginError(
-            f"{about} cannot be loaded: {_detail(exc)}; reinstall its package, or fix the entry point's "
+            f"{about} cannot be loaded: {detail(exc)}; reinstall its package, or fix the entry point's "
             "'module:attr' in its pyproject.toml"
         ) from None
     if not callable(factory):
@@ -122,9 +121,9 @@ def load_judge(plugin: Plugin) -> Judge:
         )
     try:
         judge = factory()
-    except Exception as exc:
+    except PLUGIN_FAILURES as exc:
         raise PluginError(
-            f"{about} raised {_detail(exc)} when called; its class or factory must take no arguments"
+            f"{about} raised {detail(exc)} when called; its class or factory must take no arguments"
         ) from None
     if not callable(getattr(judge, "judge", None)):
         raise PluginError(
@@ -132,73 +131,3 @@ def load_judge(plugin: Plugin) -> Judge:
             "judge(steps, config, *, final=False) -> Decision (docs/plugins.md)"
         )
     return ContainedJudge(cast(Judge, judge), plugin.name)
-
-
-class ContainedJudge:
-    """A plugin's judge that never raises: a failure is a HOLD whose reason names the plugin and the error.
-
-    The HOLD is ``blocked``: the run holds its weights and spends its failure budget, as on no data.
-    """
-
-    def __init__(self, inner: Judge, name: str) -> None:
-        self.inner = inner
-        self.name = name
-
-    def judge(self, steps: Sequence[StepWindow], config: EngineConfig, *, final: bool = False) -> Decision:
-        try:
-            answer: object = self.inner.judge(steps, config, final=final)
-        except Exception as exc:  # a plugin's bug must not stop a run or the controller
-            return self._hold(f"raised {_detail(exc)}")
-        problem = decision_problem(answer)
-        if problem is not None:
-            return self._hold(problem)
-        assert isinstance(answer, Decision)
-        return answer if answer.engine == self.name else replace(answer, engine=self.name)
-
-    def _hold(self, what: str) -> Decision:
-        reason = f"engine plugin {self.name!r} {what}, so this step has no judgement; fix or replace the plugin"
-        return Decision(Outcome.HOLD, reason, self.name, blocked=True)
-
-
-def decision_problem(answer: object) -> str | None:
-    """What makes ``answer`` unusable as a Decision (None when it is one a run can record)."""
-    if not isinstance(answer, Decision):
-        return f"returned an object of type {type(answer).__name__} instead of a Decision"
-    if not isinstance(answer.outcome, Outcome):
-        return f"returned a Decision whose outcome is {answer.outcome!r:.40}, not an Outcome"
-    if not isinstance(answer.reason, str):
-        return "returned a Decision whose reason is not text"
-    if not isinstance(answer.blocked, bool):
-        return "returned a Decision whose blocked is not True or False"
-    if not isinstance(answer.metrics, tuple | list):
-        return "returned a Decision whose metrics are not a tuple of MetricVerdict"
-    for verdict in answer.metrics:
-        if not isinstance(verdict, MetricVerdict) or not isinstance(verdict.outcome, Outcome):
-            return "returned a Decision whose metrics are not all MetricVerdicts with an Outcome"
-        if not _numbers_ok(verdict):
-            return f"returned a verdict on {verdict.metric!r} whose numbers are not numbers"
-    return None
-
-
-def _numbers_ok(verdict: MetricVerdict) -> bool:
-    optional = (verdict.estimate, verdict.e_value, verdict.p_value, verdict.threshold, verdict.stable_value)
-    if not isinstance(verdict.metric, str) or not isinstance(verdict.reason, str):
-        return False
-    if any(v is not None and not _real(v) for v in (*optional, verdict.canary_value)):
-        return False
-    if not all(_real(n) and math.isfinite(n) and n >= 0 for n in (verdict.stable_n, verdict.canary_n)):
-        return False
-    interval = verdict.interval
-    return interval is None or (isinstance(interval, tuple) and len(interval) == 2 and all(map(_real, interval)))
-
-
-def _real(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _detail(exc: BaseException) -> str:
-    """``Type: message`` on one line, short."""
-    message = " ".join(str(exc).split())
-    if len(message) > _DETAIL_MAX:
-        message = message[: _DETAIL_MAX - 3] + "..."
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

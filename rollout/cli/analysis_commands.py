@@ -300,7 +300,8 @@ def _bench_engines(names: list[str] | None, sweep: bool) -> list[str]:
     """The engines to compare; a name no engine answers to stops here, with the accepted names."""
     from analysis.bench.runner import DEFAULT_ENGINES
     from analysis.bench.variants import SWEEP, VariantError, parse_variant
-    from analysis.engines import GROUP, EngineError, engine_for, plugin_names
+    from analysis.engines import ENGINE_NAMES, GROUP, EngineError, engine_for, plugin_names
+    from analysis.plugins import installed
 
     chosen = list(names or DEFAULT_ENGINES)
     plugins = plugin_names()
@@ -310,7 +311,7 @@ def _bench_engines(names: list[str] | None, sweep: bool) -> list[str]:
                 parse_variant(name)
             except VariantError as exc:
                 fail(str(exc))
-        elif name in plugins:
+        elif name in plugins or name in installed(ENGINE_NAMES).ambiguous:
             try:
                 engine_for(name)  # a plugin that cannot load stops here, not as a skipped row
             except EngineError as exc:

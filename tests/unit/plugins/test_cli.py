@@ -59,3 +59,6 @@ def test_bench_replays_our_scenarios_through_a_plugin_beside_sequential(tmp_path
         unknown.returncode == 1
         and "use one of sequential, kayenta, threshold, kayenta-1m, naive, oracle, ratio" in (unknown.stderr)
     )
+    install(site, "another-ratio", {"ratio": "meshroll_ratio:RatioJudge"})
+    twice = meshroll(site, "bench", "analysis", "--replays", "1", "--engine", "ratio")
+    assert twice.returncode == 1 and "'ratio' are installed 2 times" in twice.stderr, "not 'unknown engine'"

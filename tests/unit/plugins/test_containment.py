@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.engines import engine_for
+from analysis.contained import REASON_MAX, ContainedJudge
+from analysis.engines import PluginError, engine_for
 from analysis.observations import ArmSample, MetricPair
 from analysis.verdicts import Outcome
 from rollout.orchestrator import Orchestrator
@@ -41,6 +42,33 @@ def bad_outcome(): return Answers(Decision("advance", "fine", "faulty"))
 def bad_numbers():
     lots = MetricVerdict("errors", Outcome.ADVANCE, "ok", canary_n="lots")
     return Answers(Decision(Outcome.ADVANCE, "fine", "faulty", (lots,)))
+def nan_estimate():
+    nan = MetricVerdict("errors", Outcome.ADVANCE, "ok", estimate=float("nan"), canary_n=1e6, stable_n=1e6)
+    return Answers(Decision(Outcome.ADVANCE, "fine", "faulty", (nan,)))
+def other_metric():
+    other = MetricVerdict("not-a-metric", Outcome.ADVANCE, "ok", canary_n=1e6, stable_n=1e6)
+    return Answers(Decision(Outcome.ADVANCE, "fine", "faulty", (other,)))
+def no_verdicts():
+    return Answers(Decision(Outcome.ADVANCE, "fine", "faulty"))
+def long_reason():
+    return Answers(Decision(Outcome.HOLD, "x" * 5_000_000, "faulty"))
+
+class Exits:
+    def judge(self, steps, config, *, final=False):
+        raise SystemExit(3)
+
+class Interrupts:
+    def judge(self, steps, config, *, final=False):
+        raise KeyboardInterrupt()
+
+class Sleeps:
+    def judge(self, steps, config, *, final=False):
+        import time
+        time.sleep(1.0)
+        return Decision(Outcome.HOLD, "late", "faulty")
+
+def exits_when_made():
+    raise SystemExit(4)
 """
 
 
@@ -52,6 +80,14 @@ def faulty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "nothing": "faulty_judges:nothing",
         "bad-outcome": "faulty_judges:bad_outcome",
         "bad-numbers": "faulty_judges:bad_numbers",
+        "nan-estimate": "faulty_judges:nan_estimate",
+        "other-metric": "faulty_judges:other_metric",
+        "no-verdicts": "faulty_judges:no_verdicts",
+        "long-reason": "faulty_judges:long_reason",
+        "exits": "faulty_judges:Exits",
+        "interrupts": "faulty_judges:Interrupts",
+        "sleeps": "faulty_judges:Sleeps",
+        "exits-when-made": "faulty_judges:exits_when_made",
     }
     monkeypatch.syspath_prepend(str(install(tmp_path, "faulty", entries, {"faulty_judges": FAULTY})))
 
@@ -74,12 +110,43 @@ def test_a_plugin_that_raises_holds_with_the_plugin_and_the_error_named() -> Non
         ("nothing", "returned an object of type NoneType instead of a Decision"),
         ("bad-outcome", "returned a Decision whose outcome is 'advance', not an Outcome"),
         ("bad-numbers", "returned a verdict on 'errors' whose numbers are not numbers"),
+        ("nan-estimate", "returned a verdict on 'errors' whose numbers are not numbers"),
+        ("other-metric", "returned a verdict on 'not-a-metric', which is no metric of this experiment"),
+        ("no-verdicts", "advanced without a verdict on errors"),
+        ("exits", "raised SystemExit: 3"),
+        ("interrupts", "raised KeyboardInterrupt"),
     ],
 )
 def test_an_answer_a_run_cannot_record_is_a_hold(name: str, said: str) -> None:
     decision = engine_for(name).judge(STEPS, config(ERRORS))
-    assert decision.outcome is Outcome.HOLD and decision.metrics == ()
+    assert decision.outcome is Outcome.HOLD and decision.metrics == () and decision.blocked
     assert decision.reason.startswith(f"engine plugin {name!r} {said}, so this step has no judgement")
+
+
+@pytest.mark.usefixtures("faulty")
+def test_a_judge_that_does_not_answer_in_time_holds_and_is_not_called_again_while_it_hangs() -> None:
+    judge = engine_for("sleeps")
+    assert isinstance(judge, ContainedJudge)
+    judge.seconds = 0.2
+    late = judge.judge(STEPS, config(ERRORS))
+    assert late.outcome is Outcome.HOLD and late.blocked
+    assert "engine plugin 'sleeps' did not answer within 0.2s" in late.reason
+    busy = judge.judge(STEPS, config(ERRORS))
+    assert "is still judging an earlier step after more than 0.2s" in busy.reason
+
+
+@pytest.mark.usefixtures("faulty")
+def test_a_reason_is_clipped_so_the_status_stays_small() -> None:
+    decision = engine_for("long-reason").judge(STEPS, config(ERRORS))
+    assert len(decision.reason) == REASON_MAX and decision.reason.endswith("…")
+
+
+@pytest.mark.usefixtures("faulty")
+def test_a_plugin_that_exits_when_made_is_one_line_naming_it() -> None:
+    with pytest.raises(PluginError) as caught:
+        engine_for("exits-when-made")
+    assert str(caught.value).startswith("engine plugin 'exits-when-made' (entry point faulty_judges:exits_when_made")
+    assert "raised SystemExit: 4 when called" in str(caught.value)
 
 
 class Traffic:
