@@ -67,10 +67,18 @@ def commit_text(f: Facts) -> str | None:
 
 
 def links_text(f: Facts) -> str | None:
-    """The experiment's links as mrkdwn: ``<url|name>``, separated by dots."""
+    """The experiment's links as mrkdwn: ``<url|name>``, separated by dots; whole links only, as many as fit."""
     if not f.links:
         return None
-    return " · ".join(f"<{escape(link.url)}|{escape(link.name)}>" for link in f.links)
+    shown: list[str] = []
+    for link in f.links:
+        text = f"<{escape(link.url)}|{escape(link.name)}>"
+        if len(" · ".join([*shown, text])) > MAX_TEXT - 60:  # room for the note below
+            break
+        shown.append(text)
+    left = len(f.links) - len(shown)
+    more = f"{left} more link{'s' if left > 1 else ''} too long to show here (see spec.notify.links)"
+    return " · ".join([*shown, more] if left else shown)
 
 
 def metric_block(m: MetricNumbers) -> Block:

@@ -7,6 +7,7 @@ shape is checked, so a typo is refused by ``meshroll validate`` and not found in
 
 from __future__ import annotations
 
+import re
 from string import Formatter
 
 LINK_PLACEHOLDERS: dict[str, str] = {
@@ -40,3 +41,36 @@ def placeholders(template: str) -> list[str]:
             raise ValueError(f"{{{field}}} takes no format or conversion; write it as {{{field}}}")
         names.append(field)
     return names
+
+
+NAME_MAX = 40
+URL_MAX = 2000
+LINKS_MAX = 5
+URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s|<>]*$"
+_UNSAFE = {" ": "%20", "|": "%7C", "<": "%3C", ">": "%3E"}
+
+
+def link_name(name: str) -> str:
+    """The link's text, checked: not blank, at most NAME_MAX characters."""
+    if not name.strip():
+        raise ValueError("the link's name is blank; write the text to show, e.g. Grafana")
+    if len(name) > NAME_MAX:
+        raise ValueError(f"the link's name has {len(name)} characters; keep it to {NAME_MAX}")
+    return name
+
+
+def link_url(url: str) -> str:
+    """A URL template, checked: http(s), no character that would break a chat link, known placeholders."""
+    if re.match(r"(?i)https?://", url) is None:
+        raise ValueError(f"a link is an http:// or https:// URL template, not {url[:40]!r}")
+    if len(url) > URL_MAX:
+        raise ValueError(f"the URL has {len(url)} characters; keep it to {URL_MAX}")
+    if (bad := re.search(r"[\s|<>]", url)) is not None:
+        char = bad.group()
+        shown = _UNSAFE.get(char, f"%{ord(char):02X}") if ord(char) < 128 else "percent-encoded"
+        raise ValueError(
+            f"the URL has {char!r} at character {bad.start() + 1}, which would break the link in a chat message; "
+            f"write it as {shown}"
+        )
+    placeholders(url)
+    return url

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, field_validator
 
 from rollout.spec.analysis import AnalysisSpec
 from rollout.spec.base import Name, SpecModel
 from rollout.spec.chaos import ChaosSpec
-from rollout.spec.links import LINK_PLACEHOLDERS, placeholders
+from rollout.spec.links import LINK_PLACEHOLDERS, LINKS_MAX, NAME_MAX, URL_MAX, URL_PATTERN, link_name, link_url
 from rollout.spec.traffic import MeshSpec, StrategySpec, TargetSpec
 
 API_VERSION = "meshroll.io/v1alpha1"
@@ -40,24 +40,29 @@ class WebhookSpec(SpecModel):
 class LinkSpec(SpecModel):
     """A link every notification of the experiment carries: a dashboard, the logs, a runbook."""
 
-    name: str = Field(min_length=1, max_length=40, description="The link's text, e.g. Grafana")
-    url: str = Field(
-        pattern=r"^https?://",
-        max_length=2000,
-        description="A URL template; placeholders: " + ", ".join("{" + n + "}" for n in LINK_PLACEHOLDERS),
-    )
-
-    @field_validator("url")
-    @classmethod
-    def _known_placeholders(cls, url: str) -> str:
-        placeholders(url)
-        return url
+    name: Annotated[
+        str,
+        AfterValidator(link_name),
+        WithJsonSchema({"type": "string", "minLength": 1, "maxLength": NAME_MAX, "pattern": r"\S"}),
+    ] = Field(description="The link's text, e.g. Grafana")
+    url: Annotated[
+        str,
+        AfterValidator(link_url),
+        WithJsonSchema({"type": "string", "maxLength": URL_MAX, "pattern": URL_PATTERN}),
+    ] = Field(description="A URL template; placeholders: " + ", ".join("{" + n + "}" for n in LINK_PLACEHOLDERS))
 
 
 class NotifySpec(SpecModel):
     slack: SlackSpec | None = None
     webhooks: list[WebhookSpec] = []
-    links: list[LinkSpec] = Field(default=[], max_length=5)
+    links: list[LinkSpec] = Field(default=[], json_schema_extra={"maxItems": LINKS_MAX})
+
+    @field_validator("links")
+    @classmethod
+    def _few_links(cls, links: list[LinkSpec]) -> list[LinkSpec]:
+        if len(links) > LINKS_MAX:
+            raise ValueError(f"at most {LINKS_MAX} links fit a message; this has {len(links)}")
+        return links
 
 
 class GitOpsTriggerSpec(SpecModel):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from rollout.notify.blocks import event_blocks, plain_text, summary_blocks
+from rollout.notify.blocks import MAX_TEXT, event_blocks, links_text, plain_text, summary_blocks
 from rollout.notify.facts import as_json, facts
 from rollout.notify.links import links
 from rollout.spec import SpecError
@@ -131,9 +131,45 @@ def test_a_placeholder_typo_is_refused_where_it_is_written(entry: str, message: 
     assert problems(entry) == [message]
 
 
-def test_a_link_must_be_http_or_https_and_there_are_at_most_five() -> None:
+def test_a_link_must_be_http_or_https() -> None:
     (scheme,) = problems('{name: Logs, url: "javascript:alert(1)"}')
-    assert "spec.notify.links[0].url" in scheme and "https?://" in scheme
+    assert scheme.endswith(
+        "spec.notify.links[0].url: a link is an http:// or https:// URL template, not 'javascript:alert(1)'"
+    )
 
+
+def test_links_too_long_for_one_message_are_left_out_whole_never_cut_inside() -> None:
+    long = "https://grafana.example/d/" + "a" * 1900
+    experiment = with_links(*[f'{{name: "L{i}", url: "{long}?n={i}"}}' for i in range(5)])
+    text = links_text(facts(experiment, events.status(), events.advanced()))
+    assert text is not None and len(text) <= MAX_TEXT
+    assert text.startswith(f"<{long}?n=0|L0>")
+    assert text.endswith(" · 4 more links too long to show here (see spec.notify.links)")
+    assert text.count("<") == text.count(">") == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://g.example/a b", "the URL has ' ' at character 20, which would break the link in a chat message; "
+         "write it as %20"),
+        ("https://g.example/?q={name}|{service}", "the URL has '|' at character 28, which would break the link in a "
+         "chat message; write it as %7C"),
+        ("ftp://g.example/", "a link is an http:// or https:// URL template, not 'ftp://g.example/'"),
+    ],
+)  # fmt: skip
+def test_a_url_that_would_break_a_chat_link_is_refused(url: str, message: str) -> None:
+    (problem,) = problems(f'{{name: Logs, url: "{url}"}}')
+    assert problem.endswith(f"spec.notify.links[0].url: {message}")
+
+
+def test_an_upper_case_scheme_is_a_url_too() -> None:
+    (link,) = links(with_links('{name: Logs, url: "HTTPS://logs.example/{service}"}'), events.status())
+    assert link.url == "HTTPS://logs.example/checkout"
+
+
+def test_a_blank_name_and_too_many_links_are_refused_with_what_to_do() -> None:
+    (blank,) = problems('{name: "   ", url: "https://l.example/"}')
+    assert blank.endswith("spec.notify.links[0].name: the link's name is blank; write the text to show, e.g. Grafana")
     (many,) = problems(*['{name: L, url: "https://l.example/"}'] * 6)
-    assert "spec.notify.links" in many and "5" in many
+    assert many.endswith("spec.notify.links: at most 5 links fit a message; this has 6")
