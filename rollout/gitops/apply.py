@@ -85,7 +85,7 @@ class LocalStarter:
                 f"not {experiment.spec.mesh.provider!r}; drop --local to apply it to the cluster",
                 temporary=False,
             )
-        self.stop(experiment.key)
+        self.stop(experiment.key, why="for a newer version")
         folder = self.work_dir / "runs" / f"{experiment.metadata.namespace}.{experiment.metadata.name}"
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -127,15 +127,16 @@ class LocalStarter:
             for key, run in list(self.runs.items()):
                 if time.monotonic() > run.deadline:
                     log.error("local run of %s is past its maxDuration; stopping it", key)
-                    self.stop(key)
+                    self.stop(key, why="because it is past its maxDuration")
             time.sleep(0.2)
         return ended
 
-    def stop(self, key: str) -> None:
+    def stop(self, key: str, *, why: str) -> None:
+        """Stop the run of ``key`` (if it still runs); ``why`` ends the log line: ``for a newer version``."""
         run = self.runs.pop(key, None)
         if run is None or run.process.poll() is not None:
             return
-        log.info("stopping the local run of %s (pid %d) for a newer version", key, run.process.pid)
+        log.info("stopping the local run of %s (pid %d) %s", key, run.process.pid, why)
         run.process.send_signal(signal.SIGTERM)
         try:
             run.process.wait(STOP_GRACE_SECONDS)
@@ -143,9 +144,9 @@ class LocalStarter:
             run.process.kill()
             run.process.wait(5)
 
-    def stop_all(self) -> None:
+    def stop_all(self, why: str = "because the trigger is stopping") -> None:
         for key in list(self.runs):
-            self.stop(key)
+            self.stop(key, why=why)
 
 
 # --- cluster: create or replace the Experiment custom object ----------------------------------

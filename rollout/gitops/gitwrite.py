@@ -1,15 +1,18 @@
 """Writing outcomes back to the watched repository: git notes under ``refs/notes/meshroll`` and revert branches.
 
 Everything is done in the trigger's bare mirror and pushed to the URL it was cloned from; the
-watched branch itself is never pushed to. Both writes can be repeated safely: a note's line is
-added only when the note lacks it (after merging the remote's notes), and a revert branch that
-the remote already has is left alone.
+watched branch itself is never pushed to. A revert branch undoes the starting commit's change to
+the rolled-back experiment's file alone (the reverse of that file's diff, applied 3-way), so what
+else that commit changed (another experiment, promoted) stays. Both writes can be repeated safely:
+a note's line is added only when the note lacks it (after merging the remote's notes), and a revert
+branch that the remote already has is left alone.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -26,6 +29,8 @@ log = logging.getLogger("meshroll.gitops")
 FETCHED_NOTES = "refs/meshroll/notes-remote"
 PUSH_ATTEMPTS = 3
 CREDENTIALS_HINT = "check that the remote accepts pushes from here (its credentials and write access)"
+_REMOTE = re.compile(r"^remote:\s*(?:remote:\s*)+")  # "remote: remote: ...": a server that wrote the prefix itself
+_CONFLICTED = re.compile(r"^Applied patch to '(.+)' with conflicts\.$")
 
 
 def identity() -> dict[str, str]:
@@ -44,6 +49,7 @@ class RevertResult:
     kind: Literal["pushed", "exists", "conflict", "empty", "missing"]
     branch: str
     detail: str = ""
+    left: tuple[str, ...] = ()  # the other paths the starting commit changed, which the revert leaves as they are
 
 
 class GitWriter:
@@ -110,7 +116,8 @@ class GitWriter:
     # --- revert branches -----------------------------------------------------------------------
 
     def push_revert(self, outcome: Outcome) -> RevertResult:
-        """Push a branch with one commit on the watched branch's tip that reverts ``outcome.commit``.
+        """Push a branch with one commit on the watched branch's tip that reverts ``outcome.commit``'s change
+        to ``outcome.path`` (its other changes stay).
         GitError when the remote cannot be read or refuses the push (the caller retries)."""
         branch = revert_branch(outcome)
         ref = f"refs/heads/{branch}"
@@ -127,37 +134,63 @@ class GitWriter:
         made = self._revert_commit(outcome, tip)
         if isinstance(made, RevertResult):
             return made
-        pushed = self.repo.attempt("push", "--quiet", self.repo.url, f"{made}:{ref}")
+        commit, left = made
+        pushed = self.repo.attempt("push", "--quiet", self.repo.url, f"{commit}:{ref}")
         if pushed.returncode != 0:
             if self.repo.git("ls-remote", "--heads", self.repo.url, ref, what="read the remote's branches").strip():
                 return RevertResult("exists", branch)  # pushed by an earlier attempt whose answer was lost
             raise GitError(f"cannot push {branch} to {self.repo.display}: {_last_line(pushed)}; {CREDENTIALS_HINT}")
-        return RevertResult("pushed", branch)
+        return RevertResult("pushed", branch, left=left)
 
-    def _revert_commit(self, outcome: Outcome, tip: str) -> str | RevertResult:
-        """The revert commit's sha, made in a throw-away worktree of the mirror (always removed)."""
+    def _revert_commit(self, outcome: Outcome, tip: str) -> tuple[str, tuple[str, ...]] | RevertResult:
+        """The revert commit's sha: the reverse of ``outcome.commit``'s change to ``outcome.path`` (to everything,
+        when the outcome names no file; against its first parent, or the empty tree for a root commit),
+        applied on ``tip`` in a throw-away worktree of the mirror (always removed); with the other paths the
+        commit changed, which it leaves as they are."""
         branch = revert_branch(outcome)
-        parents = self.repo.git("rev-list", "--parents", "-n", "1", outcome.commit, what="read a commit").split()[1:]
+        parents = self.repo.parents(outcome.commit)
+        base = parents[0] if parents else self.repo.empty_tree()
+        spec = ["--", outcome.path] if outcome.path else []
+        patch = self._read("diff-tree", "-p", "--binary", "--full-index", "--no-renames", base, outcome.commit, *spec)
+        if not patch.strip():
+            what = outcome.path or "anything"
+            return RevertResult("empty", branch, f"commit {outcome.commit[:8]} did not change {what}")
+        left: tuple[str, ...] = ()
+        if outcome.path:
+            changed = self._read("diff-tree", "-r", "-z", "--name-only", "--no-renames", base, outcome.commit)
+            left = tuple(p for p in changed.decode("utf-8", "replace").split("\0") if p and p != outcome.path)
+        if outcome.path and self._blob(tip, outcome.path) == self._blob(base, outcome.path):
+            why = f"{outcome.path} on {self.branch} is already what it was before {outcome.commit[:8]}"
+            return RevertResult("empty", branch, why)
         subject = self.repo.commit(outcome.commit).subject
         scratch = self.repo.mirror.parent.parent / "reverts"
         scratch.mkdir(parents=True, exist_ok=True)
         tree = Path(tempfile.mkdtemp(prefix="revert-", dir=scratch))
         try:
             self.repo.git("worktree", "add", "--detach", "--quiet", str(tree), tip, what="make a worktree")
-            mainline = ["-m", "1"] if len(parents) > 1 else []
-            reverted = self.repo.attempt("revert", "--no-commit", *mainline, outcome.commit, at=tree, env=self.env)
-            if reverted.returncode != 0:
-                return RevertResult("conflict", branch, _last_line(reverted))
+            applied = self.repo.attempt("apply", "--3way", "--reverse", "--index", at=tree, stdin=patch)
+            if applied.returncode != 0:
+                return RevertResult("conflict", branch, _conflict(applied), left)
             if self.repo.attempt("diff", "--cached", "--quiet", at=tree).returncode == 0:
-                return RevertResult("empty", branch, f"the tip of {self.branch} already undoes {outcome.commit[:8]}")
-            message = revert_message(outcome, subject)
+                return RevertResult("empty", branch, f"the tip of {self.branch} already undoes {outcome.change}")
+            message = revert_message(outcome, subject, left)
             self.repo.git("commit", "--quiet", "--no-verify", "--file=-", what="commit the revert", at=tree,
                           stdin=message.encode(), env=self.env)  # fmt: skip
-            return self.repo.git("rev-parse", "HEAD", what="read the revert commit", at=tree)
+            return self.repo.git("rev-parse", "HEAD", what="read the revert commit", at=tree), left
         finally:
             self.repo.attempt("worktree", "remove", "--force", str(tree))
             shutil.rmtree(tree, ignore_errors=True)
             self.repo.attempt("worktree", "prune")
+
+    def _read(self, *args: str) -> bytes:
+        """git's output as bytes (a patch keeps its file's bytes); GitError when git fails."""
+        result = self.repo.attempt(*args)
+        if result.returncode != 0:
+            raise GitError(f"cannot read a commit's change ({self.repo.display}): {_last_line(result)}")
+        return result.stdout
+
+    def _blob(self, commit: str, path: str) -> str | None:
+        return self.repo.files(commit, path).get(path)
 
 
 def _rejected(output: bytes) -> bool:
@@ -166,9 +199,24 @@ def _rejected(output: bytes) -> bool:
     return "[rejected]" in text or "fetch first" in text or "non-fast-forward" in text
 
 
-def _last_line(result: subprocess.CompletedProcess[bytes]) -> str:
+def _lines(result: subprocess.CompletedProcess[bytes]) -> list[str]:
+    """git's stderr lines, stripped, without hints; a remote's line once prefixed (a server that already
+    wrote ``remote:`` shows ``remote: remote: ...`` through git)."""
     stderr = result.stderr or b""
-    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
-    lines = [line for line in lines if not line.startswith("hint:")]
+    lines = [_REMOTE.sub("remote: ", line.strip()) for line in stderr.decode("utf-8", "replace").splitlines()]
+    return [line for line in lines if line.removeprefix("remote:").strip() and not line.startswith("hint:")]
+
+
+def _last_line(result: subprocess.CompletedProcess[bytes]) -> str:
+    lines = _lines(result)
     fatal = [line for line in lines if line.startswith(("fatal:", "error:", "CONFLICT", "remote:"))]
     return display_url((fatal or lines or ["git failed"])[0])
+
+
+def _conflict(result: subprocess.CompletedProcess[bytes]) -> str:
+    """Why a reverse patch did not apply: ``conflict in <file>`` when git names the files it left conflicted,
+    else git's own line (``error: patch failed: <file>:<line>``, ``error: <file>: does not exist in index``)."""
+    lines = _lines(result)
+    files = [line[2:] for line in lines if line.startswith("U ")]
+    files += [m.group(1) for m in map(_CONFLICTED.match, lines) if m is not None and m.group(1) not in files]
+    return f"conflict in {', '.join(files)}" if files else _last_line(result)

@@ -10,6 +10,7 @@ decision's reason sentence with its numbers, as the status records it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ TRAILER = "Meshroll-Revert-Of"
 _TRAILER = re.compile(rf"^{TRAILER}:[ \t]*([0-9a-f]{{40,64}})[ \t]*$", re.MULTILINE | re.IGNORECASE)
 _DECIDING = frozenset({Phase.ROLLING_BACK, Phase.PROMOTING})
 REASON_LIMIT = 600  # of a reason in a revert commit's message (the note keeps it whole)
+LEFT_LIMIT = 20  # other paths of the reverted commit named in a revert commit's message
 
 
 def parse_write_back(text: str, option: str = "--write-back") -> frozenset[str]:
@@ -54,6 +56,11 @@ class Outcome:
         if self.weight is not None:
             text = f"{text} (canary {self.weight}%)" if text else f"at canary {self.weight}%"
         return text
+
+    @property
+    def change(self) -> str:
+        """What its revert undoes: ``the change 01234567 made to e/c.yaml`` (the whole commit: ``01234567``)."""
+        return f"the change {self.commit[:8]} made to {self.path}" if self.path else self.commit[:8]
 
     @property
     def line(self) -> str:
@@ -135,15 +142,28 @@ def revert_branch(outcome: Outcome) -> str:
     return f"{REVERT_PREFIX}{namespace}.{name}-{outcome.commit[:8]}"
 
 
-def revert_message(outcome: Outcome, subject: str) -> str:
+def revert_message(outcome: Outcome, subject: str, left: Sequence[str] = ()) -> str:
+    """The revert commit's message: it undoes what ``outcome.commit`` did to ``outcome.path`` (the whole commit
+    when the outcome names no file), lists ``left``, the other paths that commit changed, kept as they are,
+    and ends with the ``Meshroll-Revert-Of`` trailer the sync reads."""
     reason = " ".join(outcome.reason.split())
     if len(reason) > REASON_LIMIT:
         reason = reason[: REASON_LIMIT - 3] + "..."
     where = f", {outcome.where}" if outcome.where else ""
+    if outcome.path:
+        head = f'Revert {outcome.path} to before "{subject}"'
+        what = f"This reverts the change commit {outcome.commit} made to {outcome.path}."
+        if left:
+            shown = [f"- {path}" for path in left[:LEFT_LIMIT]]
+            more = [f"- and {len(left) - LEFT_LIMIT} more"] if len(left) > LEFT_LIMIT else []
+            what += "\nIts changes to these other paths are left as they are:\n" + "\n".join([*shown, *more])
+    else:
+        head = f'Revert "{subject}"'
+        what = f"This reverts commit {outcome.commit}."
     return (
-        f'Revert "{subject}"\n\n'
+        f"{head}\n\n"
         f"meshroll rolled back {outcome.key} (started from {outcome.commit[:8]}{where}):\n"
         f"{reason}\n\n"
-        f"This reverts commit {outcome.commit}.\n\n"
+        f"{what}\n\n"
         f"{TRAILER}: {outcome.commit}\n"
     )

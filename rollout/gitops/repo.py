@@ -125,6 +125,15 @@ class GitRepo:
                 found[name] = parts[2]
         return found
 
+    def parents(self, sha: str) -> list[str]:
+        """The commit's parents, the first parent first (none for a root commit); GitError for an unknown commit."""
+        out = self._git("rev-list", "--parents", "-n", "1", f"{sha}^{{commit}}", "--", what="read a commit")
+        return out.split()[1:]
+
+    def empty_tree(self) -> str:
+        """The id of the empty tree (in the mirror's hash): what a root commit's changes are read against."""
+        return self._git("hash-object", "-t", "tree", "--stdin", what="hash the empty tree", stdin=b"")
+
     def is_symlink(self, commit: str, path: str) -> bool:
         """Whether ``path`` at ``commit`` is a symbolic link (its blob holds the target's name, not a file)."""
         out = self._git("ls-tree", "-z", "--full-tree", commit, "--", path, what="list files", strip=False)

@@ -13,8 +13,11 @@ Policies (see ``trigger`` for the exactly-once rule):
   the commit unprocessed, so the next poll tries again; one that cannot succeed is reported once.
 - A removed file stops nothing: meshroll does not delete experiments; its record is forgotten.
 - A file last changed by a commit with a ``Meshroll-Revert-Of: <sha>`` trailer (a revert branch that
-  ``--write-back revert-branch`` pushed after a rollback, merged) is recorded as acted on, not started:
-  its content is the version the rollback already went back to; a later change to it starts as usual.
+  ``--write-back revert-branch`` pushed after a rollback, merged) is recorded as acted on, not started,
+  when its content there is what it was before ``<sha>`` (at its first parent): the version the
+  rollback already went back to. Any other file of that commit (a new one, one changed to a new
+  version, one that did not exist before ``<sha>`` or when ``<sha>`` is a root commit or unknown) is
+  processed as usual, and so is a later change to the reverted one.
 - An experiment another file already started is refused (reported once); when that file lets it go
   (edited or removed), the refused file is processed again, with no new commit to it needed.
 
@@ -82,8 +85,9 @@ class Reporter:
                 log.exception("announcing %r failed", title)
 
     def notice(self, level: int, emoji: str, title: str, lines: list[str]) -> None:
-        """Log ``lines`` and announce them (the write-back's revert branches, and why one was not pushed)."""
-        log.log(level, "%s: %s", title, "; ".join(lines))
+        """Log ``lines`` and announce them (the write-back's revert branches, and why one was not pushed). The
+        log reads as one sentence (``warning: no revert branch for ...``); the announcement keeps its title."""
+        log.log(level, "%s: %s", _sentence(title), "; ".join(lines))
         self._announce(emoji, title, lines)
 
     def force_push(self, where: str, old: str, tip: str, base: str | None) -> None:
@@ -107,6 +111,13 @@ class Reporter:
         verb = "started" if kind == "start" else "updated"
         by = f"{commit.short} by {commit.author}"
         log.info("%s %s from %s (%s) at %s: %s", verb, key, path, reason, by, commit.subject)
+
+
+def _sentence(title: str) -> str:
+    """A title as the middle of a log line: ``No revert branch`` -> ``no revert branch`` (``GitOps ...`` stays)."""
+    if len(title) > 1 and title[0].isupper() and not title[1].isupper():
+        return title[0].lower() + title[1:]
+    return title
 
 
 class GitOpsSync:
@@ -229,11 +240,17 @@ class GitOpsSync:
             return invalid(problems, conflicts(path, found, state, unsettled))
         reverted = reverted_of(commit.message)
         if reverted is not None:  # a merged meshroll revert: what it brings back is what already runs (stable)
+            differs = self._not_reverted(path, commit, reverted)
+            if differs is None:
+                log.info(
+                    "%s: changed by %s, which reverts %s after its rollback (%s); recorded, not started",
+                    path, commit.short, reverted[:8], TRAILER,
+                )  # fmt: skip
+                return FileRecord(blob, commit.sha, dict(found), "reverted")
             log.info(
-                "%s: changed by %s, which reverts %s after its rollback (%s); recorded, not started",
-                path, commit.short, reverted[:8], TRAILER,
+                "%s: changed by %s, which carries %s: %s, but %s; processed as usual",
+                path, commit.short, TRAILER, reverted[:8], differs,
             )  # fmt: skip
-            return FileRecord(blob, commit.sha, dict(found), "reverted")
         started: dict[str, str] = {}
         for action, experiment, document in zip(actions, experiments, parsed.documents, strict=True):
             manifest = annotate(document, commit, self.repo.display, path)
@@ -254,6 +271,24 @@ class GitOpsSync:
             self.reporter.started(path, action.key, action.kind, action.reason, commit)
         outcome = "started" if any(a.kind == "start" for a in actions) else "updated"
         return FileRecord(blob, commit.sha, started, outcome)
+
+    def _not_reverted(self, path: str, commit: CommitInfo, reverted: str) -> str | None:
+        """None when ``path`` at ``commit`` is what it was before ``reverted`` (at its first parent): the
+        revert brings back what already runs. Otherwise why it does not (any failure of git: process it)."""
+        try:
+            if not self.repo.has_commit(reverted):
+                return f"{reverted[:8]} is not in the repository"
+            parents = self.repo.parents(reverted)
+            if not parents:
+                return f"{reverted[:8]} is a root commit: there is no earlier version of the file to go back to"
+            before = self.repo.files(parents[0], path).get(path)
+            if before is None:
+                return f"the file did not exist before {reverted[:8]}"
+            if self.repo.files(commit.sha, path).get(path) != before:
+                return f"its content is not what it was before {reverted[:8]}"
+        except GitError as exc:
+            return f"it cannot be compared with its version before {reverted[:8]} ({exc})"
+        return None
 
     def _load(self, path: str, blob: str, tip: str) -> ExperimentFile:
         """The file's validated experiments and documents; SpecError with ``FILE:LINE:COL`` problems."""

@@ -3,8 +3,9 @@
 - ``notes``: a line on the starting commit's note under ``refs/notes/meshroll`` (appended: several
   experiments can start from one commit), pushed to the remote; ``git log --notes=meshroll`` shows it.
 - ``revert-branch``: for a rollback only, a branch ``meshroll/revert/<ns>.<name>-<shortsha>`` holding
-  one commit on the watched branch's tip that reverts the starting commit, for a pull request. A
-  revert that does not apply cleanly pushes nothing and is reported (log, announcements).
+  one commit on the watched branch's tip that reverts the starting commit's change to the rolled-back
+  experiment's file (and nothing else it changed), for a pull request. A revert that does not apply
+  cleanly pushes nothing and is reported (log, announcements), naming the file.
 
 The runs watched and the outcomes not yet written live in the state file (``outbox``), saved at every
 change, so a push that fails (remote down, refused, no credentials) is retried at the next poll and a
@@ -125,34 +126,41 @@ class WriteBack:
     def _report(self, outcome: Outcome, result: RevertResult) -> None:
         reporter, where = self.sync.reporter, f"{self.sync.repo.display}"
         if result.kind == "pushed":
+            left = f" (its other changes, to {_some(result.left)}, stay)" if result.left else ""
             reporter.notice(
                 logging.INFO,
                 ":leftwards_arrow_with_hook:",
                 f"Revert branch {result.branch} pushed",
                 [
                     f"{outcome.key} rolled back: {outcome.line.split(': ', 2)[-1]}",
-                    f"{result.branch} on {where} reverts {outcome.commit[:8]} on top of {self.sync.branch}; "
+                    f"{result.branch} on {where} reverts {outcome.change} on top of {self.sync.branch}{left}; "
                     f"open a pull request from it into {self.sync.branch} to bring git back to what runs",
                 ],
             )
         elif result.kind == "exists":
             log.info("revert branch %s is already on %s; not pushed again", result.branch, where)
         else:
-            why = {
-                "conflict": f"git revert of {outcome.commit[:8]} does not apply cleanly on {self.sync.branch}",
-                "empty": result.detail,
-                "missing": result.detail,
-            }[result.kind]
+            why = result.detail
+            if result.kind == "conflict":
+                why = f"the revert of {outcome.change} does not apply cleanly on {self.sync.branch}"
+                why += f" ({result.detail})" if result.detail else ""
             reporter.notice(
                 logging.WARNING,
                 ":warning:",
                 f"No revert branch for {outcome.key}",
                 [
-                    f"{outcome.key} rolled back ({outcome.commit[:8]}), but {why}"
-                    + (f" ({result.detail})" if result.kind == "conflict" and result.detail else ""),
-                    f"nothing was pushed; revert {outcome.commit[:8]} by hand on {self.sync.branch}",
+                    f"{outcome.key} rolled back ({outcome.commit[:8]}), but {why}",
+                    f"nothing was pushed; revert {outcome.change} by hand on {self.sync.branch}"
+                    if result.kind == "conflict"
+                    else "nothing was pushed",
                 ],
             )
+
+
+def _some(paths: tuple[str, ...], shown: int = 3) -> str:
+    """``a, b, c and 2 more``."""
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return ", ".join(paths[:shown]) + more
 
 
 class TrackingStarter:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from rollout.gitops import LocalStarter, StartRequest
@@ -31,7 +33,10 @@ def request(canary: str) -> StartRequest:
     )
 
 
-def test_a_newer_version_stops_the_running_one_and_starts_from_a_fresh_status(tmp_path: Path) -> None:
+def test_a_newer_version_stops_the_running_one_and_starts_from_a_fresh_status(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "meshroll.gitops")
     starter = LocalStarter(tmp_path, command=FAKE_MESHROLL)
     starter.start(request("v2"))
     first = starter.runs["demo/checkout"].process
@@ -44,12 +49,16 @@ def test_a_newer_version_stops_the_running_one_and_starts_from_a_fresh_status(tm
     starter.start(request("v3"))
 
     assert first.poll() is not None, "the old run was stopped (SIGTERM)"
+    assert f"stopping the local run of demo/checkout (pid {first.pid}) for a newer version" in caplog.text
     assert (folder / "status.previous.json").exists()
     written = yaml.safe_load((folder / "experiment.yaml").read_text())
     assert written["spec"]["target"]["canary"]["version"] == "v3"
     assert written["metadata"]["annotations"] == {"meshroll.io/commit-sha": "abc"}
     assert list(starter.runs) == ["demo/checkout"]
-    starter.stop_all()
+    second = starter.runs["demo/checkout"].process
+    starter.stop_all()  # what stopping `meshroll gitops` (SIGINT, SIGTERM) does
     assert starter.runs == {}
+    assert f"stopping the local run of demo/checkout (pid {second.pid}) because the trigger is stopping" in caplog.text
+    assert caplog.text.count("for a newer version") == 1
     log = (folder / "run.log").read_text()
     assert f"run {folder / 'experiment.yaml'} --status-out {folder / 'status.json'}" in log

@@ -482,3 +482,68 @@ def test_a_long_running_trigger_waits_for_a_branch_the_repository_does_not_have_
     assert f"repository {origin.url} has no branch main yet (it has dev); waiting for the first push to it" in (
         caplog.text
     )
+
+
+def test_a_revert_trailer_records_only_the_files_it_brings_back_to_before_the_reverted_commit(
+    origin: Origin, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "meshroll.gitops")
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v2"))
+    origin.write("experiments/cart.yaml", experiment_yaml("cart", "v2"))
+    origin.commit("Canaries v2")
+    origin.push()
+    starter = RecordingStarter()
+    make_sync(origin, tmp_path, starter).poll()
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v3"))
+    origin.write("experiments/cart.yaml", experiment_yaml("cart", "v3"))
+    reverted = origin.commit("Canaries v3")
+    origin.push()
+    make_sync(origin, tmp_path, starter).poll()
+
+    origin.write("experiments/cart.yaml", experiment_yaml("cart", "v2"))  # what it was before `reverted`
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v4"))  # a new version, pasted alongside
+    origin.write("experiments/fresh.yaml", experiment_yaml("fresh", "v2"))  # never ran
+    origin.commit(f"Back to cart v2, on to checkout v4\n\nMeshroll-Revert-Of: {reverted}")
+    origin.push()
+    sync = make_sync(origin, tmp_path, starter)
+    result = sync.poll()
+
+    assert sorted(result.started) == ["demo/checkout: canary version v3 -> v4", "demo/fresh: new experiment"]
+    files = sync.state.load(sync.source).files
+    assert files["experiments/cart.yaml"].outcome == "reverted"
+    assert files["experiments/cart.yaml"].experiments == {"demo/cart": "v2"}
+    assert files["experiments/checkout.yaml"].outcome == "started"
+    assert files["experiments/fresh.yaml"].outcome == "started"
+    assert f"experiments/cart.yaml: changed by {origin.head()[:8]}, which reverts {reverted[:8]}" in caplog.text
+    assert (
+        f"experiments/checkout.yaml: changed by {origin.head()[:8]}, which carries Meshroll-Revert-Of: "
+        f"{reverted[:8]}, but its content is not what it was before {reverted[:8]}; processed as usual"
+    ) in caplog.text
+    assert f"experiments/fresh.yaml: changed by {origin.head()[:8]}, which carries Meshroll-Revert-Of: " in caplog.text
+    assert f"but the file did not exist before {reverted[:8]}; processed as usual" in caplog.text
+
+
+def test_a_revert_trailer_naming_a_root_or_unknown_commit_is_processed_as_usual(
+    origin: Origin, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "meshroll.gitops")
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v2"))
+    root = origin.commit("Canary v2")
+    origin.push()
+    starter = RecordingStarter()
+    make_sync(origin, tmp_path, starter).poll()
+
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v3"))
+    origin.commit(f"Canary v3\n\nMeshroll-Revert-Of: {root}")
+    origin.push()
+    after_root = make_sync(origin, tmp_path, starter).poll()
+    unknown = "f" * 40
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v4"))
+    origin.commit(f"Canary v4\n\nMeshroll-Revert-Of: {unknown}")
+    origin.push()
+    after_unknown = make_sync(origin, tmp_path, starter).poll()
+
+    assert after_root.started == ["demo/checkout: canary version v2 -> v3"]
+    assert after_unknown.started == ["demo/checkout: canary version v3 -> v4"]
+    assert f"but {root[:8]} is a root commit: there is no earlier version of the file to go back to" in caplog.text
+    assert f"but {unknown[:8]} is not in the repository; processed as usual" in caplog.text

@@ -25,12 +25,15 @@ from tests.integration.gitops.test_sync import RecordingAnnouncer
 
 pytestmark = pytest.mark.timeout(120)
 
-# Stands in for "meshroll run SPEC --status-out STATUS": the status from $STATUS_TEMPLATE, its source the spec's commit.
+# Stands in for "meshroll run SPEC --status-out STATUS": the status from $STATUS_TEMPLATE (or, for an experiment
+# named cart, $STATUS_TEMPLATE_CART when set), its source the spec's commit.
 STAND_IN = """
 import json, os, sys, yaml
 spec, status = sys.argv[2], sys.argv[4]
-commit = yaml.safe_load(open(spec))["metadata"]["annotations"]["meshroll.io/commit-sha"]
-template = json.load(open(os.environ["STATUS_TEMPLATE"]))
+metadata = yaml.safe_load(open(spec))["metadata"]
+commit = metadata["annotations"]["meshroll.io/commit-sha"]
+named = os.environ.get("STATUS_TEMPLATE_" + metadata["name"].upper())
+template = json.load(open(named or os.environ["STATUS_TEMPLATE"]))
 template["source"] = {"commit": commit}
 open(status, "w").write(json.dumps(template))
 sys.exit({"RolledBack": 2, "Succeeded": 0}.get(template["phase"], 1))
@@ -95,6 +98,12 @@ def remote_note(origin: Origin, sha: str) -> list[str]:
     return shown.stdout.splitlines() if shown.returncode == 0 else []
 
 
+def tree(origin: Origin, commit: str) -> dict[str, str]:
+    """Every file at ``commit`` of the remote: path -> blob."""
+    out = git(origin.bare, "ls-tree", "-r", commit)
+    return {name: meta.split()[2] for meta, _, name in (line.partition("\t") for line in out.splitlines())}
+
+
 def remote_branches(origin: Origin) -> list[str]:
     out = git(origin.bare, "for-each-ref", "--format=%(refname:short)", "refs/heads")
     return out.splitlines()
@@ -134,9 +143,13 @@ def test_two_rollbacks_from_one_commit_get_one_note_each_line_and_a_revert_branc
     ]
     branch = f"refs/heads/meshroll/revert/demo.checkout-{sha[:8]}"
     assert git(origin.bare, "rev-parse", f"{branch}^") == sha, "one commit on the watched branch's tip"
-    assert git(origin.bare, "rev-parse", f"{branch}^{{tree}}") == git(origin.bare, "rev-parse", f"{parent}^{{tree}}")
+    assert tree(origin, branch) == {
+        "experiments/cart.yaml": tree(origin, sha)["experiments/cart.yaml"],  # cart's own branch reverts it
+        "experiments/keep.yaml": tree(origin, parent)["experiments/keep.yaml"],
+    }
     message = git(origin.bare, "log", "-1", "--format=%B", branch)
     assert f"Meshroll-Revert-Of: {sha}" in message and "meshroll rolled back demo/checkout" in message
+    assert "- experiments/cart.yaml" in message, "the commit's other change is named as left alone"
     assert git(origin.bare, "rev-parse", "refs/heads/main") == sha, "the watched branch is never pushed to"
 
 
@@ -159,31 +172,112 @@ def test_a_promoted_run_gets_a_note_and_no_revert_branch(
     assert "demo/checkout: promoted at step 1 (canary 100%)" in log
 
 
-def test_a_revert_that_does_not_apply_pushes_nothing_says_so_and_leaves_no_worktree(
-    origin: Origin, tmp_path: Path, rolled_back: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_revert_undoes_the_rolled_back_file_alone_and_keeps_the_rest_of_its_commit(
+    origin: Origin,
+    tmp_path: Path,
+    rolled_back: Path,
+    promoted: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, "meshroll.gitops")
     monkeypatch.setenv("STATUS_TEMPLATE", str(rolled_back))
+    monkeypatch.setenv("STATUS_TEMPLATE_CART", str(promoted))
     origin.write("config/app.yaml", "replicas: 2\n")
     origin.commit("App")
     origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
+    origin.write("experiments/cart.yaml", experiment_yaml("cart"))
     origin.write("config/app.yaml", "replicas: 3\n")
-    sha = origin.commit("Canary v2 with three replicas")
+    sha = origin.commit("Canaries v2 for checkout and cart, three replicas")
     origin.write("config/app.yaml", "replicas: 5\n")
-    origin.commit("Five replicas")  # the revert of sha conflicts here
+    tip = origin.commit("Five replicas")  # `git revert` of sha would conflict here; the file's own revert does not
     origin.push()
     announcer = RecordingAnnouncer()
 
     trigger = Trigger(origin, tmp_path, "revert-branch", announcer)
     assert trigger.poll_and_finish()
 
-    assert remote_branches(origin) == ["main"]
-    titles = [title for _, title, _ in announcer.notices]
-    assert titles == ["No revert branch for demo/checkout"]
+    branch = f"meshroll/revert/demo.checkout-{sha[:8]}"
+    assert remote_branches(origin) == ["main", branch], "cart was promoted: no branch for it"
+    assert git(origin.bare, "rev-parse", f"{branch}^") == tip
+    at_tip = tree(origin, tip)
+    assert tree(origin, branch) == {p: b for p, b in at_tip.items() if p != "experiments/checkout.yaml"}
+    message = git(origin.bare, "log", "-1", "--format=%B", branch)
+    assert message.startswith('Revert experiments/checkout.yaml to before "Canaries v2 for checkout and cart')
+    assert f"This reverts the change commit {sha} made to experiments/checkout.yaml." in message
+    assert "left as they are:\n- config/app.yaml\n- experiments/cart.yaml\n" in message
+    assert message.rstrip().endswith(f"Meshroll-Revert-Of: {sha}")
+    assert [title for _, title, _ in announcer.notices] == [f"Revert branch {branch} pushed"]
     said = " ".join(announcer.notices[0][2])
-    assert f"git revert of {sha[:8]} does not apply cleanly on main" in said and "nothing was pushed" in said
+    assert f"reverts the change {sha[:8]} made to experiments/checkout.yaml on top of main" in said
+    assert "(its other changes, to config/app.yaml, experiments/cart.yaml, stay)" in said
+    assert f"revert branch {branch} pushed: demo/checkout rolled back" in caplog.text, "a sentence in the log"
+
+    git(origin.work, "fetch", "--quiet", "origin", branch)
+    git(origin.work, "-c", "user.name=Ann", "-c", "user.email=a@x", "merge", "--quiet", "--no-ff", "-m",
+        "Merge the revert", "FETCH_HEAD")  # fmt: skip
+    origin.push()
+    merged = trigger.sync.poll()
+    assert merged.started == [] and merged.removed == ["experiments/checkout.yaml"]
+    assert "experiments/cart.yaml" in trigger.sync.state.load(trigger.sync.source).files
+
+
+def test_a_revert_that_does_not_apply_pushes_nothing_names_the_file_and_leaves_no_worktree(
+    origin: Origin,
+    tmp_path: Path,
+    rolled_back: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("STATUS_TEMPLATE", str(rolled_back))
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v1"))
+    origin.commit("Canary v1")
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v2"))
+    sha = origin.commit("Canary v2")
+    origin.push()
+    announcer = RecordingAnnouncer()
+    trigger = Trigger(origin, tmp_path, "revert-branch", announcer)
+    trigger.sync.poll()  # v2 starts, and rolls back
+    while trigger.starter.runs and any(r.process.poll() is None for r in trigger.starter.runs.values()):
+        time.sleep(0.05)
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v3"))
+    newer = origin.commit("Canary v3")  # the line the revert of v2 would bring back to v1 changed again
+    origin.push()
+
+    assert trigger.poll_and_finish()  # v3 starts (and rolls back); v2's revert is made on top of v3
+
+    assert remote_branches(origin) == ["main", f"meshroll/revert/demo.checkout-{newer[:8]}"]
+    refused = [lines for _, title, lines in announcer.notices if title == "No revert branch for demo/checkout"]
+    assert len(refused) == 1
+    said = " ".join(refused[0])
+    assert (
+        f"demo/checkout rolled back ({sha[:8]}), but the revert of the change {sha[:8]} made to "
+        "experiments/checkout.yaml does not apply cleanly on main (conflict in experiments/checkout.yaml)"
+    ) in said
+    assert f"nothing was pushed; revert the change {sha[:8]} made to experiments/checkout.yaml by hand" in said
+    assert "no revert branch for demo/checkout: demo/checkout rolled back" in caplog.text, "a sentence in the log"
     mirror = trigger.sync.repo.mirror
     assert git(mirror, "worktree", "list").count("\n") == 0, "the throw-away worktree is gone"
     assert list((tmp_path / "state.d" / "reverts").iterdir()) == []
+    trigger.starter.stop_all()
+
+
+def test_a_remote_that_writes_its_own_prefix_is_quoted_with_one(
+    origin: Origin, tmp_path: Path, rolled_back: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("STATUS_TEMPLATE", str(rolled_back))
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
+    origin.commit("Canary v2")
+    origin.push()
+    hook = origin.bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'remote: pushes are refused here' >&2\nexit 1\n")
+    hook.chmod(0o755)
+
+    assert not Trigger(origin, tmp_path, "notes,revert-branch").poll_and_finish()
+
+    assert f"cannot push refs/notes/meshroll to {origin.url}: remote: pushes are refused here; check" in caplog.text
+    assert "revert branch for demo/checkout not pushed yet: cannot push" in caplog.text
+    assert "remote: remote:" not in caplog.text
 
 
 def test_a_refused_push_is_retried_at_the_next_poll_and_by_a_restart_and_written_once(

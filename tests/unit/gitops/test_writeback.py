@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from rollout.gitops.outbox import SECTION, Outbox, Watched
-from rollout.gitops.outcome import Outcome, parse_write_back, revert_branch, revert_message, reverted_of, superseded
+from rollout.gitops.outcome import (
+    LEFT_LIMIT,
+    Outcome,
+    parse_write_back,
+    revert_branch,
+    revert_message,
+    reverted_of,
+    superseded,
+)
 from rollout.gitops.state import FileRecord, SourceState, StateFile
 from rollout.status import Phase, Source, Status, Traffic
 
@@ -33,9 +42,24 @@ def test_the_line_names_the_key_outcome_where_and_reason_on_one_line() -> None:
 def test_a_revert_names_its_branch_and_carries_the_trailer_the_sync_reads() -> None:
     assert revert_branch(ROLLED_BACK) == "meshroll/revert/shop.checkout-01234567"
     message = revert_message(ROLLED_BACK, "Canary v2")
-    assert message.startswith('Revert "Canary v2"\n\nmeshroll rolled back shop/checkout (started from 01234567')
+    assert message.startswith(
+        'Revert e/c.yaml to before "Canary v2"\n\nmeshroll rolled back shop/checkout (started from 01234567'
+    )
+    assert f"This reverts the change commit {SHA} made to e/c.yaml.\n\nMeshroll-Revert-Of: {SHA}\n" in message
+    assert "left as they are" not in message, "the commit changed nothing else"
     assert reverted_of(message) == SHA
     assert reverted_of("Canary v3\n\nMeshroll-Revert-Of: nope") is None
+
+
+def test_a_revert_of_one_file_lists_the_other_paths_its_commit_changed_as_left_alone() -> None:
+    others = [f"e/{n}.yaml" for n in range(LEFT_LIMIT + 2)]
+    message = revert_message(ROLLED_BACK, "Canaries", ["e/cart.yaml"])
+    assert "Its changes to these other paths are left as they are:\n- e/cart.yaml\n\nMeshroll-Revert-Of:" in message
+    many = revert_message(ROLLED_BACK, "Canaries", others)
+    assert f"- e/{LEFT_LIMIT - 1}.yaml\n- and 2 more\n" in many and f"e/{LEFT_LIMIT}.yaml" not in many
+    assert reverted_of(many) == SHA
+    whole = revert_message(replace(ROLLED_BACK, path=""), "Canary v2")  # an outcome kept before it named its file
+    assert whole.startswith('Revert "Canary v2"\n') and f"This reverts commit {SHA}." in whole
 
 
 def test_a_run_replaced_before_it_ended_is_superseded_where_it_was_and_one_that_had_ended_keeps_its_end() -> None:
