@@ -56,7 +56,7 @@ class GitRepo:
         self.url = str(local.resolve()) if "://" not in url and local.exists() else url
         self.display = display_url(self.url)
         digest = hashlib.sha256(self.url.encode()).hexdigest()[:16]
-        self.mirror = work_dir / "mirrors" / f"{digest}.git"
+        self.mirror = work_dir.resolve() / "mirrors" / f"{digest}.git"  # git -C runs in it: never relative
 
     # --- the remote ----------------------------------------------------------------------------
 

@@ -153,6 +153,21 @@ def test_two_rollbacks_from_one_commit_get_one_note_each_line_and_a_revert_branc
     assert git(origin.bare, "rev-parse", "refs/heads/main") == sha, "the watched branch is never pushed to"
 
 
+def test_a_relative_state_path_as_the_default_one_still_makes_the_revert_branch(
+    origin: Origin, tmp_path: Path, rolled_back: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--state defaults to .meshroll/gitops-state.json: the mirror's worktree must not land relative to it."""
+    monkeypatch.setenv("STATUS_TEMPLATE", str(rolled_back))
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v2"))
+    sha = origin.commit("Canary v2")
+    origin.push()
+    monkeypatch.chdir(tmp_path)
+
+    assert Trigger(origin, Path(".meshroll"), "notes,revert-branch").poll_and_finish()
+
+    assert remote_branches(origin) == ["main", f"meshroll/revert/demo.checkout-{sha[:8]}"]
+
+
 def test_a_promoted_run_gets_a_note_and_no_revert_branch(
     origin: Origin, tmp_path: Path, promoted: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
