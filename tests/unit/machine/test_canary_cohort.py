@@ -5,36 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from rollout.events import Applied, Command, Halt, Judged, MetricNumbers, NoData, Start
+from rollout.events import Command, Halt, NoData, Start
 from rollout.machine import SetRoute, advance
 from rollout.plan import RunPlan
 from rollout.status import Phase, Status
-from tests.unit.machine.conftest import CANARY, plan_from
+from tests.unit.machine.conftest import CANARY, T0, plan_from, proven, run
 
-T0 = 1_000_000.0
 COHORT = "stepInterval: 60s, cohort: {match: [{headers: {x-beta: '1'}}]}}"
 
 
 @pytest.fixture
 def plan() -> RunPlan:
     return plan_from(CANARY, **{"stepInterval: 60s}": COHORT})
-
-
-def proven(outcome: str = "advance") -> Judged:
-    metrics = tuple(
-        MetricNumbers(metric=m, outcome=outcome, reason="r", canary_n=1000, stable_n=9000)
-        for m in ("errors", "latency")
-    )
-    return Judged(outcome=outcome, engine="test", reason=f"all metrics {outcome}", metrics=metrics)
-
-
-def run(plan: RunPlan, *events: tuple[float, object]) -> Status:
-    status = Status()
-    for at, event in events:
-        status = advance(plan, status, event, T0 + at).status  # type: ignore[arg-type]
-        if not status.traffic_applied:
-            status = advance(plan, status, Applied(), T0 + at).status
-    return status
 
 
 def test_the_cohort_route_is_on_at_every_step_beside_the_weight(plan: RunPlan) -> None:

@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-from rollout.events import Applied, Command, Halt, Judged, MetricNumbers, MetricsUnavailable, NoData, Start, Tick
+from rollout.events import Command, Halt, Judged, MetricsUnavailable, NoData, Start, Tick
 from rollout.machine import Notify, SetFaults, SetRoute, advance
 from rollout.plan import RunPlan
 from rollout.status import Phase, Status
-from tests.unit.machine.conftest import CANARY, plan_from
-
-T0 = 1_000_000.0
-
-
-def proven(outcome: str = "advance", canary_n: float = 1000) -> Judged:
-    metrics = tuple(
-        MetricNumbers(metric=m, outcome=outcome, reason="r", canary_n=canary_n, stable_n=9000)
-        for m in ("errors", "latency")
-    )
-    return Judged(outcome=outcome, engine="test", reason=f"all metrics {outcome}", metrics=metrics)
-
-
-def run(plan: RunPlan, *events: tuple[float, object]) -> Status:
-    status = Status()
-    for at, event in events:
-        status = advance(plan, status, event, T0 + at).status  # type: ignore[arg-type]
-        if not status.traffic_applied:
-            status = advance(plan, status, Applied(), T0 + at).status
-    return status
+from tests.unit.machine.conftest import CANARY, T0, plan_from, proven, run
 
 
 def test_start_routes_the_first_step_and_turns_on_unconditional_faults(canary_plan: RunPlan) -> None:

@@ -3,7 +3,14 @@ the integration and end-to-end tests)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from analysis.verdicts import Judge
 from rollout.mesh.plan import TrafficPlan
+from rollout.orchestrator import Orchestrator
+from rollout.sources import MetricSource
+from rollout.spec.models import Experiment
+from rollout.store import MemoryStore
 
 
 class Clock:
@@ -29,3 +36,23 @@ class RecordingProvider:
 
     def sweep(self, owner: str) -> list[str]:
         return []
+
+
+def drive(
+    experiment: Experiment,
+    source: Callable[[RecordingProvider], MetricSource],
+    judge: Judge,
+    steps: int,
+    interval: float = 60.0,
+) -> tuple[Orchestrator, RecordingProvider]:
+    """Start a run of ``experiment`` (its metrics from ``source(provider)``) and judge it every ``interval``
+    seconds, ``steps`` times at most or until it ends; the orchestrator and the plans the mesh was given."""
+    clock, provider = Clock(), RecordingProvider()
+    orchestrator = Orchestrator(experiment, provider, source(provider), judge, MemoryStore(), clock=clock)
+    orchestrator.start()
+    for _ in range(steps):
+        if orchestrator.status.phase.terminal:
+            break
+        clock.now += interval
+        orchestrator.observe()
+    return orchestrator, provider

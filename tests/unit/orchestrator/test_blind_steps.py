@@ -16,9 +16,8 @@ from rollout.orchestrator import Orchestrator
 from rollout.sources import MetricQuery, StepSpan
 from rollout.spec import load_experiment_text
 from rollout.status import Phase
-from rollout.store import MemoryStore
 from tests.unit.machine.conftest import CANARY
-from tests.unit.orchestrator.doubles import Clock, RecordingProvider
+from tests.unit.orchestrator.doubles import RecordingProvider, drive
 
 
 def arm(requests: float, errors: float) -> ArmSample:
@@ -38,16 +37,8 @@ class Traffic:
 
 
 def run(canary: ArmSample, steps: int = 3) -> tuple[Orchestrator, RecordingProvider]:
-    clock, provider = Clock(), RecordingProvider()
     experiment = load_experiment_text(CANARY)  # failureBudget: 2, onNoData: rollback
-    orchestrator = Orchestrator(
-        experiment, provider, Traffic(canary), engine_for("sequential"), MemoryStore(), clock=clock
-    )
-    orchestrator.start()
-    for _ in range(steps):
-        clock.now += 60
-        orchestrator.observe()
-    return orchestrator, provider
+    return drive(experiment, lambda _: Traffic(canary), engine_for("sequential"), steps)
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,7 @@ from rollout.orchestrator import Orchestrator
 from rollout.sources import MetricQuery, StepSpan
 from rollout.spec import load_experiment_text
 from rollout.status import Phase
-from rollout.store import MemoryStore
-from tests.unit.orchestrator.doubles import Clock, RecordingProvider
+from tests.unit.orchestrator.doubles import RecordingProvider, drive
 
 EXPERIMENT = """
 apiVersion: meshroll.io/v1alpha1
@@ -51,17 +50,7 @@ class CohortTraffic:
 
 def run(cohort: str) -> tuple[Orchestrator, RecordingProvider]:
     experiment = load_experiment_text(EXPERIMENT.replace(" COHORT", cohort))
-    clock, provider = Clock(), RecordingProvider()
-    orchestrator = Orchestrator(
-        experiment, provider, CohortTraffic(provider), engine_for("sequential"), MemoryStore(), clock=clock
-    )
-    orchestrator.start()
-    for _ in range(8):
-        if orchestrator.status.phase.terminal:
-            break
-        clock.now += 60
-        orchestrator.observe()
-    return orchestrator, provider
+    return drive(experiment, CohortTraffic, engine_for("sequential"), steps=8)
 
 
 def test_a_canary_with_a_cohort_promotes_through_its_steps_judged_at_the_observed_share() -> None:

@@ -11,8 +11,7 @@ from rollout.orchestrator import Orchestrator
 from rollout.sources import MetricQuery, StepSpan
 from rollout.spec import load_experiment_text
 from rollout.status import Phase
-from rollout.store import MemoryStore
-from tests.unit.orchestrator.doubles import Clock, RecordingProvider
+from tests.unit.orchestrator.doubles import RecordingProvider, drive
 
 EXPERIMENT = """
 apiVersion: meshroll.io/v1alpha1
@@ -44,16 +43,7 @@ class StickyTraffic:
 
 def run(sticky: str) -> tuple[Orchestrator, RecordingProvider]:
     experiment = load_experiment_text(EXPERIMENT.replace(" STICKY", sticky))
-    clock, provider = Clock(), RecordingProvider()
-    judge = engine_for("sequential")
-    orchestrator = Orchestrator(experiment, provider, StickyTraffic(), judge, MemoryStore(), clock=clock)
-    orchestrator.start()
-    for _ in range(6):
-        if orchestrator.status.phase.terminal:
-            break
-        clock.now += 60
-        orchestrator.observe()
-    return orchestrator, provider
+    return drive(experiment, lambda _: StickyTraffic(), engine_for("sequential"), steps=6)
 
 
 def test_a_sticky_canary_is_judged_on_its_observed_share_and_promotes() -> None:

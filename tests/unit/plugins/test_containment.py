@@ -16,9 +16,8 @@ from rollout.orchestrator import Orchestrator
 from rollout.sources import MetricQuery, StepSpan
 from rollout.spec import load_experiment_text
 from rollout.status import Phase
-from rollout.store import MemoryStore
 from tests.unit.engine.helpers import ERRORS, config, errors_pair, step
-from tests.unit.orchestrator.doubles import Clock, RecordingProvider
+from tests.unit.orchestrator.doubles import RecordingProvider, drive
 
 from .helpers import experiment, install, install_ratio
 
@@ -165,22 +164,8 @@ class Traffic:
 
 
 def run(engine: str, canary_errors: float = 0.001, steps: int = 15) -> tuple[Orchestrator, RecordingProvider]:
-    clock, provider = Clock(), RecordingProvider()
-    orchestrator = Orchestrator(
-        load_experiment_text(experiment(engine)),
-        provider,
-        Traffic(provider, canary_errors),
-        engine_for(engine),
-        MemoryStore(),
-        clock=clock,
-    )
-    orchestrator.start()
-    for _ in range(steps):
-        if orchestrator.status.phase.terminal:
-            break
-        clock.now += 60
-        orchestrator.observe()
-    return orchestrator, provider
+    source = lambda provider: Traffic(provider, canary_errors)  # noqa: E731
+    return drive(load_experiment_text(experiment(engine)), source, engine_for(engine), steps)
 
 
 @pytest.mark.usefixtures("faulty")
