@@ -29,13 +29,11 @@ LEFT_LIMIT = 20  # other paths of the reverted commit named in a revert commit's
 
 def parse_write_back(text: str, option: str = "--write-back") -> frozenset[str]:
     """``notes``, ``revert-branch`` or ``notes,revert-branch``; ValueError with the line to print."""
-    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    chosen = [part.strip() for part in text.split(",")]
     unknown = [part for part in chosen if part not in WRITE_BACKS]
-    if not chosen or unknown:
-        shown = repr(unknown[0]) if unknown else repr(text)
-        raise ValueError(
-            f"{option} {shown} is not one of notes, revert-branch; give one, or both as notes,revert-branch"
-        )
+    if unknown:
+        what = f"{unknown[0]!r} is not one of notes, revert-branch" if unknown[0] else f"{text!r} has an empty item"
+        raise ValueError(f"{option} {what}; give notes or revert-branch, or both as notes,revert-branch")
     return frozenset(chosen)
 
 

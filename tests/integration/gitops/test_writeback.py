@@ -368,5 +368,6 @@ def test_a_bad_write_back_value_is_one_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip() == (
-        "meshroll: --write-back 'branch' is not one of notes, revert-branch; give one, or both as notes,revert-branch"
+        "meshroll: --write-back 'branch' is not one of notes, revert-branch; give notes or revert-branch, or both "
+        "as notes,revert-branch"
     )

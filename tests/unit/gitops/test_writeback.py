@@ -30,8 +30,10 @@ def test_the_option_takes_one_kind_or_a_comma_list_and_names_a_wrong_one() -> No
     assert parse_write_back("notes, revert-branch") == {"notes", "revert-branch"}
     with pytest.raises(ValueError, match="--write-back 'branch' is not one of notes, revert-branch"):
         parse_write_back("notes,branch")
-    with pytest.raises(ValueError, match="--write-back ''"):
+    with pytest.raises(ValueError, match="--write-back '' has an empty item"):
         parse_write_back("")
+    with pytest.raises(ValueError, match="--write-back 'notes,' has an empty item; give notes or revert-branch"):
+        parse_write_back("notes,")
 
 
 def test_the_line_names_the_key_outcome_where_and_reason_on_one_line() -> None:
