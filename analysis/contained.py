@@ -5,7 +5,8 @@ than ``JUDGE_SECONDS``, or an answer a run cannot record (not a Decision; number
 verdicts on metrics the experiment does not have; an ADVANCE without a verdict on every metric) becomes
 a blocked HOLD naming the plugin: the run holds its weights and spends its failure budget, as on no
 data. Each call runs on a thread of its own so that a hung judge cannot hold the run past its time;
-while one call is still under way, the next step is a HOLD that says so and starts no other.
+while one call is still under way, the next step is a HOLD that says so and starts no other. What the
+judge prints goes to stderr (``plugin_output.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from analysis.observations import EngineConfig, StepWindow
+from analysis.plugin_output import plugin_code, routed
 from analysis.verdicts import Decision, Judge, MetricVerdict, Outcome
 
 JUDGE_SECONDS = 10.0  # the built-in engines take milliseconds (meshroll bench analysis reports it)
@@ -39,14 +41,16 @@ class ContainedJudge:
         failures: list[BaseException] = []
 
         def call() -> None:
-            try:
-                answers.append(self.inner.judge(steps, config, final=final))
-            except PLUGIN_FAILURES as exc:  # a plugin's bug must not stop a run or the controller
-                failures.append(exc)
+            with plugin_code():
+                try:
+                    answers.append(self.inner.judge(steps, config, final=final))
+                except PLUGIN_FAILURES as exc:  # a plugin's bug must not stop a run or the controller
+                    failures.append(exc)
 
         thread = threading.Thread(target=call, name=f"meshroll-judge-{self.name}", daemon=True)
-        thread.start()
-        thread.join(self.seconds)
+        with routed():
+            thread.start()
+            thread.join(self.seconds)
         if thread.is_alive():
             self._running = thread
             return self._hold(f"did not answer within {self.seconds:g}s")

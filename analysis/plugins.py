@@ -18,6 +18,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import cast
 
 from analysis.contained import PLUGIN_FAILURES, ContainedJudge, detail
+from analysis.plugin_output import printing_to_stderr
 from analysis.verdicts import Judge
 
 GROUP = "meshroll.engines"
@@ -108,7 +109,8 @@ def load_judge(plugin: Plugin) -> Judge:
     """The plugin's judge, contained (see ContainedJudge); PluginError, one line, when it cannot be had."""
     about = f"engine plugin {plugin.name!r} ({plugin.where()})"
     try:
-        factory = plugin.entry.load()
+        with printing_to_stderr():
+            factory = plugin.entry.load()
     except PLUGIN_FAILURES as exc:  # ImportError, AttributeError, or whatever its module raises (sys.exit too)
         raise PluginError(
             f"{about} cannot be loaded: {detail(exc)}; reinstall its package, or fix the entry point's "
@@ -120,7 +122,8 @@ def load_judge(plugin: Plugin) -> Judge:
             "point at a zero-argument callable that returns a judge"
         )
     try:
-        judge = factory()
+        with printing_to_stderr():
+            judge = factory()
     except PLUGIN_FAILURES as exc:
         raise PluginError(
             f"{about} raised {detail(exc)} when called; its class or factory must take no arguments"
