@@ -21,7 +21,9 @@ from tests.integration.gitops.gitrepo import BOB, Origin, experiment_yaml
 
 pytestmark = pytest.mark.controlplane
 
-GROUP, VERSION, PLURAL = "gitops-test.meshroll.io", "v1alpha1", "experiments"
+# Its own plural and singular, so that ``kubectl get experiment`` in other tests still means meshroll's
+# (kubectl resolves a bare name by the resources' names, whatever their group).
+GROUP, VERSION, PLURAL = "gitops-test.meshroll.io", "v1alpha1", "gitopsexperiments"
 CRD: dict[str, Any] = {
     "apiVersion": "apiextensions.k8s.io/v1",
     "kind": "CustomResourceDefinition",
@@ -29,7 +31,7 @@ CRD: dict[str, Any] = {
     "spec": {
         "group": GROUP,
         "scope": "Namespaced",
-        "names": {"plural": PLURAL, "singular": "experiment", "kind": "Experiment", "listKind": "ExperimentList"},
+        "names": {"plural": PLURAL, "singular": "gitopsexperiment", "kind": "Experiment", "listKind": "ExperimentList"},
         "versions": [
             {
                 "name": VERSION,
