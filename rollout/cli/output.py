@@ -10,8 +10,8 @@ from rich.console import Console
 
 from rollout.files import replaced_whole
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # a long line is one line, in a pipe too (no wrap at 80)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -65,6 +65,15 @@ def test_validate_prints_every_problem_and_exits_1() -> None:
     assert f"{BROKEN[0]}:{expected_line(BROKEN[0])}" in result.output
 
 
+def test_a_long_path_is_printed_on_one_line_in_a_pipe(tmp_path: Path) -> None:
+    deep = tmp_path / ("a-folder-with-a-long-name-" * 4) / "checkout-canary-experiment.yaml"
+    deep.parent.mkdir()
+    deep.write_text(EXAMPLES[0].read_text())
+    result = CliRunner().invoke(app, ["validate", str(deep)])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0].startswith(f"{deep}: ok (")  # not wrapped at 80 columns
+
+
 def test_validate_of_a_missing_file_is_one_line() -> None:
     result = CliRunner().invoke(app, ["validate", "no/such.yaml"])
     assert result.exit_code == 1
