@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from analysis.observations import EngineConfig, StepWindow
@@ -37,20 +37,9 @@ class ContainedJudge:
     def judge(self, steps: Sequence[StepWindow], config: EngineConfig, *, final: bool = False) -> Decision:
         if self._running is not None and self._running.is_alive():
             return self._hold(f"is still judging an earlier step after more than {self.seconds:g}s")
-        answers: list[object] = []
-        failures: list[BaseException] = []
-
-        def call() -> None:
-            with plugin_code():
-                try:
-                    answers.append(self.inner.judge(steps, config, final=final))
-                except PLUGIN_FAILURES as exc:  # a plugin's bug must not stop a run or the controller
-                    failures.append(exc)
-
-        thread = threading.Thread(target=call, name=f"meshroll-judge-{self.name}", daemon=True)
-        with routed():
-            thread.start()
-            thread.join(self.seconds)
+        thread, answers, failures = run_contained(
+            lambda: self.inner.judge(steps, config, final=final), f"meshroll-judge-{self.name}", self.seconds
+        )
         if thread.is_alive():
             self._running = thread
             return self._hold(f"did not answer within {self.seconds:g}s")
@@ -66,6 +55,29 @@ class ContainedJudge:
     def _hold(self, what: str) -> Decision:
         reason = f"engine plugin {self.name!r} {what}, so this step has no judgement; fix or replace the plugin"
         return Decision(Outcome.HOLD, reason, self.name, blocked=True)
+
+
+def run_contained(
+    call: Callable[[], object], thread_name: str, seconds: float
+) -> tuple[threading.Thread, list[object], list[BaseException]]:
+    """Run a plugin's ``call`` on a thread of its own (what it prints goes to stderr) and wait for it at
+    most ``seconds``: the thread (still alive when it did not answer in time), its answer, and what it
+    raised (anything, ``SystemExit`` and ``KeyboardInterrupt`` too: a plugin's bug must not stop a run)."""
+    answers: list[object] = []
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        with plugin_code():
+            try:
+                answers.append(call())
+            except PLUGIN_FAILURES as exc:
+                failures.append(exc)
+
+    thread = threading.Thread(target=run, name=thread_name, daemon=True)
+    with routed():
+        thread.start()
+        thread.join(seconds)
+    return thread, answers, failures
 
 
 def decision_problem(answer: object, config: EngineConfig) -> str | None:

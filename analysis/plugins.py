@@ -22,6 +22,7 @@ from analysis.plugin_output import printing_to_stderr
 from analysis.verdicts import Judge
 
 GROUP = "meshroll.engines"
+SOURCE_GROUP = "meshroll.sources"
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$"
 """What an engine may be called: lower-case letters, digits, '-' and '_' (no '@': bench variants use it)."""
 NAME_MAX = 63
@@ -33,7 +34,21 @@ class EngineError(ValueError):
 
 
 class PluginError(EngineError):
-    """An installed plugin could not give its judge (import failed, not callable, no judge method)."""
+    """An installed plugin could not give its judge or source (import failed, not callable, no such method)."""
+
+
+@dataclass(frozen=True)
+class PluginKind:
+    """What a group's plugins give: engines (``judge``) or metric sources (``collect``)."""
+
+    group: str
+    noun: str  # as messages name one: "engine", "metric source"
+    method: str  # the method the object a plugin's callable returns must have
+    signature: str  # that method's, as a message shows it
+
+
+ENGINES = PluginKind(GROUP, "engine", "judge", "judge(steps, config, *, final=False) -> Decision")
+SOURCES = PluginKind(SOURCE_GROUP, "metric source", "collect", "collect(span, metrics) -> dict[str, MetricPair]")
 
 
 def valid_engine_name(name: str) -> bool:
@@ -62,33 +77,34 @@ class Plugins:
     problems: tuple[str, ...]
 
 
-def installed(builtin: Collection[str]) -> Plugins:
+def installed(builtin: Collection[str], kind: PluginKind = ENGINES) -> Plugins:
     """The plugins installed where ``sys.path`` looks now (cached per ``sys.path``, so added paths are seen)."""
-    return _scan(tuple(sys.path), frozenset(builtin))
+    return _scan(tuple(sys.path), frozenset(builtin), kind)
 
 
 @functools.lru_cache(maxsize=8)
-def _scan(path: tuple[str, ...], builtin: frozenset[str]) -> Plugins:
+def _scan(path: tuple[str, ...], builtin: frozenset[str], kind: PluginKind) -> Plugins:
     del path  # the cache key: entry_points() reads sys.path itself
     by_name: dict[str, list[Plugin]] = {}
     problems: list[str] = []
-    for entry in entry_points(group=GROUP):
+    noun = kind.noun
+    for entry in entry_points(group=kind.group):
         plugin = Plugin(entry.name, entry.value, _package(entry), entry)
         if entry.name in builtin:
             problems.append(
-                f"engine plugin {entry.name!r} ({plugin.where()}) is ignored: a built-in engine has that name; "
+                f"{noun} plugin {entry.name!r} ({plugin.where()}) is ignored: a built-in {noun} has that name; "
                 "rename the entry point in the plugin's pyproject.toml"
             )
         elif not valid_engine_name(entry.name):
             problems.append(
-                f"engine plugin {entry.name!r} ({plugin.where()}) is ignored: an engine name is at most {NAME_MAX} "
+                f"{noun} plugin {entry.name!r} ({plugin.where()}) is ignored: {_a(noun)} name is at most {NAME_MAX} "
                 "lower-case letters, digits, '-' and '_'; rename the entry point in the plugin's pyproject.toml"
             )
         else:
             by_name.setdefault(entry.name, []).append(plugin)
     usable = {name: found[0] for name, found in by_name.items() if len(found) == 1}
     ambiguous = {name: tuple(found) for name, found in by_name.items() if len(found) > 1}
-    problems += [ambiguity(name, found) for name, found in ambiguous.items()]
+    problems += [ambiguity(name, found, kind) for name, found in ambiguous.items()]
     return Plugins(dict(sorted(usable.items())), ambiguous, tuple(problems))
 
 
@@ -97,17 +113,27 @@ def _package(entry: EntryPoint) -> str:
     return f"{dist.name} {dist.version}" if dist is not None else ""
 
 
-def ambiguity(name: str, found: Sequence[Plugin]) -> str:
+def _a(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
+
+
+def ambiguity(name: str, found: Sequence[Plugin], kind: PluginKind = ENGINES) -> str:
     where = "; ".join(p.where() for p in found)
     return (
-        f"engine plugins {name!r} are installed {len(found)} times ({where}), so none is used; uninstall all but "
-        "one, or rename an entry point"
+        f"{kind.noun} plugins {name!r} are installed {len(found)} times ({where}), so none is used; uninstall all "
+        "but one, or rename an entry point"
     )
 
 
 def load_judge(plugin: Plugin) -> Judge:
     """The plugin's judge, contained (see ContainedJudge); PluginError, one line, when it cannot be had."""
-    about = f"engine plugin {plugin.name!r} ({plugin.where()})"
+    return ContainedJudge(cast(Judge, load_object(plugin, ENGINES)), plugin.name)
+
+
+def load_object(plugin: Plugin, kind: PluginKind) -> object:
+    """What the plugin's callable returns, checked to have ``kind.method``; PluginError, one line, when it
+    cannot be had. What its code prints meanwhile goes to stderr."""
+    about = f"{kind.noun} plugin {plugin.name!r} ({plugin.where()})"
     try:
         with printing_to_stderr():
             factory = plugin.entry.load()
@@ -119,18 +145,18 @@ def load_judge(plugin: Plugin) -> Judge:
     if not callable(factory):
         raise PluginError(
             f"{about} names an object of type {type(factory).__name__}, not a class or function; point the entry "
-            "point at a zero-argument callable that returns a judge"
+            f"point at a zero-argument callable that returns {_a(kind.noun)}"
         )
     try:
         with printing_to_stderr():
-            judge = factory()
+            made = factory()
     except PLUGIN_FAILURES as exc:
         raise PluginError(
             f"{about} raised {detail(exc)} when called; its class or factory must take no arguments"
         ) from None
-    if not callable(getattr(judge, "judge", None)):
+    if not callable(getattr(made, kind.method, None)):
         raise PluginError(
-            f"{about} returned an object of type {type(judge).__name__} without a judge method; return an object with "
-            "judge(steps, config, *, final=False) -> Decision (docs/plugins.md)"
+            f"{about} returned an object of type {type(made).__name__} without a {kind.method} method; return an "
+            f"object with {kind.signature} (docs/plugins.md)"
         )
-    return ContainedJudge(cast(Judge, judge), plugin.name)
+    return made
