@@ -151,6 +151,14 @@ def test_the_slack_token_comes_from_a_secret_reference() -> None:
     assert {"name": "SLACK_BOT_TOKEN", "valueFrom": {"secretKeyRef": {"name": "slack", "key": "bot-token"}}} in env
 
 
+def test_extra_env_reaches_the_container_for_a_plugins_settings() -> None:
+    key = {"name": "DD_API_KEY", "valueFrom": {"secretKeyRef": {"name": "datadog", "key": "api-key"}}}
+    url = {"name": "MESHROLL_WEB_SOURCE_URL", "value": "http://stats.internal/counts"}
+    documents = render("mr", "ns", {"extraEnv": [url, key]})
+    env = by_kind(documents, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env[-2:] == [url, key] and env[0]["name"] == "POD_NAME"
+
+
 def test_the_service_monitor_is_rendered_only_where_its_crd_is_served() -> None:
     values = {
         "metrics": {"port": 8080, "service": {"enabled": True}, "serviceMonitor": {"enabled": True, "interval": "15s"}}
