@@ -18,6 +18,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from analysis.engines import EngineError, engine_for
+from analysis.metric_sources import is_builtin_source, plugin_source
 from analysis.prometheus import PrometheusConfig, PrometheusSource
 from chaos.timing import next_change
 from rollout.chaos_watch import JournalRecorder, SteadyState
@@ -145,7 +146,8 @@ def run_local(
     checked on the client's view every ``chaos.interval``, and ``journal`` receives the fault journal.
     """
     config = mesh_config(experiment, seed)
-    if prometheus is None:
+    plugin = _plugin_source(experiment)
+    if prometheus is None and plugin is None:
         _check_counters_serve(experiment)
     if metrics_port is not None:
         config = dataclasses.replace(config, metrics_port=metrics_port)
@@ -168,7 +170,9 @@ def run_local(
         paused = False
         notifiers: list[Notifier] = []
         try:
-            source: MetricSource = PrometheusSource(prometheus) if prometheus else CountersSource(mesh.snapshot, clock)
+            source: MetricSource = plugin or (
+                PrometheusSource(prometheus) if prometheus else CountersSource(mesh.snapshot, clock)
+            )
             notifiers = notifiers_for(experiment, status_out.parent if status_out else None)
             orchestrator = Orchestrator(experiment, provider, source, judge, store, clock=clock, notifiers=notifiers)
             recorder = _watch_chaos(orchestrator, mesh, journal, clock)
@@ -186,6 +190,17 @@ def run_local(
     halted = any(isinstance(entry.event, Halt) for entry in status.history)
     code = 1 if interrupted else 3 if paused else 2 if halted else EXIT_CODES.get(status.phase, 1)
     return RunResult(status, code, safe, interrupted)
+
+
+def _plugin_source(experiment: Experiment) -> MetricSource | None:
+    """The experiment's metric-source plugin (None: the built-in source); RolloutError when it cannot be had."""
+    name = experiment.spec.analysis.source if experiment.spec.analysis is not None else None
+    if is_builtin_source(name):
+        return None
+    try:
+        return plugin_source(str(name))
+    except EngineError as exc:
+        raise RolloutError(f"spec.analysis.source: {exc}") from None
 
 
 def _check_counters_serve(experiment: Experiment) -> None:

@@ -325,10 +325,11 @@ def _bench_engines(names: list[str] | None, sweep: bool) -> list[str]:
 
 
 def register(app: typer.Typer) -> None:
-    from rollout.cli.engine_commands import engines
+    from rollout.cli.engine_commands import engines, sources
 
     app.add_typer(bench_app, name="bench")
     app.command()(engines)
+    app.command()(sources)
     app.command()(plan)
     app.add_typer(oracle_app, name="oracle")
     app.command()(report)

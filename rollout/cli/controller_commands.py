@@ -253,13 +253,16 @@ class NoPrometheus:
 
 
 def _log_engine_plugins() -> None:
-    """Say at start-up which engine plugins this image holds, and which of them are ignored."""
+    """Say at start-up which engine and metric-source plugins this image holds, and which are ignored."""
     from analysis.engines import plugin_names, plugin_problems
+    from analysis.metric_sources import source_plugin_names, source_plugin_problems
 
     log = logging.getLogger("meshroll.controller")
     if names := plugin_names():
         log.info("engine plugins installed: %s", ", ".join(names))
-    for problem in plugin_problems():
+    if sources := source_plugin_names():
+        log.info("metric source plugins installed: %s", ", ".join(sources))
+    for problem in (*plugin_problems(), *source_plugin_problems()):
         log.warning("%s", problem)
 
 

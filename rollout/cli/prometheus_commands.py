@@ -21,7 +21,7 @@ from rollout.spec.models import Experiment
 if TYPE_CHECKING:
     from analysis.observations import MetricPair
     from analysis.prometheus import PrometheusConfig, PrometheusSource
-    from analysis.sources import MetricQuery
+    from analysis.sources import MetricQuery, MetricSource
     from analysis.verdicts import Decision
 
 TOKEN_ENV = "MESHROLL_PROMETHEUS_TOKEN"
@@ -192,10 +192,17 @@ def _print_step(result: StepResult, steps: int, pairs: dict[str, MetricPair] | N
 
 def analyze(
     file: Annotated[Path, typer.Argument(help="The experiment YAML whose metrics and engine to use.")],
-    prometheus: Annotated[str, typer.Option("--prometheus", help="Prometheus base URL, e.g. http://prometheus:9090.")],
     from_: Annotated[str, typer.Option("--from", help="Start: RFC 3339, epoch seconds, or relative (-2h).")],
     to: Annotated[str, typer.Option("--to", help="End: RFC 3339, epoch seconds, relative (-5m) or now.")] = "now",
     step: Annotated[str | None, typer.Option(help="Step length (default: the experiment's stepInterval).")] = None,
+    prometheus: Annotated[
+        str | None,
+        typer.Option(
+            "--prometheus",
+            help="Prometheus base URL, e.g. http://prometheus:9090 (not needed when spec.analysis.source names a "
+            "metric-source plugin).",
+        ),
+    ] = None,
     header: Annotated[
         list[str] | None, typer.Option("--prometheus-header", help="Extra header NAME:VALUE (repeatable).")
     ] = None,
@@ -230,13 +237,25 @@ def analyze(
         fail(f"the span {_iso(start)} .. {_iso(end)} is shorter than one step ({step_s:g}s); widen it or use --step")
     if count > MAX_STEPS:
         fail(f"{count} steps of {step_s:g}s is more than {MAX_STEPS}; use a larger --step or a shorter span")
+    from analysis.metric_sources import is_builtin_source, plugin_source
+    from analysis.plugins import EngineError
+
+    named = experiment.spec.analysis.source
+    if not is_builtin_source(named):
+        try:
+            plugin = plugin_source(str(named))
+        except EngineError as exc:
+            fail(f"{file}: spec.analysis.source: {exc}")
+        raise typer.Exit(replay(experiment, plugin, start, step_s, count))
+    if prometheus is None:
+        fail("--prometheus URL is needed: the experiment's metrics come from Prometheus (no spec.analysis.source)")
     source = connect(build_config(prometheus, headers=header, ca_file=ca_file, insecure=insecure, timeout=timeout))
     code = replay(experiment, source, start, step_s, count)
     source.close()
     raise typer.Exit(code)
 
 
-def replay(experiment: Experiment, source: PrometheusSource, start: float, step_s: float, count: int) -> int:
+def replay(experiment: Experiment, source: MetricSource, start: float, step_s: float, count: int) -> int:
     """Collect and judge ``count`` steps from ``start``; print the trail; return the exit code."""
     from analysis.engines import EngineError, engine_for
     from analysis.observations import StepWindow

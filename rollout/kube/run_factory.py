@@ -11,6 +11,7 @@ from typing import Any
 from kubernetes import client as k8s
 
 from analysis.engines import engine_or_unavailable
+from analysis.metric_sources import is_builtin_source, plugin_source_or_unavailable
 from analysis.sources import MetricSource
 from rollout.chaos_watch import SteadyState
 from rollout.kube.document import RunInfo
@@ -80,7 +81,7 @@ class RunFactory:
         orchestrator = Orchestrator(
             experiment,
             FencedProvider(provider, self.context.may_act, str(key)),
-            self.source_factory(),
+            self._source(experiment),
             judge,
             store,
             notifiers=list(notifiers),
@@ -88,12 +89,18 @@ class RunFactory:
         )
 
         if orchestrator.plan.watches_steady_state:
-            orchestrator.steady_state = SteadyState(experiment, orchestrator.plan, self.source_factory())
+            orchestrator.steady_state = SteadyState(experiment, orchestrator.plan, self._source(experiment))
 
         def close(timeout: float) -> None:
             threading.Thread(target=close_all, args=(notifiers, timeout), daemon=True).start()
 
         return ExperimentRun(key, reference(obj), orchestrator, store, self.context, close_notifiers=close)
+
+    def _source(self, experiment: Experiment) -> MetricSource:
+        """The controller's Prometheus, or the experiment's metric-source plugin (checked at the reconcile for
+        a new run; one under way whose plugin this image lacks holds, each step spending its failure budget)."""
+        name = experiment.spec.analysis.source if experiment.spec.analysis is not None else None
+        return self.source_factory() if is_builtin_source(name) else plugin_source_or_unavailable(str(name))
 
     def provider(self, key: Key, obj: Mapping[str, Any], info: RunInfo) -> FencedProvider:
         """The (fenced) provider of the run ``info`` describes, built as ``build`` builds it, without the run.

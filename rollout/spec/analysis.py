@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
@@ -14,21 +15,24 @@ from rollout.spec.durations import Duration
 Policy = Literal["hold", "rollback", "promote-if-not-critical"]
 
 
-def _check_engine_name(value: str) -> str:
-    if not valid_engine_name(value):
-        raise ValueError(
-            f"{value[:40]!r} is not an engine name; use one of {', '.join(ENGINE_NAMES)} or an installed plugin's "
-            f"name (at most {NAME_MAX} lower-case letters, digits, '-' and '_')"
-        )
-    return value
+def _plugin_name(what: str, builtins: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if not valid_engine_name(value):
+            raise ValueError(
+                f"{value[:40]!r} is not {what} name; use {builtins} or an installed plugin's name (at most "
+                f"{NAME_MAX} lower-case letters, digits, '-' and '_')"
+            )
+        return value
+
+    return check
 
 
-EngineName = Annotated[
-    str,
-    AfterValidator(_check_engine_name),
-    WithJsonSchema({"type": "string", "maxLength": NAME_MAX, "pattern": NAME_PATTERN}),
-]
+_NAME_SCHEMA = WithJsonSchema({"type": "string", "maxLength": NAME_MAX, "pattern": NAME_PATTERN})
+_BUILT_IN_ENGINES = f"one of {', '.join(ENGINE_NAMES)}"
+EngineName = Annotated[str, AfterValidator(_plugin_name("an engine", _BUILT_IN_ENGINES)), _NAME_SCHEMA]
 """A built-in engine or an engine plugin; whether it is installed is checked with the other rules (checks.py)."""
+SourceName = Annotated[str, AfterValidator(_plugin_name("a metric source", "prometheus")), _NAME_SCHEMA]
+"""prometheus or a metric-source plugin; whether it is installed is checked with the other rules (checks.py)."""
 
 
 class ThresholdRangeSpec(SpecModel):
@@ -81,6 +85,7 @@ class TemplateSpec(SpecModel):
 
 class AnalysisSpec(SpecModel):
     engine: EngineName = "sequential"  # sequential, kayenta, threshold or a plugin's (docs/plugins.md)
+    source: SourceName | None = None  # None: the deployment's Prometheus; or a metric-source plugin's name
     alpha: float = Field(default=0.01, gt=0.0, le=0.5)
     min_requests: int = Field(default=500, ge=0)
     max_duration: Duration = 3600.0

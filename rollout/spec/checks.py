@@ -11,7 +11,8 @@ Problem = tuple[tuple[str | int, ...], str]
 
 def cross_check(experiment: Experiment, *, engines_here: bool = True) -> list[Problem]:
     """Every rule that one field alone cannot check, as (path, message) pairs; with ``engines_here``, also that
-    ``analysis.engine`` can be had in this process (a run under way keeps its spec valid without that)."""
+    ``analysis.engine`` and ``analysis.source`` can be had in this process (a run under way keeps its spec
+    valid without that)."""
     from analysis.templates import BUILTIN_TEMPLATES, strip_variables, unknown_variables
 
     spec = experiment.spec
@@ -64,9 +65,12 @@ def cross_check(experiment: Experiment, *, engines_here: bool = True) -> list[Pr
 
     if spec.analysis is not None:
         from analysis.engines import engine_problem
+        from analysis.metric_sources import source_problem
 
         if engines_here and (engine := engine_problem(spec.analysis.engine)) is not None:  # plugin not here
             problems.append(((*root, "analysis", "engine"), engine))
+        if engines_here and (source := source_problem(spec.analysis.source)) is not None:
+            problems.append(((*root, "analysis", "source"), source))
         custom = {t.name: t for t in spec.analysis.templates}
         seen: set[str] = set()
         for i, metric in enumerate(spec.analysis.metrics):
