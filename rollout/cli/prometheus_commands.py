@@ -115,6 +115,16 @@ def connect(config: PrometheusConfig) -> PrometheusSource:
     return source
 
 
+def refuse_prometheus_beside_a_plugin(url: str | None, experiment: Experiment) -> None:
+    """One line when ``--prometheus`` is given for an experiment whose metrics come from a source plugin."""
+    named = experiment.spec.analysis.source if experiment.spec.analysis is not None else None
+    if url is not None and named is not None and named != "prometheus":
+        fail(
+            f"--prometheus: the experiment reads its metrics from the metric source {named!r} "
+            "(spec.analysis.source), not Prometheus; drop --prometheus, or the source"
+        )
+
+
 def checked_prometheus(url: str | None, metrics_port: int | None = None, spec_port: int = 0) -> PrometheusConfig | None:
     """For ``run`` and ``demo``: the config for ``--prometheus URL`` once Prometheus answers (None without one).
     ``spec_port`` is the experiment's ``spec.mesh.metricsPort`` (0: none, a port chosen at random)."""
@@ -240,6 +250,7 @@ def analyze(
     from analysis.metric_sources import is_builtin_source, plugin_source
     from analysis.plugins import EngineError
 
+    refuse_prometheus_beside_a_plugin(prometheus, experiment)
     named = experiment.spec.analysis.source
     if not is_builtin_source(named):
         try:

@@ -150,7 +150,7 @@ def run(
 
     Exit 0 promoted (or completed), 2 rolled back or halted, 3 inconclusive, 1 error.
     """
-    from rollout.cli.prometheus_commands import checked_prometheus
+    from rollout.cli.prometheus_commands import checked_prometheus, refuse_prometheus_beside_a_plugin
 
     if no_report and report is not None:
         fail("--report and --no-report contradict each other; give one of them")
@@ -160,6 +160,7 @@ def run(
     router_port = getattr(experiment.spec.mesh, "port", 0)
     if metrics_port is not None and router_port and metrics_port == router_port:
         fail(f"--metrics-port {metrics_port} is the router's port (spec.mesh.port); pick another")
+    refuse_prometheus_beside_a_plugin(prometheus, experiment)
     config = checked_prometheus(prometheus, metrics_port, getattr(experiment.spec.mesh, "metrics_port", 0))
     journal, report = run_outputs(experiment, journal, report, no_report=no_report)
     check_outputs(file, {"--status-out": status_out, "--journal": journal, "--report": report})

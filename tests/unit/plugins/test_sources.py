@@ -175,3 +175,17 @@ def test_a_local_run_reads_the_plugin_and_one_that_cannot_load_stops_it_before_t
     monkeypatch.syspath_prepend(str(site))
     with pytest.raises(RolloutError, match=r"source: metric source plugin 'broken' .* cannot be loaded"):
         _plugin_source(load_experiment_text(experiment("sequential", "broken"), engines_here=False))
+
+
+@pytest.mark.parametrize("command", ["run", "analyze"])
+def test_prometheus_beside_a_source_plugin_is_one_line_and_starts_nothing(command: str, tmp_path: Path) -> None:
+    site = install_web(tmp_path / "site")
+    path = tmp_path / "shop.yaml"
+    path.write_text(experiment("sequential", "web"))
+    extra = ["--from", "-1h"] if command == "analyze" else ["--metrics-port", "9464"]
+    result = meshroll(site, command, str(path), "--prometheus", "http://127.0.0.1:9", *extra)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == (
+        "meshroll: --prometheus: the experiment reads its metrics from the metric source 'web' "
+        "(spec.analysis.source), not Prometheus; drop --prometheus, or the source\n"
+    )
