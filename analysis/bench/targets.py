@@ -165,7 +165,7 @@ def _blast_radius(result: BenchResult, ours: str) -> TargetCheck:
     if not _classes(result, ours, True):
         return TargetCheck(target, f"{ours} not run on regressions", None)
     losses = _blast_losses(result, ours)
-    detail = "; ".join(losses) or "smallest on every class"
+    detail = _pooled_blast(result, ours) + "; per class: " + ("; ".join(losses) or "smallest on every class")
     if losses and _classes(result, ORACLE, True):
         oracle_losses = _blast_losses(result, ORACLE, ours)
         detail += (
@@ -180,6 +180,21 @@ def _blast_radius(result: BenchResult, ours: str) -> TargetCheck:
             f"false-rollback rates): {'; '.join(matched) if matched else 'smallest on every class'}"
         )
     return TargetCheck(target, detail, not losses)
+
+
+def _pooled_blast(result: BenchResult, ours: str) -> str:
+    """The mean over every regression run (the per-engine table), each engine's, smallest first."""
+    pooled = sorted(
+        (e.blast_radius_mean, e.engine)
+        for e in result.engine_summaries
+        if e.engine != ORACLE and e.blast_radius_mean is not None
+    )
+    if not pooled:
+        return "pooled: -"
+    rank = next((i for i, (_, engine) in enumerate(pooled) if engine == ours), None)
+    where = "the smallest" if rank == 0 else f"number {rank + 1 if rank is not None else '-'}"
+    shown = ", ".join(f"{engine} {mean:.1f}" for mean, engine in pooled)
+    return f"pooled over all regression runs, {ours}'s is {where} of the engines, oracle aside ({shown})"
 
 
 def _blast_losses(

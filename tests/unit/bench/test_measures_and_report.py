@@ -168,3 +168,4 @@ def test_blast_radius_target_is_also_read_at_matched_false_rollback_rates() -> N
     blast = next(c for c in check_targets(result, ours="mine", peer="careful") if "blast radius" in c.target)
     assert blast.met is False and "rash (A/A false rollback 0.500) 1.0 < 5.0" in blast.detail
     assert blast.detail.endswith("at matched false-rollback rates): smallest on every class")
+    assert blast.detail.startswith("pooled over all regression runs, mine's is number 2 of the engines, oracle aside (")
