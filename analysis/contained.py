@@ -67,16 +67,15 @@ def run_contained(
     failures: list[BaseException] = []
 
     def run() -> None:
-        with plugin_code():
+        with routed(), plugin_code():  # held until the call returns, however late: a hung call's prints too
             try:
                 answers.append(call())
             except PLUGIN_FAILURES as exc:
                 failures.append(exc)
 
     thread = threading.Thread(target=run, name=thread_name, daemon=True)
-    with routed():
-        thread.start()
-        thread.join(seconds)
+    thread.start()
+    thread.join(seconds)
     return thread, answers, failures
 
 

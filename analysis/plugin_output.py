@@ -16,13 +16,12 @@ from typing import TextIO
 
 _marked = threading.local()
 _lock = threading.Lock()
-_users = 0
-_replaced: TextIO | None = None
 
 
 class _Router:
     def __init__(self, stdout: TextIO) -> None:
         self.stdout = stdout
+        self.users = 0  # blocks of plugin code under way that rely on it
 
     def write(self, text: str) -> int:
         target = sys.stderr if getattr(_marked, "plugin", False) else self.stdout
@@ -38,22 +37,19 @@ class _Router:
 
 @contextmanager
 def routed() -> Iterator[None]:
-    """Keep the router in ``sys.stdout`` for the block."""
-    global _users, _replaced
+    """Keep a router in ``sys.stdout`` for the block: the one there, or a new one around what is there
+    (something else, a test's capture say, may have replaced an earlier router meanwhile)."""
     with _lock:
-        if _users == 0:
-            _replaced = sys.stdout
-            sys.stdout = _Router(sys.stdout)
-        _users += 1
+        router = sys.stdout if isinstance(sys.stdout, _Router) else _Router(sys.stdout)
+        sys.stdout = router
+        router.users += 1
     try:
         yield
     finally:
         with _lock:
-            _users -= 1
-            if _users == 0:
-                if isinstance(sys.stdout, _Router):
-                    sys.stdout = _replaced
-                _replaced = None
+            router.users -= 1
+            if router.users == 0 and sys.stdout is router:
+                sys.stdout = router.stdout
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.contained import ContainedJudge
 from analysis.engines import engine_for
 from analysis.verdicts import Outcome
 from tests.unit.engine.helpers import ERRORS, config, errors_pair, step
@@ -70,3 +71,21 @@ def test_validate_prints_only_its_own_line_with_a_plugin_that_prints_at_import(t
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [f"{path}:", "ok", "(demo/shop)"]
     assert "chatty: imported" in result.stderr
+
+
+def test_a_call_that_outlives_its_time_still_prints_to_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    late = CHATTY.replace('return Decision(Outcome.HOLD, "chatty holds", "chatty")', 'print("chatty: late")')
+    site = install(tmp_path, "late", {"late": "late_judge:Chatty"}, {"late_judge": late})
+    monkeypatch.syspath_prepend(str(site))
+    judge = engine_for("late")
+    assert isinstance(judge, ContainedJudge)
+    judge.seconds = 0.05
+    module = sys.modules["late_judge"]
+    assert judge.judge(STEPS, config(ERRORS)).blocked  # it did not answer in time
+    module.STARTED.wait(5)
+    module.PRINTED.set()  # now it prints, after meshroll moved on
+    judge._running.join(5)  # type: ignore[union-attr]
+    out, err = capsys.readouterr()
+    assert out == "" and err.endswith("chatty: judging\nchatty: late\n")
