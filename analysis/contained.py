@@ -96,7 +96,7 @@ def decision_problem(answer: object, config: EngineConfig) -> str | None:
         if not isinstance(verdict, MetricVerdict) or not isinstance(verdict.outcome, Outcome):
             return "returned a Decision whose metrics are not all MetricVerdicts with an Outcome"
         if not _numbers_ok(verdict):
-            return f"returned a verdict on {str(verdict.metric)[:40]!r} whose numbers are not numbers"
+            return f"returned a verdict on {safe_repr(verdict.metric)} whose numbers are not numbers"
         if verdict.metric not in names:
             return f"returned a verdict on {verdict.metric[:40]!r}, which is no metric of this experiment"
     judged = {verdict.metric for verdict in answer.metrics}
@@ -129,12 +129,36 @@ def _numbers_ok(verdict: MetricVerdict) -> bool:
 
 def _real(value: object) -> bool:
     """A number a run can record: not a bool, not NaN (an infinite bound or e-value is a number)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
+    number = as_float(value)
+    return number is not None and not math.isnan(number)
+
+
+def as_float(value: object) -> float | None:
+    """``value`` as a float when it is an int or a float (not a bool) that a float can hold, else None: a
+    plugin's 10**400 is no number a run can compute with."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def detail(exc: BaseException) -> str:
-    """``Type: message`` on one line, short."""
-    message = " ".join(str(exc).split())
+    """``Type: message`` on one line, short; never raises (a plugin's exception may fail to say itself)."""
+    name = type(exc).__name__
+    try:
+        message = " ".join(str(exc).split())
+    except Exception:  # a __str__ that raises is the plugin's bug, not ours
+        return name
     if len(message) > _DETAIL_MAX:
         message = message[: _DETAIL_MAX - 3] + "..."
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return f"{name}: {message}" if message else name
+
+
+def safe_repr(value: object, limit: int = 40) -> str:
+    """``repr`` of a plugin's value, cut at ``limit`` characters; never raises."""
+    try:
+        return repr(value if isinstance(value, str) else str(value))[:limit]
+    except Exception:
+        return f"<a {type(value).__name__}>"

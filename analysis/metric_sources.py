@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import cast
 
-from analysis.contained import detail, run_contained
+from analysis.contained import as_float, detail, run_contained, safe_repr
 from analysis.observations import ArmSample, MetricPair
 from analysis.plugins import SOURCES, EngineError, ambiguity, installed, load_object
 from analysis.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan
@@ -111,8 +112,9 @@ class ContainedSource:
     def collect(self, span: StepSpan, metrics: Sequence[MetricQuery]) -> dict[str, MetricPair]:
         if self._running is not None and self._running.is_alive():
             raise self._failed(f"is still reading an earlier step after more than {self.seconds:g}s")
+        asked = tuple(replace(metric, queries=dict(metric.queries)) for metric in metrics)  # its own copies
         thread, answers, failures = run_contained(
-            lambda: self.inner.collect(span, metrics), f"meshroll-source-{self.name}", self.seconds
+            lambda: self.inner.collect(span, asked), f"meshroll-source-{self.name}", self.seconds
         )
         if thread.is_alive():
             self._running = thread
@@ -139,7 +141,7 @@ def answer_problem(answer: object, metrics: Sequence[MetricQuery]) -> str | None
     names = {metric.name for metric in metrics}
     for name, pair in answer.items():
         if not isinstance(name, str) or name not in names:
-            return f"returned data for {str(name)[:40]!r}, which is no metric asked for"
+            return f"returned data for {safe_repr(name)}, which is no metric asked for"
         if not isinstance(pair, MetricPair) or not all(_sample_ok(arm) for arm in (pair.stable, pair.canary)):
             return f"returned data for {name!r} that is not a MetricPair of two ArmSamples of numbers"
     return None
@@ -154,5 +156,6 @@ def _sample_ok(arm: object) -> bool:
 
 
 def _number(value: object) -> bool:
-    """An int or float (not a bool): NaN and negatives pass here and are the engines' to refuse, with a reason."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """An int or float (not a bool) that a float can hold: NaN and negatives pass here and are the engines' to
+    refuse, with a reason."""
+    return as_float(value) is not None

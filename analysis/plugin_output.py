@@ -61,10 +61,3 @@ def plugin_code() -> Iterator[None]:
         yield
     finally:
         _marked.plugin = before
-
-
-@contextmanager
-def printing_to_stderr() -> Iterator[None]:
-    """Run plugin code on this thread with what it prints sent to stderr."""
-    with routed(), plugin_code():
-        yield

@@ -12,13 +12,13 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from collections.abc import Collection, Mapping, Sequence
+import threading
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import cast
 
-from analysis.contained import PLUGIN_FAILURES, ContainedJudge, detail
-from analysis.plugin_output import printing_to_stderr
+from analysis.contained import ContainedJudge, detail, run_contained
 from analysis.verdicts import Judge
 
 GROUP = "meshroll.engines"
@@ -27,6 +27,10 @@ NAME_PATTERN = r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$"
 """What an engine may be called: lower-case letters, digits, '-' and '_' (no '@': bench variants use it)."""
 NAME_MAX = 63
 _NAME = re.compile(NAME_PATTERN)
+
+LOAD_SECONDS = 30.0  # an import and a constructor; a plugin should reach its backend later, when called
+_HANG_HINT = "its module or its factory hangs (reaching a backend at start?): connect when called, not when made"
+_hung: dict[tuple[str, str], threading.Thread] = {}  # (group, name) -> a load that outlived its time
 
 
 class EngineError(ValueError):
@@ -130,33 +134,47 @@ def load_judge(plugin: Plugin) -> Judge:
     return ContainedJudge(cast(Judge, load_object(plugin, ENGINES)), plugin.name)
 
 
-def load_object(plugin: Plugin, kind: PluginKind) -> object:
+def load_object(plugin: Plugin, kind: PluginKind, *, seconds: float = LOAD_SECONDS) -> object:
     """What the plugin's callable returns, checked to have ``kind.method``; PluginError, one line, when it
-    cannot be had. What its code prints meanwhile goes to stderr."""
+    cannot be had. Its import and its callable each run contained (``run_contained``): what they print goes
+    to stderr, and one that takes longer than ``seconds`` is a PluginError, as is any later load of that
+    plugin while it still runs."""
     about = f"{kind.noun} plugin {plugin.name!r} ({plugin.where()})"
-    try:
-        with printing_to_stderr():
-            factory = plugin.entry.load()
-    except PLUGIN_FAILURES as exc:  # ImportError, AttributeError, or whatever its module raises (sys.exit too)
-        raise PluginError(
-            f"{about} cannot be loaded: {detail(exc)}; reinstall its package, or fix the entry point's "
-            "'module:attr' in its pyproject.toml"
-        ) from None
+    key = (kind.group, plugin.name)
+    if (hung := _hung.get(key)) is not None and hung.is_alive():
+        raise PluginError(f"{about} is still loading after more than {seconds:g}s; {_HANG_HINT}")
+    factory = _contained(plugin.entry.load, key, about, "import", seconds)
     if not callable(factory):
         raise PluginError(
             f"{about} names an object of type {type(factory).__name__}, not a class or function; point the entry "
             f"point at a zero-argument callable that returns {_a(kind.noun)}"
         )
-    try:
-        with printing_to_stderr():
-            made = factory()
-    except PLUGIN_FAILURES as exc:
-        raise PluginError(
-            f"{about} raised {detail(exc)} when called; its class or factory must take no arguments"
-        ) from None
+    made = _contained(factory, key, about, "call", seconds)
     if not callable(getattr(made, kind.method, None)):
         raise PluginError(
             f"{about} returned an object of type {type(made).__name__} without a {kind.method} method; return an "
             f"object with {kind.signature} (docs/plugins.md)"
         )
     return made
+
+
+def _contained(call: Callable[[], object], key: tuple[str, str], about: str, stage: str, seconds: float) -> object:
+    thread, answers, failures = run_contained(call, f"meshroll-load-{key[1]}", seconds)
+    if thread.is_alive():
+        _hung[key] = thread
+        what = "its import" if stage == "import" else "its class or factory"
+        raise PluginError(f"{about}: {what} did not return within {seconds:g}s; {_HANG_HINT}")
+    if not failures:
+        return answers[0]
+    exc = failures[0]
+    if stage == "import" and isinstance(exc, ImportError | AttributeError):
+        hint = "reinstall its package, or fix the entry point's 'module:attr' in its pyproject.toml"
+        raise PluginError(f"{about} cannot be loaded: {detail(exc)}; {hint}") from None
+    if stage == "import":
+        raise PluginError(f"{about} cannot be loaded: its module raised {detail(exc)}; fix the plugin") from None
+    hint = (
+        "its class or factory must take no arguments"
+        if isinstance(exc, TypeError)
+        else "fix what it needs at start (its settings, environment variables) or the plugin"
+    )
+    raise PluginError(f"{about} raised {detail(exc)} when called; {hint}") from None

@@ -47,6 +47,9 @@ def nan_estimate():
 def other_metric():
     other = MetricVerdict("not-a-metric", Outcome.ADVANCE, "ok", canary_n=1e6, stable_n=1e6)
     return Answers(Decision(Outcome.ADVANCE, "fine", "faulty", (other,)))
+def huge_numbers():
+    huge = MetricVerdict("errors", Outcome.ADVANCE, "ok", canary_n=10**400, stable_n=1e6)
+    return Answers(Decision(Outcome.ADVANCE, "fine", "faulty", (huge,)))
 def no_verdicts():
     return Answers(Decision(Outcome.ADVANCE, "fine", "faulty"))
 def long_reason():
@@ -82,6 +85,7 @@ def faulty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "nan-estimate": "faulty_judges:nan_estimate",
         "other-metric": "faulty_judges:other_metric",
         "no-verdicts": "faulty_judges:no_verdicts",
+        "huge-numbers": "faulty_judges:huge_numbers",
         "long-reason": "faulty_judges:long_reason",
         "exits": "faulty_judges:Exits",
         "interrupts": "faulty_judges:Interrupts",
@@ -110,6 +114,7 @@ def test_a_plugin_that_raises_holds_with_the_plugin_and_the_error_named() -> Non
         ("bad-outcome", "returned a Decision whose outcome is 'advance', not an Outcome"),
         ("bad-numbers", "returned a verdict on 'errors' whose numbers are not numbers"),
         ("nan-estimate", "returned a verdict on 'errors' whose numbers are not numbers"),
+        ("huge-numbers", "returned a verdict on 'errors' whose numbers are not numbers"),
         ("other-metric", "returned a verdict on 'not-a-metric', which is no metric of this experiment"),
         ("no-verdicts", "advanced without a verdict on errors"),
         ("exits", "raised SystemExit: 3"),

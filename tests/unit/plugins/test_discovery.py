@@ -75,7 +75,22 @@ def test_a_name_no_experiment_could_write_is_reported(tmp_path: Path, monkeypatc
         ("NAME:JUDGE", "JUDGE = 3", "names an object of type int, not a class or function"),
         ("NAME:make", "def make(size):\n    return size", "raised TypeError: make() missing 1 required positional"),
         ("NAME:Judge", "class Judge:\n    name = 'x'", "returned an object of type Judge without a judge method"),
-        ("NAME:Judge", "raise RuntimeError('no config\\nfile')", "cannot be loaded: RuntimeError: no config file;"),
+        (
+            "NAME:Judge",
+            "raise RuntimeError('no config\\nfile')",
+            "cannot be loaded: its module raised RuntimeError: no config file; fix the plugin",
+        ),
+        (
+            "NAME:Judge",
+            "class Judge:\n    def __init__(self):\n        raise ConnectionError('stats api unreachable')",
+            "raised ConnectionError: stats api unreachable when called; fix what it needs at start (its settings",
+        ),
+        (
+            "NAME:Judge",
+            "class Odd(Exception):\n    def __str__(self):\n        return self.response.reason\n"
+            "class Judge:\n    def __init__(self):\n        raise Odd()",
+            "raised Odd when called",
+        ),
     ],
 )
 def test_a_plugin_that_cannot_give_a_judge_is_one_line_naming_it(

@@ -9,8 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from analysis.metric_sources import ContainedSource, UnknownSourceError, plugin_source, plugin_source_or_unavailable
+from analysis.metric_sources import (
+    SOURCE_NAMES,
+    ContainedSource,
+    UnknownSourceError,
+    plugin_source,
+    plugin_source_or_unavailable,
+)
 from analysis.observations import ArmSample, MetricKind, MetricPair
+from analysis.plugins import SOURCES as SOURCE_KIND
+from analysis.plugins import PluginError, installed, load_object
 from analysis.sequential import SequentialJudge
 from rollout.errors import RolloutError
 from rollout.kube.run_factory import RunFactory
@@ -55,7 +63,28 @@ class Sleeps:
         time.sleep(1.0)
         return {}
 
+class Odd(Exception):
+    def __str__(self):
+        return self.response.reason  # an exception that cannot say itself
+
+class OddRaise:
+    def collect(self, span, metrics):
+        raise Odd()
+
+class Mutates:
+    def collect(self, span, metrics):
+        metrics[0].queries["requests"] = "changed"
+        return {}
+
+class SlowToMake:
+    def __init__(self):
+        import time
+        time.sleep(1.0)
+    def collect(self, span, metrics):
+        return {}
+
 def good(): return Answers({"errors": GOOD})
+def huge(): return Answers({"errors": MetricPair(ArmSample(10**400, 0), ArmSample(1000.0, 1.0))})
 def text(): return Answers("lots")
 def other_metric(): return Answers({"latency": GOOD})
 def words(): return Answers({"errors": MetricPair(ArmSample("9000", 9.0), ArmSample(1000.0, 1.0))})
@@ -65,7 +94,8 @@ def no_pair(): return Answers({"errors": (9000, 9)})
 
 @pytest.fixture
 def faulty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    names = ["good", "text", "other_metric", "words", "no_pair", "Raises", "Down", "Exits", "Sleeps"]
+    names = ["good", "text", "other_metric", "words", "no_pair", "huge", "Raises", "Down", "Exits", "Sleeps"]
+    names += ["OddRaise", "Mutates", "SlowToMake"]
     entries = {name.lower().replace("_", "-"): f"faulty_sources:{name}" for name in names}
     monkeypatch.syspath_prepend(str(install(tmp_path, "faulty-sources", entries, {"faulty_sources": FAULTY}, SOURCES)))
 
@@ -88,6 +118,8 @@ def test_a_good_plugin_answers_through_its_container() -> None:
         ("other-metric", "returned data for 'latency', which is no metric asked for"),
         ("words", "returned data for 'errors' that is not a MetricPair of two ArmSamples of numbers"),
         ("no-pair", "returned data for 'errors' that is not a MetricPair of two ArmSamples of numbers"),
+        ("huge", "returned data for 'errors' that is not a MetricPair of two ArmSamples of numbers"),
+        ("oddraise", "raised Odd"),
     ],
 )
 def test_whatever_a_plugin_does_wrong_is_a_source_failure_naming_it(name: str, said: str) -> None:
@@ -189,3 +221,19 @@ def test_prometheus_beside_a_source_plugin_is_one_line_and_starts_nothing(comman
         "meshroll: --prometheus: the experiment reads its metrics from the metric source 'web' "
         "(spec.analysis.source), not Prometheus; drop --prometheus, or the source\n"
     )
+
+
+@pytest.mark.usefixtures("faulty")
+def test_a_plugin_gets_copies_of_the_metrics_so_it_cannot_change_what_later_steps_ask() -> None:
+    custom = [MetricQuery("errors", "mine", MetricKind.ERRORS, {"requests": "sum(rate(x[1m]))"})]
+    assert plugin_source("mutates").collect(SPAN, custom) == {}
+    assert custom[0].queries == {"requests": "sum(rate(x[1m]))"}
+
+
+@pytest.mark.usefixtures("faulty")
+def test_a_plugin_slow_to_make_is_one_line_and_not_waited_on_again_while_it_hangs() -> None:
+    plugin = installed(SOURCE_NAMES, SOURCE_KIND).usable["slowtomake"]
+    with pytest.raises(PluginError, match=r"its class or factory did not return within 0\.2s; its module or its fac"):
+        load_object(plugin, SOURCE_KIND, seconds=0.2)
+    with pytest.raises(PluginError, match=r"is still loading after more than 0\.2s"):
+        load_object(plugin, SOURCE_KIND, seconds=0.2)
