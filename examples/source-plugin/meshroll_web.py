@@ -10,10 +10,12 @@ asked
 (``start`` and ``end`` in seconds since the epoch) and answers what that version served in the span:
 
     {"requests": 1200, "errors": 3}                                    # an error metric
-    {"requests": 1200, "buckets": [[0.1, 900], [0.25, 1150], ["+Inf", 1200]]}   # a latency histogram
+    {"requests": 1200, "buckets": [[100, 900], [250, 1150], ["+Inf", 1200]]}   # a latency histogram
     {"gauges": [0.41, 0.43]}                                           # a gauge
 
-``buckets`` are cumulative counts per upper edge, as Prometheus histograms give them. A metric whose
+Each field shown is required for its kind; a field left out, or a value that is not a JSON number, is
+an error (never read as 0). ``buckets`` are cumulative counts per upper edge, as Prometheus histograms
+give them, the edges in the template's unit (milliseconds for ``istio-latency-histogram``). A metric whose
 two versions served no requests (and have no gauge samples) is left out of the step, which a run
 counts as no data. A refused connection, a timeout, a status other than 200 or an answer that is not
 such JSON raises ``MetricsUnavailableError``: the run holds its weights and says the source failed.
@@ -74,23 +76,48 @@ class WebSource:
         except (OSError, ValueError) as exc:  # refused, timed out, not JSON
             why = f"{self.url} could not be read for {metric.name} of {version}: {getattr(exc, 'reason', exc)}"
             raise MetricsUnavailableError(why) from None
-        return _arm(body, f"{metric.name} of {version}")
+        return _arm(body, f"{metric.name} of {version}", metric.kind.value)
 
 
-def _arm(body: Any, what: str) -> ArmSample:
+NEEDED = {"errors": ("requests", "errors"), "latency": ("requests", "buckets"), "gauge": ("gauges",)}
+
+
+def _arm(body: Any, what: str, kind: str) -> ArmSample:
+    """The answer as an ArmSample; MetricsUnavailableError naming what is missing or not a number (a field
+    left out is never read as 0: a misnamed "errors" would pass a failing canary)."""
     if not isinstance(body, dict):
         raise MetricsUnavailableError(f"the answer for {what} is not a JSON object")
+    missing = [field for field in NEEDED[kind] if field not in body]
+    if missing:
+        raise MetricsUnavailableError(f"the answer for {what} has no {' or '.join(map(repr, missing))}")
     try:
-        buckets = tuple((_edge(le), float(count)) for le, count in body.get("buckets", ()))
+        buckets = body.get("buckets", [])
+        if not isinstance(buckets, list) or not all(isinstance(b, list) and len(b) == 2 for b in buckets):
+            raise ValueError("buckets")
         return ArmSample(
-            requests=float(body.get("requests", 0)),
-            errors=float(body.get("errors", 0)),
-            buckets=buckets,
-            gauges=tuple(float(v) for v in body.get("gauges", ())),
+            requests=_number(body.get("requests", 0)),
+            errors=_number(body.get("errors", 0)),
+            buckets=tuple((_edge(le), _number(count)) for le, count in buckets),
+            gauges=tuple(_number(v) for v in _listed(body.get("gauges", []))),
         )
-    except (TypeError, ValueError):
-        raise MetricsUnavailableError(f"the answer for {what} has a value that is not a number") from None
+    except (TypeError, ValueError, OverflowError):
+        raise MetricsUnavailableError(
+            f"the answer for {what} is not in the expected shape: numbers for requests and errors, "
+            '[[le, count], ...] for buckets (le in the template\'s unit, "+Inf" last), a list for gauges'
+        ) from None
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(value)
+    return float(value)  # OverflowError for a number no float holds
+
+
+def _listed(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(value)
+    return value
 
 
 def _edge(le: Any) -> float:
-    return math.inf if le in ("+Inf", "Inf", "inf") else float(le)
+    return math.inf if le in ("+Inf", "Inf", "inf") else _number(le)

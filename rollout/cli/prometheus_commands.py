@@ -259,7 +259,7 @@ def analyze(
             fail(f"{file}: spec.analysis.source: {exc}")
         raise typer.Exit(replay(experiment, plugin, start, step_s, count))
     if prometheus is None:
-        fail("--prometheus URL is needed: the experiment's metrics come from Prometheus (no spec.analysis.source)")
+        fail("--prometheus URL is needed: the experiment's metrics come from Prometheus (spec.analysis.source)")
     source = connect(build_config(prometheus, headers=header, ca_file=ca_file, insecure=insecure, timeout=timeout))
     code = replay(experiment, source, start, step_s, count)
     source.close()
@@ -308,10 +308,12 @@ def replay(experiment: Experiment, source: MetricSource, start: float, step_s: f
             console.print(f"verdict: would have been ROLLED BACK at step {index + 1} ({_iso(finish)})", markup=False)
             return EXIT_ROLLBACK
     if last is None:
+        named = experiment.spec.analysis.source if experiment.spec.analysis is not None else None
+        where = "Prometheus" if named in (None, "prometheus") else f"the metric source {named!r}"
         fail(
-            f"Prometheus has no data for {target.service} ({target.stable.version}, {target.canary.version}) in "
+            f"{where} has no data for {target.service} ({target.stable.version}, {target.canary.version}) in "
             f"{namespace} between {_iso(start)} and {_iso(start + count * step_s)}: check the span, the names "
-            "and that Prometheus scrapes them"
+            f"and that {'Prometheus scrapes them' if where == 'Prometheus' else 'its backend holds them'}"
         )
     if last.outcome is Outcome.ADVANCE:
         console.print("verdict: no rollback; the evidence shows the canary is not worse (it would advance)")

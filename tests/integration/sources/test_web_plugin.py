@@ -33,6 +33,8 @@ class Counts:
         self.weight: Callable[[], float] = lambda: 10.0
         self.canary_errors = 0.01
         self.down = False
+        self.errors_field = "errors"
+        self.rate = 2000.0
         self.asked: list[dict[str, str]] = []
         counts = self
 
@@ -59,9 +61,9 @@ class Counts:
     def answer(self, query: dict[str, str]) -> dict[str, float]:
         seconds = float(query["end"]) - float(query["start"])
         share = self.weight() / 100 if query["version"] == "v2" else 1 - self.weight() / 100
-        requests = 2000 * seconds * share
+        requests = self.rate * seconds * share
         rate = self.canary_errors if query["version"] == "v2" else 0.01
-        return {"requests": requests, "errors": round(requests * rate)}
+        return {"requests": requests, self.errors_field: round(requests * rate)}
 
 
 @pytest.fixture
@@ -122,6 +124,16 @@ def test_an_endpoint_that_is_down_holds_the_weights_and_says_the_source_failed(c
     )
 
 
+def test_a_misnamed_field_is_a_source_failure_not_zero_errors(counts: Counts) -> None:
+    """A field read as 0 when it is missing would promote a canary failing 30% of its requests."""
+    counts.canary_errors, counts.errors_field = 0.3, "error_count"
+    run, provider = drive(
+        load_experiment_text(experiment("sequential", "web")), following(counts), SequentialJudge(), 3
+    )
+    assert [plan.canary_weight for plan in provider.plans] == [10] and run.status.phase is Phase.PROGRESSING
+    assert "metric source plugin 'web' cannot read: the answer for errors of v1 has no 'errors'" in run.status.reason
+
+
 def test_analyze_replays_past_data_through_the_plugin_without_prometheus(counts: Counts, tmp_path: Path) -> None:
     counts.canary_errors = 0.03
     path = tmp_path / "shop.yaml"
@@ -132,3 +144,13 @@ def test_analyze_replays_past_data_through_the_plugin_without_prometheus(counts:
     assert result.returncode == 2, result.stdout + result.stderr  # 2: it would have been rolled back
     assert "ROLLBACK" in result.stdout and "Traceback" not in result.stderr
     assert {q["version"] for q in counts.asked} == {"v1", "v2"}
+
+
+def test_analyze_says_the_plugin_has_no_data_not_prometheus(counts: Counts, tmp_path: Path) -> None:
+    counts.rate = 0.0
+    path = tmp_path / "shop.yaml"
+    path.write_text(experiment("sequential", "web"))
+    result = meshroll(tmp_path / "site", "analyze", str(path), "--from", "-10m")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("meshroll: the metric source 'web' has no data for checkout (v1, v2) in demo")
+    assert result.stderr.rstrip().endswith("check the span, the names and that its backend holds them")
