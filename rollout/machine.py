@@ -235,7 +235,10 @@ def _no_judgement(plan: RunPlan, status: Status, event: NoData | MetricsUnavaila
         )
         reason = f"holding weights: {cause}; failure budget {holds}/{plan.failure_budget} spent"
         return _record(plan, status, event, now, status.phase, traffic, reason, holds=holds)
-    reason = f"{cause} for {holds} steps: the failure budget of {plan.failure_budget} is spent"
+    if holds > plan.failure_budget:
+        reason = f"{cause} for {holds} steps: the failure budget of {plan.failure_budget} is spent"
+    else:  # the deadline came first
+        reason = f"{cause}; maxDuration ({plan.max_duration:.0f}s) is reached with this step unjudged"
     return _policy(plan, status, event, now, plan.on_no_data, reason, holds=holds)
 
 

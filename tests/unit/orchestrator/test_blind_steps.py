@@ -13,7 +13,7 @@ import pytest
 from analysis.engines import engine_for
 from analysis.observations import ArmSample, MetricPair
 from rollout.orchestrator import Orchestrator
-from rollout.sources import MetricQuery, StepSpan
+from rollout.sources import MetricQuery, MetricsUnavailableError, StepSpan
 from rollout.spec import load_experiment_text
 from rollout.status import Phase
 from tests.unit.machine.conftest import CANARY
@@ -65,3 +65,17 @@ def test_a_healthy_canary_with_too_little_evidence_yet_still_takes_the_next_weig
     orchestrator, provider = run(arm(470.0, 0.47), steps=1)  # 5% of the requests, the same error rate
     assert [p.canary_weight for p in provider.plans] == [5, 10]
     assert orchestrator.status.reason.startswith("no regression after a full step")
+
+
+class Down:
+    def collect(self, span: StepSpan, metrics: Sequence[MetricQuery]) -> dict[str, MetricPair]:
+        raise MetricsUnavailableError("Prometheus answered 503")
+
+
+def test_a_run_blind_until_its_deadline_says_the_deadline_not_the_budget_ended_it() -> None:
+    text = CANARY.replace("maxDuration: 1h", "maxDuration: 3m").replace("failureBudget: 2", "failureBudget: 10")
+    orchestrator, _ = drive(load_experiment_text(text), lambda _: Down(), engine_for("sequential"), 5)
+    status = orchestrator.status
+    assert status.phase is Phase.ROLLED_BACK  # onNoData: rollback
+    assert "maxDuration (180s) is reached with this step unjudged" in status.reason
+    assert "failure budget of 10 is spent" not in status.reason
