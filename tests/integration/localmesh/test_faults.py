@@ -84,7 +84,10 @@ def test_a_delay_fault_adds_the_configured_delay_flagged_di() -> None:
         # the source's durations include the delay, the destination's do not
         le250 = {"le": "250.0", "destination_version": "v2"}
         assert total(samples, "istio_request_duration_milliseconds_bucket", response_flags="DI", **le250) == 0
-        assert total(samples, "istio_request_duration_milliseconds_bucket", reporter="destination", **le250) == 80
+        # the backend's own time is milliseconds; on a loaded machine a few may still pass 250 ms, but had the
+        # destination counted the delay, the 40 delayed requests (at least 300 ms) would all be above it
+        fast = total(samples, "istio_request_duration_milliseconds_bucket", reporter="destination", **le250)
+        assert fast >= 60, f"{fast:.0f} of the destination's 80 durations under 250 ms"
 
     asyncio.run(scenario())
 
