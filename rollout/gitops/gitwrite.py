@@ -44,6 +44,11 @@ def identity() -> dict[str, str]:
     return {name: os.environ.get(name) or value for name, value in wanted.items()}
 
 
+PUSHED_REFS = "refs/meshroll/reverts/"
+"""Where a pushed revert branch leaves a mark on the remote (a ref no pull request lists), so that one
+deleted unmerged is not pushed again by a trigger that lost its state (a new pod's empty --state)."""
+
+
 @dataclass(frozen=True)
 class RevertResult:
     kind: Literal["pushed", "exists", "conflict", "empty", "missing"]
@@ -123,9 +128,12 @@ class GitWriter:
         ref = f"refs/heads/{branch}"
         if not branch.startswith(REVERT_PREFIX) or branch == self.branch:
             raise GitError(f"refusing to push {branch}: it is not a meshroll revert branch")
-        listed = self.repo.git("ls-remote", "--heads", self.repo.url, ref, what="read the remote's branches")
-        if listed.strip():
+        marker = f"{PUSHED_REFS}{branch.removeprefix(REVERT_PREFIX)}"
+        listed = self.repo.git("ls-remote", self.repo.url, ref, marker, what="read the remote's branches")
+        if ref in listed.split():
             return RevertResult("exists", branch)
+        if marker in listed.split():  # pushed before and deleted since (a pull request declined): not again
+            return RevertResult("exists", branch, f"it was pushed before ({marker}) and deleted since")
         if not self.repo.has_commit(outcome.commit):
             return RevertResult("missing", branch, f"commit {outcome.commit[:8]} is not in the repository (any more)")
         tip = self.repo.git(
@@ -135,7 +143,7 @@ class GitWriter:
         if isinstance(made, RevertResult):
             return made
         commit, left = made
-        pushed = self.repo.attempt("push", "--quiet", self.repo.url, f"{commit}:{ref}")
+        pushed = self.repo.attempt("push", "--quiet", self.repo.url, f"{commit}:{ref}", f"{commit}:{marker}")
         if pushed.returncode != 0:
             if self.repo.git("ls-remote", "--heads", self.repo.url, ref, what="read the remote's branches").strip():
                 return RevertResult("exists", branch)  # pushed by an earlier attempt whose answer was lost

@@ -5,7 +5,8 @@
 - ``revert-branch``: for a rollback only, a branch ``meshroll/revert/<ns>.<name>-<shortsha>`` holding
   one commit on the watched branch's tip that reverts the starting commit's change to the rolled-back
   experiment's file (and nothing else it changed), for a pull request. A revert that does not apply
-  cleanly pushes nothing and is reported (log, announcements), naming the file.
+  cleanly pushes nothing and is reported (log, announcements), naming the file. Each pushed branch
+  leaves a mark (``gitwrite.PUSHED_REFS``) so that one deleted unmerged is never pushed again.
 
 The runs watched and the outcomes not yet written live in the state file (``outbox``), saved at every
 change, so a push that fails (remote down, refused, no credentials) is retried at the next poll and a
@@ -138,7 +139,8 @@ class WriteBack:
                 ],
             )
         elif result.kind == "exists":
-            log.info("revert branch %s is already on %s; not pushed again", result.branch, where)
+            already = result.detail or "it is already there"
+            log.info("revert branch %s not pushed again to %s: %s", result.branch, where, already)
         else:
             why = result.detail
             if result.kind == "conflict":

@@ -325,6 +325,28 @@ def test_a_refused_push_is_retried_at_the_next_poll_and_by_a_restart_and_written
     assert remote_branches(origin) == ["main", f"meshroll/revert/demo.checkout-{sha[:8]}"]
 
 
+def test_a_revert_branch_deleted_unmerged_is_not_pushed_again_by_a_trigger_that_lost_its_state(
+    origin: Origin, tmp_path: Path, rolled_back: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A declined pull request: its branch deleted. A new pod's trigger starts with an empty --state and
+    watches the run's end again; the note is already there, and the branch is not pushed back."""
+    caplog.set_level(logging.INFO, "meshroll.gitops")
+    monkeypatch.setenv("STATUS_TEMPLATE", str(rolled_back))
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
+    sha = origin.commit("Canary v2")
+    origin.push()
+    assert Trigger(origin, tmp_path / "pod-1", "notes,revert-branch").poll_and_finish()
+    branch = f"meshroll/revert/demo.checkout-{sha[:8]}"
+    assert remote_branches(origin) == ["main", branch]
+    git(origin.bare, "update-ref", "-d", f"refs/heads/{branch}")  # the pull request was declined
+
+    assert Trigger(origin, tmp_path / "pod-2", "notes,revert-branch").poll_and_finish()
+
+    assert remote_branches(origin) == ["main"], "not pushed again"
+    assert len(remote_note(origin, sha)) == 1
+    assert f"revert branch {branch} not pushed again to" in caplog.text and "deleted since" in caplog.text
+
+
 def test_merging_the_revert_branch_starts_no_run_and_a_later_change_does(
     origin: Origin, tmp_path: Path, rolled_back: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
