@@ -176,8 +176,9 @@ def canary_share(pairs: dict[str, MetricPair]) -> float:
         stable, canary = pair.stable.requests, pair.canary.requests
         if not (math.isfinite(stable) and math.isfinite(canary) and stable >= 0 and canary >= 0):
             continue
-        if stable + canary > 0:
-            return 100.0 * canary / (stable + canary)
+        total = stable + canary
+        if 0 < total < math.inf:  # two finite counts near the float limit can add up to inf
+            return 100.0 * canary / total
     return 0.0
 
 

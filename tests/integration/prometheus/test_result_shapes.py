@@ -159,6 +159,7 @@ def test_the_canary_share_skips_counts_that_are_not_a_share() -> None:
 
     assert canary_share({"a": pair(math.inf, math.inf), "b": pair(300.0, 100.0)}) == 25.0
     assert canary_share({"a": pair(-100.0, 300.0), "b": pair(math.nan, 1.0)}) == 0.0
+    assert canary_share({"a": pair(1.7e308, 1.7e308), "b": pair(300.0, 100.0)}) == 25.0  # their sum is inf
 
 
 @pytest.mark.parametrize("timeout", [math.inf, 1e300, math.nan, 0.0, 86_400.5])
