@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from analysis.observations import EngineConfig, StepWindow
-from analysis.plugins import GROUP, EngineError, PluginError, ambiguity, installed, load_judge
+from analysis.plugins import ENGINES, GROUP, EngineError, PluginError, ambiguity, installed, load_judge, problem_of
 from analysis.verdicts import Decision, Judge, Outcome
 
 __all__ = [
@@ -105,8 +105,4 @@ def engine_problem(name: str) -> str | None:
     """Why ``name`` cannot judge here (not installed, ambiguous, fails to load), or None when it can."""
     if name.strip().lower() in ENGINE_NAMES:
         return None
-    try:
-        engine_for(name)
-    except EngineError as exc:
-        return str(exc)
-    return None
+    return problem_of(ENGINES, name, engine_for)

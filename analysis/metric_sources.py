@@ -21,7 +21,7 @@ from typing import cast
 
 from analysis.contained import as_float, detail, run_contained, safe_repr
 from analysis.observations import ArmSample, MetricPair
-from analysis.plugins import SOURCES, EngineError, ambiguity, installed, load_object
+from analysis.plugins import SOURCES, EngineError, ambiguity, installed, load_object, problem_of
 from analysis.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan
 
 SOURCE_NAMES: tuple[str, ...] = ("prometheus",)
@@ -73,11 +73,7 @@ def source_problem(name: str | None) -> str | None:
     if is_builtin_source(name):
         return None
     assert name is not None
-    try:
-        plugin_source(name)
-    except EngineError as exc:
-        return str(exc)
-    return None
+    return problem_of(SOURCES, name, plugin_source)
 
 
 def plugin_source_or_unavailable(name: str) -> MetricSource:

@@ -129,6 +129,24 @@ def ambiguity(name: str, found: Sequence[Plugin], kind: PluginKind = ENGINES) ->
     )
 
 
+_usable: set[tuple[str, str, tuple[str, ...]]] = set()  # (group, name, sys.path) of plugins that were made here
+
+
+def problem_of(kind: PluginKind, name: str, make: Callable[[str], object]) -> str | None:
+    """Why ``make(name)`` cannot give a plugin's object here (one line), or None when it can. A plugin made
+    once with this ``sys.path`` is not made again: specs are checked at every reconcile and for every
+    Experiment waiting for a run slot, and its objects are the runs' to make."""
+    key = (kind.group, name.strip().lower(), tuple(sys.path))
+    if key in _usable:
+        return None
+    try:
+        make(name)
+    except EngineError as exc:
+        return str(exc)
+    _usable.add(key)
+    return None
+
+
 def load_judge(plugin: Plugin) -> Judge:
     """The plugin's judge, contained (see ContainedJudge); PluginError, one line, when it cannot be had."""
     return ContainedJudge(cast(Judge, load_object(plugin, ENGINES)), plugin.name)

@@ -4,6 +4,7 @@ never as a verdict on the canary."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -83,7 +84,11 @@ class SlowToMake:
     def collect(self, span, metrics):
         return {}
 
-def good(): return Answers({"errors": GOOD})
+MADE = []
+
+def good():
+    MADE.append("good")
+    return Answers({"errors": GOOD})
 def huge(): return Answers({"errors": MetricPair(ArmSample(10**400, 0), ArmSample(1000.0, 1.0))})
 def text(): return Answers("lots")
 def other_metric(): return Answers({"latency": GOOD})
@@ -221,6 +226,19 @@ def test_prometheus_beside_a_source_plugin_is_one_line_and_starts_nothing(comman
         "meshroll: --prometheus: the experiment reads its metrics from the metric source 'web' "
         "(spec.analysis.source), not Prometheus; drop --prometheus, or the source\n"
     )
+
+
+@pytest.mark.usefixtures("faulty")
+def test_checking_specs_makes_a_plugin_once_and_each_run_makes_its_own() -> None:
+    """Specs are checked at every reconcile and for every Experiment waiting for a slot: no factory call each."""
+    plugin_source("good")
+    made = sys.modules["faulty_sources"].MADE
+    before = len(made)
+    for _ in range(3):
+        load_experiment_text(experiment("sequential", "good"))
+    assert len(made) == before + 1
+    plugin_source("good")
+    assert len(made) == before + 2
 
 
 @pytest.mark.usefixtures("faulty")
