@@ -18,7 +18,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from analysis.engines import EngineError, engine_for
-from analysis.metric_sources import is_builtin_source, plugin_source
+from analysis.metric_sources import plugin_source
 from analysis.prometheus import PrometheusConfig, PrometheusSource
 from chaos.timing import next_change
 from rollout.chaos_watch import JournalRecorder, SteadyState
@@ -194,11 +194,10 @@ def run_local(
 
 def _plugin_source(experiment: Experiment) -> MetricSource | None:
     """The experiment's metric-source plugin (None: the built-in source); RolloutError when it cannot be had."""
-    name = experiment.spec.analysis.source if experiment.spec.analysis is not None else None
-    if is_builtin_source(name):
+    if (name := experiment.source_plugin) is None:
         return None
     try:
-        return plugin_source(str(name))
+        return plugin_source(name)
     except EngineError as exc:
         raise RolloutError(f"spec.analysis.source: {exc}") from None
 

@@ -117,8 +117,8 @@ def connect(config: PrometheusConfig) -> PrometheusSource:
 
 def refuse_prometheus_beside_a_plugin(url: str | None, experiment: Experiment) -> None:
     """One line when ``--prometheus`` is given for an experiment whose metrics come from a source plugin."""
-    named = experiment.spec.analysis.source if experiment.spec.analysis is not None else None
-    if url is not None and named is not None and named != "prometheus":
+    named = experiment.source_plugin
+    if url is not None and named is not None:
         fail(
             f"--prometheus: the experiment reads its metrics from the metric source {named!r} "
             "(spec.analysis.source), not Prometheus; drop --prometheus, or the source"
@@ -248,14 +248,13 @@ def analyze(
         fail(f"the span {_iso(start)} .. {_iso(end)} is shorter than one step ({step_s:g}s); widen it or use --step")
     if count > MAX_STEPS:
         fail(f"{count} steps of {step_s:g}s is more than {MAX_STEPS}; use a larger --step or a shorter span")
-    from analysis.metric_sources import is_builtin_source, plugin_source
+    from analysis.metric_sources import plugin_source
     from analysis.plugins import EngineError
 
     refuse_prometheus_beside_a_plugin(prometheus, experiment)
-    named = experiment.spec.analysis.source
-    if not is_builtin_source(named):
+    if (named := experiment.source_plugin) is not None:
         try:
-            plugin = plugin_source(str(named))
+            plugin = plugin_source(named)
         except EngineError as exc:
             fail(f"{file}: spec.analysis.source: {exc}")
         raise typer.Exit(replay(experiment, plugin, start, step_s, count))
@@ -309,8 +308,8 @@ def replay(experiment: Experiment, source: MetricSource, start: float, step_s: f
             console.print(f"verdict: would have been ROLLED BACK at step {index + 1} ({_iso(finish)})", markup=False)
             return EXIT_ROLLBACK
     if last is None:
-        named = experiment.spec.analysis.source if experiment.spec.analysis is not None else None
-        where = "Prometheus" if named in (None, "prometheus") else f"the metric source {named!r}"
+        named = experiment.source_plugin
+        where = "Prometheus" if named is None else f"the metric source {named!r}"
         fail(
             f"{where} has no data for {target.service} ({target.stable.version}, {target.canary.version}) in "
             f"{namespace} between {_iso(start)} and {_iso(start + count * step_s)}: check the span, the names "

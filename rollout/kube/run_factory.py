@@ -11,7 +11,7 @@ from typing import Any
 from kubernetes import client as k8s
 
 from analysis.engines import engine_or_unavailable
-from analysis.metric_sources import is_builtin_source, plugin_source_or_unavailable
+from analysis.metric_sources import plugin_source_or_unavailable
 from analysis.sources import MetricSource
 from rollout.chaos_watch import SteadyState
 from rollout.kube.document import RunInfo
@@ -99,8 +99,8 @@ class RunFactory:
     def _source(self, experiment: Experiment) -> MetricSource:
         """The controller's Prometheus, or the experiment's metric-source plugin (checked at the reconcile for
         a new run; one under way whose plugin this image lacks holds, each step spending its failure budget)."""
-        name = experiment.spec.analysis.source if experiment.spec.analysis is not None else None
-        return self.source_factory() if is_builtin_source(name) else plugin_source_or_unavailable(str(name))
+        name = experiment.source_plugin
+        return self.source_factory() if name is None else plugin_source_or_unavailable(name)
 
     def provider(self, key: Key, obj: Mapping[str, Any], info: RunInfo) -> FencedProvider:
         """The (fenced) provider of the run ``info`` describes, built as ``build`` builds it, without the run.

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, WithJsonSchema, field_validator
 
+from analysis.metric_sources import is_builtin_source
 from rollout.spec.analysis import AnalysisSpec
 from rollout.spec.base import Name, SpecModel
 from rollout.spec.chaos import ChaosSpec
@@ -107,3 +108,10 @@ class Experiment(SpecModel):
     def key(self) -> str:
         """``namespace/name``: the experiment's identity and the owner mark on what it injects."""
         return f"{self.metadata.namespace}/{self.metadata.name}"
+
+    @property
+    def source_plugin(self) -> str | None:
+        """The metric-source plugin ``spec.analysis.source`` names; None for the built-in (Prometheus, or the
+        embedded mesh's counters in a local run without one)."""
+        name = self.spec.analysis.source if self.spec.analysis is not None else None
+        return None if is_builtin_source(name) else name
