@@ -109,6 +109,14 @@ def remote_branches(origin: Origin) -> list[str]:
     return out.splitlines()
 
 
+def canary_v2(origin: Origin) -> str:
+    """Commit and push the checkout canary v2 (``experiments/checkout.yaml``); the commit's sha."""
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v2"))
+    sha = origin.commit("Canary v2")
+    origin.push()
+    return sha
+
+
 @pytest.fixture
 def origin(tmp_path: Path) -> Origin:
     return Origin(tmp_path / "remote")
@@ -158,9 +166,7 @@ def test_a_relative_state_path_as_the_default_one_still_makes_the_revert_branch(
 ) -> None:
     """--state defaults to .meshroll/gitops-state.json: the mirror's worktree must not land relative to it."""
     monkeypatch.setenv("STATUS_TEMPLATE", str(rolled_back))
-    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v2"))
-    sha = origin.commit("Canary v2")
-    origin.push()
+    sha = canary_v2(origin)
     monkeypatch.chdir(tmp_path)
 
     assert Trigger(origin, Path(".meshroll"), "notes,revert-branch").poll_and_finish()
@@ -172,9 +178,7 @@ def test_a_promoted_run_gets_a_note_and_no_revert_branch(
     origin: Origin, tmp_path: Path, promoted: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("STATUS_TEMPLATE", str(promoted))
-    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
-    sha = origin.commit("Canary v2")
-    origin.push()
+    sha = canary_v2(origin)
 
     assert Trigger(origin, tmp_path, "notes,revert-branch").poll_and_finish()
 
@@ -247,9 +251,7 @@ def test_a_revert_that_does_not_apply_pushes_nothing_names_the_file_and_leaves_n
     monkeypatch.setenv("STATUS_TEMPLATE", str(rolled_back))
     origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v1"))
     origin.commit("Canary v1")
-    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v2"))
-    sha = origin.commit("Canary v2")
-    origin.push()
+    sha = canary_v2(origin)
     announcer = RecordingAnnouncer()
     trigger = Trigger(origin, tmp_path, "revert-branch", announcer)
     trigger.sync.poll()  # v2 starts, and rolls back
@@ -281,9 +283,7 @@ def test_a_remote_that_writes_its_own_prefix_is_quoted_with_one(
     origin: Origin, tmp_path: Path, rolled_back: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("STATUS_TEMPLATE", str(rolled_back))
-    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
-    origin.commit("Canary v2")
-    origin.push()
+    canary_v2(origin)
     hook = origin.bare / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\necho 'remote: pushes are refused here' >&2\nexit 1\n")
     hook.chmod(0o755)
@@ -299,9 +299,7 @@ def test_a_refused_push_is_retried_at_the_next_poll_and_by_a_restart_and_written
     origin: Origin, tmp_path: Path, rolled_back: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("STATUS_TEMPLATE", str(rolled_back))
-    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
-    sha = origin.commit("Canary v2")
-    origin.push()
+    sha = canary_v2(origin)
     hook = origin.bare / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\necho 'no write access for meshroll' >&2\nexit 1\n")
     hook.chmod(0o755)
@@ -332,9 +330,7 @@ def test_a_revert_branch_deleted_unmerged_is_not_pushed_again_by_a_trigger_that_
     watches the run's end again; the note is already there, and the branch is not pushed back."""
     caplog.set_level(logging.INFO, "meshroll.gitops")
     monkeypatch.setenv("STATUS_TEMPLATE", str(rolled_back))
-    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
-    sha = origin.commit("Canary v2")
-    origin.push()
+    sha = canary_v2(origin)
     assert Trigger(origin, tmp_path / "pod-1", "notes,revert-branch").poll_and_finish()
     branch = f"meshroll/revert/demo.checkout-{sha[:8]}"
     assert remote_branches(origin) == ["main", branch]
@@ -352,9 +348,7 @@ def test_merging_the_revert_branch_starts_no_run_and_a_later_change_does(
 ) -> None:
     caplog.set_level(logging.INFO, "meshroll.gitops")
     monkeypatch.setenv("STATUS_TEMPLATE", str(rolled_back))
-    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v2"))
-    origin.commit("Canary v2")
-    origin.push()
+    canary_v2(origin)
     trigger = Trigger(origin, tmp_path, "revert-branch")
     trigger.poll_and_finish()  # v2 rolls back too: a branch, left alone here
     origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v3"))
