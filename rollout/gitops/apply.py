@@ -152,6 +152,15 @@ class LocalStarter:
 # --- cluster: create or replace the Experiment custom object ----------------------------------
 
 
+def _controller_annotations(found: dict[str, Any], metadata: dict[str, Any]) -> dict[str, str]:
+    """The annotations the controller keeps on an Experiment that a replacement from git must not drop."""
+    from rollout.kube.slack_thread import THREAD_ANNOTATION  # with the kubernetes client, as the applier's calls
+
+    given = metadata.get("annotations") or {}
+    present = found.get("annotations") or {}
+    return {k: present[k] for k in (THREAD_ANNOTATION,) if k in present and k not in given}
+
+
 class ClusterApplier:
     def __init__(self, api: Any, *, group: str = GROUP, version: str = VERSION, plural: str = PLURAL) -> None:
         """``api``: a ``kubernetes.client.CustomObjectsApi``."""
@@ -200,6 +209,9 @@ class ClusterApplier:
                 metadata = {**body["metadata"], "resourceVersion": found.get("resourceVersion")}
                 if found.get("finalizers"):  # the controllers' (meshroll.io/revert) stay on the replacement
                     metadata["finalizers"] = found["finalizers"]
+                kept = _controller_annotations(found, metadata)
+                if kept:  # and so does the run's Slack thread (a new run starts its own anyway)
+                    metadata["annotations"] = {**kept, **(metadata.get("annotations") or {})}
                 replacement = {**body, "metadata": metadata}
                 try:
                     self._applied(request, self.api.replace_namespaced_custom_object(*args, name, replacement))

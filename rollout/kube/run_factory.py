@@ -18,6 +18,7 @@ from rollout.kube.document import RunInfo
 from rollout.kube.events import EventText
 from rollout.kube.objects import Experiments, Key, experiment_from, reference
 from rollout.kube.runs import ExperimentRun, FencedProvider, RunContext
+from rollout.kube.slack_thread import ExperimentThreadStore
 from rollout.kube.store import KubeStatusStore
 from rollout.mesh.provider import TrafficProvider
 from rollout.orchestrator import Orchestrator
@@ -76,6 +77,7 @@ class RunFactory:
             self.state_dir,
             secret_reader=KubernetesSecretReader(self.api),
             slack_actions=self.slack_actions,
+            threads=ExperimentThreadStore(self.experiments, key, obj),
         )
         store = self.store(key, info)
         orchestrator = Orchestrator(

@@ -19,7 +19,7 @@ from typing import Protocol
 from rollout.machine import Notify
 from rollout.notify.secrets import KubernetesSecretReader, Secret, SecretError, SecretReader, from_env
 from rollout.notify.slack import slack_bot_notifier, slack_webhook_notifier
-from rollout.notify.threads import FileThreadStore, MemoryThreadStore
+from rollout.notify.threads import FileThreadStore, MemoryThreadStore, ThreadStore
 from rollout.notify.webhook import webhook_notifier
 from rollout.spec.models import Experiment, SlackSpec
 from rollout.status import Status
@@ -50,12 +50,15 @@ def notifiers_for(
     env: Mapping[str, str] | None = None,
     secret_reader: SecretReader | None = None,
     slack_actions: bool = False,
+    threads: ThreadStore | None = None,
 ) -> list[Notifier]:
     """The notifiers ``experiment.spec.notify`` asks for; queues and threads are kept in ``state_dir``.
 
     A notifier that cannot be built (no token, unreadable Secret) is left out with a warning in the
     log: notifications are never a reason not to run. ``slack_actions``: Slack messages of a run in
     progress carry Promote, Pause/Resume and Abort buttons (the controller serves their clicks).
+    ``threads``: where the Slack threads of its runs are kept instead (the controller keeps them on
+    the Experiment, so that a replica taking over keeps replying in them).
     """
     env = os.environ if env is None else env
     spec = experiment.spec.notify
@@ -66,7 +69,7 @@ def notifiers_for(
 
     notifiers: list[Notifier] = []
     if spec.slack is not None:
-        slack = _slack(spec.slack, experiment, env, secret_reader, file, slack_actions)
+        slack = _slack(spec.slack, experiment, env, secret_reader, file, slack_actions, threads)
         if slack is not None:
             notifiers.append(slack)
     for hook in spec.webhooks:
@@ -91,13 +94,15 @@ def _slack(
     reader: SecretReader | None,
     file: _FileNamer,
     actions: bool,
+    threads: ThreadStore | None,
 ) -> Notifier | None:
     namespace = experiment.metadata.namespace
     if spec.channel:
         token = _secret(spec.token_secret, "token", namespace, reader) or from_env(spec.token_env, env)
         if token is not None:
-            threads_file = file("slack-thread.json")
-            threads = FileThreadStore(threads_file) if threads_file is not None else MemoryThreadStore()
+            if threads is None:
+                threads_file = file("slack-thread.json")
+                threads = FileThreadStore(threads_file) if threads_file is not None else MemoryThreadStore()
             return slack_bot_notifier(
                 token,
                 spec.channel,

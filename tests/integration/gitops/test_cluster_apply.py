@@ -15,6 +15,7 @@ import pytest
 from kubernetes import client as k8s
 
 from rollout.gitops import ClusterApplier, GitOpsSync, GitRepo, StateFile
+from rollout.kube.slack_thread import THREAD_ANNOTATION
 from rollout.notify.secrets import KubernetesSecretReader, SecretError
 from tests.controlplane.fixture import ControlPlane
 from tests.integration.gitops.gitrepo import BOB, Origin, experiment_yaml
@@ -78,7 +79,10 @@ def test_a_commit_creates_the_experiment_and_a_new_canary_replaces_it(
                           applier)  # fmt: skip
         sync.poll()
         created = k8s.CustomObjectsApi(api).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "checkout")
-        held = {"metadata": {"finalizers": ["meshroll.io/revert"]}}  # as the controller puts it on a run under way
+        thread = '{"run":"1","channel":"C0DEPLOYS","ts":"1700000000.000100"}'
+        held = {  # as the controller puts them on a run under way
+            "metadata": {"finalizers": ["meshroll.io/revert"], "annotations": {THREAD_ANNOTATION: thread}}
+        }
         k8s.CustomObjectsApi(api).patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "checkout", held)
 
         origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v3", namespace=namespace))
@@ -95,6 +99,7 @@ def test_a_commit_creates_the_experiment_and_a_new_canary_replaces_it(
     assert replaced["metadata"]["uid"] == created["metadata"]["uid"], "replaced, not deleted and created"
     assert int(replaced["metadata"]["generation"]) == 2
     assert replaced["metadata"]["finalizers"] == ["meshroll.io/revert"], "a replacement keeps the finalizers"
+    assert replaced["metadata"]["annotations"][THREAD_ANNOTATION] == thread, "and the run's Slack thread"
 
 
 def test_a_missing_resource_is_a_temporary_error_that_says_to_install_the_crd(

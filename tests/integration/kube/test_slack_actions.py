@@ -18,10 +18,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from rollout.kube.command_by import COMMAND_BY_ANNOTATION
-from rollout.kube.objects import Experiments
+from rollout.kube.objects import Experiments, Key
 from rollout.kube.reconcile import COMMAND_ANNOTATION
 from rollout.kube.server import HealthServer
 from rollout.kube.slack_actions import PATH, ActionSettings, SlackActions
+from rollout.kube.slack_thread import THREAD_ANNOTATION
 from rollout.notify import SLACK_API_URL_ENV
 from rollout.notify.secrets import Secret
 from tests.controlplane.fixture import ControlPlane
@@ -181,3 +182,36 @@ def test_meshroll_controller_serves_the_route_only_with_a_signing_secret(
     finally:
         with_slack_flags.stop()
         plain.stop()
+
+
+def test_a_replica_taking_over_a_run_keeps_replying_in_its_slack_thread(
+    kube: Api, namespace: str, start_controller: ControllerFactory, slack: SlackStub, tmp_path: Path
+) -> None:
+    """Each replica has its own --state-dir (an emptyDir in the chart): the thread is kept on the Experiment."""
+    kube.create_istio(namespace)
+    options: dict[str, Any] = {"namespaces": (namespace,), "lease_namespace": namespace, "slack_actions": True}
+    first = start_controller(lambda: SyntheticSource(kube), identity="first", state_dir=tmp_path / "first", **options)
+    kube.create_experiment(with_slack(experiment(namespace, "t", interval="60s")))
+    wait_for(lambda: phase(kube, namespace, "t", "Progressing"), "the first step", timeout=30)
+    root = wait_for(lambda: [m for m in slack.messages() if m.thread_ts is None] or None, "the thread's first message")
+    wait_for(lambda: THREAD_ANNOTATION in annotations_of(kube, namespace, "t"), "the thread kept on the Experiment")
+    first.stop()  # releases the Lease, as a replaced pod does
+
+    second = start_controller(
+        lambda: SyntheticSource(kube), identity="second", state_dir=tmp_path / "second", **options
+    )
+    wait_for(lambda: Key(namespace, "t") in second.runs, "the run taken over by the second replica")
+    updates = next(m for m in slack.messages() if m.ts == root[0].ts).updates
+    kube.patch_experiment(namespace, "t", {"metadata": {"annotations": {COMMAND_ANNOTATION: "abort"}}})
+    wait_for(lambda: phase(kube, namespace, "t", "Aborted"), "the abort", timeout=30)
+
+    said = wait_for(
+        lambda: [m for m in slack.messages() if m.thread_ts and "abort" in json.dumps(m.blocks).lower()] or None,
+        "the abort told in the thread",
+        timeout=20,
+    )
+    assert [m.ts for m in slack.messages() if m.thread_ts is None] == [root[0].ts], "no second thread"
+    assert said[0].thread_ts == root[0].ts
+    kept = wait_for(lambda: next(m for m in slack.messages() if m.ts == root[0].ts).updates > updates or None,
+                    "the first message kept current by the second replica", timeout=20)  # fmt: skip
+    assert kept and not buttons(slack), "its buttons gone once the run ended"
