@@ -184,7 +184,8 @@ def controller(
             / "gitops-state.json", webhook_listen, webhook_secret_env, write_backs,
         )  # fmt: skip
         try:
-            gitops = gitops_link(running.experiments_api, settings)
+            copy_at = (config.lease_namespace, f"{lease_name}-gitops") if config.lease_namespace else None
+            gitops = gitops_link(running.experiments_api, settings, leading=running.may_act, state_copy=copy_at)
         except RolloutError as exc:
             fail(str(exc))
     try:

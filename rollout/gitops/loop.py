@@ -21,10 +21,14 @@ class Poller:
         interval: float,
         *,
         after_poll: Callable[[PollResult | None], object] | None = None,
+        gate: Callable[[], bool] | None = None,
     ) -> None:
+        """``gate``: asked before each poll; False skips it, and its ``after_poll`` (a controller's
+        standby replica polls nothing)."""
         self.sync = sync
         self.interval = interval
         self.after_poll = after_poll
+        self.gate = gate
         self.wake = threading.Event()
         self.stopped = threading.Event()
         self.polls = 0
@@ -66,7 +70,8 @@ class Poller:
         """Poll until ``stop``."""
         while not self.stopped.is_set():
             self.wake.clear()
-            result = self.poll_once()
-            if self.after_poll is not None:
-                self.after_poll(result)
+            if self.gate is None or self.gate():
+                result = self.poll_once()
+                if self.after_poll is not None:
+                    self.after_poll(result)
             self.wake.wait(self.interval)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,9 +15,11 @@ from kubernetes import client as k8s
 from rollout.gitops import ClusterApplier, GitOpsSync, GitRepo, Poller, Reporter, StateFile
 from rollout.gitops.errors import BranchMissing
 from rollout.gitops.serving import ServerThread
+from rollout.gitops.sync import PollResult
 from rollout.gitops.watch import ClusterOutcomes
 from rollout.gitops.webhook import standalone_app
 from rollout.gitops.writeback import attach
+from rollout.kube.gitops_state import ClusterStateCopy, LeaderOnly
 from rollout.notify.secrets import Secret
 
 log = logging.getLogger("meshroll.controller")
@@ -57,9 +60,16 @@ class GitOpsLink:
             thread.join(10)
 
 
-def gitops_link(api: k8s.ApiClient, settings: GitOpsSettings) -> GitOpsLink:
+def gitops_link(
+    api: k8s.ApiClient,
+    settings: GitOpsSettings,
+    *,
+    leading: Callable[[], bool] = lambda: True,
+    state_copy: tuple[str, str] | None = None,
+) -> GitOpsLink:
     """Build (not start) the poller and webhook server. ``api`` should be the controller's fenced client,
-    so that only the leader applies; a standby's apply is refused and retried on its next poll."""
+    so that only the leader writes. Only while ``leading`` does it poll; ``state_copy`` (namespace, name):
+    the ConfigMap the leader copies its state into, and a new leader starts from (``gitops_state.py``)."""
     work = settings.state.parent / f"{settings.state.stem}.d"
     git = GitRepo(settings.repo, work)
     # An empty repository is no error: the poller says once that it waits for the first push.
@@ -67,10 +77,18 @@ def gitops_link(api: k8s.ApiClient, settings: GitOpsSettings) -> GitOpsLink:
         git.check_branch(settings.branch)
     applier = ClusterApplier(k8s.CustomObjectsApi(api))
     sync = GitOpsSync(git, settings.branch, settings.path, StateFile(settings.state), applier, Reporter([]))
-    after_poll = None
+    write_back = None
     if settings.write_back:  # the outcomes of the runs it applied, read with GETs, written back to git
-        after_poll = attach(settings.write_back, sync, ClusterOutcomes(applier)).after_poll
-    poller = Poller(sync, settings.interval, after_poll=after_poll)
+        write_back = attach(settings.write_back, sync, ClusterOutcomes(applier)).after_poll
+    copy = ClusterStateCopy(api, *state_copy, settings.state) if state_copy is not None else None
+    gate = LeaderOnly(leading, copy)
+
+    def after_poll(result: PollResult | None) -> None:
+        if write_back is not None:
+            write_back(result)
+        gate.after_poll()  # the write-back's outbox is in the state too
+
+    poller = Poller(sync, settings.interval, after_poll=after_poll, gate=gate)
     server = None
     if settings.webhook is not None and settings.secret is not None:
         server = ServerThread(standalone_app(settings.secret, poller.on_push), *settings.webhook)

@@ -127,6 +127,15 @@ def test_the_cluster_role_grants_exactly_what_the_code_uses() -> None:
     ]
 
 
+def test_gitops_may_keep_its_state_in_one_configmap_beside_the_lease() -> None:
+    with_gitops = render("mr", "meshroll-system", {"gitops": {"repo": "https://git.example.com/shop.git"}})
+    assert rules(with_gitops, "Role")[2:] == [
+        ("", "configmaps", (), ("create",)),
+        ("", "configmaps", ("meshroll-controller-gitops",), ("get", "update")),
+    ]
+    assert ("experiments", ("create", "update")) in [(r, v[-2:]) for _, r, _, v in rules(with_gitops)]
+
+
 def test_secrets_are_granted_by_name_only_and_meshes_can_be_left_out() -> None:
     documents = render(
         "mr", "ns", {"secretNames": ["slack-bot-token"], "meshes": {"istio": True, "gatewayApi": False, "smi": False}}
