@@ -1,6 +1,7 @@
 """GitOps inside the controller: a push to the repository, announced by a signed GitHub webhook,
 puts the committed Experiment into the cluster at once (the poll interval is an hour), carrying the
-commit's SHA; a webhook with a wrong signature is refused and changes nothing."""
+commit's SHA; a webhook with a wrong signature is refused and changes nothing. The controller leads
+through a Lease, and copies its GitOps state beside it (``test_gitops_leader.py`` hands it over)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from kubernetes import client as k8s
 
 from tests.controlplane.fixture import ControlPlane
 from tests.integration.gitops.gitrepo import Origin, experiment_yaml
@@ -52,7 +54,7 @@ def test_a_signed_push_webhook_makes_the_controller_apply_the_commit_now(
         controlplane.kubeconfig,
         tmp_path / "controller.log",
         [
-            f"--namespace={namespace}", "--no-leader-election", f"--state-dir={tmp_path / 'state'}",
+            f"--namespace={namespace}", f"--lease-namespace={namespace}", f"--state-dir={tmp_path / 'state'}",
             f"--gitops-repo={origin.url}", "--gitops-interval=1h",
             f"--webhook-listen=127.0.0.1:{hook_port}", "--webhook-secret-env=MESHROLL_TEST_WEBHOOK_SECRET",
         ],
@@ -80,5 +82,17 @@ def test_a_signed_push_webhook_makes_the_controller_apply_the_commit_now(
 
         wait_for(applied, "the pushed Experiment in the cluster", timeout=60)
         assert post_push(hook_port, body, good, "d-1") == 202, "a replayed delivery is accepted and ignored"
+        core = k8s.CoreV1Api(controlplane.api_client())
+        copied = wait_for(  # the leader's state, for the next leader to start from
+            lambda: (
+                sha
+                in (core.read_namespaced_config_map("meshroll-controller-gitops", namespace).data or {}).get(
+                    "state.json", ""
+                )
+            ),
+            "the GitOps state copied beside the Lease",
+            timeout=30,
+        )
+        assert copied
     finally:
         controller.kill()
