@@ -22,7 +22,7 @@ from typing import cast
 from analysis.contained import as_float, detail, run_contained, safe_repr
 from analysis.observations import ArmSample, MetricPair
 from analysis.plugins import SOURCES, EngineError, ambiguity, installed, load_object, problem_of
-from analysis.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan
+from analysis.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan, arms_of
 
 SOURCE_NAMES: tuple[str, ...] = ("prometheus",)
 """The built-in source: the Prometheus the controller (or ``--prometheus``) names; without one, ``meshroll
@@ -104,6 +104,12 @@ class ContainedSource:
         self.name = name
         self.seconds = seconds
         self._running: threading.Thread | None = None  # a call that outlived its time
+
+    def no_data(self, span: StepSpan) -> str:
+        return (
+            f"the metric source {self.name!r} has no data for {arms_of(span)} during the step; check what it reads "
+            "and its settings"
+        )
 
     def collect(self, span: StepSpan, metrics: Sequence[MetricQuery]) -> dict[str, MetricPair]:
         if self._running is not None and self._running.is_alive():

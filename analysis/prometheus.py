@@ -35,7 +35,7 @@ from urllib3.util.retry import Retry
 
 from analysis import promql
 from analysis.observations import ArmSample, MetricKind, MetricPair
-from analysis.sources import MetricQuery, MetricsUnavailableError, StepSpan
+from analysis.sources import MetricQuery, MetricsUnavailableError, StepSpan, arms_of
 from analysis.templates import BUILTIN_TEMPLATES
 
 ROLES: dict[MetricKind, tuple[str, ...]] = {
@@ -191,6 +191,12 @@ class PrometheusSource:
             if pair is not None:
                 result[metric.name] = pair
         return result
+
+    def no_data(self, span: StepSpan) -> str:
+        return (
+            f"Prometheus at {self.config.display_url} has no data for {arms_of(span)} during the step; "
+            "check that it scrapes them, their labels and the metric templates"
+        )
 
     def check(self) -> None:
         """Raise MetricsUnavailableError unless Prometheus answers a trivial query."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from analysis.observations import MetricKind, MetricPair
 
@@ -46,3 +46,22 @@ class MetricSource(Protocol):
         Raises MetricsUnavailableError when the source cannot be read at all.
         """
         ...
+
+
+@runtime_checkable
+class ExplainsNoData(Protocol):
+    """A source that can say what an empty answer means for it (and so where to look)."""
+
+    def no_data(self, span: StepSpan) -> str: ...
+
+
+def arms_of(span: StepSpan) -> str:
+    """``checkout (v1, v2) in demo``: the names a step's queries were filled with."""
+    return f"{span.service} ({span.stable_version}, {span.canary_version}) in {span.namespace}"
+
+
+def no_data_reason(source: MetricSource, span: StepSpan) -> str:
+    """Why a step got no data at all, in the words of its source."""
+    if isinstance(source, ExplainsNoData):
+        return source.no_data(span)
+    return f"the metric source has no data for {arms_of(span)} during the step; check that it receives their metrics"

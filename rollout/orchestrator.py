@@ -20,7 +20,7 @@ from rollout.machine import Notify, SetFaults, SetRoute, advance
 from rollout.mesh.plan import TrafficPlan
 from rollout.mesh.provider import TrafficProvider
 from rollout.plan import Kind, recorded_traffic, run_plan
-from rollout.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan
+from rollout.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan, no_data_reason
 from rollout.spec.models import Experiment
 from rollout.status import Phase, Status, source_from
 from rollout.store import StatusStore
@@ -141,7 +141,7 @@ class Orchestrator:
         except MetricsUnavailableError as exc:
             return self.handle(MetricsUnavailable(reason=str(exc)), at=now)
         if not pairs:
-            return self.handle(NoData(reason="no requests reached either version during the step"), at=now)
+            return self.handle(NoData(reason=no_data_reason(self.source, span)), at=now)
         weight = float(self.status.traffic.canary_weight)
         if self.plan.observed_split:  # A/B cohort, mirror, sticky users: the share is not the weight
             weight = observed_share(pairs)

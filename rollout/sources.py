@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from analysis.observations import ArmSample, MetricKind, MetricPair
-from analysis.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan
+from analysis.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan, no_data_reason
 
-__all__ = ["CountersSource", "MetricQuery", "MetricSource", "MetricsUnavailableError", "StepSpan"]
+__all__ = ["CountersSource", "MetricQuery", "MetricSource", "MetricsUnavailableError", "StepSpan", "no_data_reason"]
 
 
 class Counters(Protocol):
@@ -56,6 +56,9 @@ class CountersSource:
         times = [t for t, _ in self._reads]
         index = max(bisect.bisect_right(times, start) - 1, 0)
         return self._reads[index][1]
+
+    def no_data(self, span: StepSpan) -> str:
+        return "no requests reached either version during the step"
 
     def collect(self, span: StepSpan, metrics: Sequence[MetricQuery]) -> dict[str, MetricPair]:
         before = self._baseline(span.start)

@@ -11,7 +11,7 @@ import pytest
 
 from analysis.observations import MetricKind
 from analysis.prometheus import PrometheusConfig, PrometheusSource
-from analysis.sources import MetricQuery, MetricsUnavailableError
+from analysis.sources import MetricQuery, MetricsUnavailableError, no_data_reason
 from rollout.localmesh import LocalMeshThread
 from tests.integration.prometheus.helpers import ERRORS, LATENCY, extrapolation_bound, span
 from tests.prometheus.fixture import PrometheusFactory, PrometheusServer
@@ -149,7 +149,12 @@ def test_a_stopped_prometheus_makes_metrics_unavailable_naming_the_url(prometheu
     server = prometheus_factory()
     source = PrometheusSource(PrometheusConfig(server.url, retries=1, backoff=0.05))
     end = time.time()
-    assert source.collect(span(end - 10.0, end), [ERRORS]) == {}  # up, but nothing scraped: no data
+    empty = span(end - 10.0, end)
+    assert source.collect(empty, [ERRORS]) == {}  # up, but nothing scraped: no data, which says where to look
+    assert no_data_reason(source, empty) == (
+        f"Prometheus at {server.url} has no data for {empty.service} ({empty.stable_version}, {empty.canary_version}) "
+        f"in {empty.namespace} during the step; check that it scrapes them, their labels and the metric templates"
+    )
     server.stop()
     with pytest.raises(MetricsUnavailableError) as caught:
         source.collect(span(end - 10.0, end), [ERRORS])

@@ -79,3 +79,19 @@ def test_a_run_blind_until_its_deadline_says_the_deadline_not_the_budget_ended_i
     assert status.phase is Phase.ROLLED_BACK  # onNoData: rollback
     assert "maxDuration (180s) is reached with this step unjudged" in status.reason
     assert "failure budget of 10 is spent" not in status.reason
+
+
+class Empty:
+    """A source that answers, with nothing in it (Prometheus not scraping the versions, a misnamed label)."""
+
+    def collect(self, span: StepSpan, metrics: Sequence[MetricQuery]) -> dict[str, MetricPair]:
+        return {}
+
+    def no_data(self, span: StepSpan) -> str:
+        return "the store has no series for " + span.service
+
+
+def test_a_step_with_no_data_says_what_its_source_says_and_not_that_no_requests_came() -> None:
+    orchestrator, _ = drive(load_experiment_text(CANARY), lambda _: Empty(), engine_for("sequential"), 1)
+    assert "no data (the store has no series for checkout)" in orchestrator.status.reason
+    assert "no requests reached" not in orchestrator.status.reason
