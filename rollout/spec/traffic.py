@@ -278,11 +278,13 @@ class CanaryStrategySpec(SpecModel):
 
     @property
     def schedule(self) -> list[int]:
-        """The canary weights, one per step, in order."""
+        """The canary weights, one per step, in order: with stepWeight, up to maxWeight, which is always the last
+        step (stepWeight 30, maxWeight 50: 30, 50)."""
         if self.steps is not None:
             return list(self.steps)
         assert self.step_weight is not None and self.max_weight is not None
-        return list(range(self.step_weight, self.max_weight + 1, self.step_weight))
+        weights = list(range(self.step_weight, self.max_weight + 1, self.step_weight))
+        return weights if weights[-1] == self.max_weight else [*weights, self.max_weight]
 
 
 class ABTestSpec(SpecModel):

@@ -102,6 +102,16 @@ def test_durations_read_as_people_write_them() -> None:
         parse_duration("soon")
 
 
+@pytest.mark.parametrize(
+    ("step", "top", "schedule"), [(30, 50, [30, 50]), (20, 50, [20, 40, 50]), (10, 30, [10, 20, 30]), (25, 25, [25])]
+)
+def test_step_weights_climb_to_max_weight_which_is_always_the_last(step: int, top: int, schedule: list[int]) -> None:
+    from rollout.spec.traffic import CanaryStrategySpec
+
+    strategy = CanaryStrategySpec.model_validate({"stepWeight": step, "maxWeight": top, "stepInterval": "1m"})
+    assert strategy.schedule == schedule
+
+
 VALID = (REPO / "experiments" / "demo-healthy.yaml").read_text()
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-1000, 1000), st.floats(allow_nan=True), st.text(max_size=8))
 values = st.recursive(
