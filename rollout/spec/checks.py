@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rollout.spec.analysis import TemplateSpec
+from rollout.spec.analysis import AnalysisSpec, TemplateSpec
+from rollout.spec.chaos import HaltRuleSpec
 from rollout.spec.models import Experiment
 from rollout.spec.traffic import CanaryStrategySpec
 
@@ -135,6 +136,8 @@ def cross_check(experiment: Experiment, *, engines_here: bool = True) -> list[Pr
                         f"unknown metric {rule.metric!r}; allowed: {allowed}",
                     )
                 )
+            elif spec.analysis is not None:
+                problems.extend(_halt_bound(spec.analysis, rule, (*root, "chaos", "haltWhen", i)))
         schedule = (
             spec.strategy.canary.schedule if spec.strategy is not None and spec.strategy.canary is not None else None
         )
@@ -190,6 +193,32 @@ def _after(experiment: Experiment) -> list[Problem]:
             problems.append((("spec", "after", i), f"{named[0]}/{named[1]} is named twice; name it once"))
         seen.add(named)
     return problems
+
+
+def _halt_bound(analysis: AnalysisSpec, rule: HaltRuleSpec, at: tuple[str | int, ...]) -> list[Problem]:
+    """An error rate is a proportion: a bound outside 0..1 can never be crossed (``above: 5`` meant 5%)."""
+    metric = next(m for m in analysis.metrics if m.name == rule.metric)
+    custom = {t.name: t for t in analysis.templates}
+    if metric.template not in custom and not _known_builtin(metric.template):
+        return []  # an unknown template is reported on its own
+    if _kind(metric.template, custom) != "errors":
+        return []
+    side, bound = ("above", rule.above) if rule.above is not None else ("below", rule.below)
+    if bound is None or 0.0 <= bound <= 1.0:
+        return []
+    return [
+        (
+            (*at, side),
+            f"{bound:g} is outside 0..1: {rule.metric} is an error rate, a proportion (0.05 is 5%), so this rule "
+            "could never halt the faults",
+        )
+    ]
+
+
+def _known_builtin(template: str) -> bool:
+    from analysis.templates import BUILTIN_TEMPLATES
+
+    return template in BUILTIN_TEMPLATES
 
 
 def _kind(template: str, custom: dict[str, TemplateSpec]) -> str:
