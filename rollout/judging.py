@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from analysis.observations import Direction, EngineConfig, MetricKind, MetricPair, MetricSpec
 from analysis.templates import BUILTIN_TEMPLATES
 from analysis.verdicts import Decision, MetricVerdict, Outcome
+from chaos.faults import Arm
 from rollout.events import Judged, MetricNumbers
+from rollout.plan import RunPlan
 from rollout.spec.analysis import AnalysisSpec
 from rollout.spec.models import Experiment
 
@@ -87,6 +89,36 @@ def judged(decision: Decision) -> Judged:
         metrics=tuple(numbers(m) for m in decision.metrics),
         blocked=decision.blocked and decision.outcome is Outcome.HOLD,
     )
+
+
+def judged_weight(plan: RunPlan, weight: float, faults_on: Collection[str], pairs: Mapping[str, MetricPair]) -> float:
+    """The canary's share of the requests its window's metrics count, as the engine's traffic-split check
+    expects it: the observed share where the split is not a weight (A/B cohort, mirror, sticky users),
+    else its weight, less what injected aborts stop before the backends count them."""
+    if plan.observed_split:
+        return observed_share(pairs)
+    counted = counted_share(plan, weight, faults_on)
+    return observed_share(pairs) if counted is None else counted
+
+
+def counted_share(plan: RunPlan, weight: float, faults_on: Collection[str]) -> float | None:
+    """The canary's share, in percent, of the requests that reach a backend at ``weight`` with the faults
+    ``faults_on``. An injected abort answers in the caller's proxy: the versions' own (destination)
+    metrics never count it, so 30% aborts on the canary at weight 25 leave it 18.9% of what is counted.
+    None: not known (an abort limited to a cohort, whose share of the requests no one knows)."""
+    kept = {Arm.STABLE: 1.0, Arm.CANARY: 1.0}
+    for planned in plan.faults:
+        fault = planned.fault
+        if fault.id not in faults_on or fault.abort is None:
+            continue
+        if fault.cohort:
+            return None
+        for arm in kept:
+            if fault.arm.covers(arm.value):
+                kept[arm] *= 1.0 - fault.abort.percent / 100.0
+    canary = weight / 100.0 * kept[Arm.CANARY]
+    total = canary + (1.0 - weight / 100.0) * kept[Arm.STABLE]
+    return 100.0 * canary / total if total > 0 else None
 
 
 def observed_share(pairs: Mapping[str, MetricPair]) -> float:

@@ -15,7 +15,7 @@ from analysis.observations import StepWindow
 from analysis.verdicts import Judge
 from rollout.chaos_watch import SteadyState
 from rollout.events import Applied, Event, Halt, Judged, MetricsUnavailable, NoData, Start, Tick
-from rollout.judging import engine_config, judged, metric_kind, observed_share
+from rollout.judging import engine_config, judged, judged_weight, metric_kind
 from rollout.machine import Notify, SetFaults, SetRoute, advance
 from rollout.mesh.plan import TrafficPlan
 from rollout.mesh.provider import TrafficProvider
@@ -142,9 +142,8 @@ class Orchestrator:
             return self.handle(MetricsUnavailable(reason=str(exc)), at=now)
         if not pairs:
             return self.handle(NoData(reason=no_data_reason(self.source, span)), at=now)
-        weight = float(self.status.traffic.canary_weight)
-        if self.plan.observed_split:  # A/B cohort, mirror, sticky users: the share is not the weight
-            weight = observed_share(pairs)
+        traffic = self.status.traffic
+        weight = judged_weight(self.plan, float(traffic.canary_weight), traffic.faults, pairs)
         self.windows.append(StepWindow(len(self.windows), start, now, weight, pairs))
         final = now - (self.status.started_at or now) >= self.plan.max_duration
         decision = self.judge.judge(self.windows, self.config, final=final)

@@ -26,6 +26,7 @@ class Span:
     end: float
     canary_weight: float
     judged: bool
+    faults: tuple[str, ...] = ()  # the faults on (their ids), as the weight: in force when it was recorded
 
 
 def observation_spans(history: Sequence[HistoryEntry]) -> list[Span]:
@@ -57,8 +58,9 @@ def observation_windows(history: Sequence[HistoryEntry]) -> tuple[list[Span], fl
             start = last_observed if last_observed is not None else (step_started or entry.time)
             start = max(start, split_applied) if split_applied is not None and split_applied < entry.time else start
             weight = float(previous.traffic.canary_weight) if previous is not None else 0.0
+            faults = previous.traffic.faults if previous is not None else ()
             judged = isinstance(event, Judged) and event.engine != "none"
-            spans.append(Span(start, entry.time, weight, judged))
+            spans.append(Span(start, entry.time, weight, judged, faults))
             last_observed = entry.time
         if event.type == "applied" and entry.traffic.split != in_force:
             split_applied, in_force = entry.time, entry.traffic.split

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from analysis.observations import StepWindow
 from analysis.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan
-from rollout.judging import observed_share
-from rollout.plan import Kind
+from rollout.judging import judged_weight
+from rollout.plan import RunPlan
 from rollout.status import Status
 from rollout.windows import last_observation, observation_spans
 
@@ -46,17 +46,14 @@ def recollect(
     source: MetricSource,
     queries: Sequence[MetricQuery],
     *,
-    kind: Kind,
+    plan: RunPlan,
     stable: str,
     canary: str,
     service: str,
     namespace: str,
-    observed_split: bool = False,
 ) -> Evidence:
-    """The windows of ``status``'s run, queried again; or no windows and the reason why.
-
-    ``observed_split`` (``RunPlan.observed_split``: a sticky canary) gives the engine the observed share,
-    as for A/B and mirror runs."""
+    """The windows of ``status``'s run, queried again (each with the share the run judged it at, by
+    ``judged_weight``); or no windows and the reason why."""
     spans = observation_spans(status.history)
     judged = [s for s in spans if s.judged]
     if not judged or not queries:
@@ -72,7 +69,6 @@ def recollect(
             return Evidence(
                 (), f"the metric source has no data any more for the window {span.start:.0f}-{span.end:.0f}"
             )
-        observed = observed_split or kind in (Kind.AB_TEST, Kind.MIRROR)
-        weight = observed_share(pairs) if observed else span.canary_weight
+        weight = judged_weight(plan, span.canary_weight, span.faults, pairs)
         windows.append(StepWindow(len(windows), span.start, span.end, weight, pairs))
     return Evidence(tuple(windows))

@@ -291,12 +291,11 @@ class ExperimentRun:
             orchestrator.status,
             orchestrator.source,
             orchestrator.queries,
-            kind=orchestrator.plan.kind,
+            plan=orchestrator.plan,
             stable=target.stable.version,
             canary=target.canary.version,
             service=target.service,
             namespace=orchestrator.experiment.metadata.namespace,
-            observed_split=orchestrator.plan.observed_split,
         )
         orchestrator.restore(evidence.windows)
         if evidence.restarted is not None:

@@ -135,3 +135,25 @@ def test_faults_during_canary_steps_are_on_only_at_those_weights(tmp_path: Path)
         faults_on = bool(entry["traffic"]["faults"])
         assert faults_on == (entry["toPhase"] == "Progressing" and entry["traffic"]["canaryWeight"] in (10, 25))
     assert result.returncode in (0, 2, 3)
+
+
+def test_a_healthy_canary_under_injected_aborts_is_judged_and_promoted(tmp_path: Path) -> None:
+    """Aborts answer in the caller's proxy: the canary's backends neither fail nor count those requests, so
+    the canary gets less of what is counted than its weight, and the split check must expect exactly that
+    (it used to find the split off at every faulted step, hold, and abort the run unjudged)."""
+    head = HEAD.replace("loadRate: 300}", "loadRate: 400}").replace(
+        "  analysis:\n    metrics: [{name: error-rate, template: istio-error-rate}]",
+        "  strategy: {canary: {steps: [10, 25, 50], stepInterval: 5s}}\n"
+        "  analysis:\n    maxDuration: 90s\n    minRequests: 300\n"
+        "    metrics: [{name: error-rate, template: istio-error-rate, margin: 0.5, absoluteMargin: 0.01}]",
+    )
+    result, journal, status = run(tmp_path, """
+  chaos:
+    faults:
+      - {abort: {httpStatus: 503, percent: 40}, arm: canary, during: {steps: [10, 25]}}
+""", head)  # fmt: skip
+    faulted = [e for e in status["history"] if e["event"]["type"] == "judged" and e["traffic"]["faults"]]
+    assert faulted, "judged while the fault was on"
+    assert not any("could not be judged" in e["event"]["reason"] for e in status["history"] if "reason" in e["event"])
+    assert journal["faults"][0]["intervals"][0]["requests"] > 100
+    assert (result.returncode, status["phase"]) == (0, "Succeeded"), result.stdout + result.stderr

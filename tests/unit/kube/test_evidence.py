@@ -9,7 +9,7 @@ from analysis.sources import MetricQuery, MetricsUnavailableError, StepSpan
 from rollout.events import Applied, Event, Judged, MetricNumbers, MetricsUnavailable, Start
 from rollout.kube.evidence import next_observation_due, recollect
 from rollout.machine import advance
-from rollout.plan import Kind, run_plan
+from rollout.plan import run_plan
 from rollout.spec.loader import load_experiment_text
 from rollout.status import Status
 from rollout.windows import last_observation, next_window_start, observation_spans
@@ -95,7 +95,7 @@ def test_the_next_window_starts_when_the_new_weight_was_applied_if_that_came_aft
 def test_recollect_queries_every_judged_window_again_and_the_next_window_starts_after_the_last() -> None:
     source = Recording()
     evidence = recollect(
-        HISTORY, source, QUERIES, kind=Kind.CANARY, stable="v1", canary="v2", service="checkout", namespace="shop"
+        HISTORY, source, QUERIES, plan=PLAN, stable="v1", canary="v2", service="checkout", namespace="shop"
     )
     assert evidence.restarted is None
     assert [(w.index, w.start, w.end, w.canary_weight) for w in evidence.windows] == [
@@ -112,7 +112,7 @@ def test_recollect_queries_every_judged_window_again_and_the_next_window_starts_
 def test_the_evidence_restarts_when_a_window_cannot_be_read_again() -> None:
     for source in (Recording(fail_at=2), Recording(empty_at=3)):
         evidence = recollect(
-            HISTORY, source, QUERIES, kind=Kind.CANARY, stable="v1", canary="v2", service="checkout", namespace="shop"
+            HISTORY, source, QUERIES, plan=PLAN, stable="v1", canary="v2", service="checkout", namespace="shop"
         )
         assert evidence.windows == ()  # the next window still starts at 220.0: no judged request counts twice
         assert evidence.restarted is not None
@@ -120,9 +120,7 @@ def test_the_evidence_restarts_when_a_window_cannot_be_read_again() -> None:
 
 def test_a_run_with_no_judgement_yet_has_no_windows() -> None:
     started = run([(100.0, Start()), (100.1, Applied())])
-    evidence = recollect(
-        started, Recording(), QUERIES, kind=Kind.CANARY, stable="v1", canary="v2", service="c", namespace="n"
-    )
+    evidence = recollect(started, Recording(), QUERIES, plan=PLAN, stable="v1", canary="v2", service="c", namespace="n")
     assert evidence.windows == () and evidence.restarted is None
     assert next_window_start(started.history) == 100.1
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from analysis.observations import ArmSample, MetricPair
 from analysis.sources import MetricQuery, StepSpan
 from rollout.kube.evidence import Evidence, recollect
-from rollout.plan import Kind
-from tests.unit.kube.test_evidence import HISTORY, QUERIES
+from rollout.mesh.plan import StickySession
+from tests.unit.kube.test_evidence import HISTORY, PLAN, QUERIES
 
 
 class ReturningUsers:
@@ -18,17 +19,10 @@ class ReturningUsers:
         return {"errors": MetricPair(ArmSample(600, 1), ArmSample(400, 1))}
 
 
-def evidence(observed_split: bool) -> Evidence:
+def evidence(sticky: bool) -> Evidence:
+    plan = replace(PLAN, affinity=StickySession(cookie_name="canary", value="run-1", max_age=3600)) if sticky else PLAN
     return recollect(
-        HISTORY,
-        ReturningUsers(),
-        QUERIES,
-        kind=Kind.CANARY,
-        stable="v1",
-        canary="v2",
-        service="checkout",
-        namespace="shop",
-        observed_split=observed_split,
+        HISTORY, ReturningUsers(), QUERIES, plan=plan, stable="v1", canary="v2", service="checkout", namespace="shop"
     )
 
 
