@@ -70,6 +70,8 @@ def _axis_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
 
 
 def _fmt(value: float) -> str:
+    if math.isinf(value):  # an unbounded interval end
+        return "∞" if value > 0 else "-∞"
     if value != 0 and (abs(value) >= 1e4 or abs(value) < 1e-2):
         return f"{value:.1e}"
     return f"{value:.3g}"
@@ -122,6 +124,14 @@ def _decisions(points: Sequence[MetricPoint], markers: Sequence[Marker]) -> list
     return [i for i, p in enumerate(points) if p.time in times]
 
 
+def _bar(p: MetricPoint, top: float) -> tuple[float, float] | None:
+    """The ends of ``p``'s interval as drawn: one unbounded above runs up to ``top``, the plot's top edge;
+    a missing or NaN end, or one unbounded below, is not drawn."""
+    if p.low is None or p.high is None or not math.isfinite(p.low) or math.isnan(p.high) or p.high == -math.inf:
+        return None
+    return p.low, min(p.high, top)
+
+
 def _metric_svg(name: str, points: list[MetricPoint], x_max: float, markers: Sequence[Marker]) -> str:
     values = [v for p in points for v in (p.estimate, p.low, p.high) if v is not None and math.isfinite(v)]
     if not values:
@@ -145,9 +155,10 @@ def _metric_svg(name: str, points: list[MetricPoint], x_max: float, markers: Seq
     for p in shown:
         x = fx * p.time + bx
         colour = _COLOURS.get(p.outcome, _COLOURS["other"])
-        if p.low is not None and p.high is not None and math.isfinite(p.low) and math.isfinite(p.high):
+        bar = _bar(p, hi)
+        if bar is not None:
             body.append(
-                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{fy * p.low + by:.1f}" y2="{fy * p.high + by:.1f}" '
+                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{fy * bar[0] + by:.1f}" y2="{fy * bar[1] + by:.1f}" '
                 f'stroke="{colour}" stroke-width="3" opacity="0.5"/>'
             )
         if p.estimate is not None and math.isfinite(p.estimate):

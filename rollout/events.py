@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -19,7 +20,7 @@ class MetricNumbers(EventModel):
     outcome: str
     reason: str
     estimate: float | None = None
-    interval: tuple[float, float] | None = None
+    interval: tuple[float, float] | None = None  # an unbounded end is -inf or inf: null in JSON
     e_value: float | None = None
     p_value: float | None = None
     threshold: float | None = None
@@ -28,6 +29,15 @@ class MetricNumbers(EventModel):
     stable_value: float | None = None
     canary_value: float | None = None
     critical: bool = False
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _unbounded_ends(cls, value: object) -> object:
+        """JSON holds no infinity, so a stored status has null for an unbounded end: read it back as one."""
+        if isinstance(value, list | tuple) and len(value) == 2:
+            low, high = value
+            return (-math.inf if low is None else low, math.inf if high is None else high)
+        return value
 
 
 class Start(EventModel):

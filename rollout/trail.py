@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rollout.events import Applied, Judged, MetricNumbers
 from rollout.status import HistoryEntry
 
@@ -9,6 +11,8 @@ from rollout.status import HistoryEntry
 def _num(value: float | None, pct: bool = False) -> str:
     if value is None:
         return "-"
+    if math.isinf(value):  # an unbounded interval end (or an infinite e-value)
+        return "∞" if value > 0 else "-∞"
     if pct:
         return f"{100 * value:.2f}%"
     if value != 0 and (abs(value) >= 1e4 or abs(value) < 1e-3):

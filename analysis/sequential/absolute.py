@@ -23,6 +23,7 @@ from scipy.special import betaln
 
 from analysis.sequential.counts import CountJob
 from analysis.sequential.evidence import LOG_PSI_CEIL, confidence_bounds, count_series
+from analysis.sequential.explain import number
 
 _PRIOR = 0.5  # Beta(1/2, 1/2) mixing distribution (Jeffreys)
 
@@ -73,7 +74,7 @@ class AbsoluteCheck:
         verdict = "within" if self.non_inferior else "not yet within"
         return (
             f"the canary adds at most {100 * self.added_bound:.2f} points of {self.what} "
-            f"(ratio ≤ {self.ratio_upper:.3g}, stable rate ≤ {100 * self.stable_rate_upper:.2f}%), "
+            f"(ratio ≤ {number(self.ratio_upper)}, stable rate ≤ {100 * self.stable_rate_upper:.2f}%), "
             f"{verdict} the {100 * self.margin:.2f}-point absolute margin"
         )
 
@@ -88,7 +89,7 @@ def _row_check(job: CountJob, row: int, margin: float, alpha_promote: float, wha
     )
     log_level = np.array([math.log(4.0 / alpha_promote)])
     upper_log = float(confidence_bounds(series, np.array([0]), np.array([-1.0]), log_level)[0])
-    ratio_upper = math.exp(min(upper_log, LOG_PSI_CEIL))
+    ratio_upper = math.exp(upper_log)  # inf when the confidence sequence is unbounded above
     usable = keep & (exposure_b > 0) & (exposure_c > 0)
     bad_b = float(np.where(usable, job.bad_stable[row], 0.0).sum())
     total_b = float(np.where(usable, exposure_b, 0.0).sum())

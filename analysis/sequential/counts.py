@@ -28,8 +28,6 @@ import numpy as np
 
 from analysis.observations import Direction, MetricSpec
 from analysis.sequential.evidence import (
-    LOG_PSI_CEIL,
-    LOG_PSI_FLOOR,
     CountSeries,
     confidence_bounds,
     count_series,
@@ -62,8 +60,8 @@ class CountJob:
 class RowResult:
     label: str
     promote: bool  # part of the promotion test
-    estimate: float | None  # pooled MLE of ψ
-    interval: tuple[float, float]  # confidence sequence on ψ (clamped to [1e-3, 1e3])
+    estimate: float | None  # pooled MLE of ψ: 0 with no bad events in the canary, inf with none in the stable
+    interval: tuple[float, float]  # confidence sequence on ψ: a lower end of 0, an upper end of inf when unbounded
     e_value: float  # current regression evidence of this row (before the split over rows)
     peak_e_value: float  # its running maximum over looks
     threshold: float  # what this row's evidence must reach: rows x 1/alpha_m (x 2 when two-sided)
@@ -211,10 +209,7 @@ def judge_counts(jobs: Sequence[CountJob], alpha_promote: float) -> list[CountRe
                     label=label,
                     promote=job.promote[k] if job.promote else True,
                     estimate=None if math.isnan(mle[i]) else float(np.exp(mle[i])),
-                    interval=(
-                        float(np.exp(np.clip(lower[i], LOG_PSI_FLOOR, LOG_PSI_CEIL))),
-                        float(np.exp(np.clip(upper[i], LOG_PSI_FLOOR, LOG_PSI_CEIL))),
-                    ),
+                    interval=(float(np.exp(lower[i])), float(np.exp(upper[i]))),
                     e_value=float(current[i]),
                     peak_e_value=float(peak[i]),
                     threshold=float(rollback_threshold[i]),

@@ -41,7 +41,7 @@ from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
 
-LOG_PSI_FLOOR = float(np.log(1e-3))  # confidence bounds and estimates are clamped to [1e-3, 1e3]
+LOG_PSI_FLOOR = float(np.log(1e-3))  # where the confidence bounds are searched: log ψ in [1e-3, 1e3]
 LOG_PSI_CEIL = float(np.log(1e3))
 _BISECTIONS = 8
 _MLE_BISECTIONS = 45
@@ -214,13 +214,21 @@ def log_evidence_now(series: CountSeries, log_null: FloatArray, side: FloatArray
 
 
 def log_mle(series: CountSeries) -> FloatArray:
-    """Pooled maximum-likelihood log ψ per row (clamped to the floor and ceiling); NaN without events.
+    """Pooled maximum-likelihood log ψ per row; NaN without events.
 
-    The score Σ_t B_t·π_t(ψ) - Σ_t b_c,t is increasing in ψ, so bisection finds its root.
+    Only the stable arm with bad events: ψ̂ = 0 (log -inf); only the canary: ψ̂ = ∞ (log +inf).
+    Otherwise the score Σ_t B_t·π_t(ψ) - Σ_t b_c,t is increasing in ψ and has its root in
+    [b_c / Σ_t B_t·r_c/r_b, Σ_t B_t·r_b/r_c / b_b] (π_t ≤ ψ·r_c/r_b and 1 - π_t ≤ r_b/(ψ·r_c)), so
+    bisection in log ψ finds it whatever its size.
     """
     target = series.bad_canary.sum(axis=1)
-    lo = np.full(series.rows, LOG_PSI_FLOOR)
-    hi = np.full(series.rows, LOG_PSI_CEIL)
+    total = series.total_bad.sum(axis=1)
+    stable = total - target
+    both = (target > 0) & (stable > 0)
+    odds = series.exposure_canary / series.exposure_stable
+    with np.errstate(divide="ignore", invalid="ignore"):  # rows without events in both arms are left out
+        lo = np.where(both, np.log(target) - np.log((series.total_bad * odds).sum(axis=1)), 0.0)
+        hi = np.where(both, np.log((series.total_bad / odds).sum(axis=1)) - np.log(stable), 0.0)
     for _ in range(_MLE_BISECTIONS):
         mid = 0.5 * (lo + hi)
         psi_rc = np.exp(mid)[:, None] * series.exposure_canary
@@ -228,18 +236,24 @@ def log_mle(series: CountSeries) -> FloatArray:
         below = expected < target
         lo = np.where(below, mid, lo)
         hi = np.where(below, hi, mid)
-    return np.where(series.total_bad.sum(axis=1) > 0, 0.5 * (lo + hi), np.nan)
+    return np.select([total <= 0, target <= 0, stable <= 0], [np.nan, -np.inf, np.inf], 0.5 * (lo + hi))
 
 
 def confidence_bounds(
     series: CountSeries, rows: NDArray[np.intp], side: FloatArray, log_threshold: FloatArray
 ) -> FloatArray:
-    """One end of the confidence sequence per request, in log ψ (clamped to the floor and ceiling).
+    """One end of the confidence sequence per request, in log ψ.
 
     A request (row, side, threshold) asks for the lower end (side +1: the largest ψ₀ that the
     "ψ > ψ₀" e-process still rejects at ``threshold``) or the upper end (side -1: the smallest ψ₀
     rejected by the "ψ < ψ₀" e-process). Each e-process is monotone in ψ₀, so bisection applies; a
     last linear interpolation of log E refines the bracket.
+
+    The search runs over [LOG_PSI_FLOOR, LOG_PSI_CEIL]. A lower end below it is -inf (ψ ≥ 0) and an
+    upper end above it +inf (unbounded): with no bad events in the canary, or none in the stable, those
+    are the true ends, and otherwise they only widen the interval, which keeps it valid. An end on the
+    far side (a lower end above the ceiling, an upper end below the floor) stays at the edge, which is
+    then a valid bound too.
     """
     sub = take(series, rows)
     n = len(rows)
@@ -264,10 +278,10 @@ def confidence_bounds(
     safe = np.where(np.abs(span) > 1e-12, span, 1.0)
     interpolated = np.clip(lo + (hi - lo) * f_lo / safe, lo, hi)
     interpolated = np.where(np.abs(span) > 1e-12, interpolated, 0.5 * (lo + hi))
-    # Without a crossing the bound sits at a clamp: lower end unbounded below / above, and so on.
+    # Without a crossing the end lies beyond the range searched: unbounded outward, the edge inward.
     if_no_crossing = np.where(
         side > 0,
-        np.where(rejected_hi, LOG_PSI_CEIL, LOG_PSI_FLOOR),
-        np.where(rejected_lo, LOG_PSI_FLOOR, LOG_PSI_CEIL),
+        np.where(rejected_hi, LOG_PSI_CEIL, -np.inf),
+        np.where(rejected_lo, LOG_PSI_FLOOR, np.inf),
     )
     return np.where(crossing, interpolated, if_no_crossing)

@@ -6,11 +6,8 @@ import math
 
 from analysis.observations import Direction, MetricKind, MetricSpec
 from analysis.sequential.counts import CountResult, RowResult
-from analysis.sequential.evidence import LOG_PSI_CEIL, LOG_PSI_FLOOR
 from analysis.sequential.gauges import GaugeEvidence
 from analysis.verdicts import MetricVerdict, Outcome
-
-_FLOOR, _CEIL = math.exp(LOG_PSI_FLOOR), math.exp(LOG_PSI_CEIL)
 
 
 def number(x: float) -> str:
@@ -27,14 +24,6 @@ def number(x: float) -> str:
     return f"{x:.3g}"
 
 
-def ratio(x: float) -> str:
-    if x <= _FLOOR * (1 + 1e-9):
-        return "0"
-    if x >= _CEIL * (1 - 1e-9):
-        return "∞"
-    return number(x)
-
-
 def percent(p: float | None) -> str:
     if p is None:
         return "n/a"
@@ -48,7 +37,8 @@ def with_unit(text: str, unit: str) -> str:
 
 
 def interval(lo: float, hi: float) -> str:
-    return f"[{ratio(lo)}, {ratio(hi)}]"
+    """A confidence interval as the engine reports it: an end of 0 or ∞ is written as 0 or ∞."""
+    return f"[{number(lo)}, {number(hi)}]"
 
 
 def _margin_text(spec: MetricSpec) -> str:
@@ -85,7 +75,7 @@ def count_verdict(
     worst = f", worst of {edges} edges" if edges > 1 else ""
     together = f" (mean over the {edges} edges)" if edges > 1 else ""
     head = f"{_what(spec, row)} {percent(row.rate_canary)} vs {percent(row.rate_stable)}"
-    est = ratio(row.estimate if row.estimate is not None else math.nan)
+    est = number(row.estimate if row.estimate is not None else math.nan)
     cs = interval(*row.interval)
     if row.exposure_canary <= 0 or row.exposure_stable <= 0:
         body = "no step has requests in both arms yet: not yet known"

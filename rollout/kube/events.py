@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -98,12 +99,17 @@ def _note(entry: HistoryEntry, run: int) -> str:
     return clip_note("; ".join(p for p in parts if p))
 
 
+def _bound(x: float) -> str:
+    """An interval's end: an unbounded one as ∞."""
+    return ("∞" if x > 0 else "-∞") if math.isinf(x) else f"{x:.4g}"
+
+
 def _numbers(m: MetricNumbers) -> str:
     bits = [f"{m.metric} {m.outcome}"]
     if m.estimate is not None:
         bits.append(f"est={m.estimate:.4g}")
     if m.interval is not None:
-        bits.append(f"ci=[{m.interval[0]:.4g}, {m.interval[1]:.4g}]")
+        bits.append(f"ci=[{_bound(m.interval[0])}, {_bound(m.interval[1])}]")
     if m.e_value is not None:
         bits.append(f"e={m.e_value:.3g}")
     if m.p_value is not None:

@@ -73,7 +73,14 @@ def test_nan_and_infinite_numbers_are_left_out_of_the_plot_and_written_in_the_ta
     ]
     page = _page(points)
     assert not re.search(r'="-?(nan|inf)', page)  # no coordinate is NaN or infinite
-    assert "<td>[1, inf]</td>" in page and "<td>nan / 1000</td>" in page
+    assert "<td>[1, ∞]</td>" in page and "<td>nan / 1000</td>" in page
+
+
+def test_an_interval_unbounded_above_is_drawn_to_the_top_of_the_plot_and_written_as_infinity() -> None:
+    page = _page([_point(estimate=0.0, low=0.0, high=math.inf)])
+    bars = re.findall(r'<line x1="[^"]*" x2="[^"]*" y1="([^"]*)" y2="([^"]*)" stroke="[^"]*" stroke-width="3"', page)
+    assert len(bars) == 1 and float(bars[0][1]) == 14.0  # from 0 up to the plot's top edge
+    assert "<td>0</td><td>[0, ∞]</td>" in page and "estimate 0 [0, ∞]" in page
 
 
 def test_no_steps_one_step_and_thousands_of_steps_render() -> None:
