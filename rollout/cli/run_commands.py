@@ -148,7 +148,9 @@ def run(
 ) -> None:
     """Run an experiment on the embedded mesh.
 
-    Exit 0 promoted (or completed), 2 rolled back or halted, 3 inconclusive, 1 error.
+    Exit 0 promoted (or completed), 2 rolled back or halted, 3 inconclusive (or paused for an operator,
+    whom a local run does not have), 1 error or interrupted (Ctrl-C aborts to 100% stable with no faults;
+    130 before the run began).
     """
     from rollout.cli.prometheus_commands import checked_prometheus, refuse_prometheus_beside_a_plugin
 
