@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import sys
 
 import typer
@@ -38,6 +39,7 @@ controller_commands.register_bench(analysis_commands.bench_app)
 import_commands.register(app)
 
 
+PIPE_COLUMNS = 120  # the width of help and tables written to a pipe or a file
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
 
 
@@ -49,6 +51,8 @@ def _usage_hint(exc: Exception) -> str:
 
 def main() -> None:
     """Console entry point. A usage mistake exits 1: 2 means "rolled back" here, not click's usage error."""
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        os.environ["COLUMNS"] = str(PIPE_COLUMNS)  # rich's 80 in a pipe cuts option names short in --help
     try:
         code = app(standalone_mode=False)
     except (typer.Abort, KeyboardInterrupt):

@@ -132,7 +132,8 @@ def plan(
         console.print(_other_engine_note(file, engine, experiment), markup=False, soft_wrap=True)
     title = f"{experiment.key}: {traffic.request_rate:g} req/s, a {regression:g}x regression"
     table = Table(title=title + (" (if judged by the sequential engine)" if other else ""))
-    for column in ("metric", "bad events", "stable rate", "detect in", "requests to detect", "promote in"):
+    table.add_column("metric", overflow="fold")  # a name is never cut short: it may be all that tells two apart
+    for column in ("bad events", "stable rate", "detect in", "requests to detect", "promote in"):
         table.add_column(column)
     for item in plans:
         p = item.plan

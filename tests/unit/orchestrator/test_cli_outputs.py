@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import resource
 import shutil
 import subprocess
@@ -301,3 +302,21 @@ def test_a_device_as_an_output_of_run_is_refused_not_replaced(device: str, monke
     monkeypatch.setattr(run_commands, "execute", execute)
     output = one_line_error(["run", str(LOCAL), "--status-out", device, "--no-report"])
     assert f"--status-out {device}: is not an ordinary file; meshroll replaces" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "whole"),
+    [
+        (["controller", "--help"], "--slack-signing-secret-file"),
+        (["gitops", "--help"], "--webhook-secret-env"),
+        (["bench", "analysis", "--help"], "--error-absolute-margin"),
+    ],
+)
+def test_help_written_to_a_pipe_keeps_every_option_name_whole(args: list[str], whole: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    shown = subprocess.run(
+        [sys.executable, "-c", "from rollout.entry import main; main()", *args],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert whole in shown.stdout and "…" not in shown.stdout
