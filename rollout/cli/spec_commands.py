@@ -36,6 +36,7 @@ def validate(
     for ignored in plugin_problems():  # ignored plugins are said, never silently shadowed
         err_console.print(f"warning: {ignored}", markup=False, soft_wrap=True)
     bad = 0
+    defined: dict[str, Path] = {}  # experiment key -> the first file that defines it
     for file in experiment_files(files):
         try:
             experiments = load_experiments(file)
@@ -44,6 +45,18 @@ def validate(
             for problem in exc.problems:
                 err_console.print(str(problem), markup=False, soft_wrap=True)
             continue
+        twice = [(e.key, defined[e.key]) for e in experiments if e.key in defined]
+        for key, first in twice:  # as the GitOps trigger would refuse the second file
+            err_console.print(
+                f"{file}:1:1 metadata.name: experiment {key} is also defined in {first}; give one of them another "
+                "name or namespace",
+                markup=False,
+                soft_wrap=True,
+            )
+        if twice:
+            bad += 1
+            continue
+        defined.update((e.key, file) for e in experiments)
         names = ", ".join(e.key for e in experiments)
         console.print(f"{file}: ok ({names})", markup=False)
     if bad:

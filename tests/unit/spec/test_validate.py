@@ -74,6 +74,18 @@ def test_a_long_path_is_printed_on_one_line_in_a_pipe(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[0].startswith(f"{deep}: ok (")  # not wrapped at 80 columns
 
 
+def test_a_folder_with_one_experiment_in_two_files_fails_as_gitops_would(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(EXAMPLES[0].read_text())
+    (tmp_path / "b.yaml").write_text(EXAMPLES[0].read_text())  # copied to start a second canary, not renamed
+    result = CliRunner().invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'a.yaml'}: ok" in result.stdout
+    (key,) = [e.key for e in load_experiments_text(EXAMPLES[0].read_text(), "x")]
+    assert f"{tmp_path / 'b.yaml'}:1:1 metadata.name: experiment {key} is also defined in {tmp_path / 'a.yaml'}" in (
+        result.output
+    )
+
+
 def test_validate_of_a_missing_file_is_one_line() -> None:
     result = CliRunner().invoke(app, ["validate", "no/such.yaml"])
     assert result.exit_code == 1
