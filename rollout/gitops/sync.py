@@ -195,7 +195,11 @@ class GitOpsSync:
             record = self._process(path, tip_files[path], tip, state, unsettled, result)
             complete = self._settle(path, record, state) and complete
         for path in found.removed:
-            log.info("%s was removed at %s; what was started from it keeps running", path, tip[:8])
+            gone = state.files.get(path)
+            if gone is not None and gone.outcome in ("started", "updated") and gone.experiments:
+                log.info("%s was removed at %s; what was started from it keeps running", path, tip[:8])
+            else:
+                log.info("%s was removed at %s; nothing had been started from it", path, tip[:8])
             state.files.pop(path, None)
             self.state.record(self.source, path, None)
             result.removed.append(path)

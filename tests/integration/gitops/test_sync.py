@@ -405,6 +405,28 @@ def test_a_moved_file_keeps_its_experiment_and_a_removed_one_is_forgotten(origin
     ]
 
 
+def test_a_removed_file_says_whether_anything_had_been_started_from_it(
+    origin: Origin, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    origin.write("experiments/a.yaml", experiment_yaml("checkout"))
+    origin.write("experiments/broken.yaml", "spec: [not an experiment\n")
+    origin.commit("a, and a broken file")
+    origin.push()
+    make_sync(origin, tmp_path, RecordingStarter()).poll()
+    origin.remove("experiments/a.yaml")
+    origin.remove("experiments/broken.yaml")
+    origin.commit("remove both")
+    origin.push()
+    caplog.set_level("INFO", "meshroll.gitops")
+    assert sorted(make_sync(origin, tmp_path, RecordingStarter()).poll().removed) == [
+        "experiments/a.yaml",
+        "experiments/broken.yaml",
+    ]
+    said = [r.getMessage() for r in caplog.records if "was removed" in r.getMessage()]
+    assert any(m.startswith("experiments/a.yaml") and "what was started from it keeps running" in m for m in said)
+    assert any(m.startswith("experiments/broken.yaml") and "nothing had been started from it" in m for m in said)
+
+
 def test_a_cluster_experiment_is_refused_by_local_runs_once_with_the_next_step(
     origin: Origin, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
