@@ -16,6 +16,19 @@ Path = tuple[str | int, ...]
 _ABSENT = object()
 
 
+PATTERN_RULES = {  # the patterns of the spec's fields, said in words
+    r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$": (
+        "is not a name meshroll takes: lower-case letters, digits, '-' and '_', starting and ending with a letter "
+        "or digit (like error-rate)"
+    ),
+    r"^https?://": "is not an http:// or https:// URL",
+    r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$": (
+        "is not a version label: letters, digits, '-', '_' and '.', starting and ending with a letter or digit "
+        "(like v2 or 1.4.0)"
+    ),
+}
+
+
 def _child(container: Any, part: str | int) -> Any:
     if isinstance(container, dict) and part in container:
         return container[part]
@@ -154,7 +167,10 @@ def friendly(error: ErrorDetails, root: type[BaseModel], data: Any, path: Path) 
     if kind == "less_than":
         return f"{given} must be below {ctx['lt']}"
     if kind == "string_pattern_mismatch":
-        return f"{given!r} does not match the pattern {ctx['pattern']}"
+        rule = PATTERN_RULES.get(str(ctx["pattern"]))
+        return f"{given!r} {rule}" if rule else f"{given!r} does not match the pattern {ctx['pattern']}"
+    if kind == "too_short" and ctx.get("min_length") == 1 and isinstance(given, list | tuple):
+        return "the list is empty; give at least one item"
     if kind in ("too_short", "too_long"):
         return error["msg"].replace("List", "the list").replace("Value", "the value")
     message = error["msg"]

@@ -83,7 +83,7 @@ def test_a_cohort_anywhere_but_under_canary_is_refused_and_told_where_it_belongs
 @pytest.mark.parametrize(
     ("cohort", "says"),
     [
-        ("{match: []}", "at least 1"),
+        ("{match: []}", "the list is empty; give at least one item"),
         ("{}", "match"),
         ("{match: [{}]}", "a match needs at least one of headers, cookies or queryParams"),
         ("{match: [{headers: {x-beta: {exact: '1', prefix: '1'}}}]}", "give exactly one of exact, prefix or regex"),
