@@ -35,6 +35,7 @@ class OracleReport:
     failed: int
     skipped: int
     failures: list[str] = field(default_factory=list)
+    skipped_kinds: dict[str, int] = field(default_factory=dict)  # kind -> cases of it skipped
 
 
 @dataclass(frozen=True)
@@ -107,16 +108,18 @@ def run_oracle_file(path: Path) -> OracleReport:
     """Check every deterministic (and seeded random) case of the file."""
     passed = skipped = 0
     failures: list[str] = []
+    kinds: dict[str, int] = {}
     for case in load_cases(path):
         if case.kind in SKIPPED_KINDS:
             skipped += 1
+            kinds[case.kind] = kinds.get(case.kind, 0) + 1
             continue
         failure = check_case(case)
         if failure is None:
             passed += 1
         else:
             failures.append(failure)
-    return OracleReport(passed, len(failures), skipped, failures)
+    return OracleReport(passed, len(failures), skipped, failures, kinds)
 
 
 def format_report(report: OracleReport) -> list[str]:
@@ -124,4 +127,7 @@ def format_report(report: OracleReport) -> list[str]:
     summary = f"{report.passed} passed, {report.failed} failed"
     if report.skipped:
         summary += f", {report.skipped} skipped"
+        if report.skipped_kinds:
+            why = "; ".join(f"{n} {kind}: {SKIPPED_KINDS[kind]}" for kind, n in sorted(report.skipped_kinds.items()))
+            summary += f" ({why})"
     return [*report.failures, summary]

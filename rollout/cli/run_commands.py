@@ -135,7 +135,15 @@ def check_outputs(experiment_file: Path, outputs: dict[str, Path | None]) -> Non
 def run(
     file: Annotated[Path, typer.Argument(help="The experiment YAML (provider local).")],
     status_out: Annotated[Path | None, typer.Option(help="Write the status (with its history) here as JSON.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for the embedded mesh's random draws.")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help=(
+                "Seed for the embedded mesh's random draws (errors, latencies, routing). The load is paced by the "
+                "clock, so two runs with one seed are alike, not identical."
+            )
+        ),
+    ] = None,
     report: Annotated[
         Path | None, typer.Option(help="Where to write the HTML report (default: meshroll-report-NAME.html).")
     ] = None,
@@ -222,7 +230,15 @@ def demo(
     scenario: Annotated[
         Scenario | None, typer.Option(help="One scenario; with none, healthy then erroring-canary.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed for the embedded mesh's random draws.")] = 1,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help=(
+                "Seed for the embedded mesh's random draws (errors, latencies, routing). The load is paced by the "
+                "clock, so two runs with one seed are alike, not identical."
+            )
+        ),
+    ] = 1,
     prometheus: Annotated[str | None, typer.Option(help=PROMETHEUS_HELP)] = None,
     metrics_port: Annotated[int | None, typer.Option(help=METRICS_PORT_HELP)] = None,
 ) -> None:
