@@ -15,7 +15,7 @@ from analysis.observations import StepWindow
 from analysis.verdicts import Judge
 from rollout.chaos_watch import SteadyState
 from rollout.events import Applied, Event, Halt, Judged, MetricsUnavailable, NoData, Start, Tick
-from rollout.judging import engine_config, judged, judged_weight, metric_kind
+from rollout.judging import engine_config, judged, judged_weight, metric_kind, observed_share
 from rollout.machine import Notify, SetFaults, SetRoute, advance
 from rollout.mesh.plan import TrafficPlan
 from rollout.mesh.provider import TrafficProvider
@@ -147,7 +147,10 @@ class Orchestrator:
         self.windows.append(StepWindow(len(self.windows), start, now, weight, pairs))
         final = now - (self.status.started_at or now) >= self.plan.max_duration
         decision = self.judge.judge(self.windows, self.config, final=final)
-        return self.handle(judged(decision), at=now)  # recorded where the window ends: the next starts there
+        event = judged(decision)
+        if self.plan.observed_split:
+            event = event.model_copy(update={"canary_share": round(observed_share(pairs), 2)})
+        return self.handle(event, at=now)  # recorded where the window ends: the next starts there
 
     def tick(self) -> Status:
         if self._halted_before_faults_change():

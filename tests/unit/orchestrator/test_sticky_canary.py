@@ -7,10 +7,12 @@ from collections.abc import Sequence
 
 from analysis.engines import engine_for
 from analysis.observations import ArmSample, MetricPair
+from rollout.events import Judged
 from rollout.orchestrator import Orchestrator
 from rollout.sources import MetricQuery, StepSpan
 from rollout.spec import load_experiment_text
 from rollout.status import Phase
+from rollout.trail import entry_lines
 from tests.unit.orchestrator.doubles import RecordingProvider, drive
 
 EXPERIMENT = """
@@ -58,6 +60,15 @@ def test_a_sticky_canary_is_judged_on_its_observed_share_and_promotes() -> None:
     assert cookies[2] is None  # promoted: the sticky route and the Set-Cookie go
     judged = [e.reason for e in orchestrator.status.history if e.event.type == "judged"]
     assert not any("traffic split is off" in reason for reason in judged)
+
+
+def test_each_judgement_of_a_sticky_canary_says_how_much_of_the_step_it_served() -> None:
+    orchestrator, _ = run(STICKY)
+    judged = [e for e in orchestrator.status.history if isinstance(e.event, Judged)]
+    assert [e.event.canary_share for e in judged] == [40.0] * len(judged)
+    assert "(the canary served 40.0% of the step's requests)" in entry_lines(judged[0], None)[0]
+    plain, _ = run("")  # the weight is the share: nothing more to say
+    assert all(e.event.canary_share is None for e in plain.status.history if isinstance(e.event, Judged))
 
 
 def test_the_same_share_without_affinity_is_a_split_mismatch_that_holds_the_weights() -> None:
