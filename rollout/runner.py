@@ -179,6 +179,7 @@ def run_local(
             if on_change is not None:
                 orchestrator.listeners.append(on_change)
             mesh.start_load()
+            _measure_steady_state(orchestrator, signals)
             interrupted, paused = _drive(orchestrator, clock, signals)
             if recorder is not None and not interrupted:
                 _verify_recovery(orchestrator, recorder, signals)
@@ -239,6 +240,15 @@ def _watch_chaos(
     )
     orchestrator.listeners.append(recorder.on_change)
     return recorder
+
+
+def _measure_steady_state(orchestrator: Orchestrator, signals: Signals) -> None:
+    """The embedded mesh has no traffic before its run: give the halt rules one ``chaos.interval`` of it
+    (all on stable, no fault) to read, so that the start refuses a steady state already broken, as a
+    cluster's run does on the traffic before it, instead of injecting faults and blaming them."""
+    plan = orchestrator.plan
+    if plan.watches_steady_state and plan.halt_rules:
+        signals.sleep(plan.chaos_interval)
 
 
 def _verify_recovery(orchestrator: Orchestrator, recorder: JournalRecorder, signals: Signals) -> None:

@@ -123,6 +123,24 @@ def test_an_already_broken_steady_state_refuses_to_start(tmp_path: Path) -> None
     assert all(not entry["traffic"]["faults"] for entry in status["history"]), "no fault was ever injected"
 
 
+def test_a_stable_already_failing_before_the_run_refuses_the_start_by_its_halt_rules(tmp_path: Path) -> None:
+    """The embedded mesh has no traffic before its run: the start measures one interval first."""
+    failing = HEAD.replace("loadRate: 300}", "loadRate: 300, stable: {errorRate: 0.2}}")
+    result, _, status = run(tmp_path, """
+  chaos:
+    duration: 10s
+    interval: 2s
+    faults:
+      - {delay: {fixed: 150ms, percent: 10}, arm: stable}
+    haltWhen: [{metric: error-rate, above: 0.05}]
+""", failing)  # fmt: skip
+    assert status["phase"] == "Aborted" and "refused to start" in status["reason"], status["reason"]
+    assert "error-rate on stable" in status["reason"]
+    assert all(not entry["traffic"]["faults"] for entry in status["history"]), "no fault was ever injected"
+    assert all(entry["traffic"]["canaryWeight"] == 0 for entry in status["history"]), "no traffic was shifted"
+    assert result.returncode == 2
+
+
 def test_faults_during_canary_steps_are_on_only_at_those_weights(tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parents[2]
     result = subprocess.run(
