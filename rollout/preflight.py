@@ -45,8 +45,10 @@ def exceedance_of(profile: BackendProfileSpec, edge_ms: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
-def assumed_traffic(experiment: Experiment, rps: float | None, error_rate: float | None) -> Traffic:
-    """The user's numbers, else what the embedded mesh's spec says (for provider local)."""
+def assumed_traffic(
+    experiment: Experiment, rps: float | None, error_rate: float | None, slow_share: float | None = None
+) -> Traffic:
+    """The user's numbers, else what the embedded mesh's spec says (for provider local), else assumptions."""
     mesh = experiment.spec.mesh
     local = mesh if isinstance(mesh, LocalMeshSpec) else None
     edges = sorted(
@@ -55,7 +57,9 @@ def assumed_traffic(experiment: Experiment, rps: float | None, error_rate: float
     return Traffic(
         request_rate=rps if rps is not None else (local.load_rate if local else 100.0),
         error_rate=error_rate if error_rate is not None else (local.stable.error_rate if local else 0.001),
-        exceedance={e: exceedance_of(local.stable, e) for e in edges}
+        exceedance={e: slow_share for e in edges}
+        if slow_share is not None
+        else {e: exceedance_of(local.stable, e) for e in edges}
         if local
         else {e: ASSUMED_EXCEEDANCE for e in edges},
     )

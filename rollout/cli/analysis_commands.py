@@ -12,6 +12,7 @@ import typer
 from rollout.cli.output import check_writable, console, fail
 
 if TYPE_CHECKING:
+    from rollout.preflight import Traffic
     from rollout.spec.models import Experiment
 
 oracle_app = typer.Typer(help="Check an engine against an external oracle's test cases.", no_args_is_help=True)
@@ -103,6 +104,13 @@ def plan(
         float | None, typer.Option(help="Stable's error rate, e.g. 0.001 (default: local stable errorRate).")
     ] = None,
     regression: Annotated[float, typer.Option(help="The smallest regression that matters, as a ratio.")] = 2.0,
+    slow_share: Annotated[
+        float | None,
+        typer.Option(
+            help="Stable's share of requests slower than each latency edge, e.g. 0.05 (default: from the local "
+            "backend's profile, else 0.05)."
+        ),
+    ] = None,
 ) -> None:
     """Estimate, before a run, how long the engine needs to detect a regression and to promote."""
     from rich.table import Table
@@ -113,12 +121,16 @@ def plan(
 
     if not (math.isfinite(regression) and regression > 1.0):
         fail(f"--regression {regression:g} must be a finite number above 1 (2 means the canary's bad events double)")
-    if (rps is not None and not 0 < rps <= MAX_RPS) or (error_rate is not None and not 0 < error_rate < 1):
-        fail(f"--rps must be above 0 and at most {MAX_RPS:g}, and --error-rate within (0, 1)")
+    if rps is not None and not 0 < rps <= MAX_RPS:
+        fail(f"--rps {rps:g} must be above 0 and at most {MAX_RPS:g} (requests per second to the service)")
+    if error_rate is not None and not 0 < error_rate < 1:
+        fail(f"--error-rate {error_rate:g} must be between 0 and 1, both excluded (a proportion: 0.002 is 0.2%)")
+    if slow_share is not None and not 0 < slow_share < 1:
+        fail(f"--slow-share {slow_share:g} must be between 0 and 1, both excluded (a proportion: 0.05 is 5%)")
     experiment = load_or_fail(file)
     if experiment.spec.strategy is None:
         fail(f"{file}: a chaos-only experiment has no canary to judge, so there is nothing to plan")
-    traffic = assumed_traffic(experiment, rps, error_rate)
+    traffic = assumed_traffic(experiment, rps, error_rate, slow_share)
     plans = preflight(experiment, traffic, regression)
     edges_unknown = [
         f"{name}: its bucket edges are chosen during the run; give latencyEdges (e.g. [100, 250]) to plan it"
@@ -146,11 +158,36 @@ def plan(
             duration_text(p.promote_seconds) if p.promote_seconds is not None else "never",
         )
     console.print(table)
-    for note in [*edges_unknown, *_share_notes(experiment)]:
+    assumed = _assumptions(experiment, traffic, rps, error_rate, slow_share)
+    for note in [*edges_unknown, *_share_notes(experiment), *assumed]:
         console.print(f"note: {note}", markup=False, soft_wrap=True)
     warnings = list(dict.fromkeys(w for item in plans for w in item.plan.warnings))  # one per metric may repeat
     for warning in warnings:
         console.print(f"{'with engine sequential' if other else 'warning'}: {warning}", markup=False, soft_wrap=True)
+
+
+def _assumptions(
+    experiment: Experiment, traffic: Traffic, rps: float | None, error_rate: float | None, slow_share: float | None
+) -> list[str]:
+    """What the plan assumed because neither the user nor an embedded mesh's profile said it."""
+    from rollout.spec.traffic import LocalMeshSpec
+
+    if isinstance(experiment.spec.mesh, LocalMeshSpec):
+        return []
+    assumed = [
+        what
+        for what, given in (
+            (f"{traffic.request_rate:g} req/s (--rps)", rps),
+            (f"a stable error rate of {100 * traffic.error_rate:g}% (--error-rate)", error_rate),
+            (
+                f"{100 * next(iter(traffic.exceedance.values()), 0.0):g}% of stable's requests slower than each "
+                "latency edge (--slow-share)",
+                slow_share if traffic.exceedance else 0.0,
+            ),
+        )
+        if given is None
+    ]
+    return [f"assumed {', '.join(assumed)}; give your service's numbers with those options"] if assumed else []
 
 
 def _share_notes(experiment: Experiment) -> list[str]:

@@ -45,9 +45,10 @@ def test_plan_refuses_bad_input_in_one_line() -> None:
 
 def test_plan_refuses_numbers_that_are_not_finite_or_past_any_service_in_one_line() -> None:
     for option, value, message in (
-        ("--rps", "nan", "--rps must be above 0 and at most 1e+09"),
-        ("--rps", "inf", "--rps must be above 0 and at most 1e+09"),
-        ("--rps", "1e308", "--rps must be above 0 and at most 1e+09"),
+        ("--rps", "nan", "--rps nan must be above 0 and at most 1e+09"),
+        ("--rps", "inf", "--rps inf must be above 0 and at most 1e+09"),
+        ("--rps", "1e308", "--rps 1e+308 must be above 0 and at most 1e+09"),
+        ("--error-rate", "2", "--error-rate 2 must be between 0 and 1"),
         ("--regression", "nan", "must be a finite number above 1"),
         ("--regression", "inf", "must be a finite number above 1"),
     ):
@@ -94,3 +95,17 @@ def test_plan_says_when_the_canary_gets_more_than_its_weights_share() -> None:
     assert any(share in line and "its cohort always reaches it" in line for line in notes["canary-cohort-local.yaml"])
     assert any(share in line and "sticky users" in line for line in notes["canary-sticky-local.yaml"])
     assert not any(share in line for line in notes["demo-healthy.yaml"])
+
+
+def test_plan_says_what_it_assumed_for_a_cluster_mesh_and_takes_the_slow_share() -> None:
+    istio = str(EXPERIMENTS / "canary-istio.yaml")
+    assumed = CliRunner().invoke(app, ["plan", istio])
+    assert assumed.exit_code == 0, assumed.output
+    assert "note: assumed 100 req/s (--rps), a stable error rate of 0.1% (--error-rate), 5% of stable's requests" in (
+        assumed.output
+    )
+    given = CliRunner().invoke(app, ["plan", istio, "--rps", "500", "--error-rate", "0.01", "--slow-share", "0.01"])
+    assert given.exit_code == 0 and "assumed" not in given.output
+    assert "│ 1%" in given.output and "│ 5%" not in given.output
+    local = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "demo-healthy.yaml")])
+    assert "assumed" not in local.output, "the embedded mesh's profile says it all"
