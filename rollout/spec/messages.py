@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import types
 import typing
@@ -143,7 +144,9 @@ def friendly(error: ErrorDetails, root: type[BaseModel], data: Any, path: Path) 
         return f"unknown {field} {ctx.get('tag')!r}; use one of: {_options(ctx.get('expected_tags', ''))}"
     if kind == "union_tag_not_found":
         field = str(ctx.get("discriminator", "kind")).strip("'")
-        return f"{field} is required (one of local, istio, gateway-api, smi)"
+        typo = difflib.get_close_matches(field, [str(k) for k in given], n=1) if isinstance(given, dict) else []
+        hint = f"; is {typo[0]!r} a misspelling of {field}?" if typo else ""
+        return f"{field} is required (one of local, istio, gateway-api, smi){hint}"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return f"{given!r} is not a whole number"
     if kind == "finite_number":
