@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from rollout.cli.output import console, err_console, fail
-from rollout.spec.loader import SpecError, load_experiments
+from rollout.spec.loader import MAX_FILE_BYTES, SpecError, SpecProblem, load_experiments, load_experiments_text
 from rollout.spec.models import Experiment
 
 
@@ -17,7 +18,7 @@ def experiment_files(paths: list[Path]) -> list[Path]:
     """The files named, with folders expanded to the YAML files inside them."""
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if path != STDIN and path.is_dir():
             found = sorted([*path.rglob("*.yaml"), *path.rglob("*.yml")])
             if not found:
                 fail(f"{path}: the folder holds no .yaml or .yml files")
@@ -27,8 +28,25 @@ def experiment_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+STDIN = Path("-")
+
+
+def _from_stdin() -> list[Experiment]:
+    """The experiments piped in (``helm template ... | meshroll validate -``), named ``-`` in problems."""
+    try:
+        text = sys.stdin.buffer.read(MAX_FILE_BYTES + 1).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); give UTF-8"
+        raise SpecError([SpecProblem("-", 1, 1, "(stdin)", message)]) from None
+    if len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        raise SpecError([SpecProblem("-", 1, 1, "(stdin)", "more than 1 MiB; is this an experiment?")])
+    return load_experiments_text(text, "-")
+
+
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="Experiment YAML files or folders of them.")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Experiment YAML files or folders of them; - reads standard input.")
+    ],
 ) -> None:
     """Check experiment files; print every problem as FILE:LINE:COL path: message."""
     from analysis.engines import plugin_problems
@@ -39,7 +57,7 @@ def validate(
     defined: dict[str, Path] = {}  # experiment key -> the first file that defines it
     for file in experiment_files(files):
         try:
-            experiments = load_experiments(file)
+            experiments = _from_stdin() if file == STDIN else load_experiments(file)
         except SpecError as exc:
             bad += 1
             for problem in exc.problems:

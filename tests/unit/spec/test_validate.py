@@ -86,6 +86,13 @@ def test_a_folder_with_one_experiment_in_two_files_fails_as_gitops_would(tmp_pat
     )
 
 
+def test_validate_reads_standard_input_for_a_dash() -> None:
+    piped = CliRunner().invoke(app, ["validate", "-"], input=EXAMPLES[0].read_text())
+    assert piped.exit_code == 0 and piped.stdout.startswith("-: ok (")
+    broken = CliRunner().invoke(app, ["validate", "-"], input=BROKEN[0].read_text())
+    assert broken.exit_code == 1 and broken.output.startswith(f"-:{expected_line(BROKEN[0])}")
+
+
 def test_validate_of_a_missing_file_is_one_line() -> None:
     result = CliRunner().invoke(app, ["validate", "no/such.yaml"])
     assert result.exit_code == 1
