@@ -88,7 +88,7 @@ class _LineFormatter(logging.Formatter):
 
 def _setup_logging() -> None:
     logger = logging.getLogger("meshroll")
-    if not logger.handlers:
+    if not any(isinstance(h.formatter, _LineFormatter) for h in logger.handlers):
         handler = logging.StreamHandler()
         handler.setFormatter(_LineFormatter())
         logger.addHandler(handler)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import sys
 from pathlib import Path
 from typing import NoReturn
 
@@ -41,3 +44,29 @@ def check_output_file(path: Path, option: str) -> None:
     if not replaced_whole(path):
         fail(f"{option} {path}: is not an ordinary file; meshroll replaces this file whole: give the path of one")
     check_writable(path.parent, option)
+
+
+class _WarningLine(logging.Formatter):
+    """``meshroll: warning: message``: one line, as every other line meshroll writes to stderr (a failing
+    notifier's traceback stays out of a run's output)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"meshroll: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def warnings_to_stderr() -> None:
+    """Show meshroll's warnings and errors (a notifier left out, one that failed) as meshroll's lines."""
+    logger = logging.getLogger("meshroll")
+    if any(isinstance(h.formatter, _WarningLine) for h in logger.handlers):
+        return
+    handler = _Stderr(logging.WARNING)
+    handler.setFormatter(_WarningLine())
+    logger.addHandler(handler)
+
+
+class _Stderr(logging.Handler):
+    """Writes to the ``sys.stderr`` of the moment (a stream kept from the start may since have been replaced)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(OSError, ValueError):  # stderr closed or gone: nothing to tell it to
+            sys.stderr.write(self.format(record) + "\n")

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 import rollout
-from rollout.cli.output import check_output_file, console, fail
+from rollout.cli.output import check_output_file, console, fail, warnings_to_stderr
 from rollout.cli.view import RunView
 from rollout.errors import RolloutError
 from rollout.events import Judged
@@ -162,6 +162,8 @@ def run(
     """
     from rollout.cli.prometheus_commands import checked_prometheus, refuse_prometheus_beside_a_plugin
 
+    warnings_to_stderr()
+
     if no_report and report is not None:
         fail("--report and --no-report contradict each other; give one of them")
     experiment = load_or_fail(file)
@@ -244,6 +246,8 @@ def demo(
 ) -> None:
     """Run the whole loop with no setup: embedded mesh, load, analysis, decisions."""
     from rollout.cli.prometheus_commands import checked_prometheus
+
+    warnings_to_stderr()
 
     config = checked_prometheus(prometheus, metrics_port)
     scenarios = [scenario] if scenario is not None else [Scenario.HEALTHY, Scenario.ERRORING_CANARY]

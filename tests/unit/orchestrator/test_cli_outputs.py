@@ -320,3 +320,21 @@ def test_help_written_to_a_pipe_keeps_every_option_name_whole(args: list[str], w
     )  # fmt: skip
     assert shown.returncode == 0, shown.stderr
     assert whole in shown.stdout and "…" not in shown.stdout
+
+
+def test_a_run_s_warnings_are_meshroll_s_one_line_warnings(tmp_path: Path) -> None:
+    experiment = tmp_path / "slack.yaml"
+    experiment.write_text(
+        "apiVersion: meshroll.io/v1alpha1\nkind: Experiment\nmetadata: {name: quiet, namespace: demo}\nspec:\n"
+        "  target: {service: checkout, stable: {version: v1}, canary: {version: v2}}\n"
+        "  mesh: {provider: local, loadRate: 100}\n  strategy: {canary: {steps: [10], stepInterval: 1s}}\n"
+        '  notify: {slack: {channel: "#deploys"}}\n'
+        "  analysis: {maxDuration: 2s, metrics: [{name: error-rate, template: istio-error-rate}]}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SLACK_BOT_TOKEN"}
+    done = subprocess.run(
+        [sys.executable, "-c", "from rollout.entry import main; main()", "run", str(experiment), "--no-report"],
+        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert "meshroll: warning: no Slack notifications for demo/quiet: set $SLACK_BOT_TOKEN\n" in done.stderr
+    assert "Traceback" not in done.stderr
