@@ -285,9 +285,7 @@ def bench_analysis(
         fail(str(exc))
     except OSError as exc:
         fail(f"--out {out}: cannot write the results ({exc.strerror or exc})")
-    console.print(format_markdown(result), markup=False, soft_wrap=True)
-    if out is not None:
-        console.print(f"written: {out / 'bench.md'}, {out / 'bench.json'}, {out / 'bench-pareto.png'}", markup=False)
+    console.print(format_markdown(result), markup=False, soft_wrap=True)  # its last line lists the files written
 
 
 @bench_app.command("status")
