@@ -126,6 +126,8 @@ def _target_and_mesh(draft: Draft, document: PeerDocument, library: Library) -> 
             f"{draft.name}: change spec.mesh to your router",
         )
         draft.mesh = {"provider": "istio", "virtualService": draft.name}
+    if not stable_service and draft.target["service"] == draft.name:
+        _service_selecting_the_pods(draft, document, library)
     if draft.mesh["provider"] in ("gateway-api", "smi"):
         stable["service"] = stable_service or f"{draft.name}-stable"
         canary["service"] = canary_service or f"{draft.name}-canary"
@@ -219,6 +221,28 @@ def _gateway_plugin(draft: Draft, document: PeerDocument, path: DocPath) -> None
             f"({document.namespace or 'default'}); apply the Experiment in {namespace} or move the route",
         )
     draft.choose(f"spec.mesh: the Gateway API plugin's HTTPRoute {route}")
+
+
+def _service_selecting_the_pods(draft: Draft, document: PeerDocument, library: Library) -> None:
+    """Without a stableService, the one Service of the input that selects the Rollout's pods is its service
+    (the Rollout's own name is a guess that names no Service)."""
+    labels = document.peek("spec", "template", "metadata", "labels", default={}) or {}
+    if not isinstance(labels, dict) or not labels:
+        return
+    matching = [
+        service
+        for service in library.of_kind("Service")
+        if service.namespace in (None, document.namespace)
+        and isinstance(selector := service.peek("spec", "selector", default=None), dict)
+        and selector
+        and all(labels.get(key) == value for key, value in selector.items())
+    ]
+    if len(matching) != 1:
+        return
+    (service,) = matching
+    service.used.add(("spec",))
+    draft.target["service"] = service.name
+    draft.choose(f"spec.target.service {service.name}: the Service in the input that selects the Rollout's pods")
 
 
 def _service_port(library: Library, name: str, namespace: str | None) -> int | None:

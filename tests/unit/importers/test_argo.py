@@ -82,3 +82,12 @@ def test_set_mirror_route_becomes_mirroring_and_its_match_is_listed(tmp_path: Pa
     assert imported.spec["strategy"] == {"mirror": {"percent": 50.0, "duration": "10m", "stepInterval": "10m"}}
     assert "steps[1].setMirrorRoute.match: not translated" in imported.stderr
     assert "steps[0].setCanaryScale: not translated: meshroll does not scale pods" in imported.stderr
+
+
+def test_without_a_stable_service_the_service_selecting_the_rollout_s_pods_is_its_target(
+    peer: Path, tmp_path: Path
+) -> None:
+    imported = run_import(tmp_path, peer / "argo-rollout-notifications-slack.yaml")
+    assert imported.spec["target"]["service"] == "rollouts-canary"  # not the Rollout's own name, rollout-canary
+    assert "Service rollouts-canary: no imported Canary or Rollout references it" not in imported.stderr
+    assert "the Service in the input that selects the Rollout's pods" in imported.text
