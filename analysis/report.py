@@ -48,6 +48,7 @@ class ReportData:
     metrics: dict[str, list[MetricPoint]] = field(default_factory=dict)
     markers: Sequence[Marker] = ()
     facts: Sequence[tuple[str, str]] = ()
+    faults: Sequence[tuple[float, float, str]] = ()  # (on, off, which): when each injected fault was on
 
 
 _COLOURS = {"advance": "#2e7d32", "rollback": "#c62828", "promote": "#1565c0", "hold": "#9e9e9e", "other": "#6a1b9a"}
@@ -115,7 +116,14 @@ def _weights_svg(data: ReportData, x_max: float) -> str:
     if previous is not None:
         points.append(f"{fx * x_max + bx:.1f},{fy * previous + by:.1f}")
     line = f'<polyline fill="none" stroke="#1565c0" stroke-width="2" points="{" ".join(points)}"/>'
-    return _frame("canary weight (%)", x_max, 0.0, 100.0, [line], data.markers)
+    bands = [
+        f'<rect x="{fx * on + bx:.1f}" y="{fy * 100.0 + by:.1f}" width="{max(fx * (off - on), 1.0):.1f}" '
+        f'height="{fy * 0.0 - fy * 100.0:.1f}" fill="#c62828" opacity="0.12"><title>{html.escape(which)} on '
+        f"{on:.0f}s-{off:.0f}s</title></rect>"
+        for on, off, which in data.faults
+    ]
+    title = "canary weight (%)" + ("; shaded: faults injected" if bands else "")
+    return _frame(title, x_max, 0.0, 100.0, [*bands, line], data.markers)
 
 
 def _decisions(points: Sequence[MetricPoint], markers: Sequence[Marker]) -> list[int]:

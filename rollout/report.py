@@ -56,13 +56,41 @@ def report_data(status: Status, title: str) -> ReportData:
                     evidence,
                 )
                 metrics.setdefault(m.metric, []).append(point)
+    faults = fault_spans(status, start)
     facts = [
         ("phase", status.phase.value),
-        ("final weights", f"{status.traffic.stable_weight}% stable / {status.traffic.canary_weight}% canary"),
+        (
+            "final weights" if status.phase.terminal else "weights now",
+            f"{status.traffic.stable_weight}% stable / {status.traffic.canary_weight}% canary",
+        ),
     ]
+    if faults:
+        facts.append(("faults injected", ", ".join(f"{which} {on:.0f}s-{off:.0f}s" for on, off, which in faults)))
     if status.source is not None and status.source.commit:
         facts.append(("commit", f"{status.source.commit[:12]} by {status.source.author}: {status.source.message}"))
-    return ReportData(title, status.phase.value, status.reason, weights, metrics, markers, facts)
+    return ReportData(title, status.phase.value, status.reason, weights, metrics, markers, facts, faults)
+
+
+def fault_spans(status: Status, start: float) -> list[tuple[float, float, str]]:
+    """When each fault was on (seconds from the start), by the faults the history says were on at each entry;
+    a fault still on ends at the last entry. Named as the spec names it (chaos.faults[0])."""
+    spans: list[tuple[float, float, str]] = []
+    opened: dict[str, float] = {}
+    for entry in status.history:
+        t = entry.time - start
+        for fault in [f for f in opened if f not in entry.traffic.faults]:
+            spans.append((opened.pop(fault), t, _fault_name(fault)))
+        for fault in entry.traffic.faults:
+            opened.setdefault(fault, t)
+    end = status.history[-1].time - start if status.history else 0.0
+    spans += [(on, end, _fault_name(fault)) for fault, on in opened.items()]
+    return sorted(spans)
+
+
+def _fault_name(fault_id: str) -> str:
+    """``demo/checkout#1`` (the experiment, the fault's index) as ``chaos.faults[1]``."""
+    _, _, index = fault_id.rpartition("#")
+    return f"chaos.faults[{index}]" if index.isdigit() else fault_id
 
 
 def write_report(status: Status, title: str, path: Path) -> Path:

@@ -1,0 +1,44 @@
+"""The report of a run with chaos shows when each fault was on, and a run still under way is not 'final'."""
+
+from __future__ import annotations
+
+from analysis.report import render_html
+from rollout.events import Applied, Judged, Start
+from rollout.machine import advance
+from rollout.plan import run_plan
+from rollout.report import fault_spans, report_data
+from rollout.spec.loader import load_experiment_text
+from rollout.status import Status
+from tests.unit.machine.conftest import CANARY  # faults[0]: a delay at 10 and 25 %; faults[1]: aborts throughout
+
+PLAN = run_plan(load_experiment_text(CANARY))
+T0 = 1_000_000.0
+
+
+def history(*events: tuple[float, object]) -> Status:
+    status = Status()
+    for at, event in events:
+        status = advance(PLAN, status, event, T0 + at).status  # type: ignore[arg-type]
+        if not status.traffic_applied:
+            status = advance(PLAN, status, Applied(), T0 + at).status
+    return status
+
+
+def advanced() -> Judged:
+    return Judged(outcome="advance", engine="test", reason="no regression after a full step")
+
+
+def test_each_fault_is_shown_with_the_span_it_was_on() -> None:
+    status = history((0, Start()), (60, advanced()), (120, advanced()), (180, advanced()))
+    spans = fault_spans(status, T0)
+    assert ("chaos.faults[0]", 60.0, 180.0) in [(which, on, off) for on, off, which in spans]
+    assert [(on, which) for on, _, which in spans if which == "chaos.faults[1]"] == [(0.0, "chaos.faults[1]")]
+    page = render_html(report_data(status, "shop"))
+    assert "<dt>faults injected</dt><dd>chaos.faults[1] 0s-180s, chaos.faults[0] 60s-180s</dd>" in page
+    assert "shaded: faults injected" in page
+    assert "<title>chaos.faults[0] on 60s-180s</title>" in page and "<title>chaos.faults[1] on 0s-180s</title>" in page
+
+
+def test_a_run_under_way_shows_its_weights_now_not_final_weights() -> None:
+    running = render_html(report_data(history((0, Start()), (60, advanced())), "shop"))
+    assert "<dt>weights now</dt>" in running and "final weights" not in running
