@@ -56,51 +56,55 @@ _ISTIO_SELECTOR = (
 )
 _LINKERD_SELECTOR = 'direction="inbound",namespace="{{namespace}}",deployment="{{service}}-{{version}}"'
 
+NEW_SERIES_HORIZON = "1h"  # a series with no sample this long before a step is taken as born in it
+
+
+def counted(series: str) -> str:
+    """PromQL for each series' count over ``{{window}}``, counting a series born inside the window from zero.
+
+    ``increase()`` reads a series from its first sample, so what that sample already holds is lost: a
+    canary's counters come into being with its first requests, and a 5xx series with its first error,
+    so a step lost them, always in the canary's favour (its series are the new ones), and with sparse
+    errors a whole error per series. A series with no sample in the ``NEW_SERIES_HORIZON`` before the
+    window is born in it: its count is its value now. The others are ``increase()`` as before.
+    """
+    born = f"({series} unless last_over_time({series}[{NEW_SERIES_HORIZON}] offset {{{{window}}}}))"
+    return f"(increase({series}[{{{{window}}}}]) unless {born}) or {born}"
+
+
+_ISTIO_REQUESTS = f"istio_requests_total{{{_ISTIO_SELECTOR}}}"
+_ISTIO_ERRORS = f'istio_requests_total{{{_ISTIO_SELECTOR},response_code=~"5.."}}'
+_ISTIO_BUCKETS = f"istio_request_duration_milliseconds_bucket{{{_ISTIO_SELECTOR}}}"
+_LINKERD_RESPONSES = f"response_total{{{_LINKERD_SELECTOR}}}"
+_LINKERD_FAILURES = f'response_total{{{_LINKERD_SELECTOR},classification="failure"}}'
+_LINKERD_BUCKETS = f"response_latency_ms_bucket{{{_LINKERD_SELECTOR}}}"
+
 BUILTIN_TEMPLATES: dict[str, Template] = {
     t.name: t
     for t in (
         Template(
             "istio-error-rate",
             MetricKind.ERRORS,
-            {
-                "requests": f"sum(increase(istio_requests_total{{{_ISTIO_SELECTOR}}}[{{{{window}}}}]))",
-                "errors": (
-                    f'sum(increase(istio_requests_total{{{_ISTIO_SELECTOR},response_code=~"5.."}}[{{{{window}}}}]))'
-                ),
-            },
+            {"requests": f"sum({counted(_ISTIO_REQUESTS)})", "errors": f"sum({counted(_ISTIO_ERRORS)})"},
             "5xx responses among requests (Istio's istio_requests_total; also the embedded mesh)",
         ),
         Template(
             "istio-latency-histogram",
             MetricKind.LATENCY,
-            {
-                "buckets": (
-                    f"sum by (le) (increase(istio_request_duration_milliseconds_bucket{{{_ISTIO_SELECTOR}}}"
-                    "[{{window}}]))"
-                ),
-            },
+            {"buckets": f"sum by (le) ({counted(_ISTIO_BUCKETS)})"},
             "request duration histogram in ms (Istio's istio_request_duration_milliseconds)",
             "ms",
         ),
         Template(
             "linkerd-error-rate",
             MetricKind.ERRORS,
-            {
-                "requests": f"sum(increase(response_total{{{_LINKERD_SELECTOR}}}[{{{{window}}}}]))",
-                "errors": (
-                    f'sum(increase(response_total{{{_LINKERD_SELECTOR},classification="failure"}}[{{{{window}}}}]))'
-                ),
-            },
+            {"requests": f"sum({counted(_LINKERD_RESPONSES)})", "errors": f"sum({counted(_LINKERD_FAILURES)})"},
             "failed responses among responses (Linkerd's response_total)",
         ),
         Template(
             "linkerd-latency-histogram",
             MetricKind.LATENCY,
-            {
-                "buckets": (
-                    f"sum by (le) (increase(response_latency_ms_bucket{{{_LINKERD_SELECTOR}}}[{{{{window}}}}]))"
-                ),
-            },
+            {"buckets": f"sum by (le) ({counted(_LINKERD_BUCKETS)})"},
             "response latency histogram in ms (Linkerd's response_latency_ms)",
             "ms",
         ),

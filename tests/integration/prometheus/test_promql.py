@@ -37,10 +37,12 @@ def test_window_is_the_step_as_a_promql_duration() -> None:
 
 def test_the_builtin_istio_error_query_renders_as_expected() -> None:
     query = promql.render(BUILTIN_TEMPLATES["istio-error-rate"].queries["errors"], VALUES)
-    assert query == (
-        'sum(increase(istio_requests_total{reporter="destination",destination_service_name="checkout",'
-        'destination_workload_namespace="shop",destination_version="v2",response_code=~"5.."}[37s]))'
+    series = (
+        'istio_requests_total{reporter="destination",destination_service_name="checkout",'
+        'destination_workload_namespace="shop",destination_version="v2",response_code=~"5.."}'
     )
+    born = f"({series} unless last_over_time({series}[1h] offset 37s))"
+    assert query == f"sum((increase({series}[37s]) unless {born}) or {born})"
 
 
 def test_a_hostile_value_stays_inside_its_string() -> None:

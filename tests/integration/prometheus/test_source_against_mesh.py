@@ -6,14 +6,23 @@ import itertools
 import math
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
 from analysis.observations import MetricKind
 from analysis.prometheus import PrometheusConfig, PrometheusSource
 from analysis.sources import MetricQuery, MetricsUnavailableError, no_data_reason
-from rollout.localmesh import LocalMeshThread
-from tests.integration.prometheus.helpers import ERRORS, LATENCY, extrapolation_bound, span
+from rollout.localmesh import BackendProfile, LocalMeshThread, VersionSpec
+from rollout.mesh.plan import TrafficPlan
+from tests.integration.prometheus.helpers import (
+    ERRORS,
+    LATENCY,
+    extrapolation_bound,
+    mesh_config,
+    metrics_address,
+    span,
+)
 from tests.prometheus.fixture import PrometheusFactory, PrometheusServer
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.timeout(120)]
@@ -167,3 +176,46 @@ def test_queries_per_step_for_the_demo_metrics(mesh: LocalMeshThread, source: Pr
     end = time.time()
     source.collect(span(end - 8.0, end), [ERRORS, LATENCY])
     assert source.queries_issued == 6  # errors: requests + errors per arm; latency: buckets per arm
+
+
+def test_series_born_inside_the_step_are_counted_from_their_first_request(prometheus: PrometheusServer) -> None:
+    """A canary's counters come into being with its first request (and a 5xx series with its first error):
+    increase() reads a series from its first sample on, so the count that sample already holds was lost,
+    always against stable, whose series are older. Here the canary gets its first request mid-step, and
+    its first few errors make its 5xx series."""
+    sparse = BackendProfile(median_ms=8.0, p99_ms=60.0, error_rate=0.01)  # a few errors: a 5xx series is born
+    config = replace(mesh_config(seed=23), service="newborn", canary=VersionSpec("v2", sparse))  # its own series
+    mesh = LocalMeshThread(config).start()
+    address = metrics_address(mesh)
+    try:
+        mesh.apply(TrafficPlan(100, 0))
+        prometheus.add_target(address)
+        mesh.start_load()
+        prometheus.wait_for_target(address, timeout=30)
+        time.sleep(2.0)
+        start = time.time()
+        before = mesh.snapshot()
+        assert before.get("v2") is None or before["v2"].requests == 0, "no canary series yet"
+        time.sleep(1.5)
+        mesh.apply(TrafficPlan(50, 50))
+        time.sleep(8.0)
+        mesh.stop_load()
+        after = mesh.snapshot()
+        time.sleep(1.6)
+        end = time.time()
+        time.sleep(0.5)  # the last scrape before ``end`` is in the TSDB
+        source = PrometheusSource(PrometheusConfig(prometheus.url, timeout=5.0))
+        pairs = source.collect(span(start, end, service="newborn"), [ERRORS, LATENCY])
+        source.close()
+    finally:
+        prometheus.remove_target(address)
+        mesh.stop()
+
+    bound = extrapolation_bound(end - start)
+    canary = pairs["error-rate"].canary
+    exact = after["v2"]
+    assert exact.requests > 300 and exact.errors >= 1
+    assert exact.requests - 1e-6 <= canary.requests <= exact.requests * bound + 1e-6
+    assert exact.errors - 1e-6 <= canary.errors <= exact.errors * bound + 1e-6
+    for le, count in pairs["latency"].canary.buckets:
+        assert dict(exact.buckets)[le] - 1e-6 <= count <= dict(exact.buckets)[le] * bound + 1e-6, le
