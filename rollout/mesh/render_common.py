@@ -198,6 +198,39 @@ def set_weights(
         canary["weight"] = plan.canary_weight
 
 
+def weight_of(entry: Obj | None) -> int:
+    """An entry's weight as written (0 when it has none, or no entry)."""
+    weight = entry.get("weight") if entry is not None else None
+    return weight if isinstance(weight, int) and not isinstance(weight, bool) else 0
+
+
+def others_weighted(entries: list[Any], stable: Obj, canary: Obj | None) -> bool:
+    """Whether an entry other than stable and canary holds weight (another version serving on this route)."""
+    return any(
+        isinstance(entry, dict) and entry is not stable and entry is not canary and weight_of(entry) > 0
+        for entry in entries
+    )
+
+
+def revert_beside_others(
+    entries: list[Any], stable: Obj, canary: Obj | None, returned: int, ownership: Ownership, stable_field: str
+) -> bool:
+    """A revert (canary weight 0) on a route where another entry holds weight: the canary's share
+    (``returned``, what it held before) goes back to stable, and the others keep theirs. True: done so.
+
+    Writing stable 100 beside them, as a plain revert does, would give traffic back to a version the
+    route no longer serves: after v2's promotion (v1 0, v2 100), a refused run of v3 that still names
+    v1 as stable, once superseded, deleted or aborted, used to write v1 100 beside v2 100."""
+    if not others_weighted(entries, stable, canary):
+        return False
+    if "weight" not in stable:
+        add_field(ownership, stable_field)
+    stable["weight"] = weight_of(stable) + returned
+    if canary is not None:
+        canary["weight"] = 0
+    return True
+
+
 def refuse_other_weights(entries: list[Any], stable: Obj, canary: Obj | None, plan: TrafficPlan, label: str) -> None:
     """On Istio and Gateway API stable and canary must hold all the weight (SMI scales them instead): another
     weighted entry (a promoted canary of an earlier Experiment on this route, say) would make the mesh split

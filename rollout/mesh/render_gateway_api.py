@@ -48,7 +48,9 @@ from rollout.mesh.render_common import (
     read_ownership,
     refuse_other_weights,
     remove_field,
+    revert_beside_others,
     set_weights,
+    weight_of,
     write_ownership,
 )
 
@@ -232,6 +234,7 @@ def _set_weights(managed: Obj, plan: TrafficPlan, s: GatewayApiSettings, ownersh
         )
     refs: list[Any] = managed["backendRefs"]
     canary = _find_ref(managed, s.canary_service, s.namespace)
+    returned = weight_of(canary)
     created = s.canary_ref_field
     if canary is None and plan.canary_weight > 0:
         canary = _ref_like(stable, s.canary_service)
@@ -242,8 +245,11 @@ def _set_weights(managed: Obj, plan: TrafficPlan, s: GatewayApiSettings, ownersh
             refs.remove(canary)
             canary = None
         remove_field(ownership, created)
+    field = f"backendRefs[name={s.stable_service}].weight"
+    if plan.canary_weight == 0 and revert_beside_others(refs, stable, canary, returned, ownership, field):
+        return stable
     refuse_other_weights(refs, stable, canary, plan, label)
-    set_weights(refs, stable, canary, plan, ownership, f"backendRefs[name={s.stable_service}].weight")
+    set_weights(refs, stable, canary, plan, ownership, field)
     return stable
 
 

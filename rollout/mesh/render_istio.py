@@ -59,7 +59,9 @@ from rollout.mesh.render_common import (
     read_ownership,
     refuse_other_weights,
     remove_field,
+    revert_beside_others,
     set_weights,
+    weight_of,
     write_ownership,
 )
 from rollout.mesh.render_istio_parts import (
@@ -282,6 +284,7 @@ def _set_weights(managed: Obj, plan: TrafficPlan, s: IstioSettings, ownership: O
             "(meshroll weights it but does not create it), or fix spec.target.stable.subset"
         )
     canary = _find_destination(destinations, s.canary_subset, s)
+    returned = weight_of(canary)
     created = s.canary_destination_field
     if canary is None and plan.canary_weight > 0:
         canary = {"destination": destination_like(stable.get("destination"), s.canary_subset), "weight": 0}
@@ -292,8 +295,11 @@ def _set_weights(managed: Obj, plan: TrafficPlan, s: IstioSettings, ownership: O
             destinations.remove(canary)
             canary = None
         remove_field(ownership, created)
+    field = f"route[subset={s.stable_subset}].weight"
+    if plan.canary_weight == 0 and revert_beside_others(destinations, stable, canary, returned, ownership, field):
+        return stable
     refuse_other_weights(destinations, stable, canary, plan, label)
-    set_weights(destinations, stable, canary, plan, ownership, f"route[subset={s.stable_subset}].weight")
+    set_weights(destinations, stable, canary, plan, ownership, field)
     return stable
 
 

@@ -170,3 +170,14 @@ def test_another_weighted_backend_is_refused_before_the_canary_gets_traffic() ->
     with pytest.raises(MeshError, match=r"checkout-legacy.*weight 50.*set it to 0"):
         render(route, TrafficPlan(80, 20), RICH)
     render(route, TrafficPlan.all_stable(), RICH)
+
+
+def test_a_revert_beside_the_backend_now_serving_leaves_it_serving() -> None:
+    """A refused run whose stable is no longer the version serving the route reverts to what the route holds."""
+    route = copy.deepcopy(RICH_ROUTE)
+    refs = named(route["spec"]["rules"], "primary")["backendRefs"]
+    refs[0]["weight"], refs[1]["weight"] = 0, 100  # checkout-v1 0, checkout-legacy (serving) 100
+    with pytest.raises(MeshError, match="checkout-legacy has weight 100"):
+        render(route, TrafficPlan(90, 10), RICH)
+    reverted = named(render(route, ALL_STABLE, RICH)["spec"]["rules"], "primary")["backendRefs"]
+    assert [(r["name"], r["weight"]) for r in reverted] == [("checkout-v1", 0), ("checkout-legacy", 100)]

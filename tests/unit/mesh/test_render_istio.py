@@ -242,3 +242,21 @@ def test_another_weighted_destination_is_refused_before_the_canary_gets_traffic_
     with pytest.raises(MeshError, match=r"checkout-legacy.*weight 100.*set it to 0"):
         render(vs, TrafficPlan(80, 20), RICH_SETTINGS)
     assert named(http(render(vs, ALL_STABLE, RICH_SETTINGS)), "primary")["route"][1]["weight"] == 100
+
+
+def test_a_revert_beside_the_version_now_serving_gives_back_only_the_canary_s_share() -> None:
+    """After v2's promotion (v1 0, v2 100) a run of v3 that still names v1 as stable is refused; its revert
+    (superseded, deleted, aborted) must leave the route serving v2, not write v1 100 beside it."""
+    vs = copy.deepcopy(RICH_VIRTUAL_SERVICE)
+    primary = named(http(vs), "primary")["route"]
+    primary[0]["weight"], primary[1]["weight"] = 0, 100  # v1 0, the version now serving 100
+    reverted = named(http(render(vs, ALL_STABLE, RICH_SETTINGS)), "primary")["route"]
+    assert [d["weight"] for d in reverted] == [0, 100]
+
+    held = render(copy.deepcopy(RICH_VIRTUAL_SERVICE), TrafficPlan(80, 20), RICH_SETTINGS)
+    routes = named(http(held), "primary")["route"]
+    canary = next(d for d in routes if d["destination"].get("subset") == "v2")
+    routes.append({"destination": {"host": "checkout-next", "subset": "v9"}, "weight": 30})  # appeared meanwhile
+    canary["weight"], routes[0]["weight"] = 10, 60
+    back = named(http(render(held, ALL_STABLE, RICH_SETTINGS)), "primary")["route"]
+    assert [d["weight"] for d in back if d["destination"].get("subset") in ("v1", "v9")] == [70, 30]
