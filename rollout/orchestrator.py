@@ -17,6 +17,7 @@ from rollout.chaos_watch import SteadyState
 from rollout.events import Applied, Event, Halt, Judged, MetricsUnavailable, NoData, Start, Tick
 from rollout.judging import engine_config, judged, judged_weight, metric_kind, observed_share
 from rollout.machine import Notify, SetFaults, SetRoute, advance
+from rollout.mesh.errors import TargetMissing
 from rollout.mesh.plan import TrafficPlan
 from rollout.mesh.provider import TrafficProvider
 from rollout.plan import Kind, recorded_traffic, run_plan
@@ -193,4 +194,11 @@ class Orchestrator:
         return recorded_traffic(self.plan, self.experiment.key, self.status)
 
     def _apply_intent(self) -> None:
-        self.provider.apply(self.intended_plan())
+        plan = self.intended_plan()
+        try:
+            self.provider.apply(plan)
+        except TargetMissing as exc:
+            if not plan.is_safe or self.status.ever_applied:
+                raise
+            # a revert of a run the mesh never took anything from (its route misspelt, say): nothing to undo
+            log.warning("nothing to route back to stable: %s", exc, extra={"experiment": self.experiment.key})

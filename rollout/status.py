@@ -113,5 +113,10 @@ class Status(StatusModel):
     def done(self) -> bool:
         return self.phase.terminal and self.traffic_applied
 
+    @property
+    def ever_applied(self) -> bool:
+        """Whether the mesh ever took a traffic split of this run (an ``applied`` entry in its history)."""
+        return any(entry.event.type == "applied" for entry in self.history)
+
     def without_history(self) -> dict[str, object]:
         return self.model_dump(exclude={"history"})

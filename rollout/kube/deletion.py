@@ -32,7 +32,7 @@ from rollout.kube.finalizer import (
 )
 from rollout.kube.objects import Experiments, InvalidExperiment, Key, reference
 from rollout.kube.runs import ExperimentRun, revert
-from rollout.mesh.errors import MeshError
+from rollout.mesh.errors import MeshError, TargetMissing
 from rollout.mesh.kubeobjects import ObjectNotFound
 from rollout.mesh.provider import TrafficProvider
 
@@ -112,15 +112,22 @@ class Finalizer:
         except ObjectNotFound as exc:  # the routing object (or its kind) is gone: nothing is left to revert
             self._impossible(key, obj, decision, str(exc))
             return
+        except TargetMissing as exc:
+            stored = split(obj.get("status")).status
+            ran = run.orchestrator.status if run is not None else stored
+            if ran is not None and ran.ever_applied:
+                raise RevertFailed(self._failed(key, exc), temporary=True) from exc
+            note = (
+                f"deleted during {decision.what}, which the mesh never took a split of, so nothing is routed back "
+                f"({' '.join(str(exc).split())}); removing the finalizer {FINALIZER}"
+            )
+            log.info("%s: %s", key, note)
+            self.recorder.record(reference(obj), EventText("Normal", "Released", "Delete", note))
+            return
         except NotLeader:
             raise
         except (MeshError, KubeError) as exc:  # the mesh refused or the API server is away: keep the finalizer, retry
-            raise RevertFailed(
-                f"{key} is being deleted but routing its traffic back to stable failed; meshroll keeps the "
-                f"finalizer {FINALIZER} and retries (to delete it without reverting the mesh: "
-                f"{force_delete(key.namespace, key.name)}): {' '.join(str(exc).split())}",
-                temporary=True,
-            ) from exc
+            raise RevertFailed(self._failed(key, exc), temporary=True) from exc
         swept_too = f" (swept: {', '.join(swept)})" if swept else ""
         note = (
             f"deleted during {decision.what}: all traffic routed back to stable and its faults removed{swept_too}; "
@@ -128,6 +135,14 @@ class Finalizer:
         )
         log.info("%s: %s", key, note)
         self.recorder.record(reference(obj), EventText("Normal", "Reverted", "Delete", note))
+
+    @staticmethod
+    def _failed(key: Key, exc: Exception) -> str:
+        return (
+            f"{key} is being deleted but routing its traffic back to stable failed; meshroll keeps the "
+            f"finalizer {FINALIZER} and retries (to delete it without reverting the mesh: "
+            f"{force_delete(key.namespace, key.name)}): {' '.join(str(exc).split())}"
+        )
 
     def _impossible(self, key: Key, obj: Obj, decision: Revert, why: str) -> None:
         note = (

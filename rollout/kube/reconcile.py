@@ -119,8 +119,12 @@ class Reconciler:
                 self.drop(key)
                 self._loaded_store(key, stored.info).refresh(None, **info)
         elif isinstance(step, Drive):
-            run = self._ensure(key, obj, stored)
+            # an operator's command before the run is resumed here: an abort must land even when re-applying
+            # the stored step fails (the mesh refusing it, a misspelt route) and would end this reconcile
+            run = self._ensure(key, obj, stored, begin=False)
             self._commands(run, obj)
+            if not run.begun:
+                run.begin()
             run.restore_route()  # every reconcile (each re-list too): a GitOps sync of the route is undone
         elif isinstance(step, Idle):
             self.drop(key)

@@ -107,6 +107,7 @@ class ExperimentRun:
         self.close_notifiers = close_notifiers
         self.lock = threading.RLock()
         self.stopped = False
+        self.begun = False  # started or resumed here (``begin``)
         self._recorded = len(orchestrator.status.history)
         orchestrator.listeners.append(self._on_save)
 
@@ -119,6 +120,7 @@ class ExperimentRun:
     def begin(self) -> None:
         """Start the run, or resume it from its stored status; then schedule what comes next."""
         with self.lock:
+            self.begun = True
             orchestrator = self.orchestrator
             if orchestrator.status.phase is Phase.PENDING:
                 orchestrator.start()

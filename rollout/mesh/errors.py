@@ -21,3 +21,8 @@ class TransientMeshError(MeshError):
     """A failure worth retrying as is: the API server unreachable or busy, conflicting writes."""
 
     temporary = True
+
+
+class TargetMissing(MeshError):
+    """The routing object holds no route, rule or stable destination the spec names (a typo, or one taken
+    away): a run that never wrote to the mesh has nothing of its own there, so its revert has nothing to do."""

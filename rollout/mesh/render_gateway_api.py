@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaos.matching import MatchKind, RequestMatch, StringMatch
-from rollout.mesh.errors import MeshError
+from rollout.mesh.errors import MeshError, TargetMissing
 from rollout.mesh.plan import TrafficPlan
 from rollout.mesh.render_affinity import cookie_field, set_gateway_cookie
 from rollout.mesh.render_common import (
@@ -204,14 +204,14 @@ def managed_index(rules: list[Obj], settings: GatewayApiSettings) -> int:
             if rule.get("name") == settings.rule:
                 return i
         names = ", ".join(str(r.get("name", "<unnamed>")) for _, r in candidates)
-        raise MeshError(
+        raise TargetMissing(
             f"{settings.what} has no rule named {settings.rule!r} (it has: {names}); "
             "fix spec.mesh.rule, or give the rule that name"
         )
     for i, rule in candidates:
         if _find_ref(rule, settings.stable_service, settings.namespace) is not None:
             return i
-    raise MeshError(
+    raise TargetMissing(
         f"{settings.what} has no rule with a backendRef to Service {settings.stable_service}; add one, "
         "or set spec.target.stable.service (per-version Services default to <service>-<version>)"
     )
@@ -228,7 +228,7 @@ def rule_label(rule: Mapping[str, Any], settings: GatewayApiSettings) -> str:
 def _set_weights(managed: Obj, plan: TrafficPlan, s: GatewayApiSettings, ownership: Ownership, label: str) -> Obj:
     stable = _find_ref(managed, s.stable_service, s.namespace)
     if stable is None:
-        raise MeshError(
+        raise TargetMissing(
             f"{label} has no backendRef to Service {s.stable_service}; add it (meshroll weights it but does not "
             "create it), or fix spec.target.stable.service"
         )

@@ -43,7 +43,7 @@ from typing import Any
 
 from chaos.faults import Arm, Fault
 from chaos.matching import RequestMatch
-from rollout.mesh.errors import MeshError
+from rollout.mesh.errors import MeshError, TargetMissing
 from rollout.mesh.plan import TrafficPlan
 from rollout.mesh.render_affinity import cookie_field, set_istio_cookie
 from rollout.mesh.render_common import (
@@ -238,14 +238,14 @@ def managed_index(routes: list[Obj], settings: IstioSettings) -> int:
             if route.get("name") == settings.route:
                 return i
         names = ", ".join(str(r.get("name", "<unnamed>")) for _, r in candidates)
-        raise MeshError(
+        raise TargetMissing(
             f"{settings.what} has no http route named {settings.route!r} (it has: {names}); "
             "fix spec.mesh.route, or give the route that name"
         )
     for i, route in candidates:
         if _to_host(route, settings):
             return i
-    raise MeshError(
+    raise TargetMissing(
         f"{settings.what} has no http route to host {settings.host}; add one to subset {settings.stable_subset}, "
         "or set spec.mesh.host / spec.mesh.route"
     )
@@ -279,7 +279,7 @@ def _set_weights(managed: Obj, plan: TrafficPlan, s: IstioSettings, ownership: O
         raise MeshError(f"{label} has no route[] destinations (a delegate or redirect?); point spec.mesh.route at one")
     stable = _find_destination(destinations, s.stable_subset, s)
     if stable is None:
-        raise MeshError(
+        raise TargetMissing(
             f"{label} has no destination with host {s.host} and subset {s.stable_subset}; add it "
             "(meshroll weights it but does not create it), or fix spec.target.stable.subset"
         )

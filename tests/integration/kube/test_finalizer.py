@@ -180,3 +180,32 @@ def test_an_experiment_without_the_finalizer_is_still_reverted_by_the_controller
 
     assert gone(kube, namespace, "c")
     wait_for(lambda: route_weights(kube.virtual_service(namespace)) == (100, 0), "all traffic on stable", timeout=30)
+
+
+def ready_reason(kube: Api, namespace: str, name: str) -> str:
+    conditions = kube.status(namespace, name).get("conditions") or ()
+    return str(next((c.get("message", "") for c in conditions if c["type"] == "Ready"), ""))
+
+
+def test_a_run_on_a_misspelt_route_can_be_aborted_and_deleted_though_the_mesh_never_took_it(
+    kube: Api, namespace: str, start_controller: ControllerFactory
+) -> None:
+    kube.create_istio(namespace)
+    before = kube.virtual_service(namespace)["spec"]
+    start_controller(lambda: SyntheticSource(kube), namespaces=(namespace,), lease_namespace=namespace)
+
+    def misspelt(name: str) -> None:
+        body = experiment(namespace, name, interval="60s")
+        body["spec"]["mesh"]["route"] = "primray"
+        kube.create_experiment(body)
+        wait_for(lambda: "no http route named 'primray'" in ready_reason(kube, namespace, name), "refused")
+
+    misspelt("aborted")
+    kube.patch_experiment(namespace, "aborted", {"metadata": {"annotations": {"meshroll.io/command": "abort"}}})
+    wait_for(lambda: phase_is(kube, namespace, "aborted", "Aborted"), "the abort, though no write ever went")
+    assert kube.experiment(namespace, "aborted")["status"].get("lastCommand") == "abort"
+
+    misspelt("deleted")  # the route is free again: the aborted run has ended
+    kube.delete_experiment(namespace, "deleted")
+    wait_for(lambda: gone(kube, namespace, "deleted"), "the deletion, with nothing to route back", timeout=30)
+    assert kube.virtual_service(namespace)["spec"] == before, "the mesh was never touched"
