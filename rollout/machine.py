@@ -153,6 +153,9 @@ def _command(plan: RunPlan, status: Status, event: Command, now: float) -> Trans
 
 
 def _halt(plan: RunPlan, status: Status, event: Halt, now: float) -> Transition:
+    if event.operator and plan.kind is Kind.CHAOS:  # a drill without its faults has nothing left to show
+        reason = f"the drill was ended by an operator before its duration, so it proves nothing: {event.reason}"
+        return _go(plan, status, event, now, Phase.ABORTED, SAFE, "aborted", "Faults stopped", reason=reason)
     if event.operator:
         calm = status.traffic.model_copy(update={"faults": ()})
         return _go(plan, status, event, now, status.phase, calm, "halted", "Faults stopped", reason=event.reason)

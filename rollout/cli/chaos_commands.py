@@ -20,7 +20,8 @@ def stop(
         Path | None, typer.Option(help="Kubeconfig (default: in-cluster, then ~/.kube/config).")
     ] = None,
 ) -> None:
-    """Remove injected faults from the cluster now; the controller then halts their experiments."""
+    """Remove injected faults from the cluster now; the controller then ends chaos-only drills (Aborted) and
+    keeps the faults off canaries, which go on without them."""
     from rollout.chaos_stop import stop_all
     from rollout.errors import RolloutError
     from rollout.kube.client import api_client

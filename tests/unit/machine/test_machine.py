@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rollout.events import Command, Halt, Judged, MetricsUnavailable, NoData, Start, Tick
 from rollout.machine import Notify, SetFaults, SetRoute, advance
-from rollout.plan import RunPlan
+from rollout.plan import RunPlan, run_plan
+from rollout.spec.loader import load_experiment_text
 from rollout.status import Phase, Status
 from tests.unit.machine.conftest import CANARY, T0, plan_from, proven, run
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_start_routes_the_first_step_and_turns_on_unconditional_faults(canary_plan: RunPlan) -> None:
@@ -183,3 +188,11 @@ def test_an_operator_kill_switch_removes_faults_for_good_and_the_canary_goes_on(
     status = run(canary_plan, (0, Start()), (30, stopped), (60, proven()), (120, proven()))
     assert status.phase is Phase.PROGRESSING and status.traffic.canary_weight == 25
     assert status.traffic.faults == (), "the 10% and 25% step faults never come back"
+
+
+def test_a_drill_whose_faults_an_operator_stopped_ends_aborted_not_succeeded() -> None:
+    drill = run_plan(load_experiment_text((REPO / "experiments" / "chaos-only-istio.yaml").read_text()))
+    stopped = Halt(reason="faults stopped by 'meshroll chaos stop --all'", operator=True)
+    status = run(drill, (0, Start()), (10, stopped))
+    assert status.phase is Phase.ABORTED and status.traffic.faults == ()
+    assert status.reason.startswith("the drill was ended by an operator before its duration, so it proves nothing")
