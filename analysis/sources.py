@@ -65,3 +65,18 @@ def no_data_reason(source: MetricSource, span: StepSpan) -> str:
     if isinstance(source, ExplainsNoData):
         return source.no_data(span)
     return f"the metric source has no data for {arms_of(span)} during the step; check that it receives their metrics"
+
+
+@runtime_checkable
+class Checkable(Protocol):
+    """A source that can say, before a run moves any traffic, whether it can be read at all."""
+
+    def check(self) -> None:
+        """Raise MetricsUnavailableError unless the source answers."""
+        ...
+
+
+def check_source(source: MetricSource) -> None:
+    """Raise MetricsUnavailableError when ``source`` says it cannot be read (sources without a check pass)."""
+    if isinstance(source, Checkable):
+        source.check()

@@ -45,7 +45,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from kubernetes import client as k8s
 
-from analysis.sources import MetricSource
+from analysis.sources import MetricSource, MetricsUnavailableError
 from rollout.chaos_stop import sweep_orphans
 from rollout.kube.client import FencedApiClient, KubeError, NotFound
 from rollout.kube.conditions import Problem
@@ -379,7 +379,7 @@ class Controller:
         delay = BACKOFF_S[min(count, len(BACKOFF_S) - 1)]
         self.queue.retry(key, delay)  # first: the watch event of the report's status write finds it backing off
         self.telemetry.errors.labels(reason).inc()
-        if isinstance(exc, KubeError | MeshError):
+        if isinstance(exc, KubeError | MeshError | MetricsUnavailableError):
             log.warning("%s: %s; retrying in %.0fs", key, exc, delay)
         else:
             log.error("%s: unexpected %s; retrying in %.0fs", key, type(exc).__name__, delay, exc_info=exc)
@@ -396,6 +396,8 @@ def _reason(exc: BaseException) -> str:
     name = type(exc).__name__
     if isinstance(exc, MeshError):
         return "MeshError"
+    if isinstance(exc, MetricsUnavailableError):
+        return "MetricsUnavailable"
     if name in ("StatusConflict", "NotLeader", "RevertFailed"):
         return name
     if isinstance(exc, KubeError):

@@ -19,6 +19,7 @@ from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
 
+from analysis.sources import check_source
 from chaos.timing import next_change
 from rollout.events import Command, Halt
 from rollout.kube.client import NotLeader
@@ -123,6 +124,8 @@ class ExperimentRun:
             self.begun = True
             orchestrator = self.orchestrator
             if orchestrator.status.phase is Phase.PENDING:
+                if orchestrator.queries or orchestrator.plan.halt_rules:
+                    check_source(orchestrator.source)  # no traffic moves that could not be judged
                 orchestrator.start()
             else:
                 orchestrator.resume()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from analysis.prometheus import PrometheusConfig, PrometheusSource
 from rollout.kube.reconcile import COMMAND_ANNOTATION
 from tests.integration.kube.fixtures import ControllerFactory
 from tests.integration.kube.helpers import ISTIO, SERVICE, Api, SyntheticSource, experiment, route_weights, wait_for
@@ -142,3 +143,23 @@ def test_an_abort_with_the_destination_rule_gone_routes_back_to_stable_and_warns
     assert condition(status, "Ready")["status"] == "True"  # a warning, not a problem
     warning = next(e for e in kube.events(namespace, "c") if e["reason"] == "MeshWarning")
     assert warning["type"] == "Warning" and "was not found" in warning["note"] and "restore it" in warning["note"]
+
+
+def test_a_new_run_moves_no_traffic_while_its_metrics_cannot_be_read(
+    kube: Api, namespace: str, start_controller: ControllerFactory
+) -> None:
+    """As ``meshroll run`` checks Prometheus before it starts, a new run in the cluster waits for it."""
+    kube.create_istio(namespace)
+    down = PrometheusConfig("http://127.0.0.1:9", retries=0, timeout=2.0)
+    start_controller(lambda: PrometheusSource(down), namespaces=(namespace,), lease_namespace=namespace)
+    kube.create_experiment(experiment(namespace, "c", interval="60s"))
+
+    def waiting() -> dict[str, Any] | None:
+        conditions = kube.status(namespace, "c").get("conditions") or ()
+        ready = next((c for c in conditions if c["type"] == "Ready"), {})
+        return ready if ready.get("reason") == "MetricsUnavailable" else None
+
+    ready = wait_for(waiting, "the run held back, saying why", timeout=30)
+    assert "refused the connection" in ready["message"] and ready["status"] == "False"
+    assert route_weights(kube.virtual_service(namespace)) == (100, 0), "no traffic moved to an unjudged canary"
+    assert kube.status(namespace, "c").get("phase") in (None, "Pending")
