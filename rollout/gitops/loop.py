@@ -12,6 +12,7 @@ from rollout.gitops.sync import GitOpsSync, PollResult
 from rollout.gitops.webhook import PushEvent
 
 log = logging.getLogger("meshroll.gitops")
+GATE_RECHECK_S = 1.0  # how often a gated poller (a standby replica) asks again whether it may poll
 
 
 class Poller:
@@ -74,4 +75,6 @@ class Poller:
                 result = self.poll_once()
                 if self.after_poll is not None:
                     self.after_poll(result)
-            self.wake.wait(self.interval)
+                self.wake.wait(self.interval)
+            else:  # a standby: it polls soon after it leads, not an interval later
+                self.wake.wait(min(self.interval, GATE_RECHECK_S))

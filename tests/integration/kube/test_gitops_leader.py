@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,11 @@ pytestmark = [pytest.mark.controlplane, pytest.mark.timeout(180)]
 COPY = "meshroll-controller-gitops"
 
 
-def replica(controlplane: ControlPlane, origin: Origin, state: Path, leads: Callable[[], bool], at: str) -> GitOpsLink:
+def replica(
+    controlplane: ControlPlane, origin: Origin, state: Path, leads: Callable[[], bool], at: str, interval: float = 0.3
+) -> GitOpsLink:
     api = FencedApiClient(controlplane.api_client().configuration, leads)
-    settings = GitOpsSettings(origin.url, interval=0.3, state=state)
+    settings = GitOpsSettings(origin.url, interval=interval, state=state)
     return gitops_link(api, settings, leading=leads, state_copy=(at, COPY)).start()
 
 
@@ -128,3 +131,21 @@ def test_a_copy_that_cannot_be_used_pauses_gitops_until_it_is_fixed_or_deleted(
         link.stop()
     said = [r.getMessage() for r in caplog.records if "is not a JSON object" in r.getMessage()]
     assert said and all("\n" not in line for line in said)
+
+
+def test_a_standby_polls_as_soon_as_it_leads_not_an_interval_later(
+    controlplane: ControlPlane, kube: Api, namespace: str, tmp_path: Path
+) -> None:
+    origin = Origin(tmp_path / "repo")
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout", "v2", namespace=namespace))
+    origin.commit("canary v2 for checkout")
+    origin.push()
+    leads = {"now": False}
+    link = replica(controlplane, origin, tmp_path / "s.json", lambda: leads["now"], namespace, interval=3600.0)
+    try:
+        time.sleep(1.5)
+        assert link.poller.polls == 0
+        leads["now"] = True
+        wait_for(lambda: experiment_or_none(kube, namespace, "checkout"), "the new leader's first poll", timeout=15)
+    finally:
+        link.stop()
