@@ -136,6 +136,22 @@ def test_gitops_may_keep_its_state_in_one_configmap_beside_the_lease() -> None:
     assert ("experiments", ("create", "update")) in [(r, v[-2:]) for _, r, _, v in rules(with_gitops)]
 
 
+def test_push_webhooks_have_a_port_and_a_service_and_two_replicas_a_disruption_budget() -> None:
+    values = {"gitops": {"repo": "https://git.example.com/shop.git", "webhook": {"secret": {"name": "hook"}}}}
+    documents = render("mr", "meshroll-system", values)
+    container = by_kind(documents, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "http-gitops", "containerPort": 8088, "protocol": "TCP"} in container["ports"]
+    service = next(d for d in by_kind(documents, "Service") if d["metadata"]["name"].endswith("-gitops"))
+    assert service["spec"]["ports"] == [{"name": "http-gitops", "port": 8088, "targetPort": "http-gitops",
+                                         "protocol": "TCP"}]  # fmt: skip
+    (budget,) = by_kind(documents, "PodDisruptionBudget")
+    assert budget["spec"]["maxUnavailable"] == 1
+    plain = render("mr", "meshroll-system", {"replicas": 1, "leaderElection": {"enabled": False}})
+    assert not by_kind(plain, "PodDisruptionBudget") and not any(
+        d["metadata"]["name"].endswith("-gitops") for d in by_kind(plain, "Service")
+    )
+
+
 def test_secrets_are_granted_by_name_only_and_meshes_can_be_left_out() -> None:
     documents = render(
         "mr", "ns", {"secretNames": ["slack-bot-token"], "meshes": {"istio": True, "gatewayApi": False, "smi": False}}
@@ -198,6 +214,7 @@ def openapi_schemas(controlplane: ControlPlane, folder: Path) -> Path:
         ("/openapi/v3/api/v1", "-v1"),
         ("/openapi/v3/apis/apps/v1", "-apps-v1"),
         ("/openapi/v3/apis/rbac.authorization.k8s.io/v1", "-rbac-v1"),
+        ("/openapi/v3/apis/policy/v1", "-policy-v1"),
     ):
         components = controlplane.request("GET", path).body["components"]
         for name, schema in components["schemas"].items():
