@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from analysis.observations import StepWindow
+from analysis.observations import MetricPair, StepWindow
 from analysis.verdicts import Judge
 from rollout.chaos_watch import SteadyState
 from rollout.events import Applied, Event, Halt, Judged, MetricsUnavailable, NoData, Start, Tick
@@ -126,26 +126,43 @@ class Orchestrator:
 
     def observe(self) -> Status:
         """End the current step: read its metrics, judge, and act on the decision."""
+        step = self.begin_observation()
+        return self.status if step is None else self.conclude(step, self.read(step))
+
+    def begin_observation(self) -> StepSpan | None:
+        """The span the current step's metrics are read over; None when nothing is to be read (the steady
+        state broke, or a chaos-only run, whose step this has judged)."""
         if self._halted_before_faults_change():
-            return self.status
+            return None
         now = self.clock()
         if self.plan.kind is Kind.CHAOS:
             reason = "chaos-only run: no canary to judge; the steady state is watched by the halt rules and probes"
-            return self.handle(Judged(outcome="hold", engine="none", reason=reason))
+            self.handle(Judged(outcome="hold", engine="none", reason=reason))
+            return None
         start = next_window_start(self.status.history) or self.status.step_started_at or now
         target = self.experiment.spec.target
-        span = StepSpan(
-            start, now, target.stable.version, target.canary.version, target.service, self.experiment.metadata.namespace
-        )
+        namespace = self.experiment.metadata.namespace
+        return StepSpan(start, now, target.stable.version, target.canary.version, target.service, namespace)
+
+    def read(self, span: StepSpan) -> dict[str, MetricPair] | MetricsUnavailableError:
+        """The step's metrics (or why they could not be read). Changes nothing: the controller reads them
+        without holding the run, so that an operator's command is never kept waiting by a slow source."""
         try:
-            pairs = self.source.collect(span, self.queries)
+            return self.source.collect(span, self.queries)
         except MetricsUnavailableError as exc:
-            return self.handle(MetricsUnavailable(reason=str(exc)), at=now)
-        if not pairs:
+            return exc
+
+    def conclude(self, span: StepSpan, read: dict[str, MetricPair] | MetricsUnavailableError) -> Status:
+        """Judge the step over ``span`` from what was ``read``, and act on the decision."""
+        now = span.end
+        if isinstance(read, MetricsUnavailableError):
+            return self.handle(MetricsUnavailable(reason=str(read)), at=now)
+        if not read:
             return self.handle(NoData(reason=no_data_reason(self.source, span)), at=now)
+        pairs = read
         traffic = self.status.traffic
         weight = judged_weight(self.plan, float(traffic.canary_weight), traffic.faults, pairs)
-        self.windows.append(StepWindow(len(self.windows), start, now, weight, pairs))
+        self.windows.append(StepWindow(len(self.windows), span.start, now, weight, pairs))
         final = now - (self.status.started_at or now) >= self.plan.max_duration
         decision = self.judge.judge(self.windows, self.config, final=final)
         event = judged(decision)

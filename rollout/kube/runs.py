@@ -225,14 +225,38 @@ class ExperimentRun:
                 return
             try:
                 if name == "observe":
-                    self.orchestrator.observe()
-                elif name == "steady-state":
+                    self._observe()
+                    return
+                if name == "steady-state":
                     self.orchestrator.check_steady_state()
                 else:
                     self.orchestrator.tick()
                 self._after()
             except Exception as exc:  # any failure: drop the run, rebuild it from the stored status
                 self._fail(exc)
+
+    def _observe(self) -> None:
+        """End the step. Called holding the run; the metrics are read without it, so that a command or a
+        deletion is not kept waiting by a slow or hung source (up to its retries and timeouts). A judgement
+        that anything overtook meanwhile (a command, a tick, a restart of the run) is dropped, and the
+        next observation reads again."""
+        orchestrator = self.orchestrator
+        span = orchestrator.begin_observation()
+        if span is None:
+            self._after()
+            return
+        mark = len(orchestrator.status.history)
+        self.lock.release()
+        try:
+            read = orchestrator.read(span)
+        finally:
+            self.lock.acquire()
+        if self.stopped or orchestrator is not self.orchestrator or len(orchestrator.status.history) != mark:
+            if not self.stopped:
+                self._after()
+            return
+        orchestrator.conclude(span, read)
+        self._after()
 
     def _after(self) -> None:
         """Schedule the next observation and fault-schedule change, or finish."""

@@ -4,11 +4,16 @@ a mesh error that is reported and then recovered from, and an abort with the Des
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
+from analysis.observations import MetricPair
 from analysis.prometheus import PrometheusConfig, PrometheusSource
+from analysis.sources import MetricQuery, StepSpan
 from rollout.kube.reconcile import COMMAND_ANNOTATION
 from tests.integration.kube.fixtures import ControllerFactory
 from tests.integration.kube.helpers import ISTIO, SERVICE, Api, SyntheticSource, experiment, route_weights, wait_for
@@ -163,3 +168,39 @@ def test_a_new_run_moves_no_traffic_while_its_metrics_cannot_be_read(
     assert "refused the connection" in ready["message"] and ready["status"] == "False"
     assert route_weights(kube.virtual_service(namespace)) == (100, 0), "no traffic moved to an unjudged canary"
     assert kube.status(namespace, "c").get("phase") in (None, "Pending")
+
+
+class HungSource:
+    """A metric source that does not answer (a Prometheus stopped mid-query) until it is let go."""
+
+    def __init__(self) -> None:
+        self.asked = threading.Event()
+        self.answer = threading.Event()
+
+    def collect(self, span: StepSpan, metrics: Sequence[MetricQuery]) -> dict[str, MetricPair]:
+        self.asked.set()
+        self.answer.wait(60)
+        return {}
+
+
+def test_an_abort_is_not_kept_waiting_by_a_metric_source_that_hangs(
+    kube: Api, namespace: str, start_controller: ControllerFactory
+) -> None:
+    kube.create_istio(namespace)
+    hung = HungSource()
+    start_controller(lambda: hung, namespaces=(namespace,), lease_namespace=namespace)
+    kube.create_experiment(experiment(namespace, "c", interval="2s"))
+    try:
+        assert hung.asked.wait(30), "the step's metrics were asked for"
+        asked_at = time.monotonic()
+        kube.patch_experiment(namespace, "c", {"metadata": {"annotations": {COMMAND_ANNOTATION: "abort"}}})
+
+        def aborted() -> bool:
+            status = kube.status(namespace, "c")
+            return status.get("phase") == "Aborted" and bool(status.get("trafficApplied"))
+
+        wait_for(aborted, "the abort, while the source still hangs", timeout=20)
+        assert time.monotonic() - asked_at < 20 and not hung.answer.is_set()
+        assert route_weights(kube.virtual_service(namespace)) == (100, 0)
+    finally:
+        hung.answer.set()
