@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from rollout.cli.output import console, err_console, fail
-from rollout.spec.loader import MAX_FILE_BYTES, SpecError, SpecProblem, load_experiments, load_experiments_text
+from rollout.spec.loader import MAX_FILE_BYTES, SpecError, load_experiments, load_experiments_bytes
 from rollout.spec.models import Experiment
 
 
@@ -33,14 +33,7 @@ STDIN = Path("-")
 
 def _from_stdin() -> list[Experiment]:
     """The experiments piped in (``helm template ... | meshroll validate -``), named ``-`` in problems."""
-    try:
-        text = sys.stdin.buffer.read(MAX_FILE_BYTES + 1).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        message = f"is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); give UTF-8"
-        raise SpecError([SpecProblem("-", 1, 1, "(stdin)", message)]) from None
-    if len(text.encode("utf-8")) > MAX_FILE_BYTES:
-        raise SpecError([SpecProblem("-", 1, 1, "(stdin)", "more than 1 MiB; is this an experiment?")])
-    return load_experiments_text(text, "-")
+    return load_experiments_bytes(sys.stdin.buffer.read(MAX_FILE_BYTES + 1), "-")
 
 
 def validate(

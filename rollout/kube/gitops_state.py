@@ -75,9 +75,12 @@ class ClusterStateCopy:
                 KEY,
             )
             return False
-        write_text_atomic(self.path, text)
-        journal = self.path.with_name(self.path.name + ".journal")
-        journal.unlink(missing_ok=True)  # another leader's polls came after it
+        try:
+            write_text_atomic(self.path, text)
+            self.path.with_name(self.path.name + ".journal").unlink(missing_ok=True)  # another leader's came after
+        except OSError as exc:
+            log.warning("cannot write %s (%s); GitOps waits for it before polling", self.path, exc.strerror or exc)
+            return False
         self._copied = text
         log.info("GitOps carries on from the state in %s", self.where)
         return True

@@ -204,11 +204,11 @@ def weight_of(entry: Obj | None) -> int:
     return weight if isinstance(weight, int) and not isinstance(weight, bool) else 0
 
 
-def others_weighted(entries: list[Any], stable: Obj, canary: Obj | None) -> bool:
-    """Whether an entry other than stable and canary holds weight (another version serving on this route)."""
-    return any(
-        isinstance(entry, dict) and entry is not stable and entry is not canary and weight_of(entry) > 0
-        for entry in entries
+def other_weighted(entries: list[Any], stable: Obj, canary: Obj | None) -> Obj | None:
+    """The first entry other than stable and canary that holds weight (another version serving on this route)."""
+    return next(
+        (e for e in entries if isinstance(e, dict) and e is not stable and e is not canary and weight_of(e) > 0),
+        None,
     )
 
 
@@ -221,7 +221,7 @@ def revert_beside_others(
     Writing stable 100 beside them, as a plain revert does, would give traffic back to a version the
     route no longer serves: after v2's promotion (v1 0, v2 100), a refused run of v3 that still names
     v1 as stable, once superseded, deleted or aborted, used to write v1 100 beside v2 100."""
-    if not others_weighted(entries, stable, canary):
+    if other_weighted(entries, stable, canary) is None:
         return False
     if "weight" not in stable:
         add_field(ownership, stable_field)
@@ -237,10 +237,9 @@ def refuse_other_weights(entries: list[Any], stable: Obj, canary: Obj | None, pl
     traffic otherwise than the status records. A revert to all stable is never refused."""
     if plan.canary_weight == 0:
         return
-    for entry in entries:
-        weight = entry.get("weight") if isinstance(entry, dict) else None
-        if entry is stable or entry is canary or not isinstance(weight, int) or weight <= 0:
-            continue
+    entry = other_weighted(entries, stable, canary)
+    if entry is not None:
+        weight = weight_of(entry)
         destination = entry.get("destination")
         if isinstance(destination, dict):  # Istio
             name = "/".join(str(destination[k]) for k in ("host", "subset") if destination.get(k))

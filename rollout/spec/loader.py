@@ -49,16 +49,25 @@ def load_experiments(path: Path | str) -> list[Experiment]:
     try:
         if file.stat().st_size > MAX_FILE_BYTES:
             raise SpecError([SpecProblem(name, 1, 1, "(file)", "file is larger than 1 MiB; is this an experiment?")])
-        text = file.read_text(encoding="utf-8")
+        data = file.read_bytes()
     except FileNotFoundError:
         raise SpecError([SpecProblem(name, 1, 1, "(file)", "no such file")]) from None
     except IsADirectoryError:
         raise SpecError([SpecProblem(name, 1, 1, "(file)", "is a folder; name the YAML files in it")]) from None
+    except OSError as exc:
+        raise SpecError([SpecProblem(name, 1, 1, "(file)", f"cannot be read: {exc.strerror or exc}")]) from None
+    return load_experiments_bytes(data, name)
+
+
+def load_experiments_bytes(data: bytes, name: str) -> list[Experiment]:
+    """Every Experiment in a YAML document read whole (a file's, or standard input's), named ``name``."""
+    if len(data) > MAX_FILE_BYTES:
+        raise SpecError([SpecProblem(name, 1, 1, "(file)", "file is larger than 1 MiB; is this an experiment?")])
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         message = f"is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); save it as UTF-8"
         raise SpecError([SpecProblem(name, 1, 1, "(file)", message)]) from None
-    except OSError as exc:
-        raise SpecError([SpecProblem(name, 1, 1, "(file)", f"cannot be read: {exc.strerror or exc}")]) from None
     return load_experiments_text(text, name)
 
 

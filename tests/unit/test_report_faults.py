@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 from analysis.report import render_html
-from rollout.events import Applied, Judged, Start
-from rollout.machine import advance
+from rollout.events import Judged, Start
 from rollout.plan import run_plan
 from rollout.report import fault_spans, report_data
 from rollout.spec.loader import load_experiment_text
-from rollout.status import Status
-from tests.unit.machine.conftest import CANARY  # faults[0]: a delay at 10 and 25 %; faults[1]: aborts throughout
+from tests.unit.machine.conftest import (  # faults[0]: a delay at 10 and 25 %; faults[1]: aborts throughout
+    CANARY,
+    T0,
+    run,
+)
 
 PLAN = run_plan(load_experiment_text(CANARY))
-T0 = 1_000_000.0
-
-
-def history(*events: tuple[float, object]) -> Status:
-    status = Status()
-    for at, event in events:
-        status = advance(PLAN, status, event, T0 + at).status  # type: ignore[arg-type]
-        if not status.traffic_applied:
-            status = advance(PLAN, status, Applied(), T0 + at).status
-    return status
 
 
 def advanced() -> Judged:
@@ -29,7 +21,7 @@ def advanced() -> Judged:
 
 
 def test_each_fault_is_shown_with_the_span_it_was_on() -> None:
-    status = history((0, Start()), (60, advanced()), (120, advanced()), (180, advanced()))
+    status = run(PLAN, (0, Start()), (60, advanced()), (120, advanced()), (180, advanced()))
     spans = fault_spans(status, T0)
     assert ("chaos.faults[0]", 60.0, 180.0) in [(which, on, off) for on, off, which in spans]
     assert [(on, which) for on, _, which in spans if which == "chaos.faults[1]"] == [(0.0, "chaos.faults[1]")]
@@ -40,5 +32,5 @@ def test_each_fault_is_shown_with_the_span_it_was_on() -> None:
 
 
 def test_a_run_under_way_shows_its_weights_now_not_final_weights() -> None:
-    running = render_html(report_data(history((0, Start()), (60, advanced())), "shop"))
+    running = render_html(report_data(run(PLAN, (0, Start()), (60, advanced())), "shop"))
     assert "<dt>weights now</dt>" in running and "final weights" not in running

@@ -38,11 +38,14 @@ def metrics_address(mesh: LocalMeshThread) -> str:
 
 
 @contextmanager
-def scraped_mesh(prometheus: PrometheusServer, config: LocalMeshConfig | None = None) -> Iterator[LocalMeshThread]:
-    """A running mesh, split 50/50 under load, scraped by ``prometheus`` (first sample already in)."""
+def scraped_mesh(
+    prometheus: PrometheusServer, config: LocalMeshConfig | None = None, plan: TrafficPlan = TrafficPlan(50, 50)
+) -> Iterator[LocalMeshThread]:
+    """A running mesh under load (split 50/50 unless ``plan`` says otherwise), scraped by ``prometheus``
+    (first sample already in)."""
     mesh = LocalMeshThread(config or mesh_config()).start()
     try:
-        mesh.apply(TrafficPlan(50, 50))
+        mesh.apply(plan)
         address = metrics_address(mesh)
         prometheus.add_target(address)
         mesh.start_load()

@@ -20,7 +20,7 @@ from tests.integration.prometheus.helpers import (
     LATENCY,
     extrapolation_bound,
     mesh_config,
-    metrics_address,
+    scraped_mesh,
     span,
 )
 from tests.prometheus.fixture import PrometheusFactory, PrometheusServer
@@ -185,13 +185,7 @@ def test_series_born_inside_the_step_are_counted_from_their_first_request(promet
     its first few errors make its 5xx series."""
     sparse = BackendProfile(median_ms=8.0, p99_ms=60.0, error_rate=0.01)  # a few errors: a 5xx series is born
     config = replace(mesh_config(seed=23), service="newborn", canary=VersionSpec("v2", sparse))  # its own series
-    mesh = LocalMeshThread(config).start()
-    address = metrics_address(mesh)
-    try:
-        mesh.apply(TrafficPlan(100, 0))
-        prometheus.add_target(address)
-        mesh.start_load()
-        prometheus.wait_for_target(address, timeout=30)
+    with scraped_mesh(prometheus, config, TrafficPlan(100, 0)) as mesh:
         time.sleep(2.0)
         start = time.time()
         before = mesh.snapshot()
@@ -207,9 +201,6 @@ def test_series_born_inside_the_step_are_counted_from_their_first_request(promet
         source = PrometheusSource(PrometheusConfig(prometheus.url, timeout=5.0))
         pairs = source.collect(span(start, end, service="newborn"), [ERRORS, LATENCY])
         source.close()
-    finally:
-        prometheus.remove_target(address)
-        mesh.stop()
 
     bound = extrapolation_bound(end - start)
     canary = pairs["error-rate"].canary
