@@ -112,12 +112,7 @@ class Reconciler:
         if isinstance(step, Reject):
             self._reject(key, obj, stored, generation, step)
         elif isinstance(step, Adopt):
-            info = {"generation": step.generation, "observed_generation": step.generation}
-            if isinstance(step.then, Drive):
-                self._ensure(key, obj, stored).refresh(None, **info)
-            else:
-                self.drop(key)
-                self._loaded_store(key, stored.info).refresh(None, **info)
+            self._adopt(key, obj, stored, step)
         elif isinstance(step, Drive):
             # an operator's command before the run is resumed here: an abort must land even when re-applying
             # the stored step fails (the mesh refusing it, a misspelt route) and would end this reconcile
@@ -133,6 +128,29 @@ class Reconciler:
             self._start(key, obj, stored, step.generation)
         elif isinstance(step, Supersede):
             self._supersede(key, obj, stored, step)
+
+    def _adopt(self, key: Key, obj: Obj, stored: StoredStatus, step: Adopt) -> None:
+        """Record a generation that does what the run does; with ``step.spec``, that is the run's spec from now
+        on. A run under way whose ``notify`` changed is built again from its status (as after a restart), so
+        that its next message goes where the spec now says."""
+        info: dict[str, Any] = {"generation": step.generation, "observed_generation": step.generation}
+        if step.spec is not None:
+            info["spec"] = dict(step.spec)
+        run = self.runs.get(key)
+        if not isinstance(step.then, Drive) or run is None:
+            self.drop(key)
+            store = self._loaded_store(key, stored.info)
+            store.refresh(None, **info)
+            if isinstance(step.then, Drive):
+                self._ensure(key, obj, replace(stored, info=store.info))
+            return
+        run.refresh(None, **info)
+        if not step.renotify:
+            return
+        self.drop(key, run.number)
+        self._ensure(key, obj, replace(stored, info=run.store.info))
+        note = f"run {run.number} carries on; its messages now go where generation {step.generation}'s notify says"
+        self.recorder.record(reference(obj), EventText("Normal", "NotifyChanged", "Adopt", note))
 
     def _loaded_store(self, key: Key, info: RunInfo) -> KubeStatusStore:
         """A store for a run that is not running here, holding its stored status (so a refresh keeps it)."""

@@ -4,7 +4,7 @@ The controller's ``--state-dir`` is an ``emptyDir``: each pod has its own. A rep
 Lease over mid-run (a rolling upgrade, a drained node) would otherwise not know the run's thread,
 start a second one, and leave the first message, which is kept current with the run's progress and
 carries its buttons, stale for good. So the thread is written to the annotation
-``meshroll.io/slack-thread`` (``{"run", "channel", "ts"}``, the run's thread only) and read back
+``meshroll.io/slack-thread`` (``{"run", "channel", "ts", "to"}``, the run's thread only) and read back
 from the object a run is built from. The annotation is written through the controller's fenced
 client: a replica that lost the Lease writes nothing.
 """
@@ -33,7 +33,8 @@ def thread_of(annotations: Mapping[str, Any]) -> tuple[str, ThreadRef] | None:
         return None
     if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("run", "channel", "ts")):
         return None
-    return value["run"], ThreadRef(value["channel"], value["ts"])
+    to = value.get("to")
+    return value["run"], ThreadRef(value["channel"], value["ts"], to if isinstance(to, str) else "")
 
 
 class ExperimentThreadStore:
@@ -52,7 +53,7 @@ class ExperimentThreadStore:
 
     def put(self, key: str, run: str, ref: ThreadRef) -> None:
         self._known.put(key, run, ref)
-        value = json.dumps({"run": run, "channel": ref.channel, "ts": ref.ts}, separators=(",", ":"))
+        value = json.dumps({"run": run, "channel": ref.channel, "ts": ref.ts, "to": ref.to}, separators=(",", ":"))
         try:
             self.experiments.patch_annotations(self.key, {THREAD_ANNOTATION: value}, "")
         except KubeError as exc:

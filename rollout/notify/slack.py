@@ -8,6 +8,7 @@ that never contain the token or the webhook URL.
 
 from __future__ import annotations
 
+import logging
 import threading
 import urllib.error
 from collections.abc import Callable
@@ -33,6 +34,8 @@ from rollout.notify.secrets import Secret, redacting_logger
 from rollout.notify.threads import MemoryThreadStore, ThreadRef, ThreadStore
 from rollout.spec.models import Experiment
 from rollout.status import Status
+
+log = logging.getLogger("meshroll.notify")
 
 TIMEOUT_SECONDS = 10
 # Slack error codes worth another try later; any other "ok": false is permanent.
@@ -106,12 +109,18 @@ class SlackBotSender:
             _call("chat.postMessage", lambda: self._post(body["text"], body["blocks"]))
             return
         ref = self.threads.get(d.key, d.run)
+        if ref is not None and ref.to and ref.to != self.channel:
+            if d.action == "update":
+                return  # the old channel's summary stays as it was; the next post starts the new thread
+            self._moved(ref)  # the Experiment's channel was edited mid-run: the run goes on in a new thread there
+            ref = None
         if d.action == "update":
             if ref is not None:
+                old = ref
                 _call(
                     "chat.update",
                     lambda: self.client.chat_update(
-                        channel=ref.channel, ts=ref.ts, text=body["text"], blocks=body["blocks"]
+                        channel=old.channel, ts=old.ts, text=body["text"], blocks=body["blocks"]
                     ),
                 )
             return
@@ -119,9 +128,18 @@ class SlackBotSender:
             response = _call("chat.postMessage", lambda: self._post(body["summary_text"], body["summary"]))
             channel, ts = response.get("channel"), response.get("ts")
             if isinstance(channel, str) and isinstance(ts, str):
-                self.threads.put(d.key, d.run, ThreadRef(channel, ts))
+                self.threads.put(d.key, d.run, ThreadRef(channel, ts, self.channel))
             return
-        _call("chat.postMessage", lambda: self._post(body["text"], body["blocks"], thread_ts=ref.ts))
+        thread = ref.ts
+        _call("chat.postMessage", lambda: self._post(body["text"], body["blocks"], thread_ts=thread))
+
+    def _moved(self, ref: ThreadRef) -> None:
+        """Say in the old thread where the run's messages go now (best effort: the bot may have left it)."""
+        text = f"The Experiment's Slack channel was changed: this run's messages go to {self.channel} from now on."
+        try:
+            self.client.chat_postMessage(channel=ref.channel, thread_ts=ref.ts, text=text, unfurl_links=False)
+        except (SlackClientError, urllib.error.URLError, OSError) as exc:
+            log.info("cannot say in the old Slack thread %s that the run moved (%s)", ref.ts, type(exc).__name__)
 
     def _post(self, text: str, blocks: list[Block], thread_ts: str | None = None) -> Any:
         return self.client.chat_postMessage(

@@ -20,6 +20,7 @@ FIELDS = ("key", "run", "channel", "ts")
 class ThreadRef:
     channel: str  # the channel's id as Slack returned it (chat.update needs the id, not the name)
     ts: str  # the first message's timestamp: the thread's id
+    to: str = ""  # the channel as configured when the thread began ("": not recorded, written before 0.1)
 
 
 class ThreadStore(Protocol):
@@ -62,12 +63,15 @@ class FileThreadStore:
         with self._lock:
             unsaved = self._unsaved.get(key, run)
             found = [t for t in self._read() if t["key"] == key and t["run"] == run] if unsaved is None else []
-        return unsaved or (ThreadRef(found[-1]["channel"], found[-1]["ts"]) if found else None)
+        if unsaved is not None or not found:
+            return unsaved
+        last = found[-1]
+        return ThreadRef(last["channel"], last["ts"], str(last.get("to", "")))
 
     def put(self, key: str, run: str, ref: ThreadRef) -> None:
         with self._lock:
             threads = [t for t in self._read() if not (t["key"] == key and t["run"] == run)]
-            threads.append({"key": key, "run": run, "channel": ref.channel, "ts": ref.ts})
+            threads.append({"key": key, "run": run, "channel": ref.channel, "ts": ref.ts, "to": ref.to})
             try:
                 write_json_atomic(self.path, {"threads": threads[-KEEP_RUNS:]})
             except OSError as exc:

@@ -61,6 +61,7 @@ class _State:
     requests: list[Recorded] = field(default_factory=list)
     scripts: dict[str, deque[Scripted]] = field(default_factory=dict)
     messages: dict[str, Message] = field(default_factory=dict)
+    channels: dict[str, str] = field(default_factory=dict)  # name (or id) -> id; the first named is CHANNEL_ID
     down: bool = False
 
 
@@ -227,22 +228,38 @@ class SlackStub:
         with self._lock:
             if thread_ts is not None and thread_ts not in self._state.messages:
                 return {"ok": False, "error": "thread_not_found"}
+            channel_id = self._channel_id(channel)
+            if thread_ts is not None and self._state.messages[thread_ts].channel != channel_id:
+                return {"ok": False, "error": "thread_not_found"}  # a thread belongs to one channel
             ts = f"1700000000.{next(self._ts):06d}"
-            message = Message(ts, CHANNEL_ID, str(body.get("text", "")), _blocks(body), thread_ts)
+            message = Message(ts, channel_id, str(body.get("text", "")), _blocks(body), thread_ts)
             self._state.messages[ts] = message
-        return {"ok": True, "channel": CHANNEL_ID, "ts": ts, "message": {"text": message.text, "ts": ts}}
+        return {"ok": True, "channel": channel_id, "ts": ts, "message": {"text": message.text, "ts": ts}}
+
+    def _channel_id(self, name: str) -> str:
+        """Like Slack: a message is posted by the channel's name or id, and answered with its id."""
+        channels = self._state.channels
+        if name not in channels:
+            known = set(channels.values())
+            channels[name] = name if name in known else CHANNEL_ID if not known else f"C0STUB{len(known) + 1:04d}"
+        return channels[name]
+
+    def channel_id(self, name: str) -> str | None:
+        """The id this stub gave the channel ``name`` (None: nothing was posted to it)."""
+        with self._lock:
+            return self._state.channels.get(name)
 
     def _update(self, body: dict[str, Any]) -> dict[str, Any]:
-        if body.get("channel") != CHANNEL_ID:  # like Slack, chat.update wants the channel's id, not its name
-            return {"ok": False, "error": "channel_not_found"}
         with self._lock:
+            if body.get("channel") not in set(self._state.channels.values()):  # chat.update wants the id, not the name
+                return {"ok": False, "error": "channel_not_found"}
             message = self._state.messages.get(str(body.get("ts", "")))
-            if message is None:
+            if message is None or message.channel != body.get("channel"):
                 return {"ok": False, "error": "message_not_found"}
             message.text = str(body.get("text", ""))
             message.blocks = _blocks(body)
             message.updates += 1
-        return {"ok": True, "channel": CHANNEL_ID, "ts": message.ts}
+        return {"ok": True, "channel": message.channel, "ts": message.ts}
 
 
 def _blocks(body: dict[str, Any]) -> list[Any]:

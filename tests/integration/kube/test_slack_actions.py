@@ -29,7 +29,7 @@ from tests.controlplane.fixture import ControlPlane
 from tests.integration.kube.fixtures import ControllerFactory
 from tests.integration.kube.helpers import Api, SyntheticSource, experiment, route_weights, wait_for
 from tests.integration.kube.process import ControllerProcess
-from tests.slackstub import SlackStub
+from tests.slackstub import Message, SlackStub
 from tests.slackstub.clicks import SIGNING_SECRET, click_body, post, signed
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.timeout(180)]
@@ -215,3 +215,45 @@ def test_a_replica_taking_over_a_run_keeps_replying_in_its_slack_thread(
     kept = wait_for(lambda: next(m for m in slack.messages() if m.ts == root[0].ts).updates > updates or None,
                     "the first message kept current by the second replica", timeout=20)  # fmt: skip
     assert kept and not buttons(slack), "its buttons gone once the run ended"
+
+
+def test_a_channel_edit_mid_run_moves_its_messages_and_the_run_carries_on(
+    kube: Api, namespace: str, start_controller: ControllerFactory, slack: SlackStub, tmp_path: Path
+) -> None:
+    """Only notify changed: the run is not superseded (back to stable, from step one); it is told where to talk."""
+    kube.create_istio(namespace)
+    start_controller(
+        lambda: SyntheticSource(kube), namespaces=(namespace,), lease_namespace=namespace, state_dir=tmp_path
+    )
+    kube.create_experiment(with_slack(experiment(namespace, "t", interval="60s")))
+    wait_for(lambda: phase(kube, namespace, "t", "Progressing"), "the first step", timeout=30)
+    root = wait_for(lambda: [m for m in slack.messages() if m.thread_ts is None] or None, "the thread's first message")
+    assert root[0].channel == slack.channel_id("#deploys")
+    weights = route_weights(kube.virtual_service(namespace))
+
+    kube.patch_experiment(namespace, "t", {"spec": {"notify": {"slack": {"channel": "#releases"}}}})
+    wait_for(lambda: kube.status(namespace, "t").get("observedGeneration") == 2, "generation 2 adopted", timeout=30)
+    status = kube.status(namespace, "t")
+    assert (status["run"], status["phase"]) == (1, "Progressing"), "the run carries on: not superseded"
+    assert route_weights(kube.virtual_service(namespace)) == weights, "no traffic moved back to stable"
+    wait_for(lambda: [e for e in kube.events(namespace, "t") if e["reason"] == "NotifyChanged"], "the Event saying so")
+
+    kube.patch_experiment(namespace, "t", {"metadata": {"annotations": {COMMAND_ANNOTATION: "abort"}}})
+    wait_for(lambda: phase(kube, namespace, "t", "Aborted"), "the abort", timeout=30)
+    moved = wait_for(
+        lambda: [m for m in slack.messages() if m.thread_ts == root[0].ts and "#releases" in m.text] or None,
+        "a note in the old thread saying where the run went",
+    )
+    assert moved[0].channel == root[0].channel, "said in the old channel"
+    new_root = wait_for(
+        lambda: (
+            [m for m in slack.messages() if m.thread_ts is None and m.channel == slack.channel_id("#releases")] or None
+        ),
+        "the run's thread in the new channel",
+    )
+    assert "abort" in said_in(new_root[0]), "the new channel's first message is the run's summary, aborted"
+    assert not [m for m in slack.messages() if m.channel == root[0].channel and "abort" in said_in(m)]
+
+
+def said_in(message: Message) -> str:
+    return (message.text + json.dumps(message.blocks)).lower()

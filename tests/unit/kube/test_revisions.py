@@ -51,8 +51,29 @@ def test_a_new_generation_with_the_run_s_own_spec_is_adopted() -> None:
 
 def test_an_edit_of_after_alone_is_adopted_it_gates_a_start_and_changes_no_run() -> None:
     ordered = {**V2, "after": [{"name": "checkout-v2"}]}
-    assert next_step(2, ordered, None, RUN1, RUNNING) == Adopt(2, Drive())  # was Supersede: back to stable
-    assert next_step(2, ordered, None, RUN1, DONE) == Adopt(2, Idle())  # was StartRun: the release again
+    adopted = Adopt(2, Drive(), spec=ordered)
+    assert next_step(2, ordered, None, RUN1, RUNNING) == adopted  # was Supersede: back to stable
+    assert next_step(2, ordered, None, RUN1, DONE) == Adopt(2, Idle(), spec=ordered)  # was StartRun: the release again
     ran_ordered = RunInfo(run=1, generation=1, spec=ordered, observed_generation=1)
-    assert next_step(2, dict(V2), None, ran_ordered, RUNNING) == Adopt(2, Drive())
+    assert next_step(2, dict(V2), None, ran_ordered, RUNNING) == Adopt(2, Drive(), spec=V2)
     assert next_step(2, {**V3, "after": [{"name": "checkout-v2"}]}, None, RUN1, DONE) == StartRun(2)
+
+
+def test_a_notify_edit_is_adopted_and_a_run_under_way_takes_it_at_once() -> None:
+    moved = {**V2, "notify": {"slack": {"channel": "#releases"}}}
+    assert next_step(2, moved, None, RUN1, RUNNING) == Adopt(2, Drive(), spec=moved, renotify=True)
+    assert next_step(2, moved, None, RUN1, DONE) == Adopt(2, Idle(), spec=moved, renotify=True)  # no release again
+    linked = {**V2, "trigger": {"gitops": {"repo": "https://git.example/shop"}}, "notify": {}}
+    assert next_step(2, linked, None, RUN1, RUNNING) == Adopt(2, Drive(), spec=linked)  # notify: {} is no notify
+
+
+def test_a_notify_edit_beside_a_release_edit_supersedes_the_run() -> None:
+    both = {**V3, "notify": {"slack": {"channel": "#releases"}}}
+    assert next_step(2, both, None, RUN1, RUNNING) == Supersede(2)
+
+
+def test_an_invalid_edit_of_what_a_run_does_not_depend_on_is_reported_and_not_adopted() -> None:
+    bad_link = {**V2, "notify": {"links": [{"name": "grafana", "url": "ftp://x"}]}}
+    assert next_step(2, bad_link, "spec.notify.links[0].url: bad", RUN1, RUNNING) == Reject(
+        "spec.notify.links[0].url: bad", Drive()
+    )
