@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-COMMAND_ANNOTATION = "meshroll.io/command"  # an operator command: pause, resume, promote or abort
+COMMAND_ANNOTATION = "meshroll.io/command"  # an operator command: pause, resume, promote, abort or retry
 COMMAND_BY_ANNOTATION = "meshroll.io/command-by"
 _SLACK_AUTHOR = re.compile(r"slack:([UW][A-Z0-9]+)(?: \(.*\))?")
 

@@ -42,6 +42,9 @@ from rollout.kube.store import KubeStatusStore
 from rollout.kube.telemetry import Telemetry
 from rollout.mesh.errors import MeshError
 from rollout.mesh.factory import RoutingTarget, routing_target
+from rollout.status import Phase
+
+RETRY = "retry"  # a command for a run that ended without promotion: run the same spec again
 
 log = logging.getLogger("meshroll.kube.reconcile")
 
@@ -296,8 +299,17 @@ class Reconciler:
     def _idle(self, key: Key, obj: Obj, stored: StoredStatus, generation: int) -> None:
         command = _annotation(obj)
         if command and command != stored.info.last_command:
-            phase = stored.status.phase.value if stored.status is not None else "over"
-            ended = f"run {stored.info.run} is {phase}; change the spec (e.g. a new canary version) to start a new run"
+            phase = stored.status.phase if stored.status is not None else None
+            if _verb(command) == RETRY and phase is not None and phase is not Phase.SUCCEEDED:
+                author = command_author((obj.get("metadata") or {}).get("annotations") or {}, command)
+                log.info("%s: retry after run %d ended %s (by %s)", key, stored.info.run, phase.value, author or "?")
+                self._start(key, obj, stored, generation)  # the new run spends the command (last_command)
+                return
+            ended = f"run {stored.info.run} is {phase.value if phase else 'over'}; " + (
+                "a promoted release is not run again; change the spec (e.g. a new canary version) to start a new run"
+                if phase is Phase.SUCCEEDED
+                else "change the spec (e.g. a new canary version), or annotate retry to run it again"
+            )
             self.recorder.record(reference(obj), _ignored(command, ended))
         if stored.info.observed_generation != generation or command != stored.info.last_command:
             self._loaded_store(key, stored.info).refresh(None, observed_generation=generation, last_command=command)
@@ -309,8 +321,11 @@ class Reconciler:
         value = _annotation(obj)
         if not value or value == run.store.info.last_command:
             return
-        command = value.split(":", 1)[0].strip().lower()
-        if command in COMMANDS:
+        command = _verb(value)
+        if command == RETRY:
+            why = f"run {run.number} is under way; retry runs again a release that ended without promotion"
+            self.recorder.record(reference(obj), _ignored(value, why))
+        elif command in COMMANDS:
             author = command_author((obj.get("metadata") or {}).get("annotations") or {}, value)
             log.info("%s: %s (annotation %s, by %s)", run.key, command, COMMAND_ANNOTATION, author or "unknown")
             run.command(command, by=author or f"annotation {COMMAND_ANNOTATION}")
@@ -389,10 +404,15 @@ class Reconciler:
                 log.warning("%s: could not clear the reported problem: %s", key, exc)
 
 
+def _verb(value: str) -> str:
+    """The command of an annotation's value (``abort:again`` is ``abort``)."""
+    return value.split(":", 1)[0].strip().lower()
+
+
 def _ignored(value: str, why: str) -> EventText:
     """The Warning for a command annotation that is not carried out: unknown, or ``why`` not."""
-    if value.split(":", 1)[0].strip().lower() not in COMMANDS:
-        note = f"{COMMAND_ANNOTATION}={value!r} is not a command; use one of {', '.join(COMMANDS)}"
+    if _verb(value) not in (*COMMANDS, RETRY):
+        note = f"{COMMAND_ANNOTATION}={value!r} is not a command; use one of {', '.join((*COMMANDS, RETRY))}"
         return EventText("Warning", "UnknownCommand", "Command", note)
     return EventText("Warning", "CommandIgnored", "Command", f"{COMMAND_ANNOTATION}={value!r}: {why}")
 

@@ -121,3 +121,35 @@ def test_after_a_finished_run_an_invalid_then_reverted_spec_keeps_the_finished_s
     assert adopted["history"] == finished["history"]
     assert condition(adopted, "Ready")["status"] == "True"
     assert route_weights(kube.virtual_service(namespace)) == (0, 100)
+
+
+def test_retry_runs_a_rolled_back_release_again_and_is_refused_under_way_and_after_a_promotion(
+    kube: Api, namespace: str, start_controller: ControllerFactory
+) -> None:
+    """A rollback for a cause outside the release (a flaky dependency) is retried without editing the spec."""
+    kube.create_istio(namespace)
+    source = SyntheticSource(kube, canary_error_rate=0.3)
+    start_controller(lambda: source, namespaces=(namespace,), lease_namespace=namespace)
+    kube.create_experiment(experiment(namespace, "c", interval="2s"))
+    wait_for(lambda: at(kube, namespace, "c", 1, "RolledBack"), "run 1 rolled back", timeout=60)
+    source.canary_error_rate = 0.02  # the dependency is fixed
+
+    command(kube, namespace, "retry")
+    status = wait_for(lambda: at(kube, namespace, "c", 2, "Progressing", "Succeeded"), "run 2", timeout=30)
+    assert status["previousRuns"][0]["phase"] == "RolledBack" and status["runGeneration"] == 1
+    command(kube, namespace, "retry:now")  # under way: nothing to retry
+    wait_for(lambda: ignored(kube, namespace, "is under way"), "the retry under way refused", timeout=30)
+    wait_for(lambda: at(kube, namespace, "c", 2, "Succeeded"), "run 2 promoted", timeout=60)
+    assert route_weights(kube.virtual_service(namespace)) == (0, 100)
+
+    command(kube, namespace, "retry:again")
+    wait_for(lambda: ignored(kube, namespace, "a promoted release is not run again"), "refused", timeout=30)
+    assert kube.status(namespace, "c")["run"] == 2
+
+
+def command(kube: Api, namespace: str, value: str) -> None:
+    kube.patch_experiment(namespace, "c", {"metadata": {"annotations": {"meshroll.io/command": value}}})
+
+
+def ignored(kube: Api, namespace: str, why: str) -> bool:
+    return any(e["reason"] == "CommandIgnored" and why in e.get("note", "") for e in kube.events(namespace, "c"))
