@@ -323,6 +323,8 @@ class Reconciler:
             return
         command = _verb(value)
         if command == RETRY:
+            if run.status.phase.terminal:
+                return  # still reverting: the retry is carried out once the run is done (``_idle``)
             why = f"run {run.number} is under way; retry runs again a release that ended without promotion"
             self.recorder.record(reference(obj), _ignored(value, why))
         elif command in COMMANDS:

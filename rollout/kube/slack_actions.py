@@ -1,11 +1,11 @@
-"""``POST /slack/actions``: Slack's button clicks (Promote, Pause/Resume, Abort) become operator commands.
+"""``POST /slack/actions``: Slack's button clicks (Promote, Pause/Resume, Abort, Retry) become operator commands.
 
 A request is acted on only when Slack's signature over it checks out (``notify/interactions.py``:
 the signing secret, a timestamp within five minutes); anything else is answered 401 and changes
 nothing. Slack wants an answer within three seconds, so a verified click is answered 200 at once
 and handled on a thread of its own: the clicking user must be in the allow-list, and the button
-must be of the Experiment's current run, still under way. Then the Experiment's annotation
-``meshroll.io/command`` is set to a fresh value (``abort:slack-U123-<action ts>``) with
+must be of the Experiment's current run, still under way (Retry: ended without promotion). Then the
+Experiment's annotation ``meshroll.io/command`` is set to a fresh value (``abort:slack-U123-<action ts>``) with
 ``meshroll.io/command-by: slack:U123 (alice)`` beside it, in one merge patch conditional on the
 object's resourceVersion: the leader's reconcile carries it out once, like ``kubectl annotate``,
 and its Event and Slack reply name the user. The result goes back to the user alone (an ephemeral
@@ -107,7 +107,11 @@ def decide(click: Click, obj: Mapping[str, Any] | None, settings: ActionSettings
         current = f"run {stored.info.run} is the current one" if status is not None else "it has no run now"
         return Outcome(f"This message is about an older run of {value.experiment} ({current}); nothing changed.")
     phase = status.phase
-    if phase not in (Phase.PROGRESSING, Phase.PAUSED):
+    if value.command == "retry":
+        if phase not in (Phase.ROLLED_BACK, Phase.ABORTED, Phase.INCONCLUSIVE):
+            why = "a promoted release is not run again" if phase is Phase.SUCCEEDED else "it has not ended"
+            return Outcome(f"Run {stored.info.run} of {value.experiment} is {phase.value}: {why}; nothing changed.")
+    elif phase not in (Phase.PROGRESSING, Phase.PAUSED):
         return Outcome(f"Run {stored.info.run} of {value.experiment} is {phase.value}: nothing to {value.command}.")
     if (value.command, phase) in (("pause", Phase.PAUSED), ("resume", Phase.PROGRESSING)):
         return Outcome(f"Run {stored.info.run} of {value.experiment} is {phase.value} already; nothing changed.")

@@ -1,4 +1,5 @@
-"""Slack buttons that steer a run in progress (Promote, Pause or Resume, Abort). Pure.
+"""Slack buttons that steer a run in progress (Promote, Pause or Resume, Abort), and Retry on a run that
+ended without promotion (a new run of the same spec). Pure.
 
 Each button's ``value`` names the Experiment and the run it was shown for, so a click on a message
 of an older run is recognised and does nothing. The controller's ``POST /slack/actions`` endpoint
@@ -16,10 +17,11 @@ from rollout.notify.facts import Facts
 
 ACTION_PREFIX = "meshroll-"  # action_id = meshroll-<command>
 BLOCK_ID = "meshroll-commands"
-COMMANDS = ("promote", "pause", "resume", "abort")
+COMMANDS = ("promote", "pause", "resume", "abort", "retry")
 MAX_VALUE = 2000  # Slack's limit on a button's value
 CONFIRM_TEXT = 300  # a confirm dialog's text may hold 300 characters
 STEERABLE_PHASES = frozenset({"Progressing", "Paused"})
+RETRYABLE_PHASES = frozenset({"RolledBack", "Aborted", "Inconclusive"})  # ended without promotion
 
 
 class ActionValueError(ValueError):
@@ -84,31 +86,49 @@ def _button(label: str, value: ActionValue, style: str | None = None) -> dict[st
     return button
 
 
-def _abort_confirm(f: Facts) -> dict[str, Any]:
-    return {
-        "title": _plain("Abort this run?"),
-        "text": {
-            "type": "mrkdwn",
-            "text": clip(
-                f"All traffic of `{escape(f.service)}` goes back to {escape(f.stable_version)} and the canary's "
-                "faults are removed. The run cannot be resumed.",
-                CONFIRM_TEXT,
-            ),
-        },
-        "confirm": _plain("Abort"),
-        "deny": _plain("Keep running"),
-        "style": "danger",
+def _confirm(title: str, text: str, confirm: str, deny: str, style: str | None = None) -> dict[str, Any]:
+    """Slack's confirmation dialog before a button acts."""
+    dialog: dict[str, Any] = {
+        "title": _plain(title),
+        "text": {"type": "mrkdwn", "text": clip(text, CONFIRM_TEXT)},
+        "confirm": _plain(confirm),
+        "deny": _plain(deny),
     }
+    if style is not None:
+        dialog["style"] = style
+    return dialog
+
+
+def _abort_confirm(f: Facts) -> dict[str, Any]:
+    text = (
+        f"All traffic of `{escape(f.service)}` goes back to {escape(f.stable_version)} and the canary's "
+        "faults are removed. The run cannot be resumed."
+    )
+    return _confirm("Abort this run?", text, "Abort", "Keep running", "danger")
+
+
+def _retry_confirm(f: Facts) -> dict[str, Any]:
+    text = (
+        f"A new run of `{escape(f.service)}` {escape(f.canary_version)} starts from its first step, with the same "
+        "spec. Retry when the cause was outside the release (a flaky dependency, too little traffic)."
+    )
+    return _confirm("Run this release again?", text, "Retry", "Cancel")
 
 
 def action_block(f: Facts) -> Block | None:
-    """The buttons for the run ``f`` describes, or None when it cannot be steered (not under way, or no run id)."""
-    if not f.run or f.terminal or f.phase not in STEERABLE_PHASES:
+    """The buttons for the run ``f`` describes, or None when it has none (promoted, promoting, no run id)."""
+    if not f.run:
         return None
 
     def value(command: str) -> ActionValue:
         return ActionValue(f.experiment, f.run, command)
 
+    if f.phase in RETRYABLE_PHASES:
+        retry = _button("Retry", value("retry"))
+        retry["confirm"] = _retry_confirm(f)
+        return {"type": "actions", "block_id": BLOCK_ID, "elements": [retry]}
+    if f.terminal or f.phase not in STEERABLE_PHASES:
+        return None
     elements = [_button("Promote", value("promote"), "primary")]
     if f.phase == "Paused":
         elements.append(_button("Resume", value("resume")))

@@ -125,7 +125,7 @@ def test_a_click_aborts_the_run_and_bad_or_unallowed_clicks_change_nothing(
     assert f"abort by slack:{ALICE} (alice)" in status["reason"]
     notes = [e.get("note", "") for e in kube.events(namespace, "c") if e["reason"] == "Aborted"]
     assert any(f"slack:{ALICE} (alice)" in n for n in notes), notes
-    wait_for(lambda: not buttons(slack), "the buttons gone from the updated message", timeout=20)
+    wait_for(lambda: set(buttons(slack)) == {"meshroll-retry"}, "Retry alone on the updated message", timeout=20)
     said = wait_for(
         lambda: [m for m in slack.messages() if m.thread_ts and f"slack:{ALICE} (alice)" in json.dumps(m.blocks)],
         "the thread's reply naming the user",
@@ -135,6 +135,14 @@ def test_a_click_aborts_the_run_and_bad_or_unallowed_clicks_change_nothing(
 
     assert click(endpoint, slack, shown["meshroll-pause"], "meshroll-pause")[0] == 200
     assert "is Aborted: nothing to pause" in reply(slack, 4)["text"]
+
+    assert click(endpoint, slack, buttons(slack)["meshroll-retry"], "meshroll-retry")[0] == 200
+    assert "Retry of" in reply(slack, 5)["text"]
+    again = wait_for(
+        lambda: kube.status(namespace, "c").get("run") == 2 or None, "run 2, retried from Slack", timeout=30
+    )
+    assert again and kube.status(namespace, "c")["previousRuns"][0]["phase"] == "Aborted"
+    wait_for(lambda: buttons(slack, run=1) or None, "run 2's thread, with its own buttons", timeout=20)
 
 
 def test_a_click_on_an_older_run_s_message_does_nothing_and_the_current_one_promotes(
@@ -214,7 +222,7 @@ def test_a_replica_taking_over_a_run_keeps_replying_in_its_slack_thread(
     assert said[0].thread_ts == root[0].ts
     kept = wait_for(lambda: next(m for m in slack.messages() if m.ts == root[0].ts).updates > updates or None,
                     "the first message kept current by the second replica", timeout=20)  # fmt: skip
-    assert kept and not buttons(slack), "its buttons gone once the run ended"
+    assert kept and list(buttons(slack)) == ["meshroll-retry"], "once the run ended, Retry alone"
 
 
 def test_a_channel_edit_mid_run_moves_its_messages_and_the_run_carries_on(

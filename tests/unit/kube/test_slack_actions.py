@@ -91,6 +91,21 @@ def test_a_run_no_longer_under_way_is_left_alone(phase: Phase) -> None:
     assert outcome.annotations is None and f"is {phase.value}: nothing to abort" in outcome.message
 
 
+@pytest.mark.parametrize("phase", [Phase.ROLLED_BACK, Phase.ABORTED, Phase.INCONCLUSIVE])
+def test_retry_is_taken_for_a_run_that_ended_without_promotion(phase: Phase) -> None:
+    outcome = decide(click("retry"), stored(phase), SETTINGS)
+    assert outcome.annotations is not None and outcome.annotations[COMMAND_ANNOTATION].startswith("retry:slack-")
+
+
+@pytest.mark.parametrize(
+    ("phase", "why"),
+    [(Phase.SUCCEEDED, "a promoted release is not run again"), (Phase.PROGRESSING, "it has not ended")],
+)
+def test_retry_is_refused_after_a_promotion_and_under_way(phase: Phase, why: str) -> None:
+    outcome = decide(click("retry"), stored(phase), SETTINGS)
+    assert outcome.annotations is None and why in outcome.message
+
+
 def test_pausing_a_paused_run_changes_nothing() -> None:
     assert decide(click("pause"), stored(Phase.PAUSED), SETTINGS).annotations is None
     assert decide(click("resume"), stored(Phase.PROGRESSING), SETTINGS).annotations is None

@@ -44,7 +44,18 @@ def test_each_value_names_the_experiment_the_run_and_the_command() -> None:
         assert len(str(button["value"])) <= 2000
 
 
-@pytest.mark.parametrize("phase", [Phase.SUCCEEDED, Phase.ABORTED, Phase.ROLLED_BACK, Phase.PROMOTING, Phase.PENDING])
+@pytest.mark.parametrize("phase", [Phase.ROLLED_BACK, Phase.ABORTED, Phase.INCONCLUSIVE])
+def test_a_run_that_ended_without_promotion_offers_a_confirmed_retry_alone(phase: Phase) -> None:
+    f = facts(events.experiment(), events.status(phase=phase), events.rolled_back())
+    block = action_block(f)
+    assert block is not None
+    (retry,) = block["elements"]
+    assert retry["action_id"] == "meshroll-retry" and ActionValue.decode(retry["value"]).run == "1000.000"
+    assert retry["confirm"]["title"]["text"] == "Run this release again?"
+    assert "starts from its first step" in retry["confirm"]["text"]["text"]
+
+
+@pytest.mark.parametrize("phase", [Phase.SUCCEEDED, Phase.PROMOTING, Phase.PENDING])
 def test_a_run_that_cannot_be_steered_has_no_buttons(phase: Phase) -> None:
     f = facts(events.experiment(), events.status(phase=phase), events.advanced())
     assert action_block(f) is None
