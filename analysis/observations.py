@@ -132,3 +132,4 @@ class EngineConfig:
     alpha_promote: float = 0.05  # per-guardrail level of the non-inferiority confidence sequence
     min_requests: int = 500  # canary requests needed before any promotion
     srm_alpha: float = 0.001  # sample-ratio-mismatch gate
+    srm_tolerance: float = 0.1  # the gate flags a canary's routing odds beyond (1 ± this) x its weight's

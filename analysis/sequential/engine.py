@@ -50,6 +50,8 @@ def config_problems(config: EngineConfig) -> list[str]:
     ):
         if not (isinstance(value, int | float) and 0.0 < value < 1.0):
             found.append(f"{label} must be between 0 and 1 (is {value})")
+    if not (isinstance(config.srm_tolerance, int | float) and 0.0 <= config.srm_tolerance < 1.0):
+        found.append(f"srm_tolerance must be at least 0 and below 1 (is {config.srm_tolerance})")
     if not (isinstance(config.min_requests, int | float) and config.min_requests >= 0):
         found.append(f"min_requests must be 0 or more (is {config.min_requests})")
     if not config.metrics:
@@ -231,7 +233,7 @@ def _within_absolute_margin(
     return replace(verdict, outcome=Outcome.ADVANCE, reason=f"non-inferior: {check.sentence}"), True
 
 
-def _split(steps: Sequence[StepWindow], traffics: dict[str, _Traffic], srm_alpha: float) -> tuple[bool, str]:
+def _split(steps: Sequence[StepWindow], traffics: dict[str, _Traffic], config: EngineConfig) -> tuple[bool, str]:
     if not traffics:
         return False, ""
     stable = np.stack([t.stable for t in traffics.values()])
@@ -240,8 +242,8 @@ def _split(steps: Sequence[StepWindow], traffics: dict[str, _Traffic], srm_alpha
     columns = np.arange(stable.shape[1])
     r_b, r_c = stable[pick, columns], canary[pick, columns]
     weights = np.array([s.canary_weight for s in steps], dtype=float)
-    check = check_split(weights, r_b, r_c, (r_b + r_c) > 0, srm_alpha)
-    return check.mismatch, check.describe(srm_alpha)
+    check = check_split(weights, r_b, r_c, (r_b + r_c) > 0, config.srm_alpha, config.srm_tolerance)
+    return check.mismatch, check.describe(config.srm_alpha, config.srm_tolerance)
 
 
 def _decide(
@@ -257,7 +259,7 @@ def _decide(
 ) -> Decision:
     blocked, blind = blockers
     rolled = [v for v in verdicts if v.outcome is Outcome.ROLLBACK]
-    mismatch, split_text = _split(steps, traffics, config.srm_alpha)
+    mismatch, split_text = _split(steps, traffics, config)
     if rolled:
         reason = "rollback: " + "; ".join(f"{v.metric}: {v.reason}" for v in rolled)
         if mismatch:
