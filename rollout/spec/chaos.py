@@ -40,16 +40,42 @@ class AbortSpec(SpecModel):
     @field_validator("http_status")
     @classmethod
     def _http_status_range(cls, value: int | None) -> int | None:
-        if value is not None and not 200 <= value <= 599:
-            raise ValueError(f"HTTP status {value} is outside 200..599")
-        return value
+        """An error status: an abort answering 200 (or a redirect) injects no fault while the run says it does."""
+        if value is None or 400 <= value <= 599:
+            return value
+        if 100 <= value <= 399:
+            raise ValueError(
+                f"HTTP status {value} is not an error, so an abort answering it injects no fault; "
+                "use one within 400..599, like 503"
+            )
+        raise ValueError(
+            f"HTTP status {value} is outside 400..599, the error statuses an abort answers; use one like 503"
+        )
+
+    @field_validator("grpc_status", mode="before")
+    @classmethod
+    def _grpc_code_number(cls, value: object) -> object:
+        """``grpcStatus: 14`` is refused below with the name to write, not as "not text"."""
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @field_validator("grpc_status")
     @classmethod
     def _grpc_status_name(cls, value: str | None) -> str | None:
-        if value is not None and value not in GRPC_STATUSES:
-            raise ValueError(f"{value!r} is not a gRPC status; use one of {', '.join(GRPC_STATUSES)}")
-        return value
+        if value is None or value in GRPC_STATUSES:
+            return value
+        if value.upper() == "OK" or value == "0":
+            raise ValueError(
+                f"{value!r} is gRPC's success, so an abort answering it injects no fault; "
+                "use a failure (codes 1..16), like UNAVAILABLE"
+            )
+        if value.isdigit() and 1 <= int(value) <= len(GRPC_STATUSES):
+            name = GRPC_STATUSES[int(value) - 1]
+            raise ValueError(f"{value!r} is gRPC code {value}: write its name, {name} (meshes take names, not numbers)")
+        if value.upper() in GRPC_STATUSES:
+            raise ValueError(
+                f"{value!r} is not a gRPC status as meshes spell it; write it in capitals, {value.upper()}"
+            )
+        raise ValueError(f"{value!r} is not a gRPC status; use one of {', '.join(GRPC_STATUSES)}")
 
     @model_validator(mode="after")
     def _one_status(self) -> AbortSpec:
