@@ -132,7 +132,8 @@ def gitops(
 ) -> None:
     """Start experiments from Git commits: new or changed files under --path start once, with the commit's provenance.
 
-    Exit codes with --once: 0 all processed, 2 some files invalid or to be retried, 1 error.
+    Exit codes with --once: 0 all processed, 2 some files invalid or to be retried, 1 error (--path matching
+    no experiment file is one; without --once it is said once, and polling goes on).
     """
     from rollout.gitops import ClusterApplier, GitOpsSync, GitRepo, LocalStarter, Poller, Reporter, StateFile
     from rollout.gitops.errors import BranchMissing
@@ -171,7 +172,7 @@ def gitops(
         local_runs = starter if isinstance(starter, LocalStarter) else None
         writeback = _write_back(write_backs, sync, local_runs)
         if once:
-            _once(sync, local_runs, announcers, writeback)
+            _once(sync, local_runs, announcers, writeback, path)
         poller = Poller(sync, seconds, after_poll=_after_poll(local_runs, writeback))
         server = ServerThread(standalone_app(secret, poller.on_push), *address) if secret and address else None
         _serve(poller, server, local_runs, announcers)
@@ -207,7 +208,11 @@ def _after_poll(local_runs: LocalStarter | None, writeback: WriteBack | None) ->
 
 
 def _once(
-    sync: GitOpsSync, local_runs: LocalStarter | None, announcers: list[Announcer], writeback: WriteBack | None
+    sync: GitOpsSync,
+    local_runs: LocalStarter | None,
+    announcers: list[Announcer],
+    writeback: WriteBack | None,
+    path: str,
 ) -> None:
     try:
         result = sync.poll()
@@ -217,6 +222,11 @@ def _once(
         written = writeback.after_poll() if writeback is not None else True
     finally:
         close_all(announcers)
+    if result.unmatched:  # a mistyped --path would otherwise pass in silence, in CI too
+        fail(
+            f"--path {path!r} matches {sync.unmatched_at(result.tip)}; give --path the folder that holds the "
+            "experiments, or commit one under it"
+        )
     for line in result.started:
         console.print(f"started {line}", markup=False, soft_wrap=True)
     if result.forced:

@@ -34,6 +34,7 @@ class Poller:
         self.stopped = threading.Event()
         self.polls = 0
         self.waiting = False  # the branch is not there yet (said once, until it comes)
+        self.unmatched = False  # the path holds no experiment file (said once, until one comes)
 
     def on_push(self, event: PushEvent) -> bool:
         """A push webhook: poll now if it is for our branch (True), else ignore it. Any thread; returns at once."""
@@ -65,6 +66,13 @@ class Poller:
         if self.waiting:
             log.info("branch %s has its first commit, %s", self.sync.branch, result.tip[:8])
             self.waiting = False
+        if result.unmatched and not self.unmatched:
+            log.warning(
+                "%s; check the path (--path, or --gitops-path), or commit an experiment there: polling goes on, "
+                "and starts it when it comes",
+                self.sync.unmatched_at(result.tip),
+            )
+        self.unmatched = result.unmatched
         return result
 
     def run(self) -> None:

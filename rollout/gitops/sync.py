@@ -65,6 +65,7 @@ class PollResult:
     invalid: list[str] = field(default_factory=list)  # files with problems (nothing started from them)
     deferred: list[str] = field(default_factory=list)  # files to try again at the next poll
     removed: list[str] = field(default_factory=list)
+    unmatched: bool = False  # the path holds no experiment file at the tip, and none was acted on from it before
 
     @property
     def clean(self) -> bool:
@@ -152,6 +153,7 @@ class GitOpsSync:
         state = self.state.load(self.source)
         result = PollResult(tip)
         if state.commit == tip:
+            result.unmatched = not state.files  # a processed tip's files are all recorded (invalid ones too)
             return result
         ancestor = False
         if state.commit is not None:
@@ -162,15 +164,8 @@ class GitOpsSync:
                 base = self.repo.merge_base(state.commit, tip) if known else None
                 self.reporter.force_push(self.where, state.commit, tip, base)
         tip_files = experiment_files(self.repo.files(tip, self.path))
-        if not tip_files:
-            where = f"under {self.path}/" if self.path else "in the repository"
-            log.warning(
-                "no experiment files (.yaml, .yml) %s at %s of %s; check the path (--path, or --gitops-path)",
-                where,
-                tip[:8],
-                self.where,
-            )
         found = changes(tip_files, state)
+        result.unmatched = not tip_files and not found.removed  # the caller says so (``unmatched_at``)
         self._contents = self.repo.read_blobs(tip_files[p] for p in found.changed)
         if found.changed and not self._baseline_due(state):
             since = state.commit if ancestor else None  # the commits behind it were read by earlier polls
@@ -179,6 +174,21 @@ class GitOpsSync:
             return self._apply(tip, tip_files, found, state, result)
         finally:
             self._contents, self._commits = {}, {}
+
+    def unmatched_at(self, tip: str) -> str:
+        """Why a poll found nothing to act on (``PollResult.unmatched``), as the middle of a sentence, with
+        the folders that do hold YAML files at ``tip`` (a mistyped path is the usual reason)."""
+        where = f"under {self.path}/" if self.path else "in the repository"
+        sentence = f"no experiment file (.yaml, .yml) {where} at commit {tip[:8]} of {self.where}"
+        try:
+            found = experiment_files(self.repo.files(tip, ""))
+        except GitError:
+            return sentence
+        if not found:
+            return f"{sentence} (the commit has no YAML files at all)"
+        folders = sorted({p.rpartition("/")[0] + "/" if "/" in p else "./" for p in found})
+        more = f" and {len(folders) - 5} more" if len(folders) > 5 else ""
+        return f"{sentence} (its YAML files are under {', '.join(folders[:5])}{more})"
 
     def _baseline_due(self, state: SourceState) -> bool:
         return state.commit is None and not state.files and self.skip_existing

@@ -86,6 +86,29 @@ def test_bad_input_is_one_clear_line_and_exit_1(origin: Origin, tmp_path: Path) 
     assert not (tmp_path / ".meshroll").exists(), "bad input changes nothing"
 
 
+def test_once_with_a_path_that_matches_no_experiment_file_is_one_line_and_exit_1(
+    origin: Origin, tmp_path: Path
+) -> None:
+    origin.write("deploy/experiments/checkout.yaml", experiment_yaml("checkout"))
+    tip = origin.commit("Add checkout under deploy/")
+    origin.push()
+    state = tmp_path / "state.json"
+    args = ("--repo", origin.url, "--local", "--once", "--state", str(state), "--path", "experiments/")
+
+    first = gitops(*args, cwd=tmp_path)
+    again = gitops(*args, cwd=tmp_path)  # a second pass over the same tip says it again
+
+    expected = (
+        f"meshroll: --path 'experiments/' matches no experiment file (.yaml, .yml) under experiments/ at commit "
+        f"{tip[:8]} of {origin.url} branch main (its YAML files are under deploy/experiments/); give --path the "
+        "folder that holds the experiments, or commit one under it"
+    )
+    assert one_line(first) == expected
+    assert one_line(again) == expected
+    assert first.stdout == "", "nothing processed, nothing started"
+    assert not (tmp_path / "state.d" / "runs").exists()
+
+
 def test_once_reports_an_invalid_file_to_slack_and_the_log_and_exits_2_then_0(origin: Origin, tmp_path: Path) -> None:
     origin.write("experiments/broken.yaml", BROKEN_YAML)
     sha = origin.commit("Add a broken experiment")
@@ -205,10 +228,11 @@ def test_a_second_trigger_on_the_same_state_file_is_refused_until_the_first_stop
     origin: Origin, tmp_path: Path
 ) -> None:
     # Two triggers sharing a state file would each start the same committed experiment.
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
     origin.commit("Initial")
     origin.push()
     state = tmp_path / "state.json"
-    args = ["--repo", origin.url, "--local", "--state", str(state)]
+    args = ["--repo", origin.url, "--local", "--state", str(state), "--skip-existing"]  # recorded, not run
     log = tmp_path / "first.log"
     with log.open("w") as out:
         first = subprocess.Popen(

@@ -139,18 +139,48 @@ def test_a_file_name_with_glob_characters_names_its_own_commit_not_one_of_a_file
     assert commits["experiments/a[1].yaml"] == added
 
 
-def test_a_path_without_experiment_files_says_so_instead_of_passing_in_silence(
+def test_a_path_without_experiment_files_says_so_once_instead_of_passing_in_silence(
     origin: Origin, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     origin.write("experiment/checkout.yaml", experiment_yaml("checkout"))  # not under experiments/
     tip = origin.commit("Add checkout")
     origin.push()
+    poller = Poller(make_sync(origin, tmp_path, RecordingStarter()), interval=1)
+
+    with caplog.at_level(logging.INFO, logger="meshroll"):
+        first = poller.poll_once()
+        again = poller.poll_once()  # the same tip
+        origin.write("docs/readme.txt", "not an experiment")
+        later = origin.commit("Docs")
+        origin.push()
+        third = poller.poll_once()  # a new tip, still nothing under the path
+
+    assert first is not None and again is not None and third is not None
+    assert first.started == [] and first.clean and first.unmatched and again.unmatched and third.unmatched
+    expected = (
+        f"no experiment file (.yaml, .yml) under experiments/ at commit {tip[:8]} of {origin.url} branch main "
+        "(its YAML files are under experiment/); check the path (--path, or --gitops-path), or commit an "
+        "experiment there: polling goes on, and starts it when it comes"
+    )
+    assert expected in caplog.text
+    assert caplog.text.count("no experiment file") == 1, "said once, not at every poll"
+    assert later[:8] not in caplog.text
+
+
+def test_a_path_whose_files_were_all_removed_is_not_unmatched_in_the_poll_that_removes_them(
+    origin: Origin, tmp_path: Path
+) -> None:
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
+    origin.commit("Add checkout")
+    origin.push()
+    assert not make_sync(origin, tmp_path, RecordingStarter()).poll().unmatched
+    origin.remove("experiments/checkout.yaml")
+    origin.commit("Remove checkout")
+    origin.push()
 
     result = make_sync(origin, tmp_path, RecordingStarter()).poll()
 
-    assert result.started == [] and result.clean
-    expected = f"no experiment files (.yaml, .yml) under experiments/ at {tip[:8]} of {origin.url} branch main"
-    assert f"{expected}; check the path (--path, or --gitops-path)" in caplog.text
+    assert result.removed == ["experiments/checkout.yaml"] and not result.unmatched
 
 
 def test_an_invalid_file_is_reported_with_file_and_line_starts_nothing_and_its_sibling_proceeds(

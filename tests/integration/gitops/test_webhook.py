@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from rollout.gitops import Poller, PushEvent
+from rollout.gitops import Poller, PollResult, PushEvent
 from rollout.gitops.serving import ServerThread
 from rollout.gitops.webhook import MAX_BODY, standalone_app
 from rollout.notify.secrets import Secret
@@ -157,8 +157,9 @@ class CountingSync:
     def __init__(self) -> None:
         self.polled = threading.Semaphore(0)
 
-    def poll(self) -> None:
+    def poll(self) -> PollResult:
         self.polled.release()
+        return PollResult("0" * 40)
 
 
 def test_a_push_wakes_the_poller_at_once_and_pushes_to_other_branches_do_not() -> None:
