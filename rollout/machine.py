@@ -185,8 +185,8 @@ def _judged(plan: RunPlan, status: Status, event: Judged, now: float) -> Transit
             plan, status, event, now, status.phase, status.traffic, event.reason, holds=0, verdict=event.outcome
         )
     started_at = status.started_at or now
-    deadline = now - started_at >= plan.max_duration
-    if event.outcome == "inconclusive" or (event.outcome == "hold" and deadline and plan.kind is not Kind.CHAOS):
+    at_deadline = now - started_at >= plan.max_duration and plan.kind is not Kind.CHAOS  # a drill ends by its steps
+    if event.outcome == "inconclusive" or (event.outcome == "hold" and at_deadline):
         return _inconclusive(plan, status, event, now)
     if event.outcome == "hold" and event.blocked:  # nothing was learnt about the canary: never "no regression"
         return _no_judgement(plan, status, event, now)
@@ -198,6 +198,8 @@ def _judged(plan: RunPlan, status: Status, event: Judged, now: float) -> Transit
         )
     more_steps = status.step + 1 < len(plan.weights)
     gate_open = event.outcome == "advance" or (event.outcome == "hold" and plan.step_gate == "no-regression")
+    if at_deadline and (more_steps or not step_done):  # judged no worse, but the schedule is not through
+        return _inconclusive(plan, status, event, now, _unfinished(plan, status, step_time, event.reason))
     if more_steps and gate_open and step_done:
         reason = event.reason if event.outcome == "advance" else f"no regression after a full step; {event.reason}"
         step = status.step + 1
@@ -211,6 +213,8 @@ def _judged(plan: RunPlan, status: Status, event: Judged, now: float) -> Transit
         shortfall = _exposure_shortfall(plan, event)
         if shortfall is None:
             return _finish(plan, status, event, now, event.reason, verdict=event.outcome)
+        if at_deadline:
+            return _inconclusive(plan, status, event, now, f"not promoted: {shortfall}; {event.reason}")
         reason = f"holding: {shortfall}"
     elif event.outcome == "advance":
         reason = f"holding: the step needs {plan.min_step_time - step_time:.0f}s more exposure; {event.reason}"
@@ -245,9 +249,19 @@ def _no_judgement(plan: RunPlan, status: Status, event: NoData | MetricsUnavaila
     return _policy(plan, status, event, now, plan.on_no_data, reason, holds=holds)
 
 
-def _inconclusive(plan: RunPlan, status: Status, event: Judged, now: float) -> Transition:
-    reason = f"no decision by maxDuration ({plan.max_duration:.0f}s): {event.reason}"
+def _inconclusive(plan: RunPlan, status: Status, event: Judged, now: float, why: str | None = None) -> Transition:
+    reason = f"no decision by maxDuration ({plan.max_duration:.0f}s): {why or event.reason}"
     return _policy(plan, status, event, now, plan.on_inconclusive, reason, verdict="inconclusive")
+
+
+def _unfinished(plan: RunPlan, status: Status, step_time: float, judged: str) -> str:
+    """Why a canary judged no worse at the deadline is not promoted: its schedule is not through."""
+    weight = plan.weights[status.step]
+    if status.step + 1 < len(plan.weights):
+        left = f"the schedule is at step {status.step + 1} of {len(plan.weights)} ({weight}%)"
+    else:
+        left = f"the last step ({weight}%) has had {step_time:.0f}s of its {plan.min_step_time:.0f}s"
+    return f"{left}; {judged}"
 
 
 def _policy(

@@ -78,6 +78,24 @@ class RunPlan:
         return self.kind in (Kind.CANARY, Kind.AB_TEST)
 
 
+def deadline(plan: RunPlan, status: Status) -> float | None:
+    """When the run must have ended (its start plus maxDuration; a chaos drill's duration); None before it starts."""
+    return None if status.started_at is None else status.started_at + plan.max_duration
+
+
+DEADLINE_LATE_S = 0.01  # a judgement capped at the deadline runs just after it, so that it is judged as the final one
+
+
+def judgement_due(plan: RunPlan, status: Status, now: float) -> float:
+    """When the step under way is to be judged, from ``now`` (its window's start): one stepInterval later,
+    or at the deadline when that comes first, so that a run ends by its deadline, not up to a step after it
+    (the last window is then shorter; the engines are told it is the final one). A deadline already past
+    (a run resumed after it) gives the interval back: nothing is ever due in the past."""
+    due = now + plan.step_interval
+    end = deadline(plan, status)
+    return end + DEADLINE_LATE_S if end is not None and now < end < due else due
+
+
 def request_matches(matches: list[MatchSpec]) -> tuple[RequestMatch, ...]:
     result = []
     for match in matches:

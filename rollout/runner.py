@@ -29,6 +29,7 @@ from rollout.mesh.local import LocalProvider
 from rollout.mesh.plan import TrafficPlan
 from rollout.notify import Notifier, close_all, notifiers_for
 from rollout.orchestrator import Orchestrator
+from rollout.plan import judgement_due
 from rollout.sources import CountersSource, MetricSource
 from rollout.spec.models import Experiment
 from rollout.spec.traffic import LocalMeshSpec
@@ -284,9 +285,10 @@ def _drive(orchestrator: Orchestrator, clock: Callable[[], float], signals: Sign
         if status.phase.terminal or status.phase is Phase.PAUSED:
             done.set()
             return
-        if scheduler.get_job("observe") is None:
-            scheduler.add_job(guarded(orchestrator.observe), "date", run_date=at(plan.step_interval), id="observe")
         now = clock()
+        if scheduler.get_job("observe") is None:  # a stepInterval on, or at the deadline when that comes first
+            due = judgement_due(plan, status, now)
+            scheduler.add_job(guarded(orchestrator.observe), "date", run_date=at(due - now), id="observe")
         started = status.started_at or now
         changes = [t for p in plan.faults if (t := next_change(p.timing, started_at=started, now=now)) is not None]
         if changes and scheduler.get_job("tick") is None:

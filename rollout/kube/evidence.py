@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from analysis.observations import StepWindow
 from analysis.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan
 from rollout.judging import judged_weight
-from rollout.plan import RunPlan
+from rollout.plan import RunPlan, judgement_due
 from rollout.status import Status
 from rollout.windows import last_observation, observation_spans
 
@@ -34,11 +34,12 @@ class Evidence:
     restarted: str | None = None  # why the evidence restarts (None: it was re-collected)
 
 
-def next_observation_due(status: Status, step_interval: float) -> float:
-    """When the next observation is due: a step interval after the last one (or the step's start)."""
+def next_observation_due(status: Status, plan: RunPlan) -> float:
+    """When the next observation is due: a step interval after the last one (or the step's start), or at the
+    run's deadline when that comes first (``plan.judgement_due``)."""
     last = last_observation(status.history)
     base = last if last is not None and last >= (status.step_started_at or 0.0) else status.step_started_at
-    return (base if base is not None else status.updated_at or 0.0) + step_interval
+    return judgement_due(plan, status, base if base is not None else status.updated_at or 0.0)
 
 
 def recollect(

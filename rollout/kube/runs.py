@@ -271,7 +271,7 @@ class ExperimentRun:
             return
         plan = self.orchestrator.plan
         now = self.ctx.clock()
-        self._schedule("observe", next_observation_due(status, plan.step_interval))
+        self._schedule("observe", next_observation_due(status, plan))
         started = status.started_at or now
         changes = [t for p in plan.faults if (t := next_change(p.timing, started_at=started, now=now)) is not None]
         if changes:

@@ -136,6 +136,21 @@ spec:
 """
 
 
+def test_a_run_ends_by_its_max_duration_not_a_step_interval_after_it(tmp_path: Path) -> None:
+    # two steps of 4 s (8 s of schedule) with a deadline at 6 s: the second step's wait is cut short there
+    text = QUICK.replace("stepInterval: 2s", "stepInterval: 4s").replace("maxDuration: 20s", "maxDuration: 6s")
+
+    result = run_local(load_experiment_text(text), status_out=tmp_path / "status.json")
+
+    status = result.status
+    assert status.started_at is not None
+    verdicts = [e for e in status.history if e.event.type in ("judged", "no-data", "metrics-unavailable")]
+    assert [round(e.time - status.started_at) for e in verdicts] == [4, 6], "judged at 4 s and at the deadline"
+    assert 6 <= verdicts[-1].time - status.started_at < 7.5, "the last judgement at the deadline, not at 8 s"
+    assert (status.phase, result.exit_code) == (Phase.INCONCLUSIVE, 3)
+    assert "no decision by maxDuration (6s)" in status.reason and result.router_safe
+
+
 def test_a_second_ctrl_c_during_the_abort_neither_raises_nor_cuts_it_short(tmp_path: Path) -> None:
     status_file = tmp_path / "status.json"
     sent: list[Phase] = []

@@ -204,3 +204,18 @@ def test_an_abort_is_not_kept_waiting_by_a_metric_source_that_hangs(
         assert route_weights(kube.virtual_service(namespace)) == (100, 0)
     finally:
         hung.answer.set()
+
+
+def test_a_run_ends_by_its_max_duration_not_a_step_interval_after_it(
+    kube: Api, namespace: str, start_controller: ControllerFactory
+) -> None:
+    kube.create_istio(namespace)
+    start_controller(lambda: SyntheticSource(kube), namespaces=(namespace,), lease_namespace=namespace)
+    kube.create_experiment(experiment(namespace, "d", steps=(10, 20, 30, 40), interval="4s", max_duration="6s"))
+
+    status = wait_for(lambda: phase_is(kube, namespace, "d", "Inconclusive"), "the deadline", timeout=60)
+
+    ended = status["history"][-1]["time"] if status.get("history") else status["updatedAt"]
+    assert 6.0 <= ended - status["startedAt"] < 7.0, "judged at the deadline (6 s), not at the next step (8 s)"
+    assert "no decision by maxDuration (6s)" in status["reason"]
+    assert route_weights(kube.virtual_service(namespace)) == (100, 0)

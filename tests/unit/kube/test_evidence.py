@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from analysis.observations import ArmSample, MetricKind, MetricPair
 from analysis.sources import MetricQuery, MetricsUnavailableError, StepSpan
@@ -127,5 +128,12 @@ def test_a_run_with_no_judgement_yet_has_no_windows() -> None:
 
 def test_the_next_observation_is_due_an_interval_after_the_last_one_or_the_step_start() -> None:
     assert HISTORY.phase.value == "Progressing" and HISTORY.step == 1
-    assert next_observation_due(HISTORY, 100.0) == 320.0
-    assert next_observation_due(run([(100.0, Start()), (100.1, Applied())]), 100.0) == 200.0
+    assert next_observation_due(HISTORY, PLAN) == 320.0
+    assert next_observation_due(run([(100.0, Start()), (100.1, Applied())]), PLAN) == 200.0
+
+
+def test_the_last_observation_is_due_at_the_deadline_not_a_step_interval_after_it() -> None:
+    started = run([(100.0, Start()), (100.1, Applied())])
+    assert next_observation_due(started, replace(PLAN, max_duration=50.0)) == 150.01  # started 100 + 50, just after
+    assert next_observation_due(started, replace(PLAN, max_duration=150.0)) == 200.0  # the interval comes first
+    assert next_observation_due(started, replace(PLAN, max_duration=0.0)) == 200.0  # past: never due in the past
