@@ -93,6 +93,7 @@ def _foreign_kind(document: object) -> str | None:
 
 
 MAX_RPS = 1e9  # past any service, and short of the planner's float range
+DEFAULT_REGRESSION = 2.0  # the regression a plan asks about when neither --regression nor the file says one
 
 
 def plan(
@@ -103,7 +104,13 @@ def plan(
     error_rate: Annotated[
         float | None, typer.Option(help="Stable's error rate, e.g. 0.001 (default: local stable errorRate).")
     ] = None,
-    regression: Annotated[float, typer.Option(help="The smallest regression that matters, as a ratio.")] = 2.0,
+    regression: Annotated[
+        float | None,
+        typer.Option(
+            help="The smallest regression that matters, as a ratio (default: 2; for an embedded-mesh file, the one "
+            "its canary has)."
+        ),
+    ] = None,
     slow_share: Annotated[
         float | None,
         typer.Option(
@@ -117,9 +124,16 @@ def plan(
 
     from analysis.planning import duration_text
     from rollout.cli.run_commands import load_or_fail
-    from rollout.preflight import assumed_traffic, preflight, unplanned_latency
+    from rollout.preflight import (
+        assumed_traffic,
+        own_canary,
+        own_canary_note,
+        planned_edges,
+        preflight,
+        unplanned_latency,
+    )
 
-    if not (math.isfinite(regression) and regression > 1.0):
+    if regression is not None and not (math.isfinite(regression) and regression > 1.0):
         fail(f"--regression {regression:g} must be a finite number above 1 (2 means the canary's bad events double)")
     if rps is not None and not 0 < rps <= MAX_RPS:
         fail(f"--rps {rps:g} must be above 0 and at most {MAX_RPS:g} (requests per second to the service)")
@@ -131,7 +145,8 @@ def plan(
     if experiment.spec.strategy is None:
         fail(f"{file}: a chaos-only experiment has no canary to judge, so there is nothing to plan")
     traffic = assumed_traffic(experiment, rps, error_rate, slow_share)
-    plans = preflight(experiment, traffic, regression)
+    own = own_canary(experiment, planned_edges(experiment, traffic)) if regression is None else None
+    plans = preflight(experiment, traffic, regression or DEFAULT_REGRESSION, own)
     edges_unknown = [
         f"{name}: its bucket edges are chosen during the run; give latencyEdges (e.g. [100, 250]) to plan it"
         for name in unplanned_latency(experiment, traffic)
@@ -142,7 +157,8 @@ def plan(
     other = engine != "sequential"
     if other:
         console.print(_other_engine_note(file, engine, experiment), markup=False, soft_wrap=True)
-    title = f"{experiment.key}: {traffic.request_rate:g} req/s, a {regression:g}x regression"
+    asked = "the canary it runs" if own else f"a {regression or DEFAULT_REGRESSION:g}x regression"
+    title = f"{experiment.key}: {traffic.request_rate:g} req/s, {asked}"
     table = Table(title=title + (" (if judged by the sequential engine)" if other else ""))
     table.add_column("metric", overflow="fold")  # a name is never cut short: it may be all that tells two apart
     for column in ("bad events", "stable rate", "detect in", "requests to detect", "promote in"):
@@ -153,13 +169,18 @@ def plan(
             item.metric,
             item.what,
             f"{100 * item.rate:.3g}%",
-            duration_text(p.detect_seconds) if p.detect_seconds is not None else "never",
+            "no regression"
+            if item.regression is None
+            else duration_text(p.detect_seconds)
+            if p.detect_seconds is not None
+            else "never",
             f"{p.detect_requests:.0f}" if p.detect_requests is not None else "-",
             duration_text(p.promote_seconds) if p.promote_seconds is not None else "never",
         )
     console.print(table)
     assumed = _assumptions(experiment, traffic, rps, error_rate, slow_share)
-    for note in [*edges_unknown, *_share_notes(experiment), *assumed]:
+    own_note = [own_canary_note(plans)] if own else []
+    for note in [*edges_unknown, *own_note, *_share_notes(experiment, traffic), *assumed]:
         console.print(f"note: {note}", markup=False, soft_wrap=True)
     warnings = list(dict.fromkeys(w for item in plans for w in item.plan.warnings))  # one per metric may repeat
     for warning in warnings:
@@ -190,9 +211,22 @@ def _assumptions(
     return [f"assumed {', '.join(assumed)}; give your service's numbers with those options"] if assumed else []
 
 
-def _share_notes(experiment: Experiment) -> list[str]:
-    """What makes the canary's share of requests larger than its weights, which the plan assumes."""
-    canary = experiment.spec.strategy.canary if experiment.spec.strategy is not None else None
+def _share_notes(experiment: Experiment, traffic: Traffic) -> list[str]:
+    """The canary's share of requests the plan took: a mirror's copies, an A/B cohort's assumed size, and
+    what makes a canary's share larger than its weights, which the plan assumes."""
+    from rollout.preflight import AB_COHORT_PERCENT
+    from rollout.spec.traffic import LocalMeshSpec
+
+    strategy = experiment.spec.strategy
+    if strategy is not None and strategy.mirror is not None:
+        copies = traffic.request_rate * strategy.mirror.percent / 100
+        return [
+            f"the canary serves copies of {strategy.mirror.percent:g}% of the requests, so both arms serve "
+            f"{traffic.request_rate + copies:g} req/s"
+        ]
+    if strategy is not None and strategy.ab_test is not None and not isinstance(experiment.spec.mesh, LocalMeshSpec):
+        return [f"assumed the cohort is {AB_COHORT_PERCENT:g}% of the requests (abTest.match does not say how many)"]
+    canary = strategy.canary if strategy is not None else None
     why = [
         what
         for what, on in (

@@ -7,7 +7,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from rollout.cli import app
-from rollout.preflight import assumed_traffic, exceedance_of, preflight
+from rollout.preflight import assumed_traffic, exceedance_of, own_canary, planned_edges, preflight
 from rollout.spec import load_experiment
 
 EXPERIMENTS = Path(__file__).resolve().parents[3] / "experiments"
@@ -109,3 +109,47 @@ def test_plan_says_what_it_assumed_for_a_cluster_mesh_and_takes_the_slow_share()
     assert "│ 1%" in given.output and "│ 5%" not in given.output
     local = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "demo-healthy.yaml")])
     assert "assumed" not in local.output, "the embedded mesh's profile says it all"
+
+
+def test_no_shipped_example_is_warned_by_its_own_plan() -> None:
+    for path in sorted(EXPERIMENTS.glob("*.yaml")):
+        if path.name == "chaos-only-istio.yaml":  # no canary to judge: nothing to plan
+            continue
+        result = CliRunner().invoke(app, ["plan", str(path)])
+        assert result.exit_code == 0, result.output
+        assert "warning:" not in result.output, f"{path.name}: {result.output}"
+
+
+def test_an_embedded_mesh_file_is_planned_for_the_canary_it_runs_and_a_2x_regression_on_request() -> None:
+    erroring = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "demo-erroring-canary.yaml")]).output
+    healthy = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "demo-healthy.yaml")]).output
+    experiment = load_experiment(EXPERIMENTS / "demo-healthy.yaml")
+    traffic = assumed_traffic(experiment, None, None)
+    own = own_canary(experiment, planned_edges(experiment, traffic))
+    asked = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "demo-healthy.yaml"), "--regression", "2"]).output
+
+    assert "demo/demo-erroring-canary: 250 req/s, the canary it runs" in erroring
+    assert "(errors 15x stable's, slower than 25 ms within its margin)" in " ".join(erroring.split())
+    assert "│ 16s " in erroring, "a 3% canary against 0.2% is caught within the first steps"
+    assert [p.regression for p in preflight(experiment, traffic, 2.0, own)] == [None, None], "nothing to detect"
+    assert "warning:" not in healthy and "within its margin" in healthy
+    assert "demo/demo-healthy: 250 req/s, a 2x regression" in asked
+    assert "needs ~16 min to detect a 2x regression, longer than maxDuration 75s" in " ".join(asked.split())
+
+
+def test_a_mirror_is_planned_at_its_percent_of_copies(tmp_path: Path) -> None:
+    text = (EXPERIMENTS / "mirror-gateway-api.yaml").read_text()
+    wider = tmp_path / "wider.yaml"
+    wider.write_text(text.replace("percent: 20", "percent: 100"))
+    experiment, more = load_experiment(EXPERIMENTS / "mirror-gateway-api.yaml"), load_experiment(wider)
+
+    detect = [preflight(e, assumed_traffic(e, None, None), 2.0)[0].plan.detect_seconds for e in (experiment, more)]
+
+    assert detect[0] is not None and detect[1] is not None and detect[1] < detect[0] / 1.5
+    output = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "mirror-gateway-api.yaml")]).output
+    assert "note: the canary serves copies of 20% of the requests, so both arms serve 120 req/s" in output
+
+
+def test_an_ab_test_in_a_cluster_says_the_cohort_size_it_assumed() -> None:
+    output = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "ab-test-istio.yaml")]).output
+    assert "note: assumed the cohort is 10% of the requests (abTest.match does not say how many)" in output
