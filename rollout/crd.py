@@ -117,15 +117,29 @@ def spec_schema() -> dict[str, Any]:
     return dict(_structural(resolved["properties"]["spec"]))
 
 
+def printer_columns() -> list[dict[str, Any]]:
+    """What ``kubectl get experiments`` shows (``-o wide``: priority 1 too). The controller writes ``state`` and
+    ``currentStep`` for them (rollout/kube/document.py): a JSONPath can neither fall back from the phase to
+    a condition's reason nor add 1 to ``step``, the schedule's index."""
+    columns = [
+        ("Status", "string", ".status.state", 0, "The run's phase, or the Ready condition's reason while that "
+         "holds the Experiment back (Queued, InvalidSpec, Waiting, MeshError, MetricsUnavailable, ...)"),
+        ("Phase", "string", ".status.phase", 1, "The phase of the current (or last) run"),
+        ("Step", "integer", ".status.currentStep", 0, "The run's step, counted from 1 as in its Events"),
+        ("Weight", "integer", ".status.traffic.canaryWeight", 0, "The canary's share of the traffic, in percent"),
+        ("Verdict", "string", ".status.verdict", 0, "The outcome of the last judgement"),
+        ("Age", "date", ".metadata.creationTimestamp", 0, ""),
+    ]  # fmt: skip
+    return [
+        {"name": name, "type": kind, "jsonPath": path}
+        | ({"priority": priority} if priority else {})
+        | ({"description": text} if text else {})
+        for name, kind, path, priority, text in columns
+    ]
+
+
 def experiment_crd() -> dict[str, Any]:
     """The CustomResourceDefinition for ``experiments.meshroll.io``."""
-    columns = [
-        ("Phase", "string", ".status.phase"),
-        ("Step", "integer", ".status.step"),
-        ("Weight", "integer", ".status.traffic.canaryWeight"),
-        ("Verdict", "string", ".status.verdict"),
-        ("Age", "date", ".metadata.creationTimestamp"),
-    ]
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -147,7 +161,7 @@ def experiment_crd() -> dict[str, Any]:
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
-                    "additionalPrinterColumns": [{"name": n, "type": t, "jsonPath": p} for n, t, p in columns],
+                    "additionalPrinterColumns": printer_columns(),
                     "schema": {
                         "openAPIV3Schema": {
                             "type": "object",

@@ -13,7 +13,8 @@ Four types, each with ``type``, ``status`` (True/False/Unknown), ``reason`` (Cam
   False with the problem's reason (InvalidSpec, MeshError, Queued, Waiting, DependencyFailed,
   DependencyCycle, ...) or ApplyingTraffic.
 
-``kubectl wait experiment/NAME --for=condition=Promoted`` works with these.
+``kubectl wait experiment/NAME --for=condition=Promoted`` works with these. ``display_state`` sums them
+up in one word for ``kubectl get experiments`` (the STATUS column).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ Obj = dict[str, Any]
 TYPES = ("Progressing", "Promoted", "RolledBack", "Ready")
 MAX_MESSAGE = 2048
 SUPERSEDED_MARK = "superseded by generation"
+APPLYING = "ApplyingTraffic"  # Ready False while a new intent is being written: the run moves
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,16 @@ def timestamp(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def display_state(status: Status | None, conditions: Iterable[Mapping[str, Any]]) -> str:
+    """One word that always says where an Experiment is: the ``Ready`` condition's reason while it is False
+    for a reason the run does not move by (Queued, InvalidSpec, Waiting, MeshError, MetricsUnavailable...),
+    else the run's phase (Pending before its first run)."""
+    ready = next((c for c in conditions if c.get("type") == "Ready"), {})
+    if ready.get("status") == "False" and ready.get("reason") and ready.get("reason") != APPLYING:
+        return str(ready["reason"])
+    return status.phase.value if status is not None else Phase.PENDING.value
+
+
 def _progressing(status: Status | None, problem: Problem | None) -> tuple[str, str, str]:
     if status is None:
         if problem is not None:
@@ -116,7 +128,7 @@ def _ready(status: Status | None, problem: Problem | None) -> tuple[str, str, st
     if problem is not None:
         return "False", problem.reason, problem.message
     if status is not None and not status.traffic_applied:
-        return "False", "ApplyingTraffic", f"the mesh is being set to: {traffic_text(status)}"
+        return "False", APPLYING, f"the mesh is being set to: {traffic_text(status)}"
     if status is None:
         return "True", "Accepted", "the spec is valid; the run starts"
     return "True", "TrafficApplied", f"the mesh holds what the status records: {traffic_text(status)}"

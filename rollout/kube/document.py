@@ -14,7 +14,10 @@ controller need:
   (``--max-concurrent-runs``) and when the controller first queued it (its place in line, see
   ``admission.py``); cleared when a run starts;
 - ``controller``: the identity of the replica that wrote the status;
-- ``conditions``: Progressing, Promoted, RolledBack, Ready (see ``conditions``).
+- ``conditions``: Progressing, Promoted, RolledBack, Ready (see ``conditions``);
+- ``state`` and ``currentStep``, for ``kubectl get experiments`` (the CRD's printer columns read them):
+  the phase, or the ``Ready`` reason that holds the Experiment back (``conditions.display_state``), and the
+  step counted from 1, as the Events and conditions count it (``step`` is the schedule's index).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from rollout.history import thinned
+from rollout.kube.conditions import display_state
 from rollout.status import Status
 
 Obj = dict[str, Any]
@@ -45,6 +49,8 @@ KUBE_FIELDS = (
     "queuedSince",
     "controller",
     "conditions",
+    "state",
+    "currentStep",
 )
 _STATUS_KEYS = frozenset(name for key, f in Status.model_fields.items() for name in (key, f.alias) if name is not None)
 
@@ -223,8 +229,11 @@ def compose(status: Status | None, info: RunInfo, conditions: list[Obj], control
             "lastCommand": info.last_command,
             "controller": controller,
             "conditions": conditions,
+            "state": display_state(status, conditions),
         }
     )
+    if status is not None and status.step >= 0:
+        body["currentStep"] = status.step + 1  # as the Events and conditions say it ("step 1" is index 0)
     if info.spec is not None:
         body["runSpec"] = info.spec
     if info.queued_generation:

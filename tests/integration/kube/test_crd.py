@@ -1,24 +1,36 @@
-"""The generated CRD on a real API server: structural, every example accepted unpruned, printer columns,
-the status subresource, and observedGeneration/conditions as the API conventions want them."""
+"""The generated CRD on a real API server: structural, every example accepted unpruned, printer columns
+(in every state an Experiment can be in, read as the server-side Table kubectl prints), the status
+subresource, and observedGeneration/conditions as the API conventions want them."""
 
 from __future__ import annotations
 
 import copy
+import json
+import re
+import ssl
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
+from analysis.observations import MetricPair
+from analysis.sources import MetricQuery, StepSpan
 from rollout.crd import GROUP, PLURAL, VERSION
+from rollout.events import MetricsUnavailable
+from rollout.kube.conditions import Problem
 from rollout.kube.document import RunInfo
 from rollout.kube.objects import Experiments, Key, experiment_from
 from rollout.kube.store import KubeStatusStore
-from rollout.status import Phase, Status, Traffic
+from rollout.status import HistoryEntry, Phase, Status, Traffic
 from tests.controlplane.fixture import ControlPlane
-from tests.integration.kube.helpers import Api, experiment
+from tests.integration.kube.fixtures import ControllerFactory
+from tests.integration.kube.helpers import Api, experiment, wait_for
 
 pytestmark = pytest.mark.controlplane
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"  # what kubectl asks for: the server fills the columns
 EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "experiments").glob("*.yaml"))
 
 
@@ -76,8 +88,10 @@ def test_printer_columns_and_the_status_subresource(controlplane: ControlPlane, 
     store.save(Status(phase=Phase.PROGRESSING, step=2, traffic=Traffic(canary_weight=25), verdict="hold"))
 
     table = controlplane.kubectl("get", "experiments", "-n", namespace).stdout.split("\n")
-    assert table[0].split() == ["NAME", "PHASE", "STEP", "WEIGHT", "VERDICT", "AGE"]
-    assert table[1].split()[:5] == ["checkout-v2", "Progressing", "2", "25", "hold"]
+    assert table[0].split() == ["NAME", "STATUS", "STEP", "WEIGHT", "VERDICT", "AGE"]
+    assert table[1].split()[:5] == ["checkout-v2", "Progressing", "3", "25", "hold"]  # step index 2: "step 3"
+    wide = controlplane.kubectl("get", "experiments", "-n", namespace, "-o", "wide").stdout.split("\n")
+    assert wide[0].split() == ["NAME", "STATUS", "PHASE", "STEP", "WEIGHT", "VERDICT", "AGE"]
     short = controlplane.kubectl("get", "mrx", "-n", namespace, "-o", "name").stdout.strip()
     assert short == "experiment.meshroll.io/checkout-v2"
 
@@ -120,3 +134,84 @@ def test_observed_generation_and_conditions_follow_the_api_conventions(controlpl
         "wait", "experiment/checkout-v2", "-n", namespace, "--for=condition=Promoted", "--timeout=10s", check=False
     )
     assert waited.returncode == 0, waited.stderr
+
+
+class NoData:
+    """Nothing to judge: with steps of minutes a run stays at its first step while the test looks."""
+
+    def collect(self, span: StepSpan, metrics: list[MetricQuery]) -> dict[str, MetricPair]:
+        return {}
+
+
+def table(controlplane: ControlPlane, namespace: str) -> dict[str, dict[str, Any]]:
+    """``kubectl get experiments -n NAMESPACE -o wide`` as the API server answers it: name -> column -> cell."""
+    request = urllib.request.Request(f"{controlplane.server}/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}")
+    request.add_header("Authorization", f"Bearer {controlplane.admin_token}")
+    request.add_header("Accept", TABLE)
+    context = ssl.create_default_context(cafile=str(controlplane.ca_file))
+    with urllib.request.urlopen(request, timeout=30, context=context) as response:
+        body = json.loads(response.read())
+    assert body["kind"] == "Table", body
+    names = [c["name"] for c in body["columnDefinitions"]]
+    return {row["object"]["metadata"]["name"]: dict(zip(names, row["cells"], strict=True)) for row in body["rows"]}
+
+
+def test_kubectl_get_shows_where_every_experiment_is_and_counts_steps_as_its_events_do(
+    controlplane: ControlPlane, kube: Api, start_controller: ControllerFactory
+) -> None:
+    """Queued, invalid and waiting Experiments have no run, hence no phase: the STATUS column says why (the
+    Ready reason) and STEP is the step the Events name ("step 1" is the first), not the schedule's index."""
+    here, there = controlplane.create_namespace("cols"), controlplane.create_namespace("cols")
+    for namespace in (here, there):
+        kube.create_istio(namespace)
+    start_controller(NoData, namespaces=(here, there), lease_namespace=here, max_concurrent_runs=1)
+    kube.create_experiment(experiment(here, "running", interval="120s"))
+    wait_for(lambda: kube.status(here, "running").get("trafficApplied"), "the first run's first step", timeout=30)
+    kube.create_experiment(experiment(here, "invalid", steps=(50, 20)))  # the schema allows it; the model not
+    waiting = experiment(here, "waiting", interval="120s")
+    waiting["spec"]["after"] = [{"namespace": there, "name": "not-yet"}]
+    kube.create_experiment(waiting)
+    kube.create_experiment(experiment(there, "queued", interval="120s"))  # its own route; the one slot is taken
+
+    def states() -> dict[str, Any] | None:
+        rows = table(controlplane, here) | table(controlplane, there)
+        wanted = {"running": "Progressing", "invalid": "InvalidSpec", "waiting": "Waiting", "queued": "Queued"}
+        return rows if {name: rows.get(name, {}).get("Status") for name in wanted} == wanted else None
+
+    rows = wait_for(states, "every Experiment's STATUS cell")
+    assert rows["running"] | {"Age": None} == {
+        "Name": "running", "Status": "Progressing", "Phase": "Progressing", "Step": 1, "Weight": 20,
+        "Verdict": "", "Age": None,
+    }  # fmt: skip
+    for name in ("invalid", "waiting", "queued"):  # no run: no phase, step or weight, but a STATUS
+        assert (rows[name]["Phase"], rows[name]["Step"], rows[name]["Weight"]) == (None, None, None), rows[name]
+    notes = [e["note"] for e in kube.events(here, "running") if e["reason"] == "TrafficApplied"]
+    assert notes and all(re.search(r"\bstep 1\b", note) for note in notes), notes
+    printed = controlplane.kubectl("get", "experiments", "-n", there).stdout.split("\n")
+    assert printed[1].split()[:2] == ["queued", "Queued"]
+
+
+def test_a_run_held_back_by_a_problem_shows_the_problem_and_an_ended_run_its_phase(
+    controlplane: ControlPlane, kube: Api
+) -> None:
+    namespace = controlplane.create_namespace("cols")
+    experiments = Experiments(controlplane.api_client())
+    for name in ("blind", "done"):
+        kube.create_experiment(experiment(namespace, name))
+    entry = HistoryEntry(
+        time=1.0, event=MetricsUnavailable(reason="connection refused"), from_phase=Phase.PROGRESSING,
+        to_phase=Phase.PROGRESSING, step=1, traffic=Traffic(canary_weight=50), reason="held",
+    )  # fmt: skip
+    blind = KubeStatusStore(experiments, Key(namespace, "blind"), RunInfo(run=1, observed_generation=1), identity="t")
+    blind.save(Status(phase=Phase.PROGRESSING, step=1, traffic=entry.traffic, history=(entry,)))
+    blind.refresh(Problem("MetricsUnavailable", "reading Prometheus failed (retrying in 60s)"))
+    done = KubeStatusStore(experiments, Key(namespace, "done"), RunInfo(run=1, observed_generation=1), identity="t")
+    done.save(Status(phase=Phase.SUCCEEDED, step=1, traffic=Traffic(canary_weight=100)))
+
+    rows = table(controlplane, namespace)
+    assert (rows["blind"]["Status"], rows["blind"]["Phase"], rows["blind"]["Step"]) == (
+        "MetricsUnavailable",
+        "Progressing",
+        2,
+    )
+    assert (rows["done"]["Status"], rows["done"]["Step"], rows["done"]["Weight"]) == ("Succeeded", 2, 100)

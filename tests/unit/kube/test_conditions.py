@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rollout.kube.conditions import Problem, conditions, timestamp
+from rollout.kube.conditions import Problem, conditions, display_state, timestamp
 from rollout.status import Phase, Status, Traffic
 
 
@@ -83,3 +83,23 @@ def test_the_transition_time_stays_while_the_value_holds_and_moves_when_it_flips
 def test_a_long_message_is_clipped() -> None:
     long = Status(phase=Phase.ROLLED_BACK, reason="x" * 10_000)
     assert len(str(by_type(long)["RolledBack"]["message"])) <= 2048
+
+
+@pytest.mark.parametrize(
+    ("status", "problem", "state"),
+    [
+        (None, None, "Pending"),  # accepted, the run not started yet
+        (None, Problem("Queued", "queued"), "Queued"),
+        (None, Problem("InvalidSpec", "bad"), "InvalidSpec"),
+        (None, Problem("Waiting", "after"), "Waiting"),
+        (Status(phase=Phase.PROGRESSING, step=1), None, "Progressing"),
+        (Status(phase=Phase.PROGRESSING, step=1), Problem("MetricsUnavailable", "down"), "MetricsUnavailable"),
+        (Status(phase=Phase.PROGRESSING, step=1, traffic_applied=False), None, "Progressing"),  # applying: it moves
+        (Status(phase=Phase.SUCCEEDED, traffic=Traffic(canary_weight=100)), None, "Succeeded"),
+    ],
+)
+def test_the_display_state_is_the_ready_reason_that_holds_it_back_or_else_the_phase(
+    status: Status | None, problem: Problem | None, state: str
+) -> None:
+    """What the STATUS column of ``kubectl get experiments`` shows: never empty once the controller looked."""
+    assert display_state(status, conditions(status, generation=1, now=0.0, problem=problem)) == state

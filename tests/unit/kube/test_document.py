@@ -56,6 +56,7 @@ def test_compose_then_split_gives_back_the_status_and_the_run_info() -> None:
         4,
         "replica-a",
     )
+    assert (body["state"], body["currentStep"]) == ("Progressing", 1)  # the printer columns': step index 0 is "step 1"
     stored = split(json.loads(json.dumps(body)))
     assert stored.status == status
     assert stored.info == info
