@@ -30,6 +30,7 @@ from rollout.kube.objects import Key
 QUEUED = "Queued"  # the reason of the Ready condition and of the Event
 TERMINAL_PHASES = frozenset({"Succeeded", "RolledBack", "Aborted", "Inconclusive"})
 HOW_TO_RAISE = "meshroll controller --max-concurrent-runs N; Helm value maxConcurrentRuns"
+NAMED_HOLDERS = 3  # runs holding a slot that the Queued message names; the others are counted
 
 
 @dataclass(frozen=True, order=True)
@@ -60,22 +61,35 @@ class Admit:
 
 @dataclass(frozen=True)
 class Queue:
-    """Wait: ``running`` runs are under way, the limit is ``limit``, ``ahead`` Experiments wait before this one."""
+    """Wait: ``running`` runs are under way (those of ``holders``), the limit is ``limit``, ``ahead`` Experiments
+    wait before this one."""
 
     running: int
     limit: int
     ahead: int
+    holders: tuple[Key, ...] = ()  # the Experiments whose runs hold the slots, sorted
 
     @property
     def message(self) -> str:
-        """What ``Ready`` says while it waits. It names no place in line: that changes at every run's end,
-        and keeping it current would rewrite every queued Experiment's status each time."""
+        """What ``Ready`` says while it waits, naming (some of) the runs that hold the slots. It names no place
+        in line: that changes at every run's end, and keeping it current would rewrite every queued
+        Experiment's status each time. The holders named change when a run ends or starts; a queued
+        Experiment's message follows when it is next reconciled (woken, or at a re-list), not at once."""
         runs = "1 run is" if self.running == 1 else f"{self.running} runs are"
         return (
-            f"queued: {runs} under way and the limit is {self.limit} ({HOW_TO_RAISE}). It starts in turn, first "
-            "come first served, when a run ends (promoted, rolled back, aborted or deleted); raise the limit to run "
-            "more at once"
+            f"queued: {runs} under way and the limit is {self.limit} ({HOW_TO_RAISE}){_held_by(self.holders)}. It "
+            "starts in turn, first come first served, when a run ends (promoted, rolled back, aborted or deleted); "
+            "raise the limit to run more at once"
         )
+
+
+def _held_by(holders: tuple[Key, ...]) -> str:
+    """``; the slots are held by ns/a, ns/b, ns/c and 2 more`` (``NAMED_HOLDERS`` named at most), or nothing."""
+    if not holders:
+        return ""
+    named = ", ".join(str(key) for key in holders[:NAMED_HOLDERS])
+    more = len(holders) - NAMED_HOLDERS
+    return f"; the slots are held by {named}" + (f" and {more} more" if more > 0 else "")
 
 
 Decision = Admit | Queue
@@ -91,7 +105,7 @@ def decide(me: Place, running: Collection[Key], waiting: Iterable[Place], limit:
     ahead = sum(1 for place in waiting if place < me and place.key != me.key and place.key not in others)
     if ahead < limit - len(others):
         return Admit()
-    return Queue(len(others), limit, ahead)
+    return Queue(len(others), limit, ahead, tuple(sorted(others, key=lambda key: (key.namespace, key.name))))
 
 
 def under_way(obj: Mapping[str, Any]) -> bool:

@@ -153,6 +153,9 @@ def test_a_deleted_running_experiment_frees_its_slot_and_a_superseded_run_keeps_
         wait_for(lambda n=namespace, m=name: ready(kube.status(n, m)).get("reason") == "Queued", f"{name} queued")
     message = ready(kube.status(namespaces[2], "c"))["message"]
     assert "1 run is under way and the limit is 1" in message and "first come first served" in message
+    assert f"the slots are held by {namespaces[0]}/a." in message  # who to wait for, or to abort
+    [event] = queued_events(kube, namespaces[2], "c")
+    assert f"the slots are held by {namespaces[0]}/a." in event["note"]
 
     kube.patch_experiment(namespaces[0], "a", {"spec": {"strategy": {"canary": {"steps": [30, 60]}}}})
     wait_for(lambda: kube.status(namespaces[0], "a").get("run") == 2, "a's next generation running", timeout=30)

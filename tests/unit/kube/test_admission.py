@@ -36,20 +36,31 @@ def test_below_the_limit_with_nobody_ahead_starts() -> None:
 
 
 def test_at_the_limit_it_is_queued_and_says_the_numbers() -> None:
-    decision = decide(place("me", 5.0), {Key("ns", "r1"), Key("ns", "r2")}, [place("a", 1.0)], 2)
-    assert decision == Queue(running=2, limit=2, ahead=1)
+    decision = decide(place("me", 5.0), {Key("ns", "r2"), Key("ns", "r1")}, [place("a", 1.0)], 2)
+    assert decision == Queue(running=2, limit=2, ahead=1, holders=(Key("ns", "r1"), Key("ns", "r2")))
     assert isinstance(decision, Queue)
     assert "2 runs are under way and the limit is 2" in decision.message
+    assert "the slots are held by ns/r1, ns/r2." in decision.message
     assert "--max-concurrent-runs" in decision.message and "maxConcurrentRuns" in decision.message
     assert "in turn, first come first served" in decision.message
     assert "ahead" not in decision.message, "no place in line: it would go stale, or rewrite every status"
+
+
+def test_the_queued_message_names_a_few_of_the_runs_holding_the_slots_and_counts_the_others() -> None:
+    running = {Key("shop", f"r{i}") for i in range(5)} | {Key("pay", "z")}
+    decision = decide(place("me", 5.0), running, [], 6)
+    assert isinstance(decision, Queue)
+    assert "the slots are held by pay/z, shop/r0, shop/r1 and 3 more." in decision.message
+    one = decide(place("me", 5.0), {Key("shop", "checkout-v2")}, [], 1)
+    assert isinstance(one, Queue) and "1 run is under way and the limit is 1" in one.message
+    assert "the slots are held by shop/checkout-v2." in one.message and " more." not in one.message
 
 
 def test_first_come_first_served_a_free_slot_goes_to_the_earliest() -> None:
     waiting = [place("a", 1.0), place("b", 2.0), place("c", 3.0)]
     running = {Key("ns", "r")}
     assert decide(place("a", 1.0), running, waiting, 2) == Admit()
-    assert decide(place("b", 2.0), running, waiting, 2) == Queue(1, 2, 1)
+    assert decide(place("b", 2.0), running, waiting, 2) == Queue(1, 2, 1, (Key("ns", "r"),))
     assert decide(place("b", 2.0), running, waiting, 3) == Admit()  # two slots: the first two in line
 
 

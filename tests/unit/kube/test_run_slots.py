@@ -78,7 +78,7 @@ def test_a_reservation_counts_until_the_block_ends() -> None:
     with gate.admitting(Key("ns", "a"), listing.items[0]) as first:
         assert first == Admit()
         with gate.admitting(Key("ns", "b"), listing.items[1]) as second:
-            assert second == Queue(running=1, limit=1, ahead=0)
+            assert second == Queue(running=1, limit=1, ahead=0, holders=(Key("ns", "a"),))  # reserved: a holds it
 
 
 def test_a_slot_admitted_but_not_used_wakes_the_waiters() -> None:
@@ -96,7 +96,7 @@ def test_the_end_of_a_run_that_held_a_slot_wakes_the_waiters_once() -> None:
     listing.start("a")
     gate.hold(Key("ns", "a"))
     with gate.admitting(Key("ns", "b"), listing.items[1]) as decision:
-        assert decision == Queue(running=1, limit=1, ahead=0)
+        assert decision == Queue(running=1, limit=1, ahead=0, holders=(Key("ns", "a"),))
     assert gate.release(Key("ns", "b")) == set()  # b held nothing
     assert gate.release(Key("ns", "a")) == {Key("ns", "b")}
     assert gate.release(Key("ns", "a")) == set()
