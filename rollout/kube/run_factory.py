@@ -16,6 +16,7 @@ from analysis.sources import MetricSource
 from rollout.chaos_watch import SteadyState
 from rollout.kube.document import RunInfo
 from rollout.kube.events import EventText
+from rollout.kube.notify_secrets import ExperimentSecrets
 from rollout.kube.objects import Experiments, Key, experiment_from, reference
 from rollout.kube.runs import ExperimentRun, FencedProvider, RunContext
 from rollout.kube.slack_thread import ExperimentThreadStore
@@ -64,7 +65,6 @@ class RunFactory:
     def build(self, key: Key, obj: Mapping[str, Any], info: RunInfo) -> ExperimentRun:
         """Raises InvalidExperiment when the run's spec does not validate, MeshError for an unusable mesh."""
         from rollout.notify import close_all, notifiers_for
-        from rollout.notify.secrets import KubernetesSecretReader
 
         experiment = experiment_from(obj, info.spec)
         analysis = experiment.spec.analysis
@@ -75,7 +75,7 @@ class RunFactory:
         notifiers = notifiers_for(
             experiment,
             self.state_dir,
-            secret_reader=KubernetesSecretReader(self.api),
+            secret_reader=ExperimentSecrets(self.api, self.context.recorder, reference(obj)),  # a Warning if unreadable
             slack_actions=self.slack_actions,
             threads=ExperimentThreadStore(self.experiments, key, obj),
         )
