@@ -2,11 +2,17 @@
 
 ``describe`` (pure) turns one history entry into an Event's type, reason, action and note; the
 note carries the step, the weights and, for a judgement, each metric's numbers (estimate,
-interval, e-value or p-value, sample sizes). ``EventRecorder`` posts them: an Event whose
-regarding object, reason and note repeat one already posted within ``DEDUPE_WINDOW_S`` is not
-posted again; the first one's ``series`` (count, lastObservedTime) is updated instead, as
-``kubectl events`` shows it (a repeat recorded while the first is being posted, from another thread,
-waits for it: one Event, never two). Posting never stops a rollout: failures are logged (once per reason).
+interval, e-value or p-value, sample sizes). ``EventRecorder`` posts them. A repeat (the same
+regarding object, type, reason and note) is counted into the first one's ``series`` (count,
+lastObservedTime), as ``kubectl describe`` and ``kubectl events`` show it ("x12 over 3h"), and the
+API is written at a falling rate: the Event at once, the first repeat's count a minute later at the
+earliest, then each gap twice the last, up to an hour (``FIRST_REPEAT_S``, ``MAX_REPEAT_S``). A run
+stuck on one problem (the mesh refusing a write, the metric source down: a report a minute) thus
+costs a handful of writes an hour, not one a minute; repeats in between wait for the next write.
+A repeat after an hour's quiet is a new occurrence: a new Event, at once. An Event the API server
+dropped meanwhile (its TTL, an hour by default, runs from its last write) is posted again with the
+series so far. A repeat recorded while the first is being posted, from another thread, waits for
+it: one Event, never two. Posting never stops a rollout: failures are logged (once per reason).
 Verbs: ``events`` (events.k8s.io) create, patch.
 """
 
@@ -26,7 +32,7 @@ from typing import Any
 from kubernetes import client as k8s
 
 from rollout.events import Judged, MetricNumbers
-from rollout.kube.client import KubeError, call
+from rollout.kube.client import KubeError, NotFound, call
 from rollout.status import HistoryEntry, Phase
 
 Obj = dict[str, Any]
@@ -35,7 +41,8 @@ log = logging.getLogger("meshroll.kube.events")
 GROUP, VERSION, PLURAL = "events.k8s.io", "v1", "events"
 CONTROLLER = "meshroll.io/controller"
 MAX_NOTE = 1024  # events.k8s.io/v1 limit, in bytes
-DEDUPE_WINDOW_S = 600.0
+FIRST_REPEAT_S = 60.0  # an Event's series is first written this long after the Event, at the earliest
+MAX_REPEAT_S = 3600.0  # the gap between writes doubles up to this; this long without a repeat: a new Event
 CACHE_SIZE = 4096
 
 _PHASE_REASONS = {
@@ -136,15 +143,18 @@ def micro_time(seconds: float) -> str:
 @dataclass
 class _Posted:
     name: str
-    count: int  # times recorded (the Event's series count once it is created)
+    count: int  # times recorded (the Event's series count once it is written)
     first_seen: float
+    last_seen: float
     created: bool = False
     reported: int = 0  # the count the Event (and its series) on the API server says
-    lock: threading.Lock = field(default_factory=threading.Lock)  # its create, and each patch of its series
+    next_write: float = 0.0  # repeats before this are counted, not sent
+    gap: float = FIRST_REPEAT_S  # from the last write to the next one; doubles, up to MAX_REPEAT_S
+    lock: threading.Lock = field(default_factory=threading.Lock)  # its create, and each write of its series
 
 
 class EventRecorder:
-    """Posts Events about Experiments; deduplicates repeats into a series."""
+    """Posts Events about Experiments; counts repeats into a series, written at a falling rate."""
 
     def __init__(
         self, api: k8s.ApiClient, *, instance: str, clock: Callable[[], float] = time.time, enabled: bool = True
@@ -153,8 +163,9 @@ class EventRecorder:
         self.instance = instance
         self.clock = clock
         self.enabled = enabled
-        self.posted = 0
-        self.deduplicated = 0
+        self.posted = 0  # Events created
+        self.deduplicated = 0  # repeats counted into an Event's series (written now or later)
+        self.series_writes = 0  # writes of a series (a patch, or the Event posted again)
         self._lock = threading.Lock()
         self._seen: OrderedDict[tuple[str, str, str, str], _Posted] = OrderedDict()
         self._failed_reasons: set[str] = set()
@@ -180,45 +191,68 @@ class EventRecorder:
         key = (str(regarding.get("uid") or regarding.get("name")), text.type, text.reason, text.note)
         with self._lock:  # the entry is claimed before anything is posted: a second record waits for the create
             seen = self._seen.get(key)
-            if seen is None or now - seen.first_seen > DEDUPE_WINDOW_S:
-                seen = self._seen[key] = _Posted(_event_name(regarding, text, now), 0, now)
-                self._seen.move_to_end(key)
-                while len(self._seen) > CACHE_SIZE:
-                    self._seen.popitem(last=False)
+            if seen is None or now - seen.last_seen > MAX_REPEAT_S:
+                seen = self._seen[key] = _Posted(_event_name(regarding, text, now), 0, now, now)
+            self._seen.move_to_end(key)
+            while len(self._seen) > CACHE_SIZE:
+                self._seen.popitem(last=False)
             seen.count += 1
+            seen.last_seen = now
         with seen.lock:
-            if seen.created:
-                self._patch_series(namespace, seen, now)
-                return
-            try:
-                self._create(regarding, text, namespace, seen.name, now)
-            except KubeError:
-                with self._lock:
-                    seen.count -= 1  # not posted: the next record of it creates the Event
-                raise
-            seen.created, seen.reported = True, 1
-            self._patch_series(namespace, seen, now)  # when it was recorded again while it was being created
+            if not seen.created:
+                try:
+                    self._create(regarding, text, namespace, seen.name, seen.first_seen, None)
+                except KubeError:
+                    with self._lock:
+                        seen.count -= 1  # not posted: the next record of it creates the Event
+                    raise
+                seen.created, seen.reported, seen.next_write = True, 1, now + seen.gap
+                return  # repeats recorded while it was being created go out with the next write
+            with self._lock:
+                self.deduplicated += 1
+            if now >= seen.next_write:
+                self._write_series(regarding, text, namespace, seen, now)
 
-    def _patch_series(self, namespace: str, seen: _Posted, now: float) -> None:
-        """Set the Event's series to the count recorded so far (under ``seen.lock``: the patches go in order)."""
+    def _write_series(
+        self, regarding: Mapping[str, Any], text: EventText, namespace: str, seen: _Posted, now: float
+    ) -> None:
+        """Set the Event's series to the count recorded so far (under ``seen.lock``: the writes go in order);
+        an Event the API server has dropped meanwhile is posted again, with that series."""
         with self._lock:
             count = seen.count
         if count <= seen.reported:
-            return  # a record that came meanwhile has sent this count already
-        patch = {"series": {"count": count, "lastObservedTime": micro_time(now)}}
-        call(
-            f"updating Event {namespace}/{seen.name}",
-            lambda: self._api.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, seen.name, patch),
-        )
+            return
+        series = {"count": count, "lastObservedTime": micro_time(now)}
+        try:
+            call(
+                f"updating Event {namespace}/{seen.name}",
+                lambda: self._api.patch_namespaced_custom_object(
+                    GROUP, VERSION, namespace, PLURAL, seen.name, {"series": series}
+                ),
+            )
+        except NotFound:  # expired (its TTL runs from its last write): the same Event again, with what it counted
+            name = _event_name(regarding, text, now)
+            self._create(regarding, text, namespace, name, seen.first_seen, series)
+            seen.name = name
         seen.reported = count
-        self.deduplicated += 1
+        seen.gap = min(seen.gap * 2, MAX_REPEAT_S)
+        seen.next_write = now + seen.gap
+        self.series_writes += 1
 
-    def _create(self, regarding: Mapping[str, Any], text: EventText, namespace: str, name: str, now: float) -> None:
+    def _create(
+        self,
+        regarding: Mapping[str, Any],
+        text: EventText,
+        namespace: str,
+        name: str,
+        first_seen: float,
+        series: Mapping[str, Any] | None,
+    ) -> None:
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "Event",
             "metadata": {"name": name, "namespace": namespace},
-            "eventTime": micro_time(now),
+            "eventTime": micro_time(first_seen),
             "reportingController": CONTROLLER,
             "reportingInstance": self.instance[:128],
             "action": text.action,
@@ -227,6 +261,8 @@ class EventRecorder:
             "note": clip_note(text.note),
             "regarding": {k: v for k, v in regarding.items() if v is not None},
         }
+        if series is not None:
+            body["series"] = dict(series)
         call(
             f"posting Event {text.reason} about {regarding.get('namespace')}/{regarding.get('name')}",
             lambda: self._api.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body),
