@@ -47,6 +47,7 @@ from kubernetes import client as k8s
 
 from analysis.sources import MetricSource, MetricsUnavailableError
 from rollout.chaos_stop import sweep_orphans
+from rollout.kube.access import may
 from rollout.kube.client import FencedApiClient, KubeError, NotFound
 from rollout.kube.conditions import Problem
 from rollout.kube.dependencies import progress
@@ -227,8 +228,12 @@ class Controller:
         """Remove faults left by experiments deleted while no controller ran (start-up sweep).
 
         An Experiment deleted mid-run is kept (Terminating) by meshroll's finalizer until its
-        reconcile reverts it; this sweep is for those that went without it (removed by hand)."""
+        reconcile reverts it; this sweep is for those that went without it (removed by hand). Faults
+        are injected through Istio alone: the sweep reads VirtualServices, and only where this controller
+        may list them (an install for SMI or Gateway API only grants no Istio kinds)."""
         for scope in self.config.namespaces or [""]:
+            if not self._may_sweep(scope):
+                continue
             try:
                 listed = self.experiments.list(scope or None)
                 live = {f"{k.namespace}/{k.name}" for k in (Key.of(i) for i in listed.get("items") or ())}
@@ -240,6 +245,23 @@ class Controller:
                 log.info("swept orphan fault %s", orphan)
             for problem in report.problems:
                 log.warning("start-up sweep: %s", problem)
+
+    def _may_sweep(self, scope: str) -> bool:
+        """Whether this controller may list VirtualServices in ``scope`` ("": all namespaces); when it cannot
+        tell, it tries (the sweep reports what fails)."""
+        where = scope or "all namespaces"
+        try:
+            allowed = may(self.api, "list", "networking.istio.io", "virtualservices", scope or None)
+        except KubeError as exc:
+            log.debug("start-up sweep in %s: could not ask whether VirtualServices may be listed (%s)", where, exc)
+            return True
+        if not allowed:
+            log.debug(
+                "start-up sweep of orphan faults in %s skipped: this controller may not list VirtualServices (no "
+                "Istio in its RBAC, e.g. the chart's meshes.istio is false), so none of its runs injected faults there",
+                where,
+            )
+        return allowed
 
     # --- watching ---------------------------------------------------------------------------------
 
