@@ -19,7 +19,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from analysis.engines import EngineError, engine_for
 from analysis.metric_sources import plugin_source
+from analysis.observations import MetricPair
 from analysis.prometheus import PrometheusConfig, PrometheusSource
+from analysis.sources import MetricsUnavailableError, StepSpan
 from chaos.timing import next_change
 from rollout.chaos_watch import JournalRecorder, SteadyState
 from rollout.errors import RolloutError
@@ -59,10 +61,10 @@ class Signals:
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if self.received is None:
             self.received = signal.Signals(signum).name
-        elif not self._told:  # a second Ctrl-C: the abort waits on something (a slow Prometheus query)
+        elif not self._told:  # a second Ctrl-C: the abort waits on something (a mesh write under way)
             self._told = True
             sys.stderr.write(
-                "meshroll: already aborting: the step under way (a metrics query, a mesh write) ends first, "
+                "meshroll: already aborting: the change under way (a mesh write) ends first, "
                 "then all traffic goes back to stable\n"
             )
             sys.stderr.flush()
@@ -288,25 +290,49 @@ def _drive(orchestrator: Orchestrator, clock: Callable[[], float], signals: Sign
         now = clock()
         if scheduler.get_job("observe") is None:  # a stepInterval on, or at the deadline when that comes first
             due = judgement_due(plan, status, now)
-            scheduler.add_job(guarded(orchestrator.observe), "date", run_date=at(due - now), id="observe")
+            scheduler.add_job(observe, "date", run_date=at(due - now), id="observe")
         started = status.started_at or now
         changes = [t for p in plan.faults if (t := next_change(p.timing, started_at=started, now=now)) is not None]
         if changes and scheduler.get_job("tick") is None:
             scheduler.add_job(guarded(orchestrator.tick), "date", run_date=at(min(changes) - now + 0.01), id="tick")
 
+    def acting(action: Callable[[], object]) -> object:
+        """``action`` under the run's lock, unless the run is over; a failure ends the run (never hangs it)."""
+        with lock:
+            if done.is_set():
+                return None
+            try:
+                return action()
+            except Exception as exc:
+                errors.append(exc)
+                done.set()
+                return None
+
+    def then_next(action: Callable[[], object]) -> Callable[[], None]:
+        def both() -> None:
+            action()
+            after_event()
+
+        return both
+
     def guarded(action: Callable[[], Status]) -> Callable[[], None]:
         def job() -> None:
-            with lock:
-                if done.is_set():
-                    return
-                try:
-                    action()
-                    after_event()
-                except Exception as exc:  # a failing step must not leave the run hanging
-                    errors.append(exc)
-                    done.set()
+            acting(then_next(action))
 
         return job
+
+    def observe() -> None:
+        """Judge the step; its metrics are read outside the lock, so Ctrl-C never waits on a slow source."""
+        span = acting(orchestrator.begin_observation)
+        if not isinstance(span, StepSpan):
+            acting(after_event)  # nothing to read (a halt, a chaos-only step): what comes next
+            return
+        read = _read_until(orchestrator, span, done)
+        if isinstance(read, Exception) and not isinstance(read, MetricsUnavailableError):
+            errors.append(read)  # a source's bug ends the run, as when it was raised under the lock
+            done.set()
+        elif read is not None:
+            acting(then_next(lambda: orchestrator.conclude(span, read)))
 
     interrupted: str | None = None
     scheduler.start()
@@ -334,6 +360,31 @@ def _drive(orchestrator: Orchestrator, clock: Callable[[], float], signals: Sign
     if errors:
         raise errors[0]
     return interrupted, paused
+
+
+Read = dict[str, MetricPair] | MetricsUnavailableError | Exception
+
+
+def _read_until(orchestrator: Orchestrator, span: StepSpan, done: threading.Event) -> Read | None:
+    """The step's metrics (or the exception a faulty source raised), read on a daemon thread; None when the
+    run ends first: Ctrl-C while a Prometheus hangs aborts at once, and the process does not wait for the
+    query's timeouts to exit."""
+    answer: list[Read] = []
+    finished = threading.Event()
+
+    def reading() -> None:
+        try:
+            answer.append(orchestrator.read(span))
+        except Exception as exc:
+            answer.append(exc)
+        finally:
+            finished.set()
+
+    threading.Thread(target=reading, name="meshroll-read", daemon=True).start()
+    while not finished.wait(0.1):
+        if done.is_set():
+            return None
+    return answer[0]
 
 
 def _ensure_safe(mesh: LocalMeshThread, provider: LocalProvider) -> bool:

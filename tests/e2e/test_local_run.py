@@ -9,11 +9,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from analysis.prometheus import PrometheusConfig
 from rollout.runner import run_local
 from rollout.spec.loader import load_experiment_text
 from rollout.status import Phase, Status
@@ -237,3 +239,36 @@ def test_what_run_cannot_do_is_refused_before_anything_starts(
     result = meshroll("run", str(experiment), "--no-report", *extra, cwd=tmp_path, timeout=60)
     assert (result.returncode, result.stderr.strip()) == (1, f"meshroll: {message}")
     assert [p.name for p in tmp_path.iterdir()] == ["quick.yaml"], "nothing was written"
+
+
+def test_ctrl_c_while_prometheus_hangs_aborts_at_once_not_after_the_query_timeouts(tmp_path: Path) -> None:
+    """A Prometheus that accepts the query and never answers (timeout 60 s, retried): the step's read waits,
+    the abort does not."""
+    asked = threading.Event()
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        held: list[socket.socket] = []
+
+        def accept() -> None:
+            while True:
+                try:
+                    held.append(server.accept()[0])  # read nothing, answer nothing
+                except OSError:
+                    return
+                if not asked.is_set():
+                    asked.set()
+                    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+        threading.Thread(target=accept, daemon=True).start()
+        prometheus = PrometheusConfig(f"http://127.0.0.1:{server.getsockname()[1]}", timeout=60.0)
+
+        began = time.monotonic()
+        result = run_local(load_experiment_text(QUICK), prometheus=prometheus, status_out=tmp_path / "status.json")
+        took = time.monotonic() - began
+        for connection in held:
+            connection.close()
+
+    assert asked.is_set(), "the step's query reached the hung Prometheus"
+    assert (result.interrupted, result.status.phase, result.router_safe) == ("SIGINT", Phase.ABORTED, True)
+    assert took < 30.0, f"returned {took:.0f} s after the start: the abort waited for the query's 60 s timeout"

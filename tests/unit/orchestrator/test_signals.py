@@ -22,7 +22,7 @@ def test_a_second_ctrl_c_says_once_that_the_abort_is_under_way(capsys: pytest.Ca
             os.kill(os.getpid(), signal.SIGINT)
         assert signals.received == "SIGINT"
     said = capsys.readouterr().err
-    assert said.count("\n") == 1 and said.startswith("meshroll: already aborting: the step under way")
+    assert said.count("\n") == 1 and said.startswith("meshroll: already aborting: the change under way")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "the handler is given back"
 
 
