@@ -75,9 +75,12 @@ def test_a_delay_fault_adds_the_configured_delay_flagged_di() -> None:
             mesh.apply(_plan(fault))
             delayed = await send(mesh, 40, concurrency=20)
             samples = await scrape(mesh)
-        added_s = statistics.median(r.latency_s for r in delayed) - statistics.median(r.latency_s for r in plain)
+        # every delayed request waited the delay; the median, not much more (a loaded machine slows both batches
+        # unevenly, so a difference of medians is no measure: it once came to 203 ms of the 300 under load)
         assert min(r.latency_s for r in delayed) >= delay_ms / 1000
-        assert delay_ms / 1000 * 0.9 <= added_s <= delay_ms / 1000 + 2.0
+        assert (
+            statistics.median(r.latency_s for r in delayed) <= delay_ms / 1000 + max(r.latency_s for r in plain) + 2.0
+        )
         assert {r.status for r in delayed} == {200}
         di = {"reporter": "source", "destination_version": "v2", "response_flags": "DI"}
         assert total(samples, "istio_requests_total", **di) == 40
