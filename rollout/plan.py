@@ -31,10 +31,12 @@ class PlannedFault:
 
 @dataclass(frozen=True)
 class Affinity:
-    """``strategy.canary.sessionAffinity``: the cookie that keeps a canary user on the canary."""
+    """``strategy.canary.sessionAffinity``: the cookie that keeps a canary user on the canary, and the
+    one that keeps a stable user on stable (``primaryCookieName``; None: stable users follow the weights)."""
 
     cookie_name: str
     max_age: int  # seconds
+    primary_cookie_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,7 @@ def _cohort(strategy: StrategySpec | None) -> tuple[RequestMatch, ...]:
 
 
 def _affinity(spec: SessionAffinitySpec | None) -> Affinity | None:
-    return Affinity(spec.cookie_name, int(spec.max_age)) if spec is not None else None
+    return Affinity(spec.cookie_name, int(spec.max_age), spec.primary_cookie_name) if spec is not None else None
 
 
 def sticky_session(
@@ -204,12 +206,12 @@ def sticky_session(
     """The session affinity the mesh holds at ``canary_weight``: only while both arms get traffic, so
     rollback, abort, supersession (all to stable) and promotion (all to the canary) remove it.
 
-    The cookie's value names the experiment and its run (``<namespace>.<name>.<start in ms>``): a
-    cookie from an earlier run of the same experiment routes nothing."""
+    The cookie's value (the canary's, and stable's when it is pinned) names the experiment and its run
+    (``<namespace>.<name>.<start in ms>``): a cookie from an earlier run of the same experiment routes nothing."""
     if affinity is None or started_at is None or not 0 < canary_weight < 100:
         return None
     run = f"{owner.replace('/', '.')}.{round(started_at * 1000)}"
-    return StickySession(affinity.cookie_name, run, affinity.max_age)
+    return StickySession(affinity.cookie_name, run, affinity.max_age, affinity.primary_cookie_name)
 
 
 def recorded_traffic(plan: RunPlan, owner: str, status: Status, *, faults: bool = True) -> TrafficPlan:

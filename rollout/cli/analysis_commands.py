@@ -213,7 +213,8 @@ def _assumptions(
 
 def _share_notes(experiment: Experiment, traffic: Traffic) -> list[str]:
     """The canary's share of requests the plan took: a mirror's copies, an A/B cohort's assumed size, and
-    what makes a canary's share larger than its weights, which the plan assumes."""
+    what makes a canary's share larger than its weights (or, with stable's users pinned, smaller as they
+    grow), which the plan assumes."""
     from rollout.preflight import AB_COHORT_PERCENT
     from rollout.spec.traffic import LocalMeshSpec
 
@@ -227,20 +228,29 @@ def _share_notes(experiment: Experiment, traffic: Traffic) -> list[str]:
     if strategy is not None and strategy.ab_test is not None and not isinstance(experiment.spec.mesh, LocalMeshSpec):
         return [f"assumed the cohort is {AB_COHORT_PERCENT:g}% of the requests (abTest.match does not say how many)"]
     canary = strategy.canary if strategy is not None else None
+    affinity = canary.session_affinity if canary is not None else None
+    pinned = affinity is not None and affinity.primary_cookie_name is not None
     why = [
         what
         for what, on in (
             ("its cohort always reaches it", canary is not None and canary.cohort is not None),
-            ("sticky users keep returning to it", canary is not None and canary.session_affinity is not None),
+            ("sticky users keep returning to it", affinity is not None and not pinned),
         )
         if on
     ]
-    if not why:
-        return []
-    return [
-        f"the canary gets more than its weights' share of requests ({' and '.join(why)}); the plan counts the "
-        "weights alone, so a run detects and promotes sooner than these times"
-    ]
+    notes = []
+    if why:
+        notes.append(
+            f"the canary gets more than its weights' share of requests ({' and '.join(why)}); the plan counts the "
+            "weights alone, so a run detects and promotes sooner than these times"
+        )
+    if pinned:
+        notes.append(
+            "the canary's share of requests trails its weights as they grow (sticky users keep the arm they were "
+            "first sent to: the canary's stay on the canary, stable's on stable with primaryCookieName); the plan "
+            "counts the weights alone, so a run detects and promotes later than these times"
+        )
+    return notes
 
 
 def _other_engine_note(file: Path, engine: str, experiment: Experiment) -> str:

@@ -25,7 +25,12 @@ from rollout.importers.metrics import (
     metric_name,
 )
 from rollout.spec.durations import format_duration
-from rollout.spec.traffic import COOKIE_NAME_PATTERN, MAX_COOKIE_AGE_DAYS, check_cookie_name
+from rollout.spec.traffic import (
+    COOKIE_NAME_PATTERN,
+    MAX_COOKIE_AGE_DAYS,
+    check_cookie_name,
+    check_primary_cookie_name,
+)
 
 DEFAULT_INTERVAL = 60.0  # Flagger's analysis.interval default
 ROUTE_FIELDS = "Flagger wrote it into the route it generated; meshroll only weights routes you own: keep it there"
@@ -219,7 +224,8 @@ AFFINITY_ATTRIBUTES = "meshroll's cookie has Path=/ and Max-Age only"
 
 
 def _session_affinity(draft: Draft, document: PeerDocument) -> None:
-    """``analysis.sessionAffinity`` (cookieName, maxAge in seconds) as ``strategy.canary.sessionAffinity``."""
+    """``analysis.sessionAffinity`` (cookieName, maxAge in seconds, primaryCookieName) as
+    ``strategy.canary.sessionAffinity``."""
     a = ("spec", "analysis", "sessionAffinity")
     given = document.get(*a)
     if not isinstance(given, dict):
@@ -243,13 +249,40 @@ def _session_affinity(draft: Draft, document: PeerDocument) -> None:
         affinity["maxAge"] = format_duration(age)
     else:
         draft.skip(document, (*a, "maxAge"), f"{age!r} is not a number of seconds from 1 to 400d; 1d used")
-    for other in sorted(set(given) - {"cookieName", "maxAge"}):
+    _primary_cookie_name(draft, document, affinity)
+    for other in sorted(set(given) - {"cookieName", "maxAge", "primaryCookieName"}):
         draft.skip(document, (*a, other), f"{AFFINITY_ATTRIBUTES}; set {other} in your application if you need it")
     canary["sessionAffinity"] = affinity
+    cookie = affinity.get("cookieName", "meshroll-canary")
+    pinned = affinity.get("primaryCookieName")
     draft.choose(
         "strategy.canary.sessionAffinity: analysis.sessionAffinity; users the weights send to the canary get "
-        f"the cookie {affinity.get('cookieName', 'meshroll-canary')} and stay on the canary until the run ends"
+        f"the cookie {cookie} and stay on the canary until the run ends"
+        + (f", and those they send to stable get {pinned} and stay on stable" if pinned else "")
     )
+
+
+def _primary_cookie_name(draft: Draft, document: PeerDocument, affinity: dict[str, Any]) -> None:
+    """Flagger's ``primaryCookieName`` (stable's users pinned too) as meshroll's, when it is one meshroll can set."""
+    where = ("spec", "analysis", "sessionAffinity", "primaryCookieName")
+    name = document.get(*where)
+    if name is None:
+        return
+    unpinned = "stable's users follow the weights"
+    if not (isinstance(name, str) and re.fullmatch(COOKIE_NAME_PATTERN, name)):
+        draft.skip(document, where, f"{name!r} is not an RFC 6265 cookie name; {unpinned}")
+        return
+    try:
+        check_primary_cookie_name(name)
+    except ValueError as exc:
+        draft.skip(document, where, f"{exc}; {unpinned}")
+        return
+    if name == affinity.get("cookieName", "meshroll-canary"):
+        draft.skip(
+            document, where, f"it is also the canary's cookie name, so one cookie would pin both arms; {unpinned}"
+        )
+        return
+    affinity["primaryCookieName"] = name
 
 
 def raise_missing(document: PeerDocument) -> NoReturn:

@@ -7,9 +7,12 @@ Semantics, after Istio/Envoy:
 
 - A request matching any of ``plan.ab_matches`` (an A/B test's cohort, or a canary's cohort beside
   the weights) goes to the canary; so does one carrying the session cookie of ``plan.affinity`` (the
-  sticky route); the others by weight. A request the weights send to the canary gets the session
-  cookie in its response (``sets_cookie``), as Istio's ``headers.response.add`` on the canary
-  destination of the weighted route does; a cohort request does not (its route sets no cookie).
+  sticky route); one carrying stable's cookie (``primary_cookie_name``: a pinned stable) goes to
+  stable; the others by weight. A request the weights send to the canary gets the session cookie in
+  its response (``sets_cookie``), as Istio's ``headers.response.add`` on the canary destination of
+  the weighted route does, and one they send to stable gets stable's cookie when stable is pinned; a
+  cohort or sticky request gets none (its route sets no cookie). The routes are tried in the order
+  the renderers write them: cohort, the canary's cookie, stable's cookie, the weights.
 - ``plan.mirror_percent`` of the requests routed to stable are copied to the canary.
 - A fault applies to a request when its arm covers the arm the request was routed to and, if it has
   a cohort, the request matches it. Delay and abort are drawn independently by their percentages;
@@ -78,23 +81,32 @@ def is_sticky(plan: TrafficPlan, headers: Mapping[str, str]) -> bool:
     return plan.affinity is not None and plan.affinity.match.matches(headers, {})
 
 
+def is_pinned_to_stable(plan: TrafficPlan, headers: Mapping[str, str]) -> bool:
+    """Whether the request carries this run's stable cookie (and the plan pins stable's users)."""
+    primary = plan.affinity.primary_match if plan.affinity is not None else None
+    return primary is not None and primary.matches(headers, {})
+
+
 def choose_arm(plan: TrafficPlan, headers: Mapping[str, str], query: Mapping[str, str], draw: Draw) -> str:
     if plan.ab_matches and matches_any(plan.ab_matches, headers, query):
         return CANARY
     if is_sticky(plan, headers):
         return CANARY
+    if is_pinned_to_stable(plan, headers):
+        return STABLE
     return CANARY if _hits(plan.canary_weight, draw) else STABLE
 
 
 def sets_cookie(
     plan: TrafficPlan, arm: str, headers: Mapping[str, str], query: Mapping[str, str] | None = None
 ) -> str | None:
-    """The Set-Cookie value for a response of ``arm``: only for requests the weights sent to the canary."""
-    if plan.affinity is None or arm != CANARY or is_sticky(plan, headers):
-        return None
+    """The Set-Cookie value for a response of ``arm``: only for requests the weights sent there (to the
+    canary; to stable when the plan pins stable too)."""
+    if plan.affinity is None or is_sticky(plan, headers) or is_pinned_to_stable(plan, headers):
+        return None  # a cookie route, not the weights, sent it
     if plan.ab_matches and matches_any(plan.ab_matches, headers, query or {}):
         return None  # the cohort's route, not the weights, sent it
-    return plan.affinity.set_cookie
+    return plan.affinity.set_cookie if arm == CANARY else plan.affinity.primary_set_cookie
 
 
 def should_mirror(plan: TrafficPlan, arm: str, draw: Draw) -> bool:

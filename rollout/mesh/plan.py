@@ -11,28 +11,56 @@ from chaos.matching import RequestMatch, cookie_match
 @dataclass(frozen=True)
 class StickySession:
     """Session affinity for a canary run: the canary's weighted responses set a cookie, and requests
-    carrying it go to the canary. ``value`` names the run, so a cookie of an earlier run is inert."""
+    carrying it go to the canary. ``value`` names the run, so a cookie of an earlier run is inert.
+
+    With ``primary_cookie_name`` stable is pinned too: its weighted responses set that cookie (same
+    value), and requests carrying it go to stable, so a user first served by stable stays there as
+    the canary's weight grows."""
 
     cookie_name: str
     value: str
     max_age: int  # seconds
+    primary_cookie_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.primary_cookie_name == self.cookie_name:
+            raise ValueError(f"the stable and canary cookies must differ, both are {self.cookie_name!r}")
 
     @property
     def set_cookie(self) -> str:
         """The ``Set-Cookie`` header value the canary's weighted responses carry."""
-        return f"{self.cookie_name}={self.value}; Max-Age={self.max_age}; Path=/"
+        return _set_cookie(self.cookie_name, self.value, self.max_age)
 
     @property
     def match(self) -> RequestMatch:
         """Requests carrying the cookie (a regex on the ``cookie`` header, as Istio and Gateway API match it)."""
         return RequestMatch(headers=(cookie_match(self.cookie_name, self.value),))
 
+    @property
+    def primary_set_cookie(self) -> str | None:
+        """The ``Set-Cookie`` header value stable's weighted responses carry (None: stable is not pinned)."""
+        if self.primary_cookie_name is None:
+            return None
+        return _set_cookie(self.primary_cookie_name, self.value, self.max_age)
+
+    @property
+    def primary_match(self) -> RequestMatch | None:
+        """Requests carrying stable's cookie (None: stable is not pinned)."""
+        if self.primary_cookie_name is None:
+            return None
+        return RequestMatch(headers=(cookie_match(self.primary_cookie_name, self.value),))
+
+
+def _set_cookie(name: str, value: str, max_age: int) -> str:
+    return f"{name}={value}; Max-Age={max_age}; Path=/"
+
 
 @dataclass(frozen=True)
 class TrafficPlan:
     """Weights between stable and canary (summing to 100), an optional A/B cohort routed wholly to
     the canary, optional mirroring of stable traffic to the canary, active faults, and optional session
-    affinity (only while both arms get traffic: sticky users stay on the canary)."""
+    affinity (only while both arms get traffic: sticky users stay on the canary, and on stable too
+    when it is pinned)."""
 
     stable_weight: int = 100
     canary_weight: int = 0

@@ -11,14 +11,23 @@ adds, besides the weights:
   requests carrying the cookie to the canary (a regular expression on the ``cookie`` header,
   ANDed with the managed entry's own matches); the renderers build it like the A/B entry.
 
-Both go when the plan has no affinity (rollback, abort, supersession, promotion): sticky users
-then follow the weights again, and their cookie routes nothing. A Set-Cookie the user wrote on
-the canary destination is never overwritten or doubled: the plan is refused instead. The header
-is recorded in ``meshroll.io/owned-fields`` (``<canary destination>.Set-Cookie``) while it is there.
+With ``primaryCookieName`` (stable pinned too, as Flagger's option of that name), the same for
+stable: ``Set-Cookie: <primaryCookieName>=<run>; Max-Age=<maxAge>; Path=/`` on the stable's
+weighted destination, and an entry ``meshroll-stable-affinity-<namespace>.<name>`` (after the
+canary's) sending requests carrying that cookie to stable, so a user first served by stable is
+not moved to the canary as its weight grows. That entry routes to a copy of the stable destination
+as the user wrote it (its headers and filters kept), without the cookie.
+
+All of it goes when the plan has no affinity (rollback, abort, supersession, promotion): sticky
+users then follow the weights again, and their cookies route nothing. A Set-Cookie the user wrote
+on a destination meshroll sets one on is never overwritten or doubled: the plan is refused
+instead. Each header is recorded in ``meshroll.io/owned-fields`` (``<destination>.Set-Cookie``,
+e.g. ``route[subset=v2].Set-Cookie``, ``route[subset=v1].Set-Cookie``) while it is there.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,16 +41,27 @@ SET_COOKIE = "Set-Cookie"
 RESPONSE_MODIFIER = "ResponseHeaderModifier"
 
 
+CANARY = "canary"
+STABLE = "stable"
+
+
 def cookie_field(destination_field: str) -> str:
-    """The owned-fields mark of the Set-Cookie on the canary destination (``route[subset=v2].Set-Cookie``)."""
+    """The owned-fields mark of the Set-Cookie on a destination (``route[subset=v2].Set-Cookie``)."""
     return f"{destination_field}.{SET_COOKIE}"
 
 
-def _refuse(label: str, where: str) -> MeshError:
+def _value(sticky: StickySession | None, arm: str) -> str | None:
+    """The Set-Cookie ``arm``'s weighted answers carry under ``sticky`` (None: none)."""
+    if sticky is None:
+        return None
+    return sticky.set_cookie if arm == CANARY else sticky.primary_set_cookie
+
+
+def _refuse(arm: str, label: str, where: str) -> MeshError:
+    drop = "spec.strategy.canary.sessionAffinity" + (".primaryCookieName" if arm == STABLE else "")
     return MeshError(
-        f"the canary destination of {label} already sets a Set-Cookie header ({where}, written by the user); "
-        "meshroll will not overwrite it or add a second one: remove it, or drop "
-        "spec.strategy.canary.sessionAffinity"
+        f"the {arm} destination of {label} already sets a Set-Cookie header ({where}, written by the user); "
+        f"meshroll will not overwrite it or add a second one: remove it, or drop {drop}"
     )
 
 
@@ -68,25 +88,39 @@ def _drop_istio(destination: Obj) -> None:
 
 
 def set_istio_cookie(
-    canary: Obj | None, sticky: StickySession | None, ownership: Ownership, field: str, label: str
+    destination: Obj | None,
+    sticky: StickySession | None,
+    ownership: Ownership,
+    field: str,
+    label: str,
+    arm: str = CANARY,
 ) -> None:
-    """Put the plan's Set-Cookie on the canary destination (or take meshroll's away when it has none)."""
+    """Put the plan's Set-Cookie for ``arm`` on its destination (or take meshroll's away when it has none)."""
     if field in ownership.fields:
-        if canary is not None:
-            _drop_istio(canary)
+        if destination is not None:
+            _drop_istio(destination)
         remove_field(ownership, field)
-    if sticky is None:
+    value = _value(sticky, arm)
+    if value is None:
         return
-    if canary is None:
-        raise MeshError(f"{label} has no canary destination to set the session cookie on")  # weights > 0 add one
-    response = canary.get("headers", {}).get("response", {}) if isinstance(canary.get("headers"), dict) else {}
+    if destination is None:
+        raise MeshError(f"{label} has no {arm} destination to set the session cookie on")  # weights > 0 add one
+    headers = destination.get("headers")
+    response = headers.get("response", {}) if isinstance(headers, dict) else {}
     for op in ("add", "set"):
         values = response.get(op) if isinstance(response, dict) else None
         if isinstance(values, dict) and any(_is_set_cookie(k) for k in values):
-            raise _refuse(label, f"headers.response.{op}")
-    headers = canary.setdefault("headers", {})
-    headers.setdefault("response", {}).setdefault("add", {})[SET_COOKIE] = sticky.set_cookie
+            raise _refuse(arm, label, f"headers.response.{op}")
+    headers = destination.setdefault("headers", {})
+    headers.setdefault("response", {}).setdefault("add", {})[SET_COOKIE] = value
     add_field(ownership, field)
+
+
+def istio_without_cookie(destination: Obj) -> Obj:
+    """A copy of ``destination`` without meshroll's Set-Cookie (a pinned route does not renew the cookie)."""
+    result = copy.deepcopy(destination)
+    _drop_istio(result)
+    return result
 
 
 # --- Gateway API: HTTPBackendRef.filters[ResponseHeaderModifier] ---------------------------------------
@@ -120,27 +154,33 @@ def _drop_gateway(ref: Obj) -> None:
 
 
 def set_gateway_cookie(
-    canary: Obj | None, sticky: StickySession | None, ownership: Ownership, field: str, label: str
+    ref: Obj | None,
+    sticky: StickySession | None,
+    ownership: Ownership,
+    field: str,
+    label: str,
+    arm: str = CANARY,
 ) -> None:
-    """Put the plan's Set-Cookie on the canary backendRef (or take meshroll's away when it has none)."""
+    """Put the plan's Set-Cookie for ``arm`` on its backendRef (or take meshroll's away when it has none)."""
     if field in ownership.fields:
-        if canary is not None:
-            _drop_gateway(canary)
+        if ref is not None:
+            _drop_gateway(ref)
         remove_field(ownership, field)
-    if sticky is None:
+    value = _value(sticky, arm)
+    if value is None:
         return
-    if canary is None:
-        raise MeshError(f"{label} has no canary backendRef to set the session cookie on")  # weights > 0 add one
-    item = _modifier(canary)
+    if ref is None:
+        raise MeshError(f"{label} has no {arm} backendRef to set the session cookie on")  # weights > 0 add one
+    item = _modifier(ref)
     modifier = item.get("responseHeaderModifier") if item is not None else None
     for op in ("add", "set"):
         values = modifier.get(op) if isinstance(modifier, dict) else None
         if isinstance(values, list) and any(isinstance(h, dict) and _is_set_cookie(h.get("name")) for h in values):
-            raise _refuse(label, f"a ResponseHeaderModifier filter's {op}")
-    header = {"name": SET_COOKIE, "value": sticky.set_cookie}
+            raise _refuse(arm, label, f"a ResponseHeaderModifier filter's {op}")
+    header = {"name": SET_COOKIE, "value": value}
     if isinstance(modifier, dict):
         modifier["add"] = [*(modifier.get("add") or []), header]
     else:
-        filters = canary.setdefault("filters", [])
+        filters = ref.setdefault("filters", [])
         filters.append({"type": RESPONSE_MODIFIER, "responseHeaderModifier": {"add": [header]}})
     add_field(ownership, field)

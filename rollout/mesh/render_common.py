@@ -3,7 +3,8 @@
 Ownership scheme (the same for every provider):
 
 - Entries meshroll adds (Istio ``http[]`` routes, Gateway API ``rules[]``) are named
-  ``meshroll-ab-<owner>``, ``meshroll-affinity-<owner>`` (the sticky-canary cookie route) and
+  ``meshroll-ab-<owner>``, ``meshroll-affinity-<owner>`` (the sticky-canary cookie route),
+  ``meshroll-stable-affinity-<owner>`` (the cookie route of a pinned stable) and
   ``meshroll-fault-<fault>.<owner>``, where ``<owner>`` is the
   experiment's ``namespace.name``. Namespaces and names are DNS labels (no dots), so the suffix
   names exactly one experiment even when the annotations below are lost.
@@ -33,7 +34,9 @@ OWNER_ANNOTATION = OWNER_LABEL
 OWNED_FIELDS_ANNOTATION = "meshroll.io/owned-fields"
 AB_ENTRY_PREFIX = "meshroll-ab-"
 AFFINITY_ENTRY_PREFIX = "meshroll-affinity-"
-MESHROLL_PREFIXES = (AB_ENTRY_PREFIX, AFFINITY_ENTRY_PREFIX, FAULT_ROUTE_PREFIX)
+# not "meshroll-affinity-stable-": that is also the canary's entry of an experiment in a namespace "stable-..."
+STABLE_AFFINITY_ENTRY_PREFIX = "meshroll-stable-affinity-"
+MESHROLL_PREFIXES = (AB_ENTRY_PREFIX, AFFINITY_ENTRY_PREFIX, STABLE_AFFINITY_ENTRY_PREFIX, FAULT_ROUTE_PREFIX)
 
 
 def _label(text: str) -> str:
@@ -54,6 +57,10 @@ def affinity_entry_name(owner: str) -> str:
     return f"{AFFINITY_ENTRY_PREFIX}{owner_slug(owner)}"
 
 
+def stable_affinity_entry_name(owner: str) -> str:
+    return f"{STABLE_AFFINITY_ENTRY_PREFIX}{owner_slug(owner)}"
+
+
 def fault_entry_name(fault: Fault) -> str:
     """``meshroll-fault-<index>.<owner>``; the index is what follows ``<owner>#`` in the fault's id."""
     key = fault.id.removeprefix(f"{fault.owner}#")
@@ -64,7 +71,7 @@ def is_owned_name(name: object, owner: str) -> bool:
     """Whether an entry's name marks it as added by meshroll for ``owner``."""
     if not isinstance(name, str):
         return False
-    return name in (ab_entry_name(owner), affinity_entry_name(owner)) or (
+    return name in (ab_entry_name(owner), affinity_entry_name(owner), stable_affinity_entry_name(owner)) or (
         name.startswith(FAULT_ROUTE_PREFIX) and name.endswith(f".{owner_slug(owner)}")
     )
 

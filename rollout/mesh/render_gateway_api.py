@@ -19,7 +19,9 @@ their order, filters, timeouts):
 - With session affinity, a rule ``meshroll-affinity-<namespace>.<name>`` built like the A/B rule
   for the requests whose ``Cookie`` header carries the run's cookie (a ``RegularExpression``
   match), and a ``ResponseHeaderModifier`` filter adding ``Set-Cookie`` on the managed rule's
-  canary backendRef (see ``render_affinity``).
+  canary backendRef (see ``render_affinity``). With a pinned stable (``primaryCookieName``), the
+  same for stable: a rule ``meshroll-stable-affinity-<namespace>.<name>`` after the canary's, to a
+  copy of the stable backendRef (its filters kept), and a ``Set-Cookie`` on the stable backendRef.
 - The annotations described in ``render_common`` (entries under ``meshroll.io/owned-rules``).
 
 ``rules`` is an atomic list, so the whole list is written back, but only the above changes.
@@ -36,7 +38,7 @@ from typing import Any
 from chaos.matching import MatchKind, RequestMatch, StringMatch
 from rollout.mesh.errors import MeshError, TargetMissing
 from rollout.mesh.plan import TrafficPlan
-from rollout.mesh.render_affinity import cookie_field, set_gateway_cookie
+from rollout.mesh.render_affinity import CANARY, STABLE, cookie_field, set_gateway_cookie
 from rollout.mesh.render_common import (
     Ownership,
     ab_entry_name,
@@ -50,6 +52,7 @@ from rollout.mesh.render_common import (
     remove_field,
     revert_beside_others,
     set_weights,
+    stable_affinity_entry_name,
     weight_of,
     write_ownership,
 )
@@ -85,6 +88,11 @@ class GatewayApiSettings:
     def cookie_field(self) -> str:
         return cookie_field(self.canary_ref_field)
 
+    @property
+    def primary_cookie_field(self) -> str:
+        """The owned-fields mark of the Set-Cookie on the stable backendRef (``primaryCookieName``)."""
+        return cookie_field(f"backendRefs[name={self.stable_service}]")
+
 
 def render(current: Mapping[str, Any], plan: TrafficPlan, settings: GatewayApiSettings) -> Obj:
     """The HTTPRoute holding ``plan``; ``current`` is not modified. Raises MeshError when it cannot."""
@@ -114,11 +122,15 @@ def render(current: Mapping[str, Any], plan: TrafficPlan, settings: GatewayApiSe
     _set_mirror(managed, plan.mirror_percent, stable, settings, ownership, label)
     canary = _find_ref(managed, settings.canary_service, settings.namespace)
     set_gateway_cookie(canary, None, ownership, settings.cookie_field, label)  # the rules below copy no cookie
-    cohorts = [(ab_entry_name(settings.owner), plan.ab_matches)] if plan.ab_matches else []
+    set_gateway_cookie(stable, None, ownership, settings.primary_cookie_field, label, STABLE)
+    cohorts = [(ab_entry_name(settings.owner), plan.ab_matches, CANARY)] if plan.ab_matches else []
     if plan.affinity is not None:
-        cohorts.append((affinity_entry_name(settings.owner), (plan.affinity.match,)))
-    added = [_ab_rule(name, cohort, managed, stable, settings, label) for name, cohort in cohorts]
+        cohorts.append((affinity_entry_name(settings.owner), (plan.affinity.match,), CANARY))
+    if plan.affinity is not None and plan.affinity.primary_match is not None:
+        cohorts.append((stable_affinity_entry_name(settings.owner), (plan.affinity.primary_match,), STABLE))
+    added = [_ab_rule(name, cohort, managed, stable, settings, label, arm) for name, cohort, arm in cohorts]
     set_gateway_cookie(canary, plan.affinity, ownership, settings.cookie_field, label)
+    set_gateway_cookie(stable, plan.affinity, ownership, settings.primary_cookie_field, label, STABLE)
     rules[index:index] = added
     _check_limits(rules, settings)
     route["spec"]["rules"] = rules
@@ -128,7 +140,7 @@ def render(current: Mapping[str, Any], plan: TrafficPlan, settings: GatewayApiSe
 
 
 def sweep(current: Mapping[str, Any], owner: str, settings: GatewayApiSettings) -> tuple[Obj, list[str]]:
-    """Remove what ``owner`` added (the A/B and affinity rules, the mirror filter, the Set-Cookie); keep weights."""
+    """Remove what ``owner`` added (the A/B and affinity rules, the mirror filter, the Set-Cookies); keep weights."""
     route: Obj = copy.deepcopy(dict(current))
     ownership = read_ownership(route, RULES_ANNOTATION)
     mine = ownership if ownership.owner == owner else Ownership()
@@ -137,7 +149,7 @@ def sweep(current: Mapping[str, Any], owner: str, settings: GatewayApiSettings) 
         return route, []
     removed = [str(r.get("name")) for r in rules if _is_mine(r, mine, owner)]
     kept = [r for r in rules if not _is_mine(r, mine, owner)]
-    owned = [f for f in (MIRROR_FIELD, settings.cookie_field) if f in ownership.fields]
+    owned = [f for f in (MIRROR_FIELD, settings.cookie_field, settings.primary_cookie_field) if f in ownership.fields]
     if ownership.owner == owner and owned:
         try:
             managed = kept[managed_index(kept, settings)]
@@ -151,6 +163,11 @@ def sweep(current: Mapping[str, Any], owner: str, settings: GatewayApiSettings) 
             canary = _find_ref(managed, settings.canary_service, settings.namespace)
             set_gateway_cookie(canary, None, ownership, settings.cookie_field, rule_label(managed, settings))
             removed.append(f"{rule_label(managed, settings)}.{settings.cookie_field}")
+        if managed is not None and settings.primary_cookie_field in owned:
+            stable = _find_ref(managed, settings.stable_service, settings.namespace)
+            label = rule_label(managed, settings)
+            set_gateway_cookie(stable, None, ownership, settings.primary_cookie_field, label, STABLE)
+            removed.append(f"{label}.{settings.primary_cookie_field}")
     if not removed:
         return route, []
     route["spec"]["rules"] = kept
@@ -363,18 +380,30 @@ def ab_matches(route_matches: object, cohort: Sequence[RequestMatch], label: str
 
 
 def _ab_rule(
-    name: str, cohort: Sequence[RequestMatch], managed: Obj, stable: Obj, s: GatewayApiSettings, label: str
+    name: str,
+    cohort: Sequence[RequestMatch],
+    managed: Obj,
+    stable: Obj,
+    s: GatewayApiSettings,
+    label: str,
+    arm: str = CANARY,
 ) -> Obj:
-    """A rule sending ``cohort`` (the A/B or canary cohort, or the holders of the session cookie) to the canary."""
+    """A rule sending ``cohort`` (the A/B or canary cohort, or the holders of the session cookie) to the canary;
+    with ``arm`` stable (the holders of stable's session cookie), to a copy of the stable backendRef, keeping
+    the managed rule's mirror."""
     rule: Obj = {"name": name, "matches": ab_matches(managed.get("matches"), cohort, label)}
     for key, value in managed.items():
         if key not in ("name", "matches", "backendRefs", "filters"):
             rule[key] = copy.deepcopy(value)
-    filters = [copy.deepcopy(f) for f in managed.get("filters", []) if not _is_our_mirror(f, s)]
+    # stable's pinned users are mirrored as before; requests sent to the canary are not copied to it
+    filters = [copy.deepcopy(f) for f in managed.get("filters", []) if arm == STABLE or not _is_our_mirror(f, s)]
     if filters:
         rule["filters"] = filters
     canary = _find_ref(managed, s.canary_service, s.namespace)
-    target = copy.deepcopy(canary) if canary is not None else _ref_like(stable, s.canary_service)
+    if arm == STABLE:
+        target = copy.deepcopy(stable)
+    else:
+        target = copy.deepcopy(canary) if canary is not None else _ref_like(stable, s.canary_service)
     target["weight"] = 100
     rule["backendRefs"] = [target]
     if len(rule["matches"]) > MAX_MATCHES_PER_RULE:

@@ -17,11 +17,14 @@ it was):
 - Route entries inserted just before the managed route, in this order: one per fault with a
   cohort (``meshroll-fault-<index>.<namespace>.<name>``), then the cohort route (an A/B test's match or
   a canary's cohort, ``meshroll-ab-<namespace>.<name>``) and/or the sticky-canary route
-  (``meshroll-affinity-<namespace>.<name>``, see ``render_affinity``). Each matches the managed
-  route's own match ANDed with the cohort (or the session cookie), routes to the fault's arm (or
-  the canary), and otherwise copies the managed route (timeouts, retries, headers, rewrite...),
-  so a cohort request is treated as before except for where it goes and what is injected.
-- With session affinity, a ``Set-Cookie`` in ``headers.response.add`` of the canary destination.
+  (``meshroll-affinity-<namespace>.<name>``, see ``render_affinity``), then, with a pinned stable
+  (``primaryCookieName``), the sticky-stable route (``meshroll-stable-affinity-<namespace>.<name>``).
+  Each matches the managed route's own match ANDed with the cohort (or the session cookie), routes
+  to the fault's arm (or the canary; the sticky-stable route to the stable destination as written),
+  and otherwise copies the managed route (timeouts, retries, headers, rewrite...), so a cohort
+  request is treated as before except for where it goes and what is injected.
+- With session affinity, a ``Set-Cookie`` in ``headers.response.add`` of the canary destination,
+  and of the stable destination when stable is pinned.
 - The annotations described in ``render_common``.
 
 Faults and retries: per Istio's API, "timeouts or retries will not be enabled when faults are
@@ -45,7 +48,7 @@ from chaos.faults import Arm, Fault
 from chaos.matching import RequestMatch
 from rollout.mesh.errors import MeshError, TargetMissing
 from rollout.mesh.plan import TrafficPlan
-from rollout.mesh.render_affinity import cookie_field, set_istio_cookie
+from rollout.mesh.render_affinity import STABLE, cookie_field, istio_without_cookie, set_istio_cookie
 from rollout.mesh.render_common import (
     Ownership,
     ab_entry_name,
@@ -61,6 +64,7 @@ from rollout.mesh.render_common import (
     remove_field,
     revert_beside_others,
     set_weights,
+    stable_affinity_entry_name,
     weight_of,
     write_ownership,
 )
@@ -104,6 +108,11 @@ class IstioSettings:
     def cookie_field(self) -> str:
         return cookie_field(self.canary_destination_field)
 
+    @property
+    def primary_cookie_field(self) -> str:
+        """The owned-fields mark of the Set-Cookie on the stable destination (``primaryCookieName``)."""
+        return cookie_field(f"route[subset={self.stable_subset}]")
+
 
 def render(current: Mapping[str, Any], plan: TrafficPlan, settings: IstioSettings) -> Obj:
     """The VirtualService holding ``plan``; ``current`` is not modified. Raises MeshError when it cannot."""
@@ -125,6 +134,7 @@ def render(current: Mapping[str, Any], plan: TrafficPlan, settings: IstioSetting
     stable = _set_weights(managed, plan, settings, ownership, label)
     canary = _find_destination(managed["route"], settings.canary_subset, settings)
     set_istio_cookie(canary, plan.affinity, ownership, settings.cookie_field, label)
+    set_istio_cookie(stable, plan.affinity, ownership, settings.primary_cookie_field, label, STABLE)
     _set_mirror(managed, plan.mirror_percent, stable, settings, ownership, label)
     arms = {arm for arm, weight in (("stable", plan.stable_weight), ("canary", plan.canary_weight)) if weight > 0}
     _set_route_fault(managed, _shared_block(plan.faults, arms, label), ownership, label)
@@ -139,6 +149,9 @@ def render(current: Mapping[str, Any], plan: TrafficPlan, settings: IstioSetting
     if plan.affinity is not None:
         name, cohort, what = affinity_entry_name(settings.owner), (plan.affinity.match,), "the session cookie"
         added.append(_canary_route(name, cohort, what, plan, managed, stable, ownership, settings, label))
+    if plan.affinity is not None and plan.affinity.primary_match is not None:
+        name, cohort = stable_affinity_entry_name(settings.owner), (plan.affinity.primary_match,)
+        added.append(_stable_route(name, cohort, plan, managed, stable, ownership, label))
     routes[index:index] = added
     vs["spec"]["http"] = routes
     ownership.entries = [str(r["name"]) for r in added]
@@ -148,10 +161,10 @@ def render(current: Mapping[str, Any], plan: TrafficPlan, settings: IstioSetting
 
 def sweep(current: Mapping[str, Any], owner: str, settings: IstioSettings) -> tuple[Obj, list[str]]:
     """Remove what ``owner`` injected (fault, A/B and affinity routes, the route's fault, mirror and
-    session cookie); keep weights.
+    session cookies); keep weights.
 
     Returns the new object and what was removed (route names, ``<route>.fault``, ``<route>.mirror``,
-    ``<route>.Set-Cookie``).
+    ``<route>.Set-Cookie`` for the canary's cookie, ``<route>.route[subset=<stable>].Set-Cookie`` for stable's).
     Works from the annotations and, should they be lost, from the entry names alone.
     """
     vs: Obj = copy.deepcopy(dict(current))
@@ -181,6 +194,10 @@ def sweep(current: Mapping[str, Any], owner: str, settings: IstioSettings) -> tu
             canary = _find_destination(managed["route"], settings.canary_subset, settings)
             set_istio_cookie(canary, None, ownership, settings.cookie_field, label)
             removed.append(f"{label}.Set-Cookie")
+        if settings.primary_cookie_field in ownership.fields and isinstance(managed.get("route"), list):
+            stable = _find_destination(managed["route"], settings.stable_subset, settings)
+            set_istio_cookie(stable, None, ownership, settings.primary_cookie_field, label, STABLE)
+            removed.append(f"{label}.{settings.primary_cookie_field}")
     if not removed:
         return vs, []
     vs["spec"]["http"] = kept
@@ -407,6 +424,33 @@ def _canary_route(
         **_behaviour(managed, ownership),
     }
     block = _shared_block(plan.faults, {"canary"}, f"route {name}")
+    if block is not None:
+        route["fault"] = block
+    return route
+
+
+def _stable_route(
+    name: str,
+    cohort: tuple[RequestMatch, ...],
+    plan: TrafficPlan,
+    managed: Obj,
+    stable: Obj,
+    ownership: Ownership,
+    label: str,
+) -> Obj:
+    """A route sending the holders of stable's session cookie to the stable destination as the user wrote
+    it (its headers kept; meshroll's Set-Cookie not: the pinned route does not renew the cookie). The
+    managed route's mirror, meshroll's too, is kept: pinned users are stable's traffic, mirrored as before."""
+    destination = istio_without_cookie(stable)
+    destination["weight"] = 100
+    route: Obj = {
+        "name": name,
+        "match": merged_matches(managed.get("match"), cohort, "stable's session cookie", label),
+        "route": [destination],
+        **_behaviour(managed, ownership),
+        **{key: copy.deepcopy(managed[key]) for key in MIRROR_KEYS if key in managed},
+    }
+    block = _shared_block(plan.faults, {"stable"}, f"route {name}")
     if block is not None:
         route["fault"] = block
     return route

@@ -172,9 +172,9 @@ MAX_COOKIE_AGE_DAYS = 400  # RFC 6265bis: user agents cap Max-Age at 400 days
 MAX_COOKIE_NAME = 64
 
 
-def check_cookie_name(value: str) -> str:
+def check_cookie_name(value: str, *, if_empty: str = "leave cookieName out for meshroll-canary, or give a name") -> str:
     if not value:
-        raise ValueError("the cookie name is empty; leave cookieName out for meshroll-canary, or give a name")
+        raise ValueError(f"the cookie name is empty; {if_empty}")
     if len(value) > MAX_COOKIE_NAME:
         raise ValueError(f"a cookie name of {len(value)} characters is too long; use at most {MAX_COOKIE_NAME}")
     if not re.fullmatch(COOKIE_NAME_PATTERN, value):
@@ -191,18 +191,22 @@ def check_cookie_name(value: str) -> str:
     return value
 
 
-CookieName = Annotated[
-    str,
-    AfterValidator(check_cookie_name),
-    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_COOKIE_NAME, "pattern": COOKIE_NAME_PATTERN}),
-]
+def check_primary_cookie_name(value: str) -> str:
+    return check_cookie_name(value, if_empty="leave primaryCookieName out to pin canary users alone, or give a name")
+
+
+_COOKIE_NAME_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_COOKIE_NAME, "pattern": COOKIE_NAME_PATTERN}
+CookieName = Annotated[str, AfterValidator(check_cookie_name), WithJsonSchema(_COOKIE_NAME_SCHEMA)]
+PrimaryCookieName = Annotated[str, AfterValidator(check_primary_cookie_name), WithJsonSchema(_COOKIE_NAME_SCHEMA)]
 
 
 class SessionAffinitySpec(SpecModel):
-    """Sticky canary: a user the weights send to the canary gets a cookie and stays on the canary."""
+    """Sticky canary: a user the weights send to the canary gets a cookie and stays on the canary
+    (with primaryCookieName, one they send to stable gets that cookie and stays on stable)."""
 
     cookie_name: CookieName = "meshroll-canary"
-    max_age: Duration = 86400.0  # the cookie's Max-Age (default 1d)
+    max_age: Duration = 86400.0  # the cookie's Max-Age (default 1d); stable's cookie has the same
+    primary_cookie_name: PrimaryCookieName | None = None  # None: stable's users follow the weights
 
     @field_validator("max_age")
     @classmethod
@@ -212,6 +216,16 @@ class SessionAffinitySpec(SpecModel):
         if value > MAX_COOKIE_AGE_DAYS * 86400:
             raise ValueError(f"maxAge is above {MAX_COOKIE_AGE_DAYS}d, the longest browsers keep a cookie")
         return value
+
+    @model_validator(mode="after")
+    def _two_cookies(self) -> SessionAffinitySpec:
+        if self.primary_cookie_name == self.cookie_name:
+            raise ValueError(
+                f"primaryCookieName and cookieName are both {self.cookie_name!r}: one cookie cannot pin users to "
+                "both arms (the canary's cookie route would take stable's users too); give primaryCookieName "
+                "another name (cookieName defaults to meshroll-canary)"
+            )
+        return self
 
 
 CANARY_ONLY = {

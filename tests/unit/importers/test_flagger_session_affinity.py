@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.unit.importers.conftest import Imported, run_import
 
 CANARY = """\
@@ -43,13 +45,45 @@ def test_cookie_name_and_max_age_seconds_become_the_canarys_session_affinity(tmp
 
 
 def test_flaggers_default_max_age_is_a_day_and_other_cookie_attributes_are_listed(tmp_path: Path) -> None:
-    result = imported(tmp_path, "cookieName: c\n      primaryCookieName: p\n      sameSite: Strict")
+    result = imported(tmp_path, "cookieName: c\n      sameSite: Strict\n      secure: true")
     assert result.code == 0, result.stderr
     assert result.spec["strategy"]["canary"]["sessionAffinity"] == {"cookieName": "c", "maxAge": "24h"}
-    for other in ("primaryCookieName", "sameSite"):
+    for other in ("sameSite", "secure"):
         assert f"canary.yaml:spec.analysis.sessionAffinity.{other}: not translated: meshroll's cookie has " in (
             result.stderr
         )
+
+
+def test_primary_cookie_name_pins_stable_users_as_in_flagger(tmp_path: Path) -> None:
+    result = imported(tmp_path, "cookieName: c\n      primaryCookieName: p\n      maxAge: 3600")
+    assert result.code == 0, result.stderr
+    assert result.spec["strategy"]["canary"]["sessionAffinity"] == {
+        "cookieName": "c",
+        "maxAge": "1h",
+        "primaryCookieName": "p",
+    }
+    assert "primaryCookieName" not in result.stderr  # translated, not listed
+    said = " ".join(result.text.replace("#", " ").split())  # the comment's lines are wrapped
+    assert "and those they send to stable get p and stay on stable" in said
+
+
+@pytest.mark.parametrize(
+    ("affinity", "says"),
+    [
+        ('primaryCookieName: "my cookie"', "'my cookie' is not an RFC 6265 cookie name"),
+        ("primaryCookieName: __Host-stable", "only with the Secure attribute"),
+        ("cookieName: same\n      primaryCookieName: same", "it is also the canary's cookie name"),
+        ("primaryCookieName: meshroll-canary", "it is also the canary's cookie name"),  # meshroll's default name
+    ],
+)
+def test_a_primary_cookie_name_meshroll_cannot_set_is_listed_and_stable_users_follow_the_weights(
+    tmp_path: Path, affinity: str, says: str
+) -> None:
+    result = imported(tmp_path, affinity)
+    assert result.code == 0, result.stderr
+    assert "primaryCookieName" not in result.spec["strategy"]["canary"]["sessionAffinity"]
+    line = next(x for x in result.stderr.splitlines() if "sessionAffinity.primaryCookieName: not translated: " in x)
+    assert says in line and "stable's users follow the weights" in line
 
 
 def test_a_cookie_name_that_is_no_rfc_6265_token_falls_back_to_meshrolls_and_says_so(tmp_path: Path) -> None:

@@ -97,6 +97,19 @@ def test_plan_says_when_the_canary_gets_more_than_its_weights_share() -> None:
     assert not any(share in line for line in notes["demo-healthy.yaml"])
 
 
+def test_plan_says_a_pinned_stable_makes_the_canarys_share_trail_its_weights(tmp_path: Path) -> None:
+    text = (EXPERIMENTS / "canary-sticky-local.yaml").read_text()
+    written = "sessionAffinity: {cookieName: meshroll-canary, maxAge: 1h}"
+    assert written in text
+    path = tmp_path / "pinned.yaml"
+    path.write_text(text.replace(written, written[:-1] + ", primaryCookieName: meshroll-stable}"))
+    result = CliRunner().invoke(app, ["plan", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "the canary's share of requests trails its weights as they grow" in result.output
+    assert "stable's on stable with primaryCookieName" in result.output
+    assert "more than its weights' share" not in result.output
+
+
 def test_plan_says_what_it_assumed_for_a_cluster_mesh_and_takes_the_slow_share() -> None:
     istio = str(EXPERIMENTS / "canary-istio.yaml")
     assumed = CliRunner().invoke(app, ["plan", istio])

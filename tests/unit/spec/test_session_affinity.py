@@ -145,3 +145,58 @@ def test_the_cookie_is_on_only_while_both_arms_get_traffic_and_names_the_run() -
     for weight in (0, 100):  # rolled back, aborted, superseded; promoted
         assert sticky_session(affinity, "shop/checkout-v2", 1700000000.25, weight) is None
     assert sticky_session(None, "shop/checkout-v2", 1700000000.25, 10) is None
+
+
+# --- primaryCookieName: stable's users pinned too ---------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["istio", "gateway-api", "local"])
+def test_primary_cookie_name_pins_stable_on_istio_gateway_api_and_the_embedded_mesh(provider: str) -> None:
+    experiment = load(provider=provider, affinity="{cookieName: beta, primaryCookieName: stable_user.v1, maxAge: 1h}")
+    affinity = run_plan(experiment).affinity
+    assert affinity is not None and affinity.primary_cookie_name == "stable_user.v1"
+    on = sticky_session(affinity, "shop/checkout-v2", 1700000000.25, 25)
+    assert on is not None
+    assert on.primary_set_cookie == "stable_user.v1=shop.checkout-v2.1700000000250; Max-Age=3600; Path=/"
+    assert on.set_cookie == "beta=shop.checkout-v2.1700000000250; Max-Age=3600; Path=/"
+
+
+def test_without_primary_cookie_name_stable_is_not_pinned() -> None:
+    affinity = run_plan(load()).affinity
+    assert affinity is not None and affinity.primary_cookie_name is None
+    on = sticky_session(affinity, "shop/checkout-v2", 1700000000.25, 25)
+    assert on is not None and on.primary_set_cookie is None and on.primary_match is None
+
+
+@pytest.mark.parametrize(
+    ("affinity", "named"),
+    [
+        ("{cookieName: beta, primaryCookieName: beta}", "'beta'"),
+        ("{primaryCookieName: meshroll-canary}", "'meshroll-canary'"),  # cookieName's default
+    ],
+)
+def test_primary_cookie_name_must_differ_from_cookie_name(affinity: str, named: str) -> None:
+    [found] = problems(affinity=affinity)
+    assert f"spec.strategy.canary.sessionAffinity: primaryCookieName and cookieName are both {named}" in found
+    assert "give primaryCookieName another name" in found
+    assert "\n" not in found
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ('"has space"', "' ' is not allowed (RFC 6265"),
+        ('"a=b"', "'=' is not allowed (RFC 6265"),
+        ("__Host-stable", "Secure attribute"),
+        ("c" * 65, "a cookie name of 65 characters is too long"),
+        ('""', "the cookie name is empty; leave primaryCookieName out to pin canary users alone"),
+    ],
+)
+def test_primary_cookie_name_is_checked_like_cookie_name_and_the_error_names_it(name: str, says: str) -> None:
+    [found] = problems(affinity=f"{{primaryCookieName: {name}}}")
+    assert "spec.strategy.canary.sessionAffinity.primaryCookieName: " in found and says in found
+
+
+def test_primary_cookie_name_on_smi_is_refused_with_the_rest_of_session_affinity() -> None:
+    [found] = problems(provider="smi", affinity="{primaryCookieName: stable}")
+    assert "spec.strategy.canary.sessionAffinity: SMI TrafficSplit cannot match cookies or set them" in found
