@@ -15,7 +15,7 @@ from chaos.faults import Arm
 from rollout.mesh.errors import MeshError
 from rollout.mesh.istio import IstioProvider
 from rollout.mesh.kubeobjects import KubeObjects, ObjectNotFound
-from rollout.mesh.plan import TrafficPlan
+from rollout.mesh.plan import StickySession, TrafficPlan
 from tests.controlplane.fixture import ControlPlane
 from tests.integration.mesh.helpers import InterruptedObjects, Objects, in_namespace, without_server_fields
 from tests.unit.mesh.crd_schema import example
@@ -243,3 +243,20 @@ def test_the_server_refuses_what_the_crd_forbids_and_the_message_says_so(
     ref = provider(admin, namespace).virtual_service
     with pytest.raises(MeshError, match=r"the API server refused meshroll's change to VirtualService.*1ms"):
         KubeObjects(admin).update(ref, too_short)
+
+
+def test_a_sticky_plan_pinning_both_arms_is_accepted_held_and_removed_at_the_end(
+    admin: k8s.ApiClient, namespace: str, virtualservices: Objects, stored: dict[str, Any]
+) -> None:
+    istio = provider(admin, namespace)
+    sticky = TrafficPlan(75, 25, affinity=StickySession("meshroll-canary", "run-1", 3600, "meshroll-stable"))
+
+    istio.apply(sticky)  # the server's CRD schema and CEL rules take both cookie routes and headers
+
+    current = virtualservices.get("checkout")
+    names = [str(r.get("name", "")) for r in current["spec"]["http"]]
+    assert [n.split("-", 2)[1] for n in names if n.startswith("meshroll-")] == ["affinity", "stable"]
+    assert names.index(next(n for n in names if n.startswith("meshroll-stable-affinity-"))) < names.index("primary")
+    assert istio.holds(sticky) and not istio.holds(TrafficPlan(75, 25))
+    istio.apply(TrafficPlan.all_stable())
+    assert without_server_fields(virtualservices.get("checkout")) == stored
