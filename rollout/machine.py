@@ -249,8 +249,13 @@ def _no_judgement(plan: RunPlan, status: Status, event: NoData | MetricsUnavaila
     return _policy(plan, status, event, now, plan.on_no_data, reason, holds=holds)
 
 
+NEXT_TIME = "meshroll plan FILE estimates how long a decision takes; a wider margin or an absoluteMargin decides sooner"
+
+
 def _inconclusive(plan: RunPlan, status: Status, event: Judged, now: float, why: str | None = None) -> Transition:
     reason = f"no decision by maxDuration ({plan.max_duration:.0f}s): {why or event.reason}"
+    if plan.kind is not Kind.CHAOS:
+        reason = f"{reason} ({NEXT_TIME})"
     return _policy(plan, status, event, now, plan.on_inconclusive, reason, verdict="inconclusive")
 
 

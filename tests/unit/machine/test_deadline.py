@@ -45,6 +45,7 @@ def test_the_last_judgement_comes_at_the_deadline_not_a_step_after_it() -> None:
     assert deadline(plan, status) == T0 + 150
     assert status.history[-1].time == pytest.approx(T0 + 150.01), "ended at the deadline"
     assert status.reason.startswith("no decision by maxDuration (150s)")
+    assert "(meshroll plan FILE estimates how long a decision takes; a wider margin" in status.reason, "what next"
 
 
 def test_a_canary_judged_no_worse_at_the_deadline_with_steps_left_is_inconclusive_not_stepped_on() -> None:
