@@ -134,10 +134,13 @@ class SlackBotSender:
         _call("chat.postMessage", lambda: self._post(body["text"], body["blocks"], thread_ts=thread))
 
     def _moved(self, ref: ThreadRef) -> None:
-        """Say in the old thread where the run's messages go now (best effort: the bot may have left it)."""
+        """Say in the old thread where the run's messages go now, and turn its first message (kept current
+        until now, with the run's buttons) into that note (best effort: the bot may have left the channel)."""
         text = f"The Experiment's Slack channel was changed: this run's messages go to {self.channel} from now on."
+        note = [{"type": "section", "text": {"type": "mrkdwn", "text": f":arrow_right: {text}"}}]
         try:
             self.client.chat_postMessage(channel=ref.channel, thread_ts=ref.ts, text=text, unfurl_links=False)
+            self.client.chat_update(channel=ref.channel, ts=ref.ts, text=text, blocks=note)
         except (SlackClientError, urllib.error.URLError, OSError) as exc:
             log.info("cannot say in the old Slack thread %s that the run moved (%s)", ref.ts, type(exc).__name__)
 

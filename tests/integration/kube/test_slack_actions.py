@@ -230,13 +230,13 @@ def test_a_channel_edit_mid_run_moves_its_messages_and_the_run_carries_on(
 ) -> None:
     """Only notify changed: the run is not superseded (back to stable, from step one); it is told where to talk."""
     kube.create_istio(namespace)
-    start_controller(
-        lambda: SyntheticSource(kube), namespaces=(namespace,), lease_namespace=namespace, state_dir=tmp_path
-    )
+    options: dict[str, Any] = {"lease_namespace": namespace, "state_dir": tmp_path, "slack_actions": True}
+    start_controller(lambda: SyntheticSource(kube), namespaces=(namespace,), **options)
     kube.create_experiment(with_slack(experiment(namespace, "t", interval="60s")))
     wait_for(lambda: phase(kube, namespace, "t", "Progressing"), "the first step", timeout=30)
     root = wait_for(lambda: [m for m in slack.messages() if m.thread_ts is None] or None, "the thread's first message")
     assert root[0].channel == slack.channel_id("#deploys")
+    wait_for(lambda: buttons(slack) or None, "the run's buttons on its first message", timeout=20)
     weights = route_weights(kube.virtual_service(namespace))
 
     kube.patch_experiment(namespace, "t", {"spec": {"notify": {"slack": {"channel": "#releases"}}}})
@@ -253,6 +253,8 @@ def test_a_channel_edit_mid_run_moves_its_messages_and_the_run_carries_on(
         "a note in the old thread saying where the run went",
     )
     assert moved[0].channel == root[0].channel, "said in the old channel"
+    old_root = next(m for m in slack.messages() if m.ts == root[0].ts)
+    assert "#releases" in old_root.text and not buttons(slack), "the old first message says so, without buttons"
     new_root = wait_for(
         lambda: (
             [m for m in slack.messages() if m.thread_ts is None and m.channel == slack.channel_id("#releases")] or None
