@@ -147,8 +147,8 @@ def test_a_run_ends_by_its_max_duration_not_a_step_interval_after_it(tmp_path: P
     status = result.status
     assert status.started_at is not None
     verdicts = [e for e in status.history if e.event.type in ("judged", "no-data", "metrics-unavailable")]
-    assert [round(e.time - status.started_at) for e in verdicts] == [4, 6], "judged at 4 s and at the deadline"
-    assert 6 <= verdicts[-1].time - status.started_at < 7.5, "the last judgement at the deadline, not at 8 s"
+    first, last = (e.time - status.started_at for e in verdicts)
+    assert 4 <= first < 6 and 6 <= last < 7.5, "judged at 4 s and at the deadline (6 s), not at 8 s"
     assert (status.phase, result.exit_code) == (Phase.INCONCLUSIVE, 3)
     assert "no decision by maxDuration (6s)" in status.reason and result.router_safe
 
@@ -253,7 +253,9 @@ def test_ctrl_c_while_prometheus_hangs_aborts_at_once_not_after_the_query_timeou
         def accept() -> None:
             while True:
                 try:
-                    held.append(server.accept()[0])  # read nothing, answer nothing
+                    connection = server.accept()[0]
+                    connection.recv(65536)  # take the query, answer nothing
+                    held.append(connection)
                 except OSError:
                     return
                 if not asked.is_set():
@@ -263,12 +265,20 @@ def test_ctrl_c_while_prometheus_hangs_aborts_at_once_not_after_the_query_timeou
         threading.Thread(target=accept, daemon=True).start()
         prometheus = PrometheusConfig(f"http://127.0.0.1:{server.getsockname()[1]}", timeout=60.0)
 
-        began = time.monotonic()
         result = run_local(load_experiment_text(QUICK), prometheus=prometheus, status_out=tmp_path / "status.json")
-        took = time.monotonic() - began
+        waiting = [c for c in held if still_open(c)]
         for connection in held:
             connection.close()
 
     assert asked.is_set(), "the step's query reached the hung Prometheus"
     assert (result.interrupted, result.status.phase, result.router_safe) == ("SIGINT", Phase.ABORTED, True)
-    assert took < 30.0, f"returned {took:.0f} s after the start: the abort waited for the query's 60 s timeout"
+    assert waiting, "the run ended with its query still waiting: the abort did not wait out the timeouts"
+
+
+def still_open(connection: socket.socket) -> bool:
+    """Whether the client still holds the connection (has not given up on its query)."""
+    connection.setblocking(False)
+    try:
+        return connection.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
