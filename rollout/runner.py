@@ -183,6 +183,8 @@ def run_local(
                 orchestrator.listeners.append(on_change)
             mesh.start_load()
             _measure_steady_state(orchestrator, signals)
+            if isinstance(source, CountersSource):
+                source.mark()  # the first step's window counts from its start, not from the measurement above
             interrupted, paused = _drive(orchestrator, clock, signals)
             if recorder is not None and not interrupted:
                 _verify_recovery(orchestrator, recorder, signals)

@@ -52,6 +52,11 @@ class CountersSource:
         self._clock = clock
         self._reads: list[tuple[float, Mapping[str, Counters]]] = [(clock(), read())]
 
+    def mark(self) -> None:
+        """Read the counters now, as the baseline of a window starting from now on: requests served before
+        (a steady-state measurement ahead of the run, all on stable) are then in no step's window."""
+        self._reads.append((max(self._clock(), self._reads[-1][0]), self._read()))
+
     def _baseline(self, start: float) -> Mapping[str, Counters]:
         times = [t for t, _ in self._reads]
         index = max(bisect.bisect_right(times, start) - 1, 0)
