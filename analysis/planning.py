@@ -170,12 +170,14 @@ def plan(
     max_duration: float | None = None,
     what: str = "errors",
     absolute_margin: float | None = None,
+    promote_after: float = 0.0,
 ) -> Plan:
     """Estimate the time to prove a ``regression``-fold increase of ``baseline_rate``, and to promote.
 
     ``schedule`` lists (canary percent, seconds) steps; ``request_rate`` is both arms' requests
     per second; ``what`` names the bad events in warnings ("errors", "requests slower than 250 ms");
-    ``absolute_margin`` (a rate, 0.002 = 0.2 points) is the metric's ``absoluteMargin``, another way to promote.
+    ``absolute_margin`` (a rate, 0.002 = 0.2 points) is the metric's ``absoluteMargin``, another way to promote;
+    ``promote_after`` is the earliest a run may promote (a canary's: its whole schedule, the last step in full).
     """
     warnings: list[str] = []
     steps = [(float(p), float(s)) for p, s in schedule if s > 0]
@@ -201,6 +203,7 @@ def plan(
                 f"regression, longer than maxDuration {duration_text(max_duration)}"
             )
     promotion = _walk(steps, request_rate, baseline_rate, 1.0, psi_null, -1.0, alpha_promote, min_requests)
+    through = promote_after
     margins = f"the {100 * margin:g}% margin"
     remedy = "an absoluteMargin, a wider margin or more traffic helps"
     if absolute_margin is not None and absolute_margin > 0:
@@ -209,7 +212,15 @@ def plan(
             promotion = absolute
         margins += f" or the {100 * absolute_margin:g}-point absolute margin"
         remedy = "wider margins or more traffic help"
-    late = promotion is not None and max_duration is not None and promotion[0] > max_duration
+    if promotion is not None and promotion[0] < through:
+        promotion = (through, request_rate * through, promotion[2])
+    if max_duration is not None and through > max_duration:  # whatever the evidence
+        warnings.append(
+            f"the schedule takes {duration_text(through)}, longer than maxDuration {duration_text(max_duration)}: "
+            "a healthy canary is not promoted and ends INCONCLUSIVE; raise maxDuration or take fewer or shorter steps"
+        )
+    # late: the proof itself needs longer than maxDuration (a schedule longer than it is said above)
+    late = promotion is not None and max_duration is not None and through <= max_duration < promotion[0]
     served = _canary_served(steps, request_rate, max_duration if late else None)
     if (promotion is None or late) and served < min_requests:
         served_text = (

@@ -162,6 +162,7 @@ def preflight(
                 max_duration=run.max_duration,
                 what=what,
                 absolute_margin=spec.absolute_margin,
+                promote_after=sum(seconds for _, seconds in schedule),  # the last step in full, at the earliest
             )
             if planned is None:  # drop the detection the plan was not asked for, and its "never proven"
                 never = f"a {1.0:g}x regression is within the {100 * spec.margin:g}% margin: it is never proven"

@@ -196,3 +196,17 @@ def test_a_min_requests_the_canary_cannot_serve_is_named_as_what_stops_promotion
         "a healthy canary is not promoted; lower minRequests",
     )
     assert promotion_warnings(500, 3600.0) == ()
+
+
+def test_a_canary_is_not_promoted_before_its_schedule_is_through_and_a_schedule_past_the_deadline_warns() -> None:
+    # plenty of traffic: the proof comes within the first step, but the run promotes after its last step
+    settings = dict(baseline_rate=0.05, request_rate=5000.0, schedule=[(10.0, 8.0), (25.0, 8.0), (50.0, 8.0)])
+    fits = plan(**settings, margin=0.5, regression=2.0, alpha=0.01, alpha_promote=0.05, promote_after=24.0)
+    assert fits.promote_seconds == 24.0 and not fits.warnings
+    short = plan(
+        **settings, margin=0.5, regression=2.0, alpha=0.01, alpha_promote=0.05, promote_after=24.0, max_duration=20.0
+    )
+    assert short.warnings == (
+        "the schedule takes 24s, longer than maxDuration 20s: a healthy canary is not promoted and ends "
+        "INCONCLUSIVE; raise maxDuration or take fewer or shorter steps",
+    )
