@@ -253,9 +253,13 @@ NEXT_TIME = "meshroll plan FILE estimates how long a decision takes; a wider mar
 
 
 def _inconclusive(plan: RunPlan, status: Status, event: Judged, now: float, why: str | None = None) -> Transition:
+    """The deadline came first: ``why`` (the schedule is not through), or the engine's open question."""
     reason = f"no decision by maxDuration ({plan.max_duration:.0f}s): {why or event.reason}"
-    if plan.kind is not Kind.CHAOS:
-        reason = f"{reason} ({NEXT_TIME})"
+    promoted = plan.on_inconclusive == "promote-if-not-critical" and _critical_shortfall(plan, status, event) is None
+    if plan.kind is not Kind.CHAOS and not promoted:  # what to change so that the next run decides
+        schedule = (len(plan.weights) - 1) * plan.step_interval + plan.min_step_time
+        later = f"raise maxDuration to at least the schedule's {schedule:.0f}s, or take fewer or shorter steps"
+        reason = f"{reason} ({later if why is not None else NEXT_TIME})"
     return _policy(plan, status, event, now, plan.on_inconclusive, reason, verdict="inconclusive")
 
 

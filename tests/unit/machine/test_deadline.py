@@ -56,6 +56,8 @@ def test_a_canary_judged_no_worse_at_the_deadline_with_steps_left_is_inconclusiv
     assert times == [60, 120, 150]
     assert status.phase is Phase.INCONCLUSIVE and status.traffic.is_safe
     assert "the schedule is at step 3 of 4 (25%); all metrics advance" in status.reason
+    assert "(raise maxDuration to at least the schedule's 240s, or take fewer or shorter steps)" in status.reason
+    assert "wider margin" not in status.reason, "the canary was proven no worse: a margin is not what to change"
 
 
 def test_with_promote_if_not_critical_a_canary_proven_at_the_deadline_is_promoted() -> None:
@@ -65,6 +67,7 @@ def test_with_promote_if_not_critical_a_canary_proven_at_the_deadline_is_promote
 
     assert status.phase is Phase.SUCCEEDED and status.traffic.canary_weight == 100
     assert "every critical metric is non-inferior" in status.reason
+    assert "raise maxDuration" not in status.reason and "meshroll plan" not in status.reason, "promoted: no advice"
 
 
 def test_the_last_step_cut_short_by_the_deadline_is_not_promoted_on_its_partial_exposure() -> None:
