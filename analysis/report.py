@@ -49,6 +49,8 @@ class ReportData:
     markers: Sequence[Marker] = ()
     facts: Sequence[tuple[str, str]] = ()
     faults: Sequence[tuple[float, float, str]] = ()  # (on, off, which): when each injected fault was on
+    shares: Sequence[tuple[float, float]] = ()  # (time, percent): the share of requests the canary served, per
+    # judgement, where it is not the weight (sticky users, a cohort, an A/B test, a mirror)
 
 
 _COLOURS = {"advance": "#2e7d32", "rollback": "#c62828", "promote": "#1565c0", "hold": "#9e9e9e", "other": "#6a1b9a"}
@@ -122,8 +124,17 @@ def _weights_svg(data: ReportData, x_max: float) -> str:
         f"{on:.0f}s-{off:.0f}s</title></rect>"
         for on, off, which in data.faults
     ]
-    title = "canary weight (%)" + ("; shaded: faults injected" if bands else "")
-    return _frame(title, x_max, 0.0, 100.0, [*bands, line], data.markers)
+    served = [
+        f'<circle cx="{fx * t + bx:.1f}" cy="{fy * share + by:.1f}" r="3.5" fill="#ef6c00"><title>the canary served '
+        f"{share:.1f}% of the requests judged at {t:.0f}s</title></circle>"
+        for t, share in data.shares
+    ]
+    title = (
+        "canary weight (%)"
+        + ("; dots: the share of requests it served" if served else "")
+        + ("; shaded: faults injected" if bands else "")
+    )
+    return _frame(title, x_max, 0.0, 100.0, [*bands, line, *served], data.markers)
 
 
 def _decisions(points: Sequence[MetricPoint], markers: Sequence[Marker]) -> list[int]:

@@ -9,6 +9,7 @@ from rollout.events import Judged
 from rollout.files import write_output
 from rollout.status import Phase, Status
 
+SHARES_LISTED = 12  # judgements whose served share the facts list (the chart shows them all)
 _KINDS = {
     Phase.ROLLING_BACK: "rollback",
     Phase.ROLLED_BACK: "rollback",
@@ -22,6 +23,7 @@ def report_data(status: Status, title: str) -> ReportData:
     weights: list[tuple[float, int]] = []
     metrics: dict[str, list[MetricPoint]] = {}
     markers: list[Marker] = []
+    shares: list[tuple[float, float]] = []
     previous_step = -1
     for entry in status.history:
         t = entry.time - start
@@ -34,6 +36,8 @@ def report_data(status: Status, title: str) -> ReportData:
             markers.append(Marker(t, f"canary weight {entry.traffic.canary_weight}%: {entry.reason}", "advance"))
         previous_step = max(previous_step, entry.step)
         if isinstance(entry.event, Judged):
+            if entry.event.canary_share is not None:
+                shares.append((t, entry.event.canary_share))
             for m in entry.event.metrics:
                 evidence = (
                     f"e={m.e_value:.3g}"
@@ -66,9 +70,13 @@ def report_data(status: Status, title: str) -> ReportData:
     ]
     if faults:
         facts.append(("faults injected", ", ".join(f"{which} {on:.0f}s-{off:.0f}s" for on, off, which in faults)))
+    if shares:
+        listed = ", ".join(f"{share:.1f}% at {t:.0f}s" for t, share in shares[:SHARES_LISTED])
+        more = f" and {len(shares) - SHARES_LISTED} more" if len(shares) > SHARES_LISTED else ""
+        facts.append(("share of requests the canary served", listed + more))
     if status.source is not None and status.source.commit:
         facts.append(("commit", f"{status.source.commit[:12]} by {status.source.author}: {status.source.message}"))
-    return ReportData(title, status.phase.value, status.reason, weights, metrics, markers, facts, faults)
+    return ReportData(title, status.phase.value, status.reason, weights, metrics, markers, facts, faults, shares)
 
 
 def fault_spans(status: Status, start: float) -> list[tuple[float, float, str]]:

@@ -34,3 +34,14 @@ def test_each_fault_is_shown_with_the_span_it_was_on() -> None:
 def test_a_run_under_way_shows_its_weights_now_not_final_weights() -> None:
     running = render_html(report_data(run(PLAN, (0, Start()), (60, advanced())), "shop"))
     assert "<dt>weights now</dt>" in running and "final weights" not in running
+
+
+def test_the_share_the_canary_served_is_shown_where_it_is_not_the_weight() -> None:
+    """Sticky users, a cohort, an A/B test: the weight line alone would say 10% where the canary served 33.5%."""
+    served = [advanced().model_copy(update={"canary_share": share}) for share in (33.5, 74.1)]
+    page = render_html(report_data(run(PLAN, (0, Start()), (60, served[0]), (120, served[1])), "shop"))
+    assert "<dt>share of requests the canary served</dt><dd>33.5% at 60s, 74.1% at 120s</dd>" in page
+    assert "dots: the share of requests it served" in page
+    assert "<title>the canary served 33.5% of the requests judged at 60s</title>" in page
+    plain = render_html(report_data(run(PLAN, (0, Start()), (60, advanced())), "shop"))
+    assert "share of requests" not in plain and "<circle" not in plain.split("<h2>Traffic</h2>")[1].split("<h2>")[0]
