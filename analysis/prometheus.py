@@ -407,7 +407,8 @@ def unavailable_reason(exc: BaseException, config: PrometheusConfig, *, query: s
             "give its CA bundle (--prometheus-ca-file) or, for a test server only, --prometheus-insecure"
         )
     if isinstance(exc, requests.exceptions.Timeout) or any(isinstance(c, TimeoutError) for c in causes):
-        return f"{at} did not answer the {where} within {config.timeout:g} s ({tries} attempt(s)); is it overloaded?"
+        each = f"within {config.timeout:g} s on each of {tries} attempt(s)"
+        return f"{at} did not answer the {where} {each}; is it overloaded?"
     if any(isinstance(c, ConnectionRefusedError) for c in causes):
         return f"{at} refused the connection ({tries} attempt(s)): is it running and listening there?"
     if any(isinstance(c, socket.gaierror) for c in causes) or "NameResolutionError" in repr(causes):

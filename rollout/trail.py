@@ -48,7 +48,7 @@ def entry_lines(entry: HistoryEntry, started_at: float | None, previous: History
     if entry.traffic.faults:
         extra.append(f"faults {len(entry.traffic.faults)}")
     if isinstance(entry.event, Judged) and entry.event.canary_share is not None:
-        extra.append(f"the canary served {entry.event.canary_share:.1f}% of the step's requests")
+        extra.append(f"the canary served {entry.event.canary_share:.1f}% of the requests just judged")
     suffix = f" ({', '.join(extra)})" if extra else ""
     phase = entry.to_phase.value if entry.from_phase == entry.to_phase else f"{entry.from_phase} -> {entry.to_phase}"
     head = f"[{t:6.1f}s] {entry.event.type:<19} {phase:<26} weights {weights}{suffix}"

@@ -184,7 +184,7 @@ def plan(
         console.print(f"note: {note}", markup=False, soft_wrap=True)
     warnings = list(dict.fromkeys(w for item in plans for w in item.plan.warnings))  # one per metric may repeat
     for warning in warnings:
-        console.print(f"{'with engine sequential' if other else 'warning'}: {warning}", markup=False, soft_wrap=True)
+        console.print(f"{'if judged by sequential' if other else 'warning'}: {warning}", markup=False, soft_wrap=True)
 
 
 def _assumptions(
@@ -222,8 +222,8 @@ def _share_notes(experiment: Experiment, traffic: Traffic) -> list[str]:
     if strategy is not None and strategy.mirror is not None:
         copies = traffic.request_rate * strategy.mirror.percent / 100
         return [
-            f"the canary serves copies of {strategy.mirror.percent:g}% of the requests, so both arms serve "
-            f"{traffic.request_rate + copies:g} req/s"
+            f"the canary serves copies of {strategy.mirror.percent:g}% of the requests: stable serves "
+            f"{traffic.request_rate:g} req/s and the canary {copies:g} ({traffic.request_rate + copies:g} in all)"
         ]
     if strategy is not None and strategy.ab_test is not None and not isinstance(experiment.spec.mesh, LocalMeshSpec):
         return [f"assumed the cohort is {AB_COHORT_PERCENT:g}% of the requests (abTest.match does not say how many)"]

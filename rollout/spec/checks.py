@@ -249,6 +249,6 @@ def _judgement_cadence(experiment: Experiment) -> list[Problem]:
         (
             ("spec", "strategy", name, "stepInterval"),
             f"stepInterval {format_duration(chosen.step_interval)} is longer than the run may last ({what}): "
-            "the first judgement would come after the deadline; shorten stepInterval",
+            "the first judgement would come after the deadline; shorten stepInterval or raise the deadline",
         )
     ]

@@ -115,7 +115,8 @@ def test_a_slow_prometheus_times_out_after_bounded_retries() -> None:
             source.check()
         took = time.monotonic() - began
     assert str(caught.value) == (
-        f"Prometheus at {stub.url} did not answer the connection check within 0.2 s (2 attempt(s)); is it overloaded?"
+        f"Prometheus at {stub.url} did not answer the connection check within 0.2 s on each of 2 attempt(s); "
+        "is it overloaded?"
     )
     assert len(stub.requests) == 2 and took < 2.0
 

@@ -66,7 +66,7 @@ def test_each_judgement_of_a_sticky_canary_says_how_much_of_the_step_it_served()
     orchestrator, _ = run(STICKY)
     judged = [e for e in orchestrator.status.history if isinstance(e.event, Judged)]
     assert [e.event.canary_share for e in judged] == [40.0] * len(judged)
-    assert "(the canary served 40.0% of the step's requests)" in entry_lines(judged[0], None)[0]
+    assert "(the canary served 40.0% of the requests just judged)" in entry_lines(judged[0], None)[0]
     plain, _ = run("")  # the weight is the share: nothing more to say
     assert all(e.event.canary_share is None for e in plain.status.history if isinstance(e.event, Judged))
 
