@@ -238,19 +238,23 @@ def _share_notes(experiment: Experiment, traffic: Traffic) -> list[str]:
         )
         if on
     ]
-    notes = []
+    trails = (
+        "the canary's share of requests trails its weights as they grow (sticky users keep the arm they were "
+        "first sent to: the canary's stay on the canary, stable's on stable with primaryCookieName)"
+    )
+    if why and pinned:  # one pulls the share up, the other down: the plan cannot say which wins
+        return [
+            f"{trails}, while {' and '.join(why)}; the plan counts the weights alone, so a run may detect and "
+            "promote sooner or later than these times"
+        ]
     if why:
-        notes.append(
+        return [
             f"the canary gets more than its weights' share of requests ({' and '.join(why)}); the plan counts the "
             "weights alone, so a run detects and promotes sooner than these times"
-        )
+        ]
     if pinned:
-        notes.append(
-            "the canary's share of requests trails its weights as they grow (sticky users keep the arm they were "
-            "first sent to: the canary's stay on the canary, stable's on stable with primaryCookieName); the plan "
-            "counts the weights alone, so a run detects and promotes later than these times"
-        )
-    return notes
+        return [f"{trails}; the plan counts the weights alone, so a run detects and promotes later than these times"]
+    return []
 
 
 def _other_engine_note(file: Path, engine: str, experiment: Experiment) -> str:

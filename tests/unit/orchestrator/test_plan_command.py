@@ -110,6 +110,20 @@ def test_plan_says_a_pinned_stable_makes_the_canarys_share_trail_its_weights(tmp
     assert "more than its weights' share" not in result.output
 
 
+def test_a_cohort_beside_a_pinned_stable_gets_one_note_that_cannot_say_sooner_or_later(tmp_path: Path) -> None:
+    text = (EXPERIMENTS / "canary-cohort-local.yaml").read_text()
+    cohort = "      cohort:\n"
+    assert cohort in text
+    pinned = "      sessionAffinity: {cookieName: meshroll-canary, primaryCookieName: meshroll-stable}\n"
+    path = tmp_path / "both.yaml"
+    path.write_text(text.replace(cohort, pinned + cohort))
+    result = CliRunner().invoke(app, ["plan", str(path)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "so a run may detect and promote sooner or later than these times" in said
+    assert "promotes sooner than these times" not in said and "promotes later than these times" not in said
+
+
 def test_plan_says_what_it_assumed_for_a_cluster_mesh_and_takes_the_slow_share() -> None:
     istio = str(EXPERIMENTS / "canary-istio.yaml")
     assumed = CliRunner().invoke(app, ["plan", istio])
