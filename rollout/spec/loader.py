@@ -145,6 +145,8 @@ def _validate_document(data: object, positions: PositionMap, name: str, engines_
     found = [problem(path, f"key {key!r} is written twice; keep one") for path, key in positions.duplicates]
     if not isinstance(data, dict):
         raise SpecError([problem((), "an Experiment must be a mapping that starts with apiVersion and kind")])
+    if (foreign := _foreign_object(data)) is not None:
+        raise SpecError([*found, problem(("kind",), foreign)])
     try:
         experiment = Experiment.model_validate(data)
     except ValidationError as exc:
@@ -158,3 +160,15 @@ def _validate_document(data: object, positions: PositionMap, name: str, engines_
     if found:
         raise SpecError(found)
     return experiment
+
+
+def _foreign_object(data: dict[str, Any]) -> str | None:
+    """Why a document is some other Kubernetes object (a ConfigMap beside the experiments), in one sentence
+    rather than one schema error per field; None when it means to be an Experiment (a typo is left to the schema)."""
+    kind, api = data.get("kind"), data.get("apiVersion")
+    if not isinstance(kind, str) or not isinstance(api, str) or kind == "Experiment" or api.startswith("meshroll.io/"):
+        return None
+    return (
+        f"this is a {kind} ({api}), not a meshroll Experiment (apiVersion: meshroll.io/v1alpha1, kind: Experiment); "
+        "keep other objects out of experiment files and folders"
+    )
