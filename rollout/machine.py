@@ -12,7 +12,7 @@ from chaos.faults import Fault
 from chaos.timing import is_on
 from rollout.events import Applied, Command, Event, Halt, Judged, MetricsUnavailable, NoData, Start, Tick
 from rollout.history import appended
-from rollout.plan import Kind, RunPlan
+from rollout.plan import Kind, RunPlan, past_deadline
 from rollout.status import HistoryEntry, Phase, Status, Traffic
 
 
@@ -185,7 +185,7 @@ def _judged(plan: RunPlan, status: Status, event: Judged, now: float) -> Transit
             plan, status, event, now, status.phase, status.traffic, event.reason, holds=0, verdict=event.outcome
         )
     started_at = status.started_at or now
-    at_deadline = now - started_at >= plan.max_duration and plan.kind is not Kind.CHAOS  # a drill ends by its steps
+    at_deadline = past_deadline(plan, status, now) and plan.kind is not Kind.CHAOS  # a drill ends by its steps
     if event.outcome == "inconclusive" or (event.outcome == "hold" and at_deadline):
         return _inconclusive(plan, status, event, now)
     if event.outcome == "hold" and event.blocked:  # nothing was learnt about the canary: never "no regression"
@@ -234,7 +234,7 @@ def _no_judgement(plan: RunPlan, status: Status, event: NoData | MetricsUnavaila
     else:
         cause = f"no data ({event.reason})"
     started_at = status.started_at or now
-    if holds <= plan.failure_budget and now - started_at < plan.max_duration:
+    if holds <= plan.failure_budget and not past_deadline(plan, status, now):
         traffic = (
             _traffic_at(plan, status.step, started_at=started_at, now=now, halted=_halted(status))
             if (status.phase is Phase.PROGRESSING)

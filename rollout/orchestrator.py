@@ -20,7 +20,7 @@ from rollout.machine import Notify, SetFaults, SetRoute, advance
 from rollout.mesh.errors import TargetMissing
 from rollout.mesh.plan import TrafficPlan
 from rollout.mesh.provider import TrafficProvider
-from rollout.plan import Kind, recorded_traffic, run_plan
+from rollout.plan import Kind, past_deadline, recorded_traffic, run_plan
 from rollout.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan, no_data_reason
 from rollout.spec.models import Experiment
 from rollout.status import Phase, Status, source_from
@@ -163,7 +163,7 @@ class Orchestrator:
         traffic = self.status.traffic
         weight = judged_weight(self.plan, float(traffic.canary_weight), traffic.faults, pairs)
         self.windows.append(StepWindow(len(self.windows), span.start, now, weight, pairs))
-        final = now - (self.status.started_at or now) >= self.plan.max_duration
+        final = past_deadline(self.plan, self.status, now)
         decision = self.judge.judge(self.windows, self.config, final=final)
         event = judged(decision)
         if self.plan.observed_split:

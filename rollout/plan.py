@@ -85,6 +85,12 @@ def deadline(plan: RunPlan, status: Status) -> float | None:
     return None if status.started_at is None else status.started_at + plan.max_duration
 
 
+def past_deadline(plan: RunPlan, status: Status, now: float) -> bool:
+    """Whether ``now`` is at or past the run's deadline (never before it starts)."""
+    end = deadline(plan, status)
+    return end is not None and now >= end
+
+
 DEADLINE_LATE_S = 0.01  # a judgement capped at the deadline runs just after it, so that it is judged as the final one
 
 
