@@ -10,8 +10,6 @@ Verbs: ``secrets`` get (by name).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +17,7 @@ from kubernetes import client as k8s
 
 from rollout.kube.client import KubeError, NotFound, call
 from rollout.kube.events import EventRecorder, EventText
-from rollout.notify.secrets import Secret, SecretError
+from rollout.notify.secrets import Secret, SecretError, secret_value
 
 UNREADABLE = "NotifySecretUnreadable"
 FIELDS = {"token": "spec.notify.slack.tokenSecret", "url": "spec.notify.slack.webhookSecret"}
@@ -67,7 +65,4 @@ class ExperimentSecrets:
                 f"{what} has no key {key!r}; add it: kubectl patch secret {name} -n {namespace} "
                 f'--type merge -p \'{{"stringData":{{"{key}":"..."}}}}\''
             )
-        try:
-            return Secret(base64.b64decode(encoded).decode("utf-8").strip())
-        except (binascii.Error, UnicodeDecodeError):
-            raise SecretError(f"{what}: key {key!r} is not base64-encoded UTF-8 text; fix it") from None
+        return secret_value(encoded, key, what)

@@ -99,10 +99,15 @@ class KubernetesSecretReader:
         encoded = (secret.data or {}).get(key)
         if not encoded:
             raise SecretError(f"Secret {namespace}/{name} has no key {key!r}; add it (the value is the token)")
-        try:
-            return Secret(base64.b64decode(encoded).decode("utf-8").strip())
-        except (binascii.Error, UnicodeDecodeError):
-            raise SecretError(f"Secret {namespace}/{name} key {key!r} is not base64-encoded UTF-8 text") from None
+        return secret_value(encoded, key, f"Secret {namespace}/{name}")
+
+
+def secret_value(encoded: str, key: str, what: str) -> Secret:
+    """The value of a Secret's ``key`` as the API gives it (base64); SecretError naming ``what`` when it is not text."""
+    try:
+        return Secret(base64.b64decode(encoded).decode("utf-8").strip())
+    except (binascii.Error, UnicodeDecodeError):
+        raise SecretError(f"{what}: key {key!r} is not base64-encoded UTF-8 text; fix it") from None
 
 
 def redact(text: str, secrets: Iterable[Secret | None]) -> str:
