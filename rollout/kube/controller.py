@@ -46,8 +46,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from kubernetes import client as k8s
 
 from analysis.sources import MetricSource, MetricsUnavailableError
-from rollout.chaos_stop import sweep_orphans
-from rollout.kube.access import may
 from rollout.kube.client import FencedApiClient, KubeError, NotFound
 from rollout.kube.conditions import Problem
 from rollout.kube.dependencies import progress
@@ -59,6 +57,7 @@ from rollout.kube.reconcile import Reconciler
 from rollout.kube.run_factory import RunFactory
 from rollout.kube.run_slots import RunSlots
 from rollout.kube.runs import ExperimentRun, RunContext
+from rollout.kube.startup_sweep import sweep_at_start
 from rollout.kube.telemetry import Telemetry
 from rollout.kube.triggers import Trigger, trigger
 from rollout.kube.workqueue import WorkQueue
@@ -67,6 +66,7 @@ from rollout.mesh.errors import MeshError
 log = logging.getLogger("meshroll.kube.controller")
 
 BACKOFF_S = (2.0, 4.0, 8.0, 16.0, 30.0, 60.0)
+EVENTS_FLUSH_S = 30.0  # how often the repeats Events counted since their last write are looked at (events.py)
 
 
 @dataclass(frozen=True)
@@ -171,6 +171,7 @@ class Controller:
 
     def start(self) -> Controller:
         self.scheduler.start()
+        self.scheduler.add_job(self._flush_events, "interval", seconds=EVENTS_FLUSH_S, id="meshroll-events-flush")
         if self.elector is not None:
             self._spawn("meshroll-lease", self.elector.run, self._stop)
         else:
@@ -191,6 +192,7 @@ class Controller:
         for thread in self._threads:
             if not thread.name.startswith("meshroll-watch"):  # a watch ends at its timeout; nothing waits for it
                 thread.join(timeout=10)
+        self._flush_events(force=True)
         self._halted.set()
         if self.elector is not None:
             self.elector.release()
@@ -208,11 +210,16 @@ class Controller:
         ]
         return failing + self.healthy()
 
+    def _flush_events(self, *, force: bool = False) -> None:
+        """Write the repeats Events have counted since their last write, when due (see events.py)."""
+        if self.may_act():
+            self.recorder.flush(force=force)
+
     # --- leadership -------------------------------------------------------------------------------
 
     def _became_leader(self) -> None:
         self.telemetry.set_leader(True)
-        self._sweep_orphans()
+        sweep_at_start(self.api, self.experiments, self.experiments_api, self.config.namespaces)
         with self._keys_lock:  # the watches add and discard keys meanwhile
             known = [key for keys in self._scope_keys.values() for key in keys]
         for key in known:
@@ -223,45 +230,6 @@ class Controller:
         self.queue.clear()
         self.reconciler.stop_all()
         self.telemetry.forget_all()
-
-    def _sweep_orphans(self) -> None:
-        """Remove faults left by experiments deleted while no controller ran (start-up sweep).
-
-        An Experiment deleted mid-run is kept (Terminating) by meshroll's finalizer until its
-        reconcile reverts it; this sweep is for those that went without it (removed by hand). Faults
-        are injected through Istio alone: the sweep reads VirtualServices, and only where this controller
-        may list them (an install for SMI or Gateway API only grants no Istio kinds)."""
-        for scope in self.config.namespaces or [""]:
-            if not self._may_sweep(scope):
-                continue
-            try:
-                listed = self.experiments.list(scope or None)
-                live = {f"{k.namespace}/{k.name}" for k in (Key.of(i) for i in listed.get("items") or ())}
-                report = sweep_orphans(self.experiments_api, scope or None, live)
-            except Exception as exc:  # a failed sweep must not stop the controller; the next leader retries
-                log.warning("start-up sweep of orphan faults in %s failed: %s", scope or "all namespaces", exc)
-                continue
-            for orphan in report.orphans:
-                log.info("swept orphan fault %s", orphan)
-            for problem in report.problems:
-                log.warning("start-up sweep: %s", problem)
-
-    def _may_sweep(self, scope: str) -> bool:
-        """Whether this controller may list VirtualServices in ``scope`` ("": all namespaces); when it cannot
-        tell, it tries (the sweep reports what fails)."""
-        where = scope or "all namespaces"
-        try:
-            allowed = may(self.api, "list", "networking.istio.io", "virtualservices", scope or None)
-        except KubeError as exc:
-            log.debug("start-up sweep in %s: could not ask whether VirtualServices may be listed (%s)", where, exc)
-            return True
-        if not allowed:
-            log.debug(
-                "start-up sweep of orphan faults in %s skipped: this controller may not list VirtualServices (no "
-                "Istio in its RBAC, e.g. the chart's meshes.istio is false), so none of its runs injected faults there",
-                where,
-            )
-        return allowed
 
     # --- watching ---------------------------------------------------------------------------------
 

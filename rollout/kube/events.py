@@ -1,18 +1,20 @@
 """Kubernetes Events (events.k8s.io/v1) for every transition, with the reason and the numbers.
 
-``describe`` (pure) turns one history entry into an Event's type, reason, action and note; the
-note carries the step, the weights and, for a judgement, each metric's numbers (estimate,
-interval, e-value or p-value, sample sizes). ``EventRecorder`` posts them. A repeat (the same
-regarding object, type, reason and note) is counted into the first one's ``series`` (count,
-lastObservedTime), as ``kubectl describe`` and ``kubectl events`` show it ("x12 over 3h"), and the
-API is written at a falling rate: the Event at once, the first repeat's count a minute later at the
-earliest, then each gap twice the last, up to an hour (``FIRST_REPEAT_S``, ``MAX_REPEAT_S``). A run
-stuck on one problem (the mesh refusing a write, the metric source down: a report a minute) thus
-costs a handful of writes an hour, not one a minute; repeats in between wait for the next write.
-A repeat after an hour's quiet is a new occurrence: a new Event, at once. An Event the API server
-dropped meanwhile (its TTL, an hour by default, runs from its last write) is posted again with the
-series so far. A repeat recorded while the first is being posted, from another thread, waits for
-it: one Event, never two. Posting never stops a rollout: failures are logged (once per reason).
+``describe`` (pure) turns one history entry into an Event's type, reason, action and note; the note
+carries the step, the weights and, for a judgement, each metric's numbers (estimate, interval, e-value
+or p-value, sample sizes). ``EventRecorder`` posts them. A repeat (the same regarding object, type,
+reason and note) is counted into the first one's ``series`` (count, lastObservedTime), as ``kubectl
+describe`` and ``kubectl events`` show it ("x12 over 3h"), and the API is written at a falling rate: the
+Event at once, the first repeat's count a minute later at the earliest, then each gap twice the last, up
+to an hour (``FIRST_REPEAT_S``, ``MAX_REPEAT_S``). A run stuck on one problem (the mesh refusing a
+write, the metric source down: a report a minute) thus costs a handful of writes an hour, not one a
+minute; repeats in between wait for the next write, made by the next repeat or, once the problem has
+stopped, by ``flush`` (the controller calls it every half minute, and once more as it stops): the series
+ends at the count recorded, at most an hour late and with no more writes than the falling rate allows. A
+repeat after an hour's quiet is a new occurrence: a new Event, at once. An Event the API server dropped
+meanwhile (its TTL, an hour by default, runs from its last write) is posted again with the series so
+far. A repeat recorded while the first is being posted, from another thread, waits for it: one Event,
+never two. Posting never stops a rollout: failures are logged (once per reason).
 Verbs: ``events`` (events.k8s.io) create, patch.
 """
 
@@ -150,6 +152,8 @@ class _Posted:
     reported: int = 0  # the count the Event (and its series) on the API server says
     next_write: float = 0.0  # repeats before this are counted, not sent
     gap: float = FIRST_REPEAT_S  # from the last write to the next one; doubles, up to MAX_REPEAT_S
+    regarding: Mapping[str, Any] = field(default_factory=dict)  # what a later write (``flush``) needs
+    text: EventText | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)  # its create, and each write of its series
 
 
@@ -193,6 +197,7 @@ class EventRecorder:
             seen = self._seen.get(key)
             if seen is None or now - seen.last_seen > MAX_REPEAT_S:
                 seen = self._seen[key] = _Posted(_event_name(regarding, text, now), 0, now, now)
+                seen.regarding, seen.text = dict(regarding), text
             self._seen.move_to_end(key)
             while len(self._seen) > CACHE_SIZE:
                 self._seen.popitem(last=False)
@@ -213,16 +218,38 @@ class EventRecorder:
             if now >= seen.next_write:
                 self._write_series(regarding, text, namespace, seen, now)
 
+    def flush(self, *, force: bool = False) -> None:
+        """Write the series of every Event with repeats not yet written whose next write is due (``force``: all
+        of them, as the controller stops); forget Events an hour quiet and fully written."""
+        if not self.enabled:
+            return
+        now = self.clock()
+        with self._lock:
+            pending = [s for s in self._seen.values() if s.created and s.count > s.reported]
+            for key in [k for k, s in self._seen.items() if s.count <= s.reported and now - s.last_seen > MAX_REPEAT_S]:
+                del self._seen[key]
+        for seen in pending:
+            if seen.text is None or not (force or now >= seen.next_write):
+                continue
+            namespace = str(seen.regarding.get("namespace") or "default")
+            try:
+                with seen.lock:
+                    self._write_series(seen.regarding, seen.text, namespace, seen, now)
+            except KubeError as exc:
+                if seen.text.reason not in self._failed_reasons:
+                    self._failed_reasons.add(seen.text.reason)
+                    log.warning("could not update a %s Event: %s", seen.text.reason, exc)
+
     def _write_series(
         self, regarding: Mapping[str, Any], text: EventText, namespace: str, seen: _Posted, now: float
     ) -> None:
         """Set the Event's series to the count recorded so far (under ``seen.lock``: the writes go in order);
         an Event the API server has dropped meanwhile is posted again, with that series."""
         with self._lock:
-            count = seen.count
+            count, last_seen = seen.count, seen.last_seen
         if count <= seen.reported:
             return
-        series = {"count": count, "lastObservedTime": micro_time(now)}
+        series = {"count": count, "lastObservedTime": micro_time(last_seen)}
         try:
             call(
                 f"updating Event {namespace}/{seen.name}",

@@ -3,16 +3,26 @@ falling rate (a fake clock stands for hours of a stuck run)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
+from analysis.observations import MetricPair
+from analysis.sources import MetricQuery, StepSpan
 from rollout.events import Judged, MetricNumbers
-from rollout.kube.events import FIRST_REPEAT_S, MAX_NOTE, EventRecorder, EventText
+from rollout.kube.events import FIRST_REPEAT_S, MAX_NOTE, MAX_REPEAT_S, EventRecorder, EventText
 from rollout.kube.objects import reference
 from rollout.status import HistoryEntry, Phase, Traffic
 from tests.controlplane.fixture import ControlPlane
+from tests.integration.kube.fixtures import ControllerFactory
 from tests.integration.kube.helpers import Api, experiment
 
 pytestmark = pytest.mark.controlplane
+
+
+class NoData:
+    def collect(self, span: StepSpan, metrics: Sequence[MetricQuery]) -> dict[str, MetricPair]:
+        return {}
 
 
 def test_a_transition_is_posted_with_its_numbers_and_a_repeat_becomes_a_series(
@@ -73,6 +83,27 @@ def test_a_run_stuck_on_one_problem_for_hours_is_one_event_written_a_few_times_a
     assert event["type"] == "Warning" and event["note"] == problem.note
     # every repeat up to the last write; those of the last hour at most wait for the next one
     assert minutes - 60 <= event["series"]["count"] <= minutes, event["series"]
+
+    now[0] += MAX_REPEAT_S  # the problem has stopped; the controller flushes every half minute
+    recorder.flush()
+    (event,) = kube.events(namespace, "stuck")
+    assert event["series"]["count"] == minutes, "the series ends at every report"
+
+
+def test_a_stopping_controller_writes_the_repeats_its_events_counted_but_had_not_written(
+    controlplane: ControlPlane, kube: Api, namespace: str, start_controller: ControllerFactory
+) -> None:
+    obj = kube.create_experiment(experiment(namespace, "quiet"))
+    elsewhere = controlplane.create_namespace("mr")  # it watches another namespace: its Events are the test's
+    controller = start_controller(NoData, namespaces=(elsewhere,))
+    problem = EventText("Warning", "MeshError", "Reconcile", "VirtualService x: 422 refused (retrying in 60s)")
+    for _ in range(3):  # within the minute before a first repeat is written
+        controller.recorder.record(reference(obj), problem)
+    assert "series" not in {e["reason"]: e for e in kube.events(namespace, "quiet")}["MeshError"]
+
+    controller.stop()
+
+    assert {e["reason"]: e for e in kube.events(namespace, "quiet")}["MeshError"]["series"]["count"] == 3
 
 
 def test_a_note_longer_than_an_event_may_hold_is_clipped_not_refused(

@@ -1,6 +1,7 @@
 """EventRecorder (rollout/kube/events.py) with an API stand-in and a fake clock: an Event recorded by two threads
 at once is posted once and counted as a series, whatever the order the requests take; a problem reported every
-minute for hours (a stuck run) is one Event whose series is written at a falling rate, at most once an hour."""
+minute for hours (a stuck run) is one Event whose series is written at a falling rate, at most once an hour;
+once the problem stops, the controller's flush writes the count the last writes left out."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from kubernetes import client as k8s
 
-from rollout.kube.events import FIRST_REPEAT_S, MAX_REPEAT_S, EventRecorder, EventText
+from rollout.kube.events import FIRST_REPEAT_S, MAX_REPEAT_S, EventRecorder, EventText, micro_time
 
 REGARDING = {"kind": "Experiment", "namespace": "shop", "name": "checkout", "uid": "u-1"}
 TEXT = EventText("Normal", "Queued", "Queue", "queued: 2 runs are under way and the limit is 2")
@@ -24,6 +25,7 @@ class SlowEvents:
         self.created: list[str] = []
         self.bodies: list[Any] = []
         self.patched: list[tuple[str, int]] = []
+        self.series: list[Any] = []  # each patch's series
         self.fail_first = fail_first
         self.delay = delay
         self.expired: set[str] = set()  # dropped by the API server (the Event TTL)
@@ -45,6 +47,7 @@ class SlowEvents:
             if name in self.expired:
                 raise k8s.ApiException(status=404, reason="Not Found")
             self.patched.append((name, patch["series"]["count"]))
+            self.series.append(patch["series"])
         return patch
 
     @property
@@ -114,6 +117,46 @@ def test_a_problem_reported_every_minute_for_a_day_is_one_event_written_a_few_ti
     assert len(writes_at) <= 6 + 24, f"{len(writes_at)} writes in a day, not {24 * 60}"
     assert api.patched[-1][1] == 1 + writes_at[-1] / 60.0, "the count holds every repeat up to its write"
     assert (events.posted, events.deduplicated) == (1, 24 * 60 - 1)
+
+
+def test_when_the_problem_stops_the_flush_writes_the_repeats_the_last_write_left_out_when_it_is_due() -> None:
+    api = SlowEvents(delay=0.0)
+    clock = Clock()
+    events = recorder(api, clock)
+    for minute in range(10):  # written at 0, 60, 180 and 420 s; the repeats at 480 and 540 s wait for 900 s
+        clock.now = 1000.0 + 60.0 * minute
+        events.record(REGARDING, TEXT)
+    assert api.patched[-1][1] == 8
+
+    clock.now = 1000.0 + 899.0
+    events.flush()
+    assert api.patched[-1][1] == 8, "not before its next write is due: the falling rate holds"
+    clock.now = 1000.0 + 900.0
+    events.flush()
+    assert api.patched[-1][1] == 10, "the series ends at every repeat recorded"
+    last = api.patched[-1]
+    clock.now += MAX_REPEAT_S
+    events.flush()
+    assert api.patched[-1] == last and len(api.patched) == 4, "nothing left to write: no write"
+
+
+def test_the_flush_as_the_controller_stops_writes_every_repeat_at_once_with_when_it_was_last_seen() -> None:
+    api = SlowEvents(delay=0.0)
+    clock = Clock()
+    events = recorder(api, clock)
+    events.record(REGARDING, TEXT)
+    clock.now += 10.0
+    events.record(REGARDING, TEXT)
+    repeated_at = clock.now
+    clock.now += 20.0
+    events.flush(force=True)
+
+    assert api.patched == [(api.created[0], 2)], "written at once, though its first repeat was due in a minute"
+    assert api.series[-1]["lastObservedTime"] == micro_time(repeated_at), "when it was last seen, not when written"
+    assert events._seen, "the Event is remembered while it may repeat"
+    clock.now = repeated_at + MAX_REPEAT_S + 1
+    events.flush()
+    assert not events._seen, "an Event an hour quiet and fully written is forgotten"
 
 
 def test_after_an_hour_of_quiet_the_same_problem_is_a_new_event_at_once() -> None:
