@@ -110,15 +110,15 @@ def test_a_query_error_is_not_retried() -> None:
 def test_a_slow_prometheus_times_out_after_bounded_retries() -> None:
     with stub_server(lambda _: Answer(body=vector().body, delay_s=1.0)) as stub:
         source = PrometheusSource(PrometheusConfig(stub.url, timeout=0.2, retries=1, backoff=0.01))
-        began = time.monotonic()
         with pytest.raises(MetricsUnavailableError) as caught:
             source.check()
-        took = time.monotonic() - began
     assert str(caught.value) == (
         f"Prometheus at {stub.url} did not answer the connection check within 0.2 s on each of 2 attempt(s); "
         "is it overloaded?"
     )
-    assert len(stub.requests) == 2 and took < 2.0
+    # The message names the timeout, which only a timed-out attempt gives: the client gave up on each
+    # 1 s answer, twice, and did not wait it out.
+    assert len(stub.requests) == 2
 
 
 def test_an_answer_that_is_not_the_query_api_says_so() -> None:
