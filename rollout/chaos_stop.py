@@ -23,7 +23,8 @@ from rollout.kube.client import KubeError, NotFound, call
 from rollout.mesh.errors import MeshError
 from rollout.mesh.factory import provider_for
 from rollout.mesh.render_common import is_meshroll_name, read_ownership, write_ownership
-from rollout.mesh.render_istio import FAULT_FIELD, ROUTES_ANNOTATION
+from rollout.mesh.render_istio import ROUTES_ANNOTATION
+from rollout.mesh.render_istio_parts import FAULT_FIELD
 from rollout.plan import recorded_traffic, run_plan
 from rollout.spec.models import Experiment
 from rollout.status import Status

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chaos.faults import Fault
-from chaos.timing import is_on
 from rollout.events import Applied, Command, Event, Halt, Judged, MetricsUnavailable, NoData, Start, Tick
 from rollout.history import appended
-from rollout.plan import Kind, RunPlan, past_deadline
+from rollout.plan import Kind, RunPlan, past_deadline, traffic_at
+from rollout.readiness import critical_shortfall, exposure_shortfall, unfinished
 from rollout.status import HistoryEntry, Phase, Status, Traffic
 
 
@@ -63,7 +63,7 @@ def advance(plan: RunPlan, status: Status, event: Event, now: float) -> Transiti
             reason = f"refused to start: the steady state is already broken before any fault ({event.reason})"
             return _go(plan, status, event, now, Phase.ABORTED, SAFE, "aborted", "Refused to start", reason=reason)
         if isinstance(event, Start):
-            traffic = _traffic_at(plan, 0, started_at=now, now=now)
+            traffic = traffic_at(plan, 0, started_at=now, now=now)
             return _go(
                 plan,
                 status,
@@ -134,7 +134,7 @@ def _command(plan: RunPlan, status: Status, event: Command, now: float) -> Trans
         paused = status.traffic.model_copy(update={"faults": ()})
         return _go(plan, status, event, now, Phase.PAUSED, paused, "paused", "Paused", reason=f"paused ({who})")
     if event.command == "resume" and status.phase is Phase.PAUSED:
-        traffic = _traffic_at(plan, status.step, started_at=status.started_at or now, now=now, halted=_halted(status))
+        traffic = traffic_at(plan, status.step, started_at=status.started_at or now, now=now, halted=_halted(status))
         return _go(
             plan,
             status,
@@ -199,18 +199,18 @@ def _judged(plan: RunPlan, status: Status, event: Judged, now: float) -> Transit
     more_steps = status.step + 1 < len(plan.weights)
     gate_open = event.outcome == "advance" or (event.outcome == "hold" and plan.step_gate == "no-regression")
     if at_deadline and (more_steps or not step_done):  # judged no worse, but the schedule is not through
-        return _inconclusive(plan, status, event, now, _unfinished(plan, status, step_time, event.reason))
+        return _inconclusive(plan, status, event, now, unfinished(plan, status, step_time, event.reason))
     if more_steps and gate_open and step_done:
         reason = event.reason if event.outcome == "advance" else f"no regression after a full step; {event.reason}"
         step = status.step + 1
-        traffic = _traffic_at(plan, step, started_at=started_at, now=now, halted=_halted(status))
+        traffic = traffic_at(plan, step, started_at=started_at, now=now, halted=_halted(status))
         return _go(
             plan, status, event, now, Phase.PROGRESSING, traffic, "advanced",
             f"Canary weight {status.traffic.canary_weight}% -> {traffic.canary_weight}%",
             reason=reason, step=step, step_started_at=now, holds=0, verdict=event.outcome,
         )  # fmt: skip
     if event.outcome == "advance" and step_done:
-        shortfall = _exposure_shortfall(plan, event)
+        shortfall = exposure_shortfall(plan, event)
         if shortfall is None:
             return _finish(plan, status, event, now, event.reason, verdict=event.outcome)
         if at_deadline:
@@ -220,7 +220,7 @@ def _judged(plan: RunPlan, status: Status, event: Judged, now: float) -> Transit
         reason = f"holding: the step needs {plan.min_step_time - step_time:.0f}s more exposure; {event.reason}"
     else:
         reason = event.reason
-    traffic = _traffic_at(plan, status.step, started_at=started_at, now=now, halted=_halted(status))
+    traffic = traffic_at(plan, status.step, started_at=started_at, now=now, halted=_halted(status))
     return _record(plan, status, event, now, Phase.PROGRESSING, traffic, reason, holds=0, verdict=event.outcome)
 
 
@@ -236,7 +236,7 @@ def _no_judgement(plan: RunPlan, status: Status, event: NoData | MetricsUnavaila
     started_at = status.started_at or now
     if holds <= plan.failure_budget and not past_deadline(plan, status, now):
         traffic = (
-            _traffic_at(plan, status.step, started_at=started_at, now=now, halted=_halted(status))
+            traffic_at(plan, status.step, started_at=started_at, now=now, halted=_halted(status))
             if (status.phase is Phase.PROGRESSING)
             else status.traffic
         )
@@ -255,22 +255,12 @@ NEXT_TIME = "meshroll plan FILE estimates how long a decision takes; a wider mar
 def _inconclusive(plan: RunPlan, status: Status, event: Judged, now: float, why: str | None = None) -> Transition:
     """The deadline came first: ``why`` (the schedule is not through), or the engine's open question."""
     reason = f"no decision by maxDuration ({plan.max_duration:.0f}s): {why or event.reason}"
-    promoted = plan.on_inconclusive == "promote-if-not-critical" and _critical_shortfall(plan, status, event) is None
+    promoted = plan.on_inconclusive == "promote-if-not-critical" and critical_shortfall(plan, status, event) is None
     if plan.kind is not Kind.CHAOS and not promoted:  # what to change so that the next run decides
         schedule = (len(plan.weights) - 1) * plan.step_interval + plan.min_step_time
         later = f"raise maxDuration to at least the schedule's {schedule:.0f}s, or take fewer or shorter steps"
         reason = f"{reason} ({later if why is not None else NEXT_TIME})"
     return _policy(plan, status, event, now, plan.on_inconclusive, reason, verdict="inconclusive")
-
-
-def _unfinished(plan: RunPlan, status: Status, step_time: float, judged: str) -> str:
-    """Why a canary judged no worse at the deadline is not promoted: its schedule is not through."""
-    weight = plan.weights[status.step]
-    if status.step + 1 < len(plan.weights):
-        left = f"the schedule is at step {status.step + 1} of {len(plan.weights)} ({weight}%)"
-    else:
-        left = f"the last step ({weight}%) has had {step_time:.0f}s of its {plan.min_step_time:.0f}s"
-    return f"{left}; {judged}"
 
 
 def _policy(
@@ -291,7 +281,7 @@ def _policy(
             **fields,
         )
     if policy == "promote-if-not-critical":
-        shortfall = _critical_shortfall(plan, status, event)
+        shortfall = critical_shortfall(plan, status, event)
         if shortfall is None:
             return _finish(plan, status, event, now, f"{reason}; every critical metric is non-inferior", **fields)
         reason = f"{reason}; not promoted because {shortfall}"
@@ -316,7 +306,7 @@ def _policy(
 def _tick(plan: RunPlan, status: Status, event: Tick, now: float) -> Transition:
     if status.phase is not Phase.PROGRESSING:
         return Transition(status)
-    traffic = _traffic_at(plan, status.step, started_at=status.started_at or now, now=now, halted=_halted(status))
+    traffic = traffic_at(plan, status.step, started_at=status.started_at or now, now=now, halted=_halted(status))
     if traffic == status.traffic:
         return Transition(status)
     return _record(plan, status, event, now, status.phase, traffic, "fault schedule changed")
@@ -334,50 +324,8 @@ def _finish(plan: RunPlan, status: Status, event: Event, now: float, reason: str
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _traffic_at(plan: RunPlan, step: int, *, started_at: float, now: float, halted: bool = False) -> Traffic:
-    weight = plan.weights[step]
-    faults = (
-        ()
-        if halted
-        else tuple(p.fault.id for p in plan.faults if is_on(p.timing, weight=weight, started_at=started_at, now=now))
-    )
-    cohort = bool(plan.ab_matches) and (plan.kind is Kind.AB_TEST or weight > 0)  # a canary's cohort: with weight
-    return Traffic(canary_weight=weight, ab_active=cohort, mirror_percent=plan.mirror_percent, faults=faults)
-
-
 def _halted(status: Status) -> bool:
     return any(isinstance(entry.event, Halt) for entry in status.history)
-
-
-def _exposure_shortfall(plan: RunPlan, event: Judged) -> str | None:
-    """Why promotion must wait (invariant 4), or None when exposure and evidence suffice."""
-    if plan.kind is Kind.CHAOS:
-        return None
-    if not event.metrics:
-        return "no metric evidence of non-inferiority yet"
-    not_proven = [m.metric for m in event.metrics if m.outcome != "advance"]
-    if not_proven:
-        return f"non-inferiority not proven for {', '.join(not_proven)}"
-    exposure = max(m.canary_n for m in event.metrics)
-    if exposure < plan.min_requests:
-        return f"the canary served {exposure:.0f} requests, below minRequests {plan.min_requests}"
-    return None
-
-
-def _critical_shortfall(plan: RunPlan, status: Status, event: Event) -> str | None:
-    judged = (
-        event
-        if isinstance(event, Judged)
-        else next((e.event for e in reversed(status.history) if isinstance(e.event, Judged)), None)
-    )
-    if not isinstance(judged, Judged) or not judged.metrics:
-        return "there is no judgement to rely on"
-    failing = [m.metric for m in judged.metrics if m.metric in plan.critical_metrics and m.outcome != "advance"]
-    if failing:
-        return f"critical metric(s) {', '.join(failing)} are not proven non-inferior"
-    if max(m.canary_n for m in judged.metrics) < plan.min_requests:
-        return f"the canary has not served minRequests {plan.min_requests}"
-    return None
 
 
 def _record(

@@ -8,12 +8,12 @@ from enum import StrEnum
 from chaos.faults import Abort, Arm, Delay, Fault
 from chaos.matching import MatchKind, RequestMatch, StringMatch, cookie_match
 from chaos.steady_state import HaltRule
-from chaos.timing import FaultTiming
+from chaos.timing import FaultTiming, is_on
 from rollout.mesh.plan import StickySession, TrafficPlan
 from rollout.spec.chaos import FaultSpec
 from rollout.spec.models import Experiment
 from rollout.spec.traffic import MatchSpec, SessionAffinitySpec, StrategySpec
-from rollout.status import Status
+from rollout.status import Status, Traffic
 
 
 class Kind(StrEnum):
@@ -102,6 +102,19 @@ def judgement_due(plan: RunPlan, status: Status, now: float) -> float:
     due = now + plan.step_interval
     end = deadline(plan, status)
     return end + DEADLINE_LATE_S if end is not None and now < end < due else due
+
+
+def traffic_at(plan: RunPlan, step: int, *, started_at: float, now: float, halted: bool = False) -> Traffic:
+    """What the run routes at ``step`` at ``now``: the step's weight, the faults its schedule has on (none
+    once halted), the cohort route and the mirror."""
+    weight = plan.weights[step]
+    faults = (
+        ()
+        if halted
+        else tuple(p.fault.id for p in plan.faults if is_on(p.timing, weight=weight, started_at=started_at, now=now))
+    )
+    cohort = bool(plan.ab_matches) and (plan.kind is Kind.AB_TEST or weight > 0)  # a canary's cohort: with weight
+    return Traffic(canary_weight=weight, ab_active=cohort, mirror_percent=plan.mirror_percent, faults=faults)
 
 
 def request_matches(matches: list[MatchSpec]) -> tuple[RequestMatch, ...]:

@@ -31,9 +31,16 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from chaos.matching import RequestMatch
 from rollout.mesh.errors import MeshError
 from rollout.mesh.plan import StickySession
-from rollout.mesh.render_common import Ownership, add_field, remove_field
+from rollout.mesh.render_common import (
+    Ownership,
+    add_field,
+    affinity_entry_name,
+    remove_field,
+    stable_affinity_entry_name,
+)
 
 Obj = dict[str, Any]
 
@@ -48,6 +55,17 @@ STABLE = "stable"
 def cookie_field(destination_field: str) -> str:
     """The owned-fields mark of the Set-Cookie on a destination (``route[subset=v2].Set-Cookie``)."""
     return f"{destination_field}.{SET_COOKIE}"
+
+
+def affinity_entries(sticky: StickySession | None, owner: str) -> list[tuple[str, tuple[RequestMatch, ...], str]]:
+    """The entries ``sticky`` adds just before the managed one, in their order, as (name, match, arm):
+    the sticky-canary entry, then, with a pinned stable, the sticky-stable entry (none without affinity)."""
+    if sticky is None:
+        return []
+    entries: list[tuple[str, tuple[RequestMatch, ...], str]] = [(affinity_entry_name(owner), (sticky.match,), CANARY)]
+    if sticky.primary_match is not None:
+        entries.append((stable_affinity_entry_name(owner), (sticky.primary_match,), STABLE))
+    return entries
 
 
 def _value(sticky: StickySession | None, arm: str) -> str | None:

@@ -35,15 +35,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chaos.matching import MatchKind, RequestMatch, StringMatch
+from chaos.matching import RequestMatch
 from rollout.mesh.errors import MeshError, TargetMissing
 from rollout.mesh.plan import TrafficPlan
-from rollout.mesh.render_affinity import CANARY, STABLE, cookie_field, set_gateway_cookie
+from rollout.mesh.render_affinity import CANARY, STABLE, affinity_entries, cookie_field, set_gateway_cookie
 from rollout.mesh.render_common import (
     Ownership,
     ab_entry_name,
     add_field,
-    affinity_entry_name,
     claim,
     is_meshroll_name,
     is_owned_name,
@@ -52,10 +51,10 @@ from rollout.mesh.render_common import (
     remove_field,
     revert_beside_others,
     set_weights,
-    stable_affinity_entry_name,
     weight_of,
     write_ownership,
 )
+from rollout.mesh.render_gateway_api_parts import ab_matches, find_ref, is_service_ref, ref_like
 
 Obj = dict[str, Any]
 
@@ -64,7 +63,6 @@ MIRROR_FIELD = "filters[RequestMirror]"
 MAX_RULES = 16
 MAX_MATCHES_PER_RULE = 64
 MAX_MATCHES = 128
-_REGEX_SPECIALS = set("\\.^$|?*+()[]{}")
 
 
 @dataclass(frozen=True)
@@ -120,14 +118,11 @@ def render(current: Mapping[str, Any], plan: TrafficPlan, settings: GatewayApiSe
     label = rule_label(managed, settings)
     stable = _set_weights(managed, plan, settings, ownership, label)
     _set_mirror(managed, plan.mirror_percent, stable, settings, ownership, label)
-    canary = _find_ref(managed, settings.canary_service, settings.namespace)
+    canary = find_ref(managed, settings.canary_service, settings.namespace)
     set_gateway_cookie(canary, None, ownership, settings.cookie_field, label)  # the rules below copy no cookie
     set_gateway_cookie(stable, None, ownership, settings.primary_cookie_field, label, STABLE)
     cohorts = [(ab_entry_name(settings.owner), plan.ab_matches, CANARY)] if plan.ab_matches else []
-    if plan.affinity is not None:
-        cohorts.append((affinity_entry_name(settings.owner), (plan.affinity.match,), CANARY))
-    if plan.affinity is not None and plan.affinity.primary_match is not None:
-        cohorts.append((stable_affinity_entry_name(settings.owner), (plan.affinity.primary_match,), STABLE))
+    cohorts += affinity_entries(plan.affinity, settings.owner)
     added = [_ab_rule(name, cohort, managed, stable, settings, label, arm) for name, cohort, arm in cohorts]
     set_gateway_cookie(canary, plan.affinity, ownership, settings.cookie_field, label)
     set_gateway_cookie(stable, plan.affinity, ownership, settings.primary_cookie_field, label, STABLE)
@@ -160,11 +155,11 @@ def sweep(current: Mapping[str, Any], owner: str, settings: GatewayApiSettings) 
             remove_field(ownership, MIRROR_FIELD)
             removed.append(f"{rule_label(managed, settings)}.filters[RequestMirror]")
         if managed is not None and settings.cookie_field in owned:
-            canary = _find_ref(managed, settings.canary_service, settings.namespace)
+            canary = find_ref(managed, settings.canary_service, settings.namespace)
             set_gateway_cookie(canary, None, ownership, settings.cookie_field, rule_label(managed, settings))
             removed.append(f"{rule_label(managed, settings)}.{settings.cookie_field}")
         if managed is not None and settings.primary_cookie_field in owned:
-            stable = _find_ref(managed, settings.stable_service, settings.namespace)
+            stable = find_ref(managed, settings.stable_service, settings.namespace)
             label = rule_label(managed, settings)
             set_gateway_cookie(stable, None, ownership, settings.primary_cookie_field, label, STABLE)
             removed.append(f"{label}.{settings.primary_cookie_field}")
@@ -195,24 +190,6 @@ def _is_mine(rule: Mapping[str, Any], ownership: Ownership, owner: str) -> bool:
     return is_owned_name(name, owner) or (ownership.owner == owner and name in ownership.entries)
 
 
-def _is_service_ref(ref: object, service: str, namespace: str) -> bool:
-    return (
-        isinstance(ref, dict)
-        and ref.get("name") == service
-        and ref.get("kind", "Service") == "Service"
-        and ref.get("group", "") in ("", "core")
-        and ref.get("namespace", namespace) == namespace
-    )
-
-
-def _find_ref(rule: Mapping[str, Any], service: str, namespace: str) -> Obj | None:
-    refs = rule.get("backendRefs")
-    for ref in refs if isinstance(refs, list) else []:
-        if _is_service_ref(ref, service, namespace):
-            return ref  # type: ignore[no-any-return]
-    return None
-
-
 def managed_index(rules: list[Obj], settings: GatewayApiSettings) -> int:
     """The rule meshroll weights: the one named in the spec, else the first with the stable Service."""
     candidates = [(i, r) for i, r in enumerate(rules) if not is_meshroll_name(r.get("name"))]
@@ -226,7 +203,7 @@ def managed_index(rules: list[Obj], settings: GatewayApiSettings) -> int:
             "fix spec.mesh.rule, or give the rule that name"
         )
     for i, rule in candidates:
-        if _find_ref(rule, settings.stable_service, settings.namespace) is not None:
+        if find_ref(rule, settings.stable_service, settings.namespace) is not None:
             return i
     raise TargetMissing(
         f"{settings.what} has no rule with a backendRef to Service {settings.stable_service}; add one, "
@@ -243,18 +220,18 @@ def rule_label(rule: Mapping[str, Any], settings: GatewayApiSettings) -> str:
 
 
 def _set_weights(managed: Obj, plan: TrafficPlan, s: GatewayApiSettings, ownership: Ownership, label: str) -> Obj:
-    stable = _find_ref(managed, s.stable_service, s.namespace)
+    stable = find_ref(managed, s.stable_service, s.namespace)
     if stable is None:
         raise TargetMissing(
             f"{label} has no backendRef to Service {s.stable_service}; add it (meshroll weights it but does not "
             "create it), or fix spec.target.stable.service"
         )
     refs: list[Any] = managed["backendRefs"]
-    canary = _find_ref(managed, s.canary_service, s.namespace)
+    canary = find_ref(managed, s.canary_service, s.namespace)
     returned = weight_of(canary)
     created = s.canary_ref_field
     if canary is None and plan.canary_weight > 0:
-        canary = _ref_like(stable, s.canary_service)
+        canary = ref_like(stable, s.canary_service)
         refs.insert(refs.index(stable) + 1, canary)
         add_field(ownership, created)
     if plan.canary_weight == 0 and created in ownership.fields:
@@ -270,20 +247,11 @@ def _set_weights(managed: Obj, plan: TrafficPlan, s: GatewayApiSettings, ownersh
     return stable
 
 
-def _ref_like(ref: Mapping[str, Any], service: str) -> Obj:
-    """A backendRef to ``service`` that reads like ``ref`` (same group, kind, namespace and port)."""
-    result: Obj = {key: copy.deepcopy(ref[key]) for key in ("group", "kind") if key in ref}
-    result["name"] = service
-    result.update({key: copy.deepcopy(ref[key]) for key in ("namespace", "port") if key in ref})
-    result["weight"] = 0
-    return result
-
-
 def _is_our_mirror(item: object, s: GatewayApiSettings) -> bool:
     if not isinstance(item, dict) or item.get("type") != "RequestMirror":
         return False
     mirror = item.get("requestMirror")
-    return isinstance(mirror, dict) and _is_service_ref(mirror.get("backendRef"), s.canary_service, s.namespace)
+    return isinstance(mirror, dict) and is_service_ref(mirror.get("backendRef"), s.canary_service, s.namespace)
 
 
 def _drop_mirror(managed: Obj, s: GatewayApiSettings) -> None:
@@ -313,7 +281,7 @@ def _set_mirror(
             f"{label} already has a RequestMirror filter the user wrote; meshroll will not overwrite it or add a "
             "second one: remove it from the rule, or drop spec.strategy.mirror"
         )
-    backend = {key: value for key, value in _ref_like(stable, s.canary_service).items() if key != "weight"}
+    backend = {key: value for key, value in ref_like(stable, s.canary_service).items() if key != "weight"}
     amount: Obj = (
         {"percent": int(percent)}
         if float(percent).is_integer()
@@ -326,57 +294,6 @@ def _set_mirror(
 
 
 # --- the A/B rule -------------------------------------------------------------------------------
-
-
-def _escape(text: str) -> str:
-    return "".join(f"\\{c}" if c in _REGEX_SPECIALS else c for c in text)
-
-
-def _condition(name: str, match: StringMatch) -> Obj:
-    if match.kind is MatchKind.EXACT and match.value:
-        return {"type": "Exact", "name": name, "value": match.value}
-    if match.kind is MatchKind.EXACT:
-        return {"type": "RegularExpression", "name": name, "value": "^$"}
-    if match.kind is MatchKind.PREFIX:
-        return {"type": "RegularExpression", "name": name, "value": f"^{_escape(match.value)}.*"}
-    return {"type": "RegularExpression", "name": name, "value": match.value}
-
-
-def _merge(entry: Obj, section: str, conditions: Sequence[tuple[str, StringMatch]], fold: bool, label: str) -> None:
-    def key(name: object) -> object:
-        return name.lower() if fold and isinstance(name, str) else name
-
-    existing: list[Any] = entry.setdefault(section, [])
-    for name, match in conditions:
-        condition = _condition(name, match)
-        same = [c for c in existing if isinstance(c, dict) and key(c.get("name")) == key(name)]
-        if same and any(_normal(c) != _normal(condition) for c in same):
-            raise MeshError(
-                f"the cohort tests {name!r}, which {label} already tests (or the cohort tests twice), and "
-                "Gateway API tests each name once per match: change the cohort, or split it into separate matches"
-            )
-        if not same:
-            existing.append(condition)
-
-
-def _normal(condition: Mapping[str, Any]) -> tuple[object, object]:
-    return (condition.get("type", "Exact"), condition.get("value"))
-
-
-def ab_matches(route_matches: object, cohort: Sequence[RequestMatch], label: str) -> list[Obj]:
-    """The managed rule's matches ANDed with the cohort (each rule match times each cohort entry)."""
-    bases = [m for m in route_matches if isinstance(m, dict)] if isinstance(route_matches, list) else []
-    result = []
-    for base in bases or [{}]:
-        for match in cohort:
-            entry = copy.deepcopy(base)
-            _merge(entry, "headers", match.headers, True, label)
-            _merge(entry, "queryParams", match.query, False, label)
-            for section in ("headers", "queryParams"):
-                if not entry[section]:
-                    del entry[section]
-            result.append(entry)
-    return result
 
 
 def _ab_rule(
@@ -399,11 +316,11 @@ def _ab_rule(
     filters = [copy.deepcopy(f) for f in managed.get("filters", []) if arm == STABLE or not _is_our_mirror(f, s)]
     if filters:
         rule["filters"] = filters
-    canary = _find_ref(managed, s.canary_service, s.namespace)
+    canary = find_ref(managed, s.canary_service, s.namespace)
     if arm == STABLE:
         target = copy.deepcopy(stable)
     else:
-        target = copy.deepcopy(canary) if canary is not None else _ref_like(stable, s.canary_service)
+        target = copy.deepcopy(canary) if canary is not None else ref_like(stable, s.canary_service)
     target["weight"] = 100
     rule["backendRefs"] = [target]
     if len(rule["matches"]) > MAX_MATCHES_PER_RULE:

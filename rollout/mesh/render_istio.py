@@ -22,7 +22,8 @@ it was):
   Each matches the managed route's own match ANDed with the cohort (or the session cookie), routes
   to the fault's arm (or the canary; the sticky-stable route to the stable destination as written),
   and otherwise copies the managed route (timeouts, retries, headers, rewrite...), so a cohort
-  request is treated as before except for where it goes and what is injected.
+  request is treated as before except for where it goes and what is injected (``render_istio_routes``
+  builds them).
 - With session affinity, a ``Set-Cookie`` in ``headers.response.add`` of the canary destination,
   and of the stable destination when stable is pinned.
 - The annotations described in ``render_common``.
@@ -44,19 +45,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chaos.faults import Arm, Fault
-from chaos.matching import RequestMatch
 from rollout.mesh.errors import MeshError, TargetMissing
 from rollout.mesh.plan import TrafficPlan
-from rollout.mesh.render_affinity import STABLE, cookie_field, istio_without_cookie, set_istio_cookie
+from rollout.mesh.render_affinity import STABLE, affinity_entries, cookie_field, set_istio_cookie
 from rollout.mesh.render_common import (
     Ownership,
     ab_entry_name,
     add_field,
-    affinity_entry_name,
     check_fault_owners,
     claim,
-    fault_entry_name,
     is_meshroll_name,
     is_owned_name,
     read_ownership,
@@ -64,23 +61,22 @@ from rollout.mesh.render_common import (
     remove_field,
     revert_beside_others,
     set_weights,
-    stable_affinity_entry_name,
     weight_of,
     write_ownership,
 )
 from rollout.mesh.render_istio_parts import (
+    FAULT_FIELD,
+    MIRROR_FIELD,
     MIRROR_KEYS,
     destination_like,
-    fault_block,
     host_key,
-    merged_matches,
+    shared_fault_block,
 )
+from rollout.mesh.render_istio_routes import ManagedRoute, canary_route, fault_route, stable_route
 
 Obj = dict[str, Any]
 
 ROUTES_ANNOTATION = "meshroll.io/owned-routes"
-FAULT_FIELD = "fault"
-MIRROR_FIELD = "mirror"
 LIVE_FIELDS = (FAULT_FIELD, MIRROR_FIELD)
 
 
@@ -137,21 +133,16 @@ def render(current: Mapping[str, Any], plan: TrafficPlan, settings: IstioSetting
     set_istio_cookie(stable, plan.affinity, ownership, settings.primary_cookie_field, label, STABLE)
     _set_mirror(managed, plan.mirror_percent, stable, settings, ownership, label)
     arms = {arm for arm, weight in (("stable", plan.stable_weight), ("canary", plan.canary_weight)) if weight > 0}
-    _set_route_fault(managed, _shared_block(plan.faults, arms, label), ownership, label)
-    added = [
-        _fault_route(f, managed, stable, ownership, settings, label)
-        for f in plan.faults
-        if f.cohort and (f.delay is not None or f.abort is not None)
-    ]
+    _set_route_fault(managed, shared_fault_block(plan.faults, arms, label), ownership, label)
+    base = ManagedRoute(managed, stable, ownership, settings.stable_subset, settings.canary_subset, label)
+    added = [fault_route(f, base) for f in plan.faults if f.cohort and (f.delay is not None or f.abort is not None)]
     if plan.ab_matches:
-        name, cohort, what = ab_entry_name(settings.owner), plan.ab_matches, "the cohort"
-        added.append(_canary_route(name, cohort, what, plan, managed, stable, ownership, settings, label))
-    if plan.affinity is not None:
-        name, cohort, what = affinity_entry_name(settings.owner), (plan.affinity.match,), "the session cookie"
-        added.append(_canary_route(name, cohort, what, plan, managed, stable, ownership, settings, label))
-    if plan.affinity is not None and plan.affinity.primary_match is not None:
-        name, cohort = stable_affinity_entry_name(settings.owner), (plan.affinity.primary_match,)
-        added.append(_stable_route(name, cohort, plan, managed, stable, ownership, label))
+        added.append(canary_route(ab_entry_name(settings.owner), plan.ab_matches, "the cohort", plan.faults, base))
+    for name, cohort, arm in affinity_entries(plan.affinity, settings.owner):
+        if arm == STABLE:
+            added.append(stable_route(name, cohort, plan.faults, base))
+        else:
+            added.append(canary_route(name, cohort, "the session cookie", plan.faults, base))
     routes[index:index] = added
     vs["spec"]["http"] = routes
     ownership.entries = [str(r["name"]) for r in added]
@@ -337,24 +328,6 @@ def _set_mirror(managed: Obj, percent: float, stable: Obj, s: IstioSettings, own
         remove_field(ownership, MIRROR_FIELD)
 
 
-def _shared_block(faults: Iterable[Fault], arms: set[str], label: str) -> Obj | None:
-    """The fault block for cohort-free faults on a route whose traffic goes to ``arms``."""
-    applicable = []
-    for fault in faults:
-        if fault.cohort:
-            continue
-        covered = {arm for arm in arms if fault.arm.covers(arm)}
-        if not covered:
-            continue  # no request of this route reaches the fault's arm
-        if covered != arms:
-            raise MeshError(
-                f"fault {fault.id} is for the {fault.arm} arm only, but {label} also sends traffic to the other "
-                "arm and Istio faults a whole route: give the fault a match (a cohort), or use arm: both"
-            )
-        applicable.append(fault)
-    return fault_block(applicable, label)
-
-
 def _set_route_fault(managed: Obj, block: Obj | None, ownership: Ownership, label: str) -> None:
     owned = FAULT_FIELD in ownership.fields
     if block is not None:
@@ -368,89 +341,3 @@ def _set_route_fault(managed: Obj, block: Obj | None, ownership: Ownership, labe
     elif owned:
         managed.pop("fault", None)
         remove_field(ownership, FAULT_FIELD)
-
-
-# --- the route entries meshroll adds -------------------------------------------------------------
-
-
-def _behaviour(managed: Mapping[str, Any], ownership: Ownership) -> Obj:
-    """What a cohort route copies from the managed route: all but its identity, match, destinations
-    and what meshroll set there."""
-    skip = {"name", "match", "route"}
-    if FAULT_FIELD in ownership.fields:
-        skip.add("fault")
-    if MIRROR_FIELD in ownership.fields:
-        skip.update(MIRROR_KEYS)
-    return {key: copy.deepcopy(value) for key, value in managed.items() if key not in skip}
-
-
-def _arm_destinations(arm: Arm, managed: Mapping[str, Any], stable: Obj, s: IstioSettings) -> list[Obj]:
-    if arm is Arm.BOTH:
-        return copy.deepcopy(list(managed["route"]))
-    subset = s.canary_subset if arm is Arm.CANARY else s.stable_subset
-    return [{"destination": destination_like(stable.get("destination"), subset), "weight": 100}]
-
-
-def _fault_route(fault: Fault, managed: Obj, stable: Obj, ownership: Ownership, s: IstioSettings, label: str) -> Obj:
-    name = fault_entry_name(fault)
-    block = fault_block([fault], f"route {name}")
-    route: Obj = {
-        "name": name,
-        "match": merged_matches(managed.get("match"), fault.cohort, f"the cohort of fault {fault.id}", label),
-        "route": _arm_destinations(fault.arm, managed, stable, s),
-        **_behaviour(managed, ownership),
-    }
-    if block is not None:
-        route["fault"] = block
-    return route
-
-
-def _canary_route(
-    name: str,
-    cohort: tuple[RequestMatch, ...],
-    what: str,
-    plan: TrafficPlan,
-    managed: Obj,
-    stable: Obj,
-    ownership: Ownership,
-    s: IstioSettings,
-    label: str,
-) -> Obj:
-    """A route sending ``cohort`` (the A/B or canary cohort, or the holders of the session cookie) to the canary."""
-    route: Obj = {
-        "name": name,
-        "match": merged_matches(managed.get("match"), cohort, what, label),
-        "route": _arm_destinations(Arm.CANARY, managed, stable, s),
-        **_behaviour(managed, ownership),
-    }
-    block = _shared_block(plan.faults, {"canary"}, f"route {name}")
-    if block is not None:
-        route["fault"] = block
-    return route
-
-
-def _stable_route(
-    name: str,
-    cohort: tuple[RequestMatch, ...],
-    plan: TrafficPlan,
-    managed: Obj,
-    stable: Obj,
-    ownership: Ownership,
-    label: str,
-) -> Obj:
-    """A route sending the holders of stable's session cookie to the stable destination as the user wrote
-    it (its headers kept; meshroll's Set-Cookie not: the pinned route does not renew the cookie). The
-    managed route's mirror, meshroll's too, is kept: pinned users are stable's traffic, mirrored as before."""
-    destination = istio_without_cookie(stable)
-    destination["weight"] = 100
-    route: Obj = {
-        "name": name,
-        "match": merged_matches(managed.get("match"), cohort, "stable's session cookie", label),
-        "route": [destination],
-        **_behaviour(managed, ownership),
-        **{key: copy.deepcopy(managed[key]) for key in MIRROR_KEYS if key in managed},
-    }
-    block = _shared_block(plan.faults, {"stable"}, f"route {name}")
-    if block is not None:
-        route["fault"] = block
-    return route

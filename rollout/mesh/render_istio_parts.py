@@ -12,6 +12,9 @@ from rollout.mesh.errors import MeshError
 
 Obj = dict[str, Any]
 
+FAULT_FIELD = "fault"  # the owned-fields mark of the fault meshroll sets on the managed route
+MIRROR_FIELD = "mirror"  # and of the mirror it sets there
+
 MIRROR_KEYS = ("mirror", "mirrorPercentage", "mirrors", "mirrorPercent", "mirror_percent")
 """Every field by which an Istio http route mirrors traffic (the last two are deprecated spellings)."""
 
@@ -56,6 +59,24 @@ def fault_block(faults: Sequence[Fault], where: str) -> Obj | None:
         )
         block["abort"] = {**status, "percentage": _percentage(abort.percent)}
     return block or None
+
+
+def shared_fault_block(faults: Iterable[Fault], arms: set[str], label: str) -> Obj | None:
+    """The fault block for cohort-free faults on a route whose traffic goes to ``arms``."""
+    applicable = []
+    for fault in faults:
+        if fault.cohort:
+            continue
+        covered = {arm for arm in arms if fault.arm.covers(arm)}
+        if not covered:
+            continue  # no request of this route reaches the fault's arm
+        if covered != arms:
+            raise MeshError(
+                f"fault {fault.id} is for the {fault.arm} arm only, but {label} also sends traffic to the other "
+                "arm and Istio faults a whole route: give the fault a match (a cohort), or use arm: both"
+            )
+        applicable.append(fault)
+    return fault_block(applicable, label)
 
 
 def _conditions(pairs: Iterable[tuple[str, StringMatch]], *, lower: bool, what: str) -> Obj:
