@@ -120,11 +120,14 @@ def _walk(
 
 
 def _canary_served(steps: Sequence[tuple[float, float]], request_rate: float, by: float | None) -> float:
-    """The canary's requests at the last step end by ``by`` seconds (None: the schedule and its extension)."""
+    """The canary's requests by ``by`` seconds, the step under way then counted up to ``by`` (a run's last
+    judgement comes at its deadline, so a step cut short by maxDuration still serves); None: the schedule
+    and its extension."""
     w, seconds = _timeline(steps)
     served = np.cumsum(request_rate * seconds * w)
-    ended = len(served) if by is None else int(np.searchsorted(np.cumsum(seconds), by, side="right"))
-    return float(served[ended - 1]) if ended > 0 else 0.0
+    if by is None:
+        return float(served[-1])
+    return float(np.interp(by, np.concatenate(([0.0], np.cumsum(seconds))), np.concatenate(([0.0], served))))
 
 
 def _absolute_walk(

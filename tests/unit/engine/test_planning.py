@@ -192,10 +192,30 @@ def test_a_min_requests_the_canary_cannot_serve_is_named_as_what_stops_promotion
         "at 1000 req/s the canary never serves minRequests 1e+29: a healthy canary is not promoted; lower minRequests",
     )
     assert promotion_warnings(5e6, 3600.0) == (
-        "at 1000 req/s the canary serves ~1.69e+06 requests by maxDuration 60 min, fewer than minRequests 5e+06: "
+        "at 1000 req/s the canary serves ~1.72e+06 requests by maxDuration 60 min, fewer than minRequests 5e+06: "
         "a healthy canary is not promoted; lower minRequests",
     )
     assert promotion_warnings(500, 3600.0) == ()
+
+
+def test_the_requests_served_by_max_duration_count_the_step_it_cuts_short() -> None:
+    # one 10-minute step at 50% of 100 req/s, then its extension; maxDuration ends 5 minutes into the second
+    # step, where the run's last judgement comes: 600 s x 50 + 300 s x 50 = 45,000 canary requests, not 30,000
+    estimate = plan(
+        baseline_rate=0.01,
+        request_rate=100.0,
+        schedule=[(50.0, 600.0)],
+        margin=0.1,
+        regression=2.0,
+        alpha=0.01,
+        alpha_promote=0.05,
+        min_requests=1e6,
+        max_duration=900.0,
+    )
+    assert (
+        "at 100 req/s the canary serves ~4.5e+04 requests by maxDuration 15 min, fewer than minRequests 1e+06: "
+        "a healthy canary is not promoted; lower minRequests"
+    ) in estimate.warnings
 
 
 def test_a_canary_is_not_promoted_before_its_schedule_is_through_and_a_schedule_past_the_deadline_warns() -> None:
