@@ -326,13 +326,37 @@ class GitOpsSync:
 
     def _baseline(self, tip: str, tip_files: dict[str, str], state: SourceState, result: PollResult) -> PollResult:
         """--skip-existing on a first run: record what is there without starting it."""
+        unusable: list[str] = []  # YAML files holding no valid experiment (another object, a broken one)
         for path, blob in tip_files.items():
             try:
                 experiments = {e.key: e.spec.target.canary.version for e in self._load(path, blob, tip).experiments}
             except SpecError:
                 experiments = {}
+                unusable.append(path)
             state.files[path] = FileRecord(blob, tip, experiments, "seen")
         state.commit = tip
         self.state.save(self.source, state)
-        log.info("recorded %d experiment files at %s without starting them (--skip-existing)", len(tip_files), tip[:8])
+        log.info("%s", _baseline_summary(tip, [state.files[p] for p in tip_files], unusable))
         return result
+
+
+def _baseline_summary(tip: str, records: list[FileRecord], unusable: list[str]) -> str:
+    """What --skip-existing recorded: the experiments (not the YAML files), and the files that hold none."""
+    experiments = sum(len(r.experiments) for r in records)
+    files = len(records) - len(unusable)
+    text = (
+        f"recorded {_counted(experiments, 'experiment')} from {_counted(files, 'file')} at {tip[:8]} without "
+        f"starting {'it' if experiments == 1 else 'them'} (--skip-existing)"
+    )
+    if unusable:
+        one = len(unusable) == 1
+        shown = ", ".join(sorted(unusable)[:5]) + (f" and {len(unusable) - 5} more" if len(unusable) > 5 else "")
+        text += (
+            f"; {_counted(len(unusable), 'other YAML file')} {'holds' if one else 'hold'} no valid experiment "
+            f"({shown}): nothing starts from {'it' if one else 'them'} until a commit changes {'it' if one else 'them'}"
+        )
+    return text
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -369,6 +369,28 @@ def test_skip_existing_records_the_tip_without_starting_and_later_changes_start(
     assert [(r.action.kind, r.action.reason) for r in starter.requests] == [("start", "canary version v2 -> v3")]
 
 
+def test_skip_existing_counts_the_experiments_it_recorded_and_names_the_yaml_files_that_hold_none(
+    origin: Origin, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    origin.write("experiments/checkout.yaml", experiment_yaml("checkout"))
+    origin.write("experiments/pair.yaml", experiment_yaml("cart") + "---\n" + experiment_yaml("search"))
+    origin.write("experiments/configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n")
+    origin.write("experiments/broken.yaml", BROKEN_YAML)
+    tip = origin.commit("Four YAML files, three experiments")
+    origin.push()
+    starter = RecordingStarter()
+
+    with caplog.at_level(logging.INFO, logger="meshroll"):
+        make_sync(origin, tmp_path, starter, skip_existing=True).poll()
+
+    assert starter.keys == []
+    assert (
+        f"recorded 3 experiments from 2 files at {tip[:8]} without starting them (--skip-existing); 2 other YAML "
+        "files hold no valid experiment (experiments/broken.yaml, experiments/configmap.yaml): nothing starts from "
+        "them until a commit changes them"
+    ) in caplog.text
+
+
 def copy_experiment_into_a_second_file(origin: Origin, tmp_path: Path, starter: RecordingStarter) -> None:
     """a.yaml starts demo/checkout; then b.yaml, pushed but not yet polled, holds it too."""
     origin.write("experiments/a.yaml", experiment_yaml("checkout"))
