@@ -9,9 +9,17 @@ import typing
 from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 Path = tuple[str | int, ...]
+
+MISPLACED = "misplaced_field"  # an error about one key of the mapping a model validator saw: ctx["field"] names it
+
+
+def misplaced(field: str, message: str) -> PydanticCustomError:
+    """An error that belongs to the key ``field`` of the mapping being validated (a key written in the wrong
+    place), where a model validator's own error would point at the whole mapping."""
+    return PydanticCustomError(MISPLACED, message, {"field": field})
 
 
 _ABSENT = object()
@@ -57,6 +65,18 @@ def data_path(loc: tuple[str | int, ...], data: Any) -> Path:
         else:
             path.append(part)
     return tuple(path)
+
+
+def error_path(error: ErrorDetails, data: Any) -> Path:
+    """Where in the document ``error`` belongs: its ``loc`` as written, down to the key a misplaced-field error
+    names, or to the tag a union needs."""
+    path = data_path(tuple(error["loc"]), data)
+    ctx = error.get("ctx") or {}
+    if error["type"] == MISPLACED:
+        return (*path, str(ctx["field"]))
+    if error["type"].startswith("union_tag"):
+        return (*path, str(ctx.get("discriminator", "provider")).strip("'"))
+    return path
 
 
 def format_path(path: Path) -> str:

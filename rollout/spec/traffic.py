@@ -10,6 +10,7 @@ from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, mod
 
 from rollout.spec.base import Fraction, Name, Percent, SpecModel, Weight
 from rollout.spec.durations import Duration
+from rollout.spec.messages import misplaced
 
 
 class VersionSpec(SpecModel):
@@ -235,11 +236,13 @@ CANARY_ONLY = {
 
 
 def _canary_only(value: object, field: str, where: str) -> object:
-    """Refuse ``field`` (a setting of strategy.canary alone) written in another place; ``where`` says why not there."""
+    """Refuse ``field`` (a setting of strategy.canary alone) written in another place, at that key; ``where``
+    says why not there."""
     if isinstance(value, dict) and field in value:
-        raise ValueError(
+        raise misplaced(
+            field,
             f"{field} belongs to strategy.canary ({CANARY_ONLY[field]}); {where}: move it under strategy.canary, "
-            "or remove it"
+            "or remove it",
         )
     return value
 

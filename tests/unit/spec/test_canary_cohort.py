@@ -70,14 +70,14 @@ def test_smi_is_refused_with_one_line_naming_the_field() -> None:
 @pytest.mark.parametrize(
     ("strategy", "where"),
     [
-        ("abTest: {match: [{headers: {a: b}}], duration: 5m, cohort: {match: [{headers: {a: b}}]}}", "abTest"),
-        ("mirror: {percent: 10, duration: 5m, cohort: {match: [{headers: {a: b}}]}}", "mirror"),
-        ("cohort: {match: [{headers: {a: b}}]}\n    canary: {steps: [5]}", "strategy"),
+        ("abTest: {match: [{headers: {a: b}}], duration: 5m, cohort: {match: [{headers: {a: b}}]}}", "abTest.cohort"),
+        ("mirror: {percent: 10, duration: 5m, cohort: {match: [{headers: {a: b}}]}}", "mirror.cohort"),
+        ("cohort: {match: [{headers: {a: b}}]}\n    canary: {steps: [5]}", "cohort"),
     ],
 )
 def test_a_cohort_anywhere_but_under_canary_is_refused_and_told_where_it_belongs(strategy: str, where: str) -> None:
     found = problems(strategy)
-    assert any("cohort belongs to strategy.canary" in p for p in found), found
+    assert any(f" spec.strategy.{where}: cohort belongs to strategy.canary" in p for p in found), found
 
 
 @pytest.mark.parametrize(

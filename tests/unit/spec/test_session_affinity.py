@@ -125,8 +125,20 @@ def test_smi_is_refused_in_one_line_naming_the_field_and_the_alternatives() -> N
 )
 def test_session_affinity_on_an_ab_test_or_a_mirror_only_run_says_where_it_belongs(strategy: str, where: str) -> None:
     [found] = problems(strategy=strategy)
-    assert f"spec.strategy.{where}" in found
-    assert "sessionAffinity belongs to strategy.canary" in found
+    assert f" spec.strategy.{where}.sessionAffinity: sessionAffinity belongs to strategy.canary" in found
+
+
+def test_session_affinity_under_an_ab_test_is_pointed_at_by_its_own_line_column_and_path() -> None:
+    strategy = (
+        "abTest:\n      match: [{headers: {x-beta: 'yes'}}]\n      duration: 10m\n"
+        "      sessionAffinity: {cookieName: sticky}"
+    )
+    [found] = problems(strategy=strategy)
+    assert found.startswith(
+        "x.yaml:11:7 spec.strategy.abTest.sessionAffinity: sessionAffinity belongs to strategy.canary (it keeps "
+        "users the weights sent to the canary there); an A/B test already routes its whole cohort to the canary "
+        "by match: move it under strategy.canary, or remove it"
+    ), found
 
 
 def test_a_sticky_run_gives_the_engine_the_observed_share_as_ab_and_mirror_runs_do() -> None:
