@@ -31,6 +31,7 @@ class Template:
     queries: dict[str, str] = field(default_factory=dict)
     description: str = ""
     unit: str = ""  # of a latency histogram's le (or a gauge's values), shown after its numbers
+    error_statuses: tuple[int, int] | None = None  # the HTTP statuses (first, last) its errors query counts
 
 
 def template_variables(query: str) -> set[str]:
@@ -79,6 +80,8 @@ _LINKERD_RESPONSES = f"response_total{{{_LINKERD_SELECTOR}}}"
 _LINKERD_FAILURES = f'response_total{{{_LINKERD_SELECTOR},classification="failure"}}'
 _LINKERD_BUCKETS = f"response_latency_ms_bucket{{{_LINKERD_SELECTOR}}}"
 
+SERVER_ERRORS = (500, 599)  # response_code=~"5..": a 4xx answer is the client's error, not the service's
+
 BUILTIN_TEMPLATES: dict[str, Template] = {
     t.name: t
     for t in (
@@ -87,6 +90,7 @@ BUILTIN_TEMPLATES: dict[str, Template] = {
             MetricKind.ERRORS,
             {"requests": f"sum({counted(_ISTIO_REQUESTS)})", "errors": f"sum({counted(_ISTIO_ERRORS)})"},
             "5xx responses among requests (Istio's istio_requests_total; also the embedded mesh)",
+            error_statuses=SERVER_ERRORS,
         ),
         Template(
             "istio-latency-histogram",
@@ -100,6 +104,7 @@ BUILTIN_TEMPLATES: dict[str, Template] = {
             MetricKind.ERRORS,
             {"requests": f"sum({counted(_LINKERD_RESPONSES)})", "errors": f"sum({counted(_LINKERD_FAILURES)})"},
             "failed responses among responses (Linkerd's response_total)",
+            error_statuses=SERVER_ERRORS,  # Linkerd's default response classes: an HTTP 5xx is a failure
         ),
         Template(
             "linkerd-latency-histogram",

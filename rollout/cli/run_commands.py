@@ -11,11 +11,11 @@ import typer
 from rich.table import Table
 
 import rollout
-from rollout.cli.output import check_output_file, console, fail, warnings_to_stderr
+from rollout.cli.output import check_output_file, console, err_console, fail, warnings_to_stderr
 from rollout.cli.view import RunView
 from rollout.errors import RolloutError
 from rollout.events import Judged
-from rollout.spec.loader import SpecError, load_experiments
+from rollout.spec.loader import SpecError, load_file
 from rollout.spec.models import Experiment
 
 if TYPE_CHECKING:
@@ -32,16 +32,20 @@ METRICS_PORT_HELP = "Serve the mesh's /metrics on this 127.0.0.1 port (for a Pro
 
 
 def load_or_fail(file: Path) -> Experiment:
-    """The one Experiment in ``file``; a spec problem, or a file with several, ends in one line."""
+    """The one Experiment in ``file``; a spec problem, or a file with several, ends in one line. Its notes
+    (``rollout.spec.notes``) are printed as warnings, as ``meshroll validate`` prints them."""
     try:
-        experiments = load_experiments(file)
+        loaded = load_file(file)
     except SpecError as exc:
         first = exc.problems[0]
         more = f" (and {len(exc.problems) - 1} more; run 'meshroll validate {file}')" if len(exc.problems) > 1 else ""
         fail(f"{first}{more}")
+    experiments = loaded.experiments
     if len(experiments) > 1:
         names = ", ".join(e.key for e in experiments)
         fail(f"{file}: holds {len(experiments)} experiments ({names}); give a file with one (split it at its ---)")
+    for note in loaded.notes:
+        err_console.print(f"warning: {note}", markup=False, soft_wrap=True)
     return experiments[0]
 
 

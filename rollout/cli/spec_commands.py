@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from rollout.cli.output import console, err_console, fail
-from rollout.spec.loader import MAX_FILE_BYTES, SpecError, load_experiments, load_experiments_bytes
+from rollout.spec.loader import MAX_FILE_BYTES, LoadedFile, SpecError, load_bytes, load_file
 from rollout.spec.models import Experiment
 
 
@@ -31,9 +31,9 @@ def experiment_files(paths: list[Path]) -> list[Path]:
 STDIN = Path("-")
 
 
-def _from_stdin() -> list[Experiment]:
+def _from_stdin() -> LoadedFile:
     """The experiments piped in (``helm template ... | meshroll validate -``), named ``-`` in problems."""
-    return load_experiments_bytes(sys.stdin.buffer.read(MAX_FILE_BYTES + 1), "-")
+    return load_bytes(sys.stdin.buffer.read(MAX_FILE_BYTES + 1), "-")
 
 
 def validate(
@@ -41,7 +41,8 @@ def validate(
         list[Path], typer.Argument(help="Experiment YAML files or folders of them; - reads standard input.")
     ],
 ) -> None:
-    """Check experiment files; print every problem as FILE:LINE:COL path: message."""
+    """Check experiment files; print every problem as FILE:LINE:COL path: message (and every note on a valid
+    file as a warning, which leaves the exit code alone)."""
     from analysis.engines import plugin_problems
 
     for ignored in plugin_problems():  # ignored plugins are said, never silently shadowed
@@ -50,12 +51,13 @@ def validate(
     defined: dict[str, Path] = {}  # experiment key -> the first file that defines it
     for file in experiment_files(files):
         try:
-            experiments = _from_stdin() if file == STDIN else load_experiments(file)
+            loaded = _from_stdin() if file == STDIN else load_file(file)
         except SpecError as exc:
             bad += 1
             for problem in exc.problems:
                 err_console.print(str(problem), markup=False, soft_wrap=True)
             continue
+        experiments = loaded.experiments
         twice = [(e.key, defined[e.key]) for e in experiments if e.key in defined]
         for key, first in twice:  # as the GitOps trigger would refuse the second file
             err_console.print(
@@ -70,6 +72,8 @@ def validate(
         defined.update((e.key, file) for e in experiments)
         names = ", ".join(e.key for e in experiments)
         console.print(f"{file}: ok ({names})", markup=False)
+        for note in loaded.notes:
+            err_console.print(f"warning: {note}", markup=False, soft_wrap=True)
     if bad:
         raise typer.Exit(1)
 

@@ -10,8 +10,9 @@ import yaml
 from pydantic import ValidationError
 
 from rollout.spec.checks import cross_check
-from rollout.spec.messages import data_path, format_path, friendly
+from rollout.spec.messages import error_path, format_path, friendly
 from rollout.spec.models import Experiment
+from rollout.spec.notes import notes as experiment_notes
 from rollout.spec.positions import MAX_DEPTH, PositionMap, map_positions, shape_problem
 
 MAX_FILE_BYTES = 1 << 20
@@ -37,6 +38,16 @@ class SpecError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+@dataclass(frozen=True)
+class LoadedFile:
+    """A valid experiment file: its Experiments, the YAML documents they came from, and its notes (advice that
+    does not stop it, such as a fault a metric cannot see: ``rollout.spec.notes``), in file order."""
+
+    experiments: list[Experiment]
+    documents: list[Any]
+    notes: list[SpecProblem]
+
+
 def load_experiment(path: Path | str) -> Experiment:
     """The single Experiment in ``path``; SpecError on any problem (a file with several: the first)."""
     return load_experiments(path)[0]
@@ -44,6 +55,11 @@ def load_experiment(path: Path | str) -> Experiment:
 
 def load_experiments(path: Path | str) -> list[Experiment]:
     """Every Experiment in a (possibly multi-document) YAML file."""
+    return load_file(path).experiments
+
+
+def load_file(path: Path | str) -> LoadedFile:
+    """A (possibly multi-document) YAML file's Experiments and notes; SpecError on any problem."""
     name = str(path)
     file = Path(path)
     try:
@@ -56,11 +72,16 @@ def load_experiments(path: Path | str) -> list[Experiment]:
         raise SpecError([SpecProblem(name, 1, 1, "(file)", "is a folder; name the YAML files in it")]) from None
     except OSError as exc:
         raise SpecError([SpecProblem(name, 1, 1, "(file)", f"cannot be read: {exc.strerror or exc}")]) from None
-    return load_experiments_bytes(data, name)
+    return load_bytes(data, name)
 
 
 def load_experiments_bytes(data: bytes, name: str) -> list[Experiment]:
     """Every Experiment in a YAML document read whole (a file's, or standard input's), named ``name``."""
+    return load_bytes(data, name).experiments
+
+
+def load_bytes(data: bytes, name: str) -> LoadedFile:
+    """The Experiments and notes of a YAML document read whole (a file's, or standard input's), named ``name``."""
     if len(data) > MAX_FILE_BYTES:
         raise SpecError([SpecProblem(name, 1, 1, "(file)", "file is larger than 1 MiB; is this an experiment?")])
     try:
@@ -68,7 +89,7 @@ def load_experiments_bytes(data: bytes, name: str) -> list[Experiment]:
     except UnicodeDecodeError as exc:
         message = f"is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); save it as UTF-8"
         raise SpecError([SpecProblem(name, 1, 1, "(file)", message)]) from None
-    return load_experiments_text(text, name)
+    return _load_text(text, name, engines_here=True)
 
 
 def load_experiment_text(text: str, name: str = "<text>", *, engines_here: bool = True) -> Experiment:
@@ -84,6 +105,11 @@ def load_experiments_and_documents(
     text: str, name: str = "<text>", *, engines_here: bool = True
 ) -> tuple[list[Experiment], list[Any]]:
     """The experiments of a file and the non-empty YAML documents they came from, from one read of it."""
+    loaded = _load_text(text, name, engines_here=engines_here)
+    return loaded.experiments, loaded.documents
+
+
+def _load_text(text: str, name: str, *, engines_here: bool) -> LoadedFile:
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
         for node in nodes:
@@ -120,6 +146,7 @@ def load_experiments_and_documents(
         )
     experiments: list[Experiment] = []
     problems: list[SpecProblem] = []
+    notes: list[SpecProblem] = []
     for node, data in pairs:
         positions = map_positions(node)
         try:
@@ -132,9 +159,10 @@ def load_experiments_and_documents(
             message = f"experiment {experiment.key} is defined twice in this file; give each its own name"
             problems.append(SpecProblem(name, *positions.locate(path), format_path(path), message))
         experiments.append(experiment)
+        notes += [SpecProblem(name, *positions.locate(p), format_path(p), m) for p, m in experiment_notes(experiment)]
     if problems:
         raise SpecError(problems)
-    return experiments, [data for _, data in pairs]
+    return LoadedFile(experiments, [data for _, data in pairs], notes)
 
 
 def _validate_document(data: object, positions: PositionMap, name: str, engines_here: bool = True) -> Experiment:
@@ -151,9 +179,7 @@ def _validate_document(data: object, positions: PositionMap, name: str, engines_
         experiment = Experiment.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
-            path = data_path(tuple(error["loc"]), data)
-            if error["type"].startswith("union_tag"):
-                path = (*path, str((error.get("ctx") or {}).get("discriminator", "provider")).strip("'"))
+            path = error_path(error, data)
             found.append(problem(path, friendly(error, Experiment, data, path)))
         raise SpecError(found) from None
     found.extend(problem(path, message) for path, message in cross_check(experiment, engines_here=engines_here))

@@ -1,0 +1,60 @@
+"""Notes on a valid Experiment: what it says that will likely not do what its writer expects.
+
+A note never stops a file (``meshroll validate`` prints it as a warning and keeps its exit code);
+each comes with the path it belongs to, as the problems of ``checks`` do.
+"""
+
+from __future__ import annotations
+
+from analysis.templates import BUILTIN_TEMPLATES
+from rollout.spec.checks import Problem
+from rollout.spec.models import Experiment
+
+
+def notes(experiment: Experiment) -> list[Problem]:
+    """Every note on ``experiment``, as (path, message) pairs."""
+    return _uncounted_aborts(experiment)
+
+
+def _uncounted_aborts(experiment: Experiment) -> list[Problem]:
+    """An abort answering an HTTP status that an error-rate metric's built-in template does not count (a 4xx
+    for the templates that count 5xx): the fault injects errors that metric never sees, nor a haltWhen rule on it."""
+    chaos, analysis = experiment.spec.chaos, experiment.spec.analysis
+    if chaos is None or analysis is None:
+        return []
+    custom = {t.name for t in analysis.templates}
+    counting = [
+        (metric.name, metric.template, statuses)
+        for metric in analysis.metrics
+        if metric.template not in custom
+        and (template := BUILTIN_TEMPLATES.get(metric.template)) is not None
+        and (statuses := template.error_statuses) is not None
+    ]
+    found: list[Problem] = []
+    for i, fault in enumerate(chaos.faults):
+        status = fault.abort.http_status if fault.abort is not None else None
+        if status is None:
+            continue
+        blind = [(m, t, s) for m, t, s in counting if not s[0] <= status <= s[1]]
+        if not blind:
+            continue
+        templates = sorted({t for _, t, _ in blind})
+        metrics = [m for m, _, _ in blind]
+        counted = " and ".join(sorted({_statuses(s) for _, _, s in blind}))
+        one = len(templates) == 1
+        found.append(
+            (
+                ("spec", "chaos", "faults", i, "abort", "httpStatus"),
+                f"an abort answering {status} is not counted as an error by template{'' if one else 's'} "
+                f"{' and '.join(templates)}, which count{'s' if one else ''} only {counted} responses, so "
+                f"metric{'' if len(metrics) == 1 else 's'} {', '.join(metrics)} will not show this fault; use a "
+                "5xx status such as 503, or judge by a metric that counts 4xx (an errors template of your own in "
+                "spec.analysis.templates)",
+            )
+        )
+    return found
+
+
+def _statuses(statuses: tuple[int, int]) -> str:
+    first, last = statuses
+    return f"{first // 100}xx" if first % 100 == 0 and last == first + 99 else f"{first}..{last}"
