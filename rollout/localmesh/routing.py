@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from chaos.faults import Abort, Arm, Fault
 from chaos.matching import matches_any
 from rollout.mesh.plan import TrafficPlan
+from rollout.spec.chaos import abort_http_status_problem
 
 Draw = Callable[[], float]
 
@@ -182,8 +183,8 @@ def _abort_problems(abort: Abort) -> list[str]:
     problems: list[str] = []
     if (abort.http_status is None) == (abort.grpc_status is None):
         problems.append("an abort needs exactly one of http_status or grpc_status")
-    if abort.http_status is not None and not 200 <= abort.http_status <= 599:
-        problems.append(f"abort http_status must be within 200..599, got {abort.http_status}")
+    if abort.http_status is not None and (problem := abort_http_status_problem(abort.http_status)) is not None:
+        problems.append(problem)  # the spec's own rule: a plan the spec refuses is refused here too
     if abort.grpc_status is not None and not (abort.grpc_status.isdigit() or abort.grpc_status.upper() in GRPC_CODES):
         problems.append(f"unknown gRPC status {abort.grpc_status!r} (use a name such as UNAVAILABLE)")
     if not 0 <= abort.percent <= 100:

@@ -32,6 +32,23 @@ class DelaySpec(SpecModel):
         return value
 
 
+ABORT_HTTP_STATUSES = range(400, 600)  # the error statuses an abort answers: the spec's rule and the embedded mesh's
+
+
+def abort_http_status_problem(status: int) -> str | None:
+    """Why an abort cannot answer HTTP ``status`` (None: it can). An error status only: an abort answering 200
+    (or a redirect) injects no fault while the run says it does."""
+    if status in ABORT_HTTP_STATUSES:
+        return None
+    first, last = ABORT_HTTP_STATUSES[0], ABORT_HTTP_STATUSES[-1]
+    if 100 <= status < first:
+        return (
+            f"HTTP status {status} is not an error, so an abort answering it injects no fault; "
+            f"use one within {first}..{last}, like 503"
+        )
+    return f"HTTP status {status} is outside {first}..{last}, the error statuses an abort answers; use one like 503"
+
+
 class AbortSpec(SpecModel):
     http_status: int | None = None
     grpc_status: str | None = None
@@ -40,17 +57,10 @@ class AbortSpec(SpecModel):
     @field_validator("http_status")
     @classmethod
     def _http_status_range(cls, value: int | None) -> int | None:
-        """An error status: an abort answering 200 (or a redirect) injects no fault while the run says it does."""
-        if value is None or 400 <= value <= 599:
-            return value
-        if 100 <= value <= 399:
-            raise ValueError(
-                f"HTTP status {value} is not an error, so an abort answering it injects no fault; "
-                "use one within 400..599, like 503"
-            )
-        raise ValueError(
-            f"HTTP status {value} is outside 400..599, the error statuses an abort answers; use one like 503"
-        )
+        problem = abort_http_status_problem(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @field_validator("grpc_status", mode="before")
     @classmethod
