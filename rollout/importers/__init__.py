@@ -89,7 +89,7 @@ def _explain_engine(draft: Draft) -> None:
     if draft.engine == "threshold":
         draft.choose(
             "analysis.engine threshold (--engine threshold): the peer's fixed ranges (thresholdRange), checked on "
-            f"the canary alone each step as the peer did; rollback after {FAILURE_THRESHOLD} failed checks"
+            f"the canary alone each step as the peer did; rollback after a fixed {FAILURE_THRESHOLD} failed checks"
         )
     else:
         draft.choose(

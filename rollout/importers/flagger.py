@@ -17,6 +17,7 @@ from rollout.importers.common import (
 from rollout.importers.documents import Library, PeerDocument
 from rollout.importers.draft import Draft
 from rollout.importers.errors import ImporterError
+from rollout.importers.flagger_affinity import session_affinity
 from rollout.importers.flagger_templates import metric_template
 from rollout.importers.metrics import (
     ensure_arm_comparison,
@@ -25,12 +26,6 @@ from rollout.importers.metrics import (
     metric_name,
 )
 from rollout.spec.durations import format_duration
-from rollout.spec.traffic import (
-    COOKIE_NAME_PATTERN,
-    MAX_COOKIE_AGE_DAYS,
-    check_cookie_name,
-    check_primary_cookie_name,
-)
 
 DEFAULT_INTERVAL = 60.0  # Flagger's analysis.interval default
 ROUTE_FIELDS = "Flagger wrote it into the route it generated; meshroll only weights routes you own: keep it there"
@@ -52,11 +47,6 @@ HINTS: list[Hint] = [
     (("spec", "skipAnalysis"), "meshroll always judges; to release without analysis, deploy without an Experiment"),
     (("spec", "revertOnDeletion"), "deleting an Experiment always routes all traffic back to stable"),
     (("spec", "suspend"), "pause by not applying the Experiment (or delete it to roll back)"),
-    (
-        ("spec", "analysis", "threshold"),
-        f"failed checks before rollback: the threshold engine rolls back after {FAILURE_THRESHOLD} failed checks; the "
-        "sequential engine bounds false rollbacks with analysis.alpha instead",
-    ),
     (("spec", "analysis", "stepWeightPromotion"), "meshroll promotes in one move after the last step"),
     (("spec", "analysis", "primaryReadyThreshold"), "meshroll does not watch pod readiness"),
     (("spec", "analysis", "canaryReadyThreshold"), "meshroll does not watch pod readiness"),
@@ -87,7 +77,8 @@ def translate_canary(document: PeerDocument, library: Library, engine: str) -> D
     _target_and_mesh(draft, document, service)
     taken: set[str] = set()
     _schedule(draft, document)
-    _session_affinity(draft, document)
+    session_affinity(draft, document)
+    _threshold(draft, document)
     _metrics(draft, document, library, taken)
     ensure_arm_comparison(draft, taken)
     _alerts(draft, document, library)
@@ -219,70 +210,38 @@ def _schedule(draft: Draft, document: PeerDocument) -> None:
     set_deadline(draft, planned)
 
 
-AFFINITY_DEFAULT_AGE = 86400  # Flagger's sessionAffinity.maxAge default (seconds)
-AFFINITY_ATTRIBUTES = "meshroll's cookie has Path=/ and Max-Age only"
-
-
-def _session_affinity(draft: Draft, document: PeerDocument) -> None:
-    """``analysis.sessionAffinity`` (cookieName, maxAge in seconds, primaryCookieName) as
-    ``strategy.canary.sessionAffinity``."""
-    a = ("spec", "analysis", "sessionAffinity")
-    given = document.get(*a)
-    if not isinstance(given, dict):
+def _threshold(draft: Draft, document: PeerDocument) -> None:
+    """``analysis.threshold`` (failed checks before Flagger rolls back), said with the Canary's own count: meshroll's
+    threshold engine counts a fixed ``FAILURE_THRESHOLD``, and its sequential engine counts none."""
+    where = ("spec", "analysis", "threshold")
+    count = document.get(*where)
+    if count is None:
         return
-    canary = draft.strategy.get("canary")
-    if canary is None or draft.mesh.get("provider") == "smi":
-        why = "meshroll keeps sessions sticky only in a weighted canary on istio or gateway-api"
-        draft.skip(document, a, f"{why}; this Canary imports as {'SMI' if canary else 'no weighted canary'}")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        draft.skip(document, where, f"{count!r} is not a number of failed checks; meshroll's engines do not read it")
         return
-    affinity: dict[str, Any] = {}
-    name = document.get(*a, "cookieName")
-    if isinstance(name, str) and re.fullmatch(COOKIE_NAME_PATTERN, name):
-        try:  # a __Host- or __Secure- name, or an overlong one, is a token meshroll's cookie cannot use
-            affinity["cookieName"] = check_cookie_name(name)
-        except ValueError as exc:
-            draft.skip(document, (*a, "cookieName"), f"{exc}; meshroll-canary used")
-    elif name is not None:
-        draft.skip(document, (*a, "cookieName"), f"{name!r} is not an RFC 6265 cookie name; meshroll-canary used")
-    age = document.get(*a, "maxAge", default=AFFINITY_DEFAULT_AGE)
-    if isinstance(age, int) and not isinstance(age, bool) and 0 < age <= MAX_COOKIE_AGE_DAYS * 86400:
-        affinity["maxAge"] = format_duration(age)
-    else:
-        draft.skip(document, (*a, "maxAge"), f"{age!r} is not a number of seconds from 1 to 400d; 1d used")
-    _primary_cookie_name(draft, document, affinity)
-    for other in sorted(set(given) - {"cookieName", "maxAge", "primaryCookieName"}):
-        draft.skip(document, (*a, other), f"{AFFINITY_ATTRIBUTES}; set {other} in your application if you need it")
-    canary["sessionAffinity"] = affinity
-    cookie = affinity.get("cookieName", "meshroll-canary")
-    pinned = affinity.get("primaryCookieName")
-    draft.choose(
-        "strategy.canary.sessionAffinity: analysis.sessionAffinity; users the weights send to the canary get "
-        f"the cookie {cookie} and stay on the canary until the run ends"
-        + (f", and those they send to stable get {pinned} and stay on stable" if pinned else "")
-    )
-
-
-def _primary_cookie_name(draft: Draft, document: PeerDocument, affinity: dict[str, Any]) -> None:
-    """Flagger's ``primaryCookieName`` (stable's users pinned too) as meshroll's, when it is one meshroll can set."""
-    where = ("spec", "analysis", "sessionAffinity", "primaryCookieName")
-    name = document.get(*where)
-    if name is None:
-        return
-    unpinned = "stable's users follow the weights"
-    if not (isinstance(name, str) and re.fullmatch(COOKIE_NAME_PATTERN, name)):
-        draft.skip(document, where, f"{name!r} is not an RFC 6265 cookie name; {unpinned}")
-        return
-    try:
-        check_primary_cookie_name(name)
-    except ValueError as exc:
-        draft.skip(document, where, f"{exc}; {unpinned}")
-        return
-    if name == affinity.get("cookieName", "meshroll-canary"):
+    canary = f"this Canary rolls back after {count} failed checks"
+    if draft.engine != "threshold":
         draft.skip(
-            document, where, f"it is also the canary's cookie name, so one cookie would pin both arms; {unpinned}"
+            document,
+            where,
+            f"{canary}; the sequential engine counts no failed checks: it rolls back on evidence and bounds false "
+            f"rollbacks with analysis.alpha (the threshold engine, --engine threshold, rolls back after a fixed "
+            f"{FAILURE_THRESHOLD}, not {count})",
         )
-        return
-    affinity["primaryCookieName"] = name
+    elif count == FAILURE_THRESHOLD:
+        draft.choose(
+            f"analysis.threshold {count}: meshroll's threshold engine also rolls back after {count} failed checks"
+        )
+    else:
+        draft.skip(
+            document,
+            where,
+            f"{canary}; meshroll's threshold engine rolls back after a fixed {FAILURE_THRESHOLD} (not set per "
+            f"Experiment), so a failing canary is rolled back {'sooner' if count > FAILURE_THRESHOLD else 'later'} "
+            "than Flagger would; the sequential engine (import without --engine threshold) rolls back on evidence "
+            "instead",
+        )
 
 
 def raise_missing(document: PeerDocument) -> NoReturn:

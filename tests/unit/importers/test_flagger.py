@@ -40,6 +40,33 @@ def test_webhooks_alerts_and_a_missing_template_are_listed_not_dropped(peer: Pat
     assert "# Not translated (also printed on stderr):" in imported.text
 
 
+def test_the_failure_threshold_note_quotes_the_canarys_own_count_of_10(peer: Path, tmp_path: Path) -> None:
+    canary = peer / "flagger-canary-istio.yaml"  # analysis.threshold: 10
+    note = f"{canary}:spec.analysis.threshold: not translated: this Canary rolls back after 10 failed checks; "
+
+    sequential = run_import(tmp_path, canary).stderr.splitlines()
+    threshold = run_import(tmp_path, canary, options=("--engine", "threshold")).stderr.splitlines()
+
+    assert (
+        f"{note}the sequential engine counts no failed checks: it rolls back on evidence and bounds false rollbacks "
+        "with analysis.alpha (the threshold engine, --engine threshold, rolls back after a fixed 5, not 10)"
+    ) in sequential
+    assert (
+        f"{note}meshroll's threshold engine rolls back after a fixed 5 (not set per Experiment), so a failing canary "
+        "is rolled back sooner than Flagger would; the sequential engine (import without --engine threshold) rolls "
+        "back on evidence instead"
+    ) in threshold
+
+
+def test_a_failure_threshold_of_5_is_kept_by_the_threshold_engine(peer: Path, tmp_path: Path) -> None:
+    canary = peer / "flagger-canary-gatewayapi.yaml"  # analysis.threshold: 5
+    imported = run_import(tmp_path, canary, options=("--engine", "threshold"))
+    assert "spec.analysis.threshold" not in imported.stderr
+    assert (
+        "#   - analysis.threshold 5: meshroll's threshold engine also rolls back after 5 failed checks" in imported.text
+    )
+
+
 def test_iterations_with_match_become_an_ab_test_on_the_same_headers(peer: Path, tmp_path: Path) -> None:
     spec = run_import(tmp_path, peer / "flagger-canary-istio-abtest.yaml").spec
     assert spec["strategy"] == {
