@@ -40,6 +40,14 @@ def crd() -> None:
     console.out(crd_yaml(), end="", highlight=False)
 
 
+def _leader_pod(value: str) -> tuple[str, str]:
+    """``--leader-pod NAMESPACE/NAME`` as (namespace, name)."""
+    namespace, _, name = value.partition("/")
+    if not (namespace and name) or "/" in name:
+        fail(f"--leader-pod {value!r}: give NAMESPACE/NAME, e.g. --leader-pod=$(POD_NAMESPACE)/$(POD_NAME)")
+    return namespace, name
+
+
 def _default_lease_namespace() -> str:
     try:
         return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
@@ -104,6 +112,13 @@ def controller(
     webhook_secret_env: Annotated[
         str | None, typer.Option(help="Environment variable with the push webhooks' shared secret.")
     ] = None,
+    leader_pod: Annotated[
+        str | None,
+        typer.Option(
+            help="NAMESPACE/NAME: label this replica's Pod meshroll.io/leader=true while it leads, so that a "
+            "Service selecting the label sends push webhooks to the leader (the chart sets it)."
+        ),
+    ] = None,
     slack_signing_secret_file: Annotated[
         Path | None,
         typer.Option(
@@ -145,6 +160,7 @@ def controller(
     if gitops_repo is None and gitops_write_back is not None:
         fail("--gitops-write-back needs --gitops-repo: it writes back the runs applied from that repository")
     write_backs = parse_write_back(gitops_write_back, "--gitops-write-back")
+    pod = _leader_pod(leader_pod) if leader_pod is not None else None
     try:
         address = parse_listen(listen)
         timings = LeaseTimings(lease_duration, renew_deadline, retry_period)
@@ -174,6 +190,7 @@ def controller(
         reconcile_workers=reconcile_workers,
         max_concurrent_runs=max_concurrent_runs,
         slack_actions=slack is not None,
+        leader_pod=pod,
     )
     registry = CollectorRegistry()
     running = Controller(api, config, Telemetry(registry), source_factory=source_factory)

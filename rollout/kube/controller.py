@@ -51,6 +51,8 @@ from rollout.kube.conditions import Problem
 from rollout.kube.dependencies import progress
 from rollout.kube.dependency_gate import DependencyGate
 from rollout.kube.events import EventRecorder
+from rollout.kube.failures import failure_reason, one_line
+from rollout.kube.leader_pod import LeaderPodLabel
 from rollout.kube.lease import LeaderElector, LeaseTimings
 from rollout.kube.objects import Experiments, Key
 from rollout.kube.reconcile import Reconciler
@@ -82,6 +84,7 @@ class ControllerConfig:
     reconcile_workers: int = 4  # reconciles under way at once (each of a different Experiment)
     max_concurrent_runs: int = 0  # runs under way at once, at most (0: no limit); the others queue
     slack_actions: bool = False  # Slack messages carry Promote/Pause/Resume/Abort buttons (POST /slack/actions)
+    leader_pod: tuple[str, str] | None = None  # (namespace, name): labelled while this replica leads (leader_pod.py)
 
 
 class Controller:
@@ -104,6 +107,7 @@ class Controller:
         self.experiments = Experiments(acting)
         self.recorder = EventRecorder(acting, instance=config.identity, clock=clock)
         self.queue: WorkQueue[Key] = WorkQueue(exclusive=True)
+        self.leader_pod = LeaderPodLabel(api, *config.leader_pod) if config.leader_pod else None
         self.scheduler = BackgroundScheduler(
             timezone="UTC", executors={"default": ThreadPoolExecutor(config.workers)}, job_defaults={"coalesce": True}
         )
@@ -172,6 +176,8 @@ class Controller:
     def start(self) -> Controller:
         self.scheduler.start()
         self.scheduler.add_job(self._flush_events, "interval", seconds=EVENTS_FLUSH_S, id="meshroll-events-flush")
+        if self.leader_pod is not None:  # left by a container restarted in its Pod, maybe: not the leader yet
+            self.leader_pod.mark(False)
         if self.elector is not None:
             self._spawn("meshroll-lease", self.elector.run, self._stop)
         else:
@@ -196,6 +202,8 @@ class Controller:
         self._halted.set()
         if self.elector is not None:
             self.elector.release()
+        if self.leader_pod is not None:
+            self.leader_pod.mark(False)
 
     def healthy(self) -> list[str]:
         return [t.name for t in self._threads if not t.is_alive()] if not self._stop.is_set() else ["stopping"]
@@ -219,6 +227,8 @@ class Controller:
 
     def _became_leader(self) -> None:
         self.telemetry.set_leader(True)
+        if self.leader_pod is not None:
+            self.leader_pod.mark(True)
         sweep_at_start(self.api, self.experiments, self.experiments_api, self.config.namespaces)
         with self._keys_lock:  # the watches add and discard keys meanwhile
             known = [key for keys in self._scope_keys.values() for key in keys]
@@ -227,6 +237,8 @@ class Controller:
 
     def _lost_leadership(self) -> None:
         self.telemetry.set_leader(False)
+        if self.leader_pod is not None:
+            self.leader_pod.mark(False)
         self.queue.clear()
         self.reconciler.stop_all()
         self.telemetry.forget_all()
@@ -357,12 +369,12 @@ class Controller:
         if run is None:
             self.reconciler.drop(key)
         elif not self.reconciler.discard(run):
-            log.info("%s: run %d, no longer current here, stopped: %s", key, number, _one_line(exc))
+            log.info("%s: run %d, no longer current here, stopped: %s", key, number, one_line(exc))
             return
         if self._stop.is_set() or not self.may_act():
-            log.info("%s: run %d stopped: %s", key, number, _one_line(exc))
+            log.info("%s: run %d stopped: %s", key, number, one_line(exc))
             return
-        reason = _reason(exc)
+        reason = failure_reason(exc)
         with self._failures_lock:  # a run's job and a reconcile of its key may fail at once
             count = self._failures.get(key, 0)
             self._failures[key] = count + 1
@@ -374,27 +386,9 @@ class Controller:
         else:
             log.error("%s: unexpected %s; retrying in %.0fs", key, type(exc).__name__, delay, exc_info=exc)
         if not isinstance(exc, NotFound):
-            self.reconciler.report(key, Problem(reason, f"{_one_line(exc)} (retrying in {delay:.0f}s)"))
+            self.reconciler.report(key, Problem(reason, f"{one_line(exc)} (retrying in {delay:.0f}s)"))
 
     def _spawn(self, name: str, target: Callable[..., None], *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
-
-
-def _reason(exc: BaseException) -> str:
-    name = type(exc).__name__
-    if isinstance(exc, MeshError):
-        return "MeshError"
-    if isinstance(exc, MetricsUnavailableError):
-        return "MetricsUnavailable"
-    if name in ("StatusConflict", "NotLeader", "RevertFailed"):
-        return name
-    if isinstance(exc, KubeError):
-        return "ApiError"
-    return "InternalError"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 500 else text[:497] + "..."

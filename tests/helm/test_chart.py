@@ -144,6 +144,8 @@ def test_push_webhooks_have_a_port_and_a_service_and_two_replicas_a_disruption_b
     service = next(d for d in by_kind(documents, "Service") if d["metadata"]["name"].endswith("-gitops"))
     assert service["spec"]["ports"] == [{"name": "http-gitops", "port": 8088, "targetPort": "http-gitops",
                                          "protocol": "TCP"}]  # fmt: skip
+    assert service["spec"]["selector"]["meshroll.io/leader"] == "true", "the leader alone polls: webhooks go there"
+    assert "--leader-pod=$(POD_NAMESPACE)/$(POD_NAME)" in container["args"]
     (budget,) = by_kind(documents, "PodDisruptionBudget")
     assert budget["spec"]["maxUnavailable"] == 1
     plain = render("mr", "meshroll-system", {"replicas": 1, "leaderElection": {"enabled": False}})
