@@ -125,7 +125,7 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """Settings shared by every engine."""
+    """Settings the engines read: every engine the first ones, only the threshold engine ``failure_threshold``."""
 
     metrics: Sequence[MetricSpec]
     alpha: float = 0.01  # family-wise false-rollback level over metrics and time
@@ -133,3 +133,4 @@ class EngineConfig:
     min_requests: int = 500  # canary requests needed before any promotion
     srm_alpha: float = 0.001  # sample-ratio-mismatch gate
     srm_tolerance: float = 0.1  # the gate flags a canary's routing odds beyond (1 ± this) x its weight's
+    failure_threshold: int | None = None  # the threshold engine's failed checks before a rollback; None: its default

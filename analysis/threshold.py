@@ -10,8 +10,10 @@ What it mirrors from Flagger's analysis (``analysis.metrics[].thresholdRange`` a
 - a step with any metric out of range is one failed check (Flagger counts once per analysis run,
   however many metrics fail), and failed checks accumulate over the whole run: they are never
   reset by passing steps;
-- the canary is rolled back when failed checks reach ``failure_threshold`` (Flagger's
-  ``threshold``, 5 here by default), and a step where every metric is in range advances.
+- the canary is rolled back when failed checks reach the threshold (Flagger's ``threshold``):
+  ``EngineConfig.failure_threshold`` when the Experiment sets ``analysis.failureThreshold``, else the
+  judge's own (``FAILURE_THRESHOLD``, 5, Flagger's default); a step where every metric is in range
+  advances.
 
 Where it deliberately differs: a metric with no data (no requests, no samples, an empty
 histogram) or with bad data holds the step and is *not* a failed check (Flagger counts "no values
@@ -128,6 +130,10 @@ class ThresholdJudge:
         self.name = name
         self.failure_threshold = failure_threshold
 
+    def _threshold(self, config: EngineConfig) -> int:
+        """Failed checks before a rollback: the Experiment's ``failureThreshold`` if it sets one, else the judge's."""
+        return self.failure_threshold if config.failure_threshold is None else config.failure_threshold
+
     def judge(self, steps: Sequence[StepWindow], config: EngineConfig, *, final: bool = False) -> Decision:
         try:
             return self._judge(steps, config, final)
@@ -145,11 +151,12 @@ class ThresholdJudge:
         per_step = [_checks(step, config) for step in steps]
         failed = sum(1 for checks in per_step if any(c.has_data and not c.passes for c in checks))
         current = per_step[-1]
-        rolled = failed >= self.failure_threshold
-        verdicts = tuple(self._verdict(c, failed, rolled) for c in current)
+        threshold = self._threshold(config)
+        rolled = failed >= threshold
+        verdicts = tuple(self._verdict(c, f"{failed} of {threshold}", rolled) for c in current)
         if rolled:
             failing = "; ".join(f"{c.spec.name}: {c.text}" for c in current if c.has_data and not c.passes)
-            reason = f"rollback: {failed} failed checks reached the threshold of {self.failure_threshold}"
+            reason = f"rollback: {failed} failed check{'' if failed == 1 else 's'} reached the threshold of {threshold}"
             return Decision(Outcome.ROLLBACK, reason + (f" ({failing})" if failing else ""), self.name, verdicts)
         no_data = [c for c in current if not c.has_data]
         if no_data:
@@ -158,7 +165,7 @@ class ThresholdJudge:
         out_of_range = [c for c in current if not c.passes]
         if out_of_range:
             text = "; ".join(f"{c.spec.name}: {c.text}" for c in out_of_range)
-            return self._undecided(f"failed check {failed} of {self.failure_threshold}: {text}", verdicts, final)
+            return self._undecided(f"failed check {failed} of {threshold}: {text}", verdicts, final)
         exposure = max(
             (
                 sum(
@@ -180,14 +187,14 @@ class ThresholdJudge:
         reason = f"advance: every metric is within range in step {steps[-1].index}"
         return Decision(Outcome.ADVANCE, reason, self.name, verdicts)
 
-    def _verdict(self, check: _Check, failed: int, rolled: bool) -> MetricVerdict:
+    def _verdict(self, check: _Check, count: str, rolled: bool) -> MetricVerdict:
         if not check.has_data:
             outcome = Outcome.HOLD
         elif check.passes:
             outcome = Outcome.ADVANCE
         else:
             outcome = Outcome.ROLLBACK if rolled else Outcome.HOLD
-        suffix = "" if check.passes or not check.has_data else f" (failed checks {failed} of {self.failure_threshold})"
+        suffix = "" if check.passes or not check.has_data else f" (failed checks {count})"
         return MetricVerdict(
             metric=check.spec.name,
             outcome=outcome,

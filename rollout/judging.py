@@ -52,7 +52,12 @@ def engine_config(experiment: Experiment) -> EngineConfig:
                 unit=metric_unit(analysis, m.template),
             )
         )
-    return EngineConfig(metrics=tuple(metrics), alpha=analysis.alpha, min_requests=analysis.min_requests)
+    return EngineConfig(
+        metrics=tuple(metrics),
+        alpha=analysis.alpha,
+        min_requests=analysis.min_requests,
+        failure_threshold=analysis.failure_threshold,
+    )
 
 
 def _finite(value: float | None) -> float | None:

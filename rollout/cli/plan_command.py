@@ -187,9 +187,14 @@ def _other_engine_note(file: Path, engine: str, experiment: Experiment) -> str:
 
     schedule = run_plan(experiment)
     end = duration_text(max(len(schedule.weights), 1) * schedule.step_interval)
+    analysis = experiment.spec.analysis
+    configured = analysis.failure_threshold if analysis is not None else None
+    failures = FAILURE_THRESHOLD if configured is None else configured
     how = {
         "threshold": "checks fixed ranges on the canary alone, so it promotes when the schedule ends ({end}) with "
-        f"every range held and rolls back after {FAILURE_THRESHOLD} failed checks, however much traffic there is",
+        f"every range held and rolls back after {failures} failed check{'' if failures == 1 else 's'} "
+        f"({'' if configured is not None else 'the default of '}analysis.failureThreshold), however much traffic "
+        "there is",
         "kayenta": "scores the canary against stable with Kayenta's fixed-horizon tests at each judgement (repeated "
         "looks raise its false rollbacks: docs/bench-results.md) and reaches a verdict by the end of the schedule "
         "({end})",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from analysis.threshold import FAILURE_THRESHOLD
 from rollout.importers.argo import is_rollout, translate_rollout
-from rollout.importers.common import unused_documents
+from rollout.importers.common import failed_checks, unused_documents
 from rollout.importers.documents import Library, PeerDocument, read_documents
 from rollout.importers.draft import Draft
 from rollout.importers.errors import ImporterError
@@ -87,9 +87,14 @@ def _refuse_twice(drafts: list[Draft]) -> None:
 
 def _explain_engine(draft: Draft) -> None:
     if draft.engine == "threshold":
+        count = (
+            f"{failed_checks(draft.failure_threshold)} (analysis.failureThreshold)"
+            if draft.failure_threshold is not None
+            else f"{FAILURE_THRESHOLD} failed checks (the default of analysis.failureThreshold)"
+        )
         draft.choose(
             "analysis.engine threshold (--engine threshold): the peer's fixed ranges (thresholdRange), checked on "
-            f"the canary alone each step as the peer did; rollback after a fixed {FAILURE_THRESHOLD} failed checks"
+            f"the canary alone each step as the peer did; rollback after {count}"
         )
     else:
         draft.choose(

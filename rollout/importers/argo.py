@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rollout.importers.argo_analysis import translate_analysis
+from rollout.importers.argo_analysis import settle_failure_threshold, translate_analysis
 from rollout.importers.argo_routes import header_match, steady_header_route
 from rollout.importers.common import Hint, duration, note_leftovers, required, set_deadline, workloads
 from rollout.importers.documents import DocPath, Library, PeerDocument
@@ -85,6 +85,7 @@ def translate_rollout(document: PeerDocument, library: Library, engine: str) -> 
     if document.peek(*CANARY, "analysis") is not None:
         translate_analysis(draft, document, (*CANARY, "analysis"), library, taken)
         draft.choose("background analysis: its metrics are judged after every step")
+    settle_failure_threshold(draft)
     ensure_arm_comparison(draft, taken)
     _notifications(draft, document)
     note_leftovers(draft, document, HINTS, [("spec",), ("metadata",)])

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from analysis.threshold import FAILURE_THRESHOLD
-from rollout.importers.common import Hint, note_leftovers, version_selector
+from rollout.importers.common import Hint, failed_checks, note_leftovers, version_selector
 from rollout.importers.documents import DocPath, Library, PeerDocument
-from rollout.importers.draft import Draft
+from rollout.importers.draft import Draft, FailureLimit
 from rollout.importers.metrics import gauge_metric, metric_name, substitute
 
 TEMPLATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
@@ -19,8 +19,8 @@ TEMPLATE_HINTS: list[Hint] = [
     (("spec", "metrics", "*", "count"), "meshroll measures every step until the run ends"),
     (
         ("spec", "metrics", "*", "failureLimit"),
-        f"failed measurements tolerated: the threshold engine rolls back after {FAILURE_THRESHOLD} failed checks; the "
-        "sequential engine bounds false rollbacks with analysis.alpha",
+        "failed measurements tolerated: the sequential engine counts no failed checks, it bounds false rollbacks "
+        "with analysis.alpha (with --engine threshold, failureLimit N becomes analysis.failureThreshold N+1)",
     ),
     (("spec", "metrics", "*", "inconclusiveLimit"), "meshroll's analysis.onInconclusive decides at maxDuration"),
     (
@@ -146,6 +146,70 @@ def _metric(draft: Draft, template: PeerDocument, path: DocPath, args: dict[str,
     )
     draft.metrics.append(gauge_metric(draft, metric_name(raw, taken), name, low, high))
     draft.choose(f"{raw}: AnalysisTemplate {template.name} -> analysis.templates {name} (a gauge: one number per arm)")
+    if draft.engine == "threshold":
+        _failure_limit(draft, template, path, raw, value_of)
+
+
+def _failure_limit(
+    draft: Draft, template: PeerDocument, path: DocPath, metric: str, value_of: Callable[[str], str | None]
+) -> None:
+    """A translated metric's ``failureLimit`` (Argo's default 0 when not set), for ``settle_failure_threshold``."""
+    given = template.get(*path, "failureLimit")
+    limit = given
+    if isinstance(given, str):  # an IntOrString: "3", or an argument such as "{{args.limit}}"
+        text, unresolved = substitute(given, value_of)
+        limit = int(text) if not unresolved and re.fullmatch(r"-?\d+", text) else given
+    if given is None:
+        draft.failure_limits.append(FailureLimit(template, path, metric, 0, given=False))
+    elif isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
+        draft.failure_limits.append(FailureLimit(template, path, metric, limit, given=True))
+    elif limit == -1:
+        draft.skip(
+            template,
+            (*path, "failureLimit"),
+            f"-1: Argo never fails the analysis on metric {metric!r}, however many measurements fail; the threshold "
+            "engine counts its failed checks like any metric's: remove its thresholdRange to only watch it",
+        )
+    else:
+        draft.skip(
+            template,
+            (*path, "failureLimit"),
+            f"{given!r} is not a number of failed measurements; set analysis.failureThreshold by hand (failureLimit "
+            "+ 1)",
+        )
+
+
+def settle_failure_threshold(draft: Draft) -> None:
+    """``analysis.failureThreshold`` from the metrics' ``failureLimit``: Argo fails the analysis when a metric's
+    failed measurements exceed its limit N, the threshold engine rolls back at N+1 failed checks. meshroll keeps
+    one count for the run, not one per metric, so the lowest limit decides and a note names the others."""
+    if not draft.failure_limits:
+        return
+    lowest = min(f.limit for f in draft.failure_limits)
+    draft.failure_threshold = lowest + 1
+    deciding = [f for f in draft.failure_limits if f.limit == lowest]
+    names = ", ".join(dict.fromkeys(f.metric for f in deciding))
+    if all(f.given for f in deciding):
+        draft.choose(
+            f"failureLimit {lowest} ({names}) -> analysis.failureThreshold {lowest + 1}: Argo fails the analysis "
+            f"when more than {lowest} measurements fail, the threshold engine rolls back at "
+            f"{failed_checks(lowest + 1)} (one per step, over the whole step, where Argo measures every interval)"
+        )
+    else:
+        written = "not set" if not any(f.given for f in deciding) else "0 or not set"
+        draft.choose(
+            f"failureLimit {written} ({names}): Argo's default 0 fails the analysis at the first failed measurement, "
+            "so analysis.failureThreshold 1: the threshold engine rolls back at the first failed check (one per step)"
+        )
+    for higher in draft.failure_limits:
+        if higher.limit > lowest:
+            draft.skip(
+                higher.template,
+                (*higher.path, "failureLimit"),
+                f"{higher.limit}: meshroll counts failed checks for the whole run, not per metric: "
+                f"analysis.failureThreshold is {lowest + 1}, from the lower failureLimit of {names}, so failed "
+                f"checks of {higher.metric!r} roll back sooner than Argo would",
+            )
 
 
 def _range(draft: Draft, template: PeerDocument, path: DocPath) -> tuple[float | None, float | None]:

@@ -49,6 +49,11 @@ def set_deadline(draft: Draft, planned: float) -> None:
     )
 
 
+def failed_checks(count: int) -> str:
+    """``1 failed check``, ``10 failed checks``."""
+    return f"{count} failed check{'' if count == 1 else 's'}"
+
+
 def workloads(draft: Draft) -> str:
     """How the two versions' pods must be told apart for the built-in metrics of the draft's mesh."""
     service = draft.target["service"]

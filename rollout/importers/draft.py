@@ -23,6 +23,17 @@ class Note:
         return f"{self.file}:{self.path}: not translated: {self.message}"
 
 
+@dataclass(frozen=True)
+class FailureLimit:
+    """An Argo metric's ``failureLimit``: failed measurements it tolerates (the analysis fails past them)."""
+
+    template: PeerDocument
+    path: DocPath  # the metric's, in its template
+    metric: str
+    limit: int
+    given: bool  # False: not set, so Argo's default 0
+
+
 @dataclass
 class Draft:
     """The pieces of one Experiment, in the order they are written."""
@@ -43,6 +54,9 @@ class Draft:
     choices: list[str] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     mesh_family: str = "istio"  # whose standard metrics the built-in templates read: istio or linkerd
+    failure_threshold: int | None = None  # analysis.failureThreshold (engine threshold only); None: not written
+    # Argo: each translated metric's failureLimit (not set: Argo's 0), settled into failure_threshold
+    failure_limits: list[FailureLimit] = field(default_factory=list)
 
     def choose(self, text: str) -> None:
         """Say how a field was translated (a comment above the Experiment)."""
@@ -65,6 +79,8 @@ class Draft:
         if self.labels:
             metadata["labels"] = dict(sorted(self.labels.items()))
         analysis: dict[str, Any] = {"engine": self.engine, "maxDuration": format_duration(self.max_duration)}
+        if self.failure_threshold is not None:
+            analysis["failureThreshold"] = self.failure_threshold
         analysis["metrics"] = self.metrics
         if self.templates:
             analysis["templates"] = self.templates

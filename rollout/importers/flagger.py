@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any, NoReturn
 
-from analysis.threshold import FAILURE_THRESHOLD
 from rollout.importers.common import (
     Hint,
     duration,
+    failed_checks,
     note_leftovers,
     required,
     set_deadline,
@@ -211,8 +211,8 @@ def _schedule(draft: Draft, document: PeerDocument) -> None:
 
 
 def _threshold(draft: Draft, document: PeerDocument) -> None:
-    """``analysis.threshold`` (failed checks before Flagger rolls back), said with the Canary's own count: meshroll's
-    threshold engine counts a fixed ``FAILURE_THRESHOLD``, and its sequential engine counts none."""
+    """``analysis.threshold`` (failed checks before Flagger rolls back): the threshold engine's
+    ``analysis.failureThreshold``; the sequential engine counts none, which a note says."""
     where = ("spec", "analysis", "threshold")
     count = document.get(*where)
     if count is None:
@@ -220,28 +220,20 @@ def _threshold(draft: Draft, document: PeerDocument) -> None:
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         draft.skip(document, where, f"{count!r} is not a number of failed checks; meshroll's engines do not read it")
         return
-    canary = f"this Canary rolls back after {count} failed checks"
     if draft.engine != "threshold":
         draft.skip(
             document,
             where,
-            f"{canary}; the sequential engine counts no failed checks: it rolls back on evidence and bounds false "
-            f"rollbacks with analysis.alpha (the threshold engine, --engine threshold, rolls back after a fixed "
-            f"{FAILURE_THRESHOLD}, not {count})",
+            f"this Canary rolls back after {failed_checks(count)}; the sequential engine counts no failed checks: it "
+            "rolls back on evidence and bounds false rollbacks with analysis.alpha (import with --engine threshold to "
+            f"keep this count as analysis.failureThreshold: {count})",
         )
-    elif count == FAILURE_THRESHOLD:
-        draft.choose(
-            f"analysis.threshold {count}: meshroll's threshold engine also rolls back after {count} failed checks"
-        )
-    else:
-        draft.skip(
-            document,
-            where,
-            f"{canary}; meshroll's threshold engine rolls back after a fixed {FAILURE_THRESHOLD} (not set per "
-            f"Experiment), so a failing canary is rolled back {'sooner' if count > FAILURE_THRESHOLD else 'later'} "
-            "than Flagger would; the sequential engine (import without --engine threshold) rolls back on evidence "
-            "instead",
-        )
+        return
+    draft.failure_threshold = count
+    draft.choose(
+        f"analysis.threshold {count} -> analysis.failureThreshold {count}: the threshold engine rolls back after "
+        f"{failed_checks(count)}, counted over the whole run as Flagger counts them"
+    )
 
 
 def raise_missing(document: PeerDocument) -> NoReturn:

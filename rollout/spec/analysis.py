@@ -91,6 +91,8 @@ class AnalysisSpec(SpecModel):
     max_duration: Duration = 3600.0
     on_no_data: Policy = "hold"  # when the failure budget is spent
     failure_budget: int = Field(default=5, ge=0)  # steps without data or metrics allowed
+    # failed checks before the threshold engine rolls back (Flagger's analysis.threshold); None: the engine's 5
+    failure_threshold: int | None = Field(default=None, ge=1)
     on_inconclusive: Policy = "rollback"  # at maxDuration with no answer
     # what a step needs before the canary takes more traffic; promotion always needs proven non-inferiority
     step_gate: Literal["no-regression", "non-inferiority"] = "no-regression"

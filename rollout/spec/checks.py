@@ -72,6 +72,7 @@ def cross_check(experiment: Experiment, *, engines_here: bool = True) -> list[Pr
             problems.append(((*root, "analysis", "engine"), engine))
         if engines_here and (source := source_problem(spec.analysis.source)) is not None:
             problems.append(((*root, "analysis", "source"), source))
+        problems += _failure_threshold(spec.analysis, (*root, "analysis"))
         custom = {t.name: t for t in spec.analysis.templates}
         seen: set[str] = set()
         for i, metric in enumerate(spec.analysis.metrics):
@@ -193,6 +194,19 @@ def _after(experiment: Experiment) -> list[Problem]:
             problems.append((("spec", "after", i), f"{named[0]}/{named[1]} is named twice; name it once"))
         seen.add(named)
     return problems
+
+
+def _failure_threshold(analysis: AnalysisSpec, at: tuple[str | int, ...]) -> list[Problem]:
+    """``failureThreshold`` counts the threshold engine's failed checks; no other engine reads it."""
+    if analysis.failure_threshold is None or analysis.engine == "threshold":
+        return []
+    return [
+        (
+            (*at, "failureThreshold"),
+            f"only engine: threshold reads failureThreshold (its failed checks before a rollback), and this "
+            f"Experiment's engine is {analysis.engine}: set engine: threshold, or remove failureThreshold",
+        )
+    ]
 
 
 def _halt_bound(analysis: AnalysisSpec, rule: HaltRuleSpec, at: tuple[str | int, ...]) -> list[Problem]:

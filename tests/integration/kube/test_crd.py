@@ -75,6 +75,21 @@ def test_the_api_server_takes_what_validate_takes_for_durations_and_matches(
     assert refused.value.status == 422 and "stepInterval" in str(refused.value.body)
 
 
+def test_the_api_server_keeps_failure_threshold_and_refuses_it_below_1(controlplane: ControlPlane, kube: Api) -> None:
+    namespace = controlplane.create_namespace("threshold")
+    body = experiment(namespace, "counted", interval="8s")
+    body["spec"]["analysis"] |= {"engine": "threshold", "failureThreshold": 3}
+    created = kube.create_experiment(body)
+    assert created["spec"]["analysis"]["failureThreshold"] == 3, "the API server pruned failureThreshold"
+    analysis = experiment_from(created).spec.analysis
+    assert analysis is not None and analysis.failure_threshold == 3
+    zero = experiment(namespace, "zero", interval="8s")
+    zero["spec"]["analysis"] |= {"engine": "threshold", "failureThreshold": 0}
+    with pytest.raises(ApiException) as refused:
+        kube.create_experiment(zero)
+    assert refused.value.status == 422 and "failureThreshold" in str(refused.value.body)
+
+
 def test_printer_columns_and_the_status_subresource(controlplane: ControlPlane, kube: Api) -> None:
     namespace = controlplane.create_namespace("columns")
     created = kube.create_experiment(experiment(namespace, "checkout-v2"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -51,6 +52,32 @@ def test_failed_checks_accumulate_over_the_run_and_roll_back_at_the_threshold() 
     assert rolled.outcome is Outcome.ROLLBACK
     assert rolled.reason.startswith("rollback: 5 failed checks reached the threshold of 5")
     assert JUDGE.judge(steps_of(*pairs, OK, BAD, OK), config(SUCCESS)).outcome is Outcome.ROLLBACK
+
+
+@pytest.mark.parametrize("count", [1, 2, 8])
+def test_a_configured_failure_threshold_rolls_back_at_that_count_and_not_before(count: int) -> None:
+    """analysis.failureThreshold reaches the engine as EngineConfig.failure_threshold, in place of the default 5."""
+    configured = config(SUCCESS, failure_threshold=count)
+    failed_before = [OK, *[BAD, OK] * (count - 1)]  # count - 1 failed checks
+    assert JUDGE.judge(steps_of(*failed_before), configured).outcome is not Outcome.ROLLBACK
+    rolled = JUDGE.judge(steps_of(*failed_before, BAD), configured)
+    assert rolled.outcome is Outcome.ROLLBACK
+    assert rolled.reason.startswith(f"rollback: {count} failed check")
+    assert f"reached the threshold of {count} (success: success rate 95% < min 99%)" in rolled.reason
+    assert rolled.metrics[0].reason.endswith(f"(failed checks {count} of {count})")
+
+
+def test_failed_checks_are_counted_out_of_the_configured_count() -> None:
+    held = JUDGE.judge(steps_of(BAD, OK, BAD), config(SUCCESS, failure_threshold=3))
+    assert held.outcome is Outcome.HOLD and "failed check 2 of 3: success: success rate 95% < min 99%" in held.reason
+    assert held.metrics[0].reason.endswith("(failed checks 2 of 3)")
+
+
+def test_the_experiments_count_wins_over_the_judges_own() -> None:
+    judge = ThresholdJudge(failure_threshold=2)
+    assert judge.judge(steps_of(BAD, BAD), config(SUCCESS)).outcome is Outcome.ROLLBACK
+    held = judge.judge(steps_of(BAD, BAD), config(SUCCESS, failure_threshold=3))
+    assert held.outcome is Outcome.HOLD and "failed check 2 of 3" in held.reason
 
 
 def test_a_step_counts_once_however_many_metrics_fail() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,12 @@ class Imported:
     @property
     def spec(self) -> dict[str, Any]:
         return dict(self.experiment["spec"])
+
+    @property
+    def comments(self) -> str:
+        """The comments above the Experiment, bullets and wrapping undone: one line, items joined by spaces."""
+        lines = [line for line in self.text.splitlines() if line.startswith("#")]
+        return " ".join(re.sub(r"^#\s*(- )?", "", line).strip() for line in lines)
 
 
 def run_import(folder: Path, *files: Path | str, options: tuple[str, ...] = ()) -> Imported:

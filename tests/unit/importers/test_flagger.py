@@ -40,31 +40,61 @@ def test_webhooks_alerts_and_a_missing_template_are_listed_not_dropped(peer: Pat
     assert "# Not translated (also printed on stderr):" in imported.text
 
 
-def test_the_failure_threshold_note_quotes_the_canarys_own_count_of_10(peer: Path, tmp_path: Path) -> None:
+def test_with_the_threshold_engine_analysis_threshold_10_becomes_failure_threshold_10(
+    peer: Path, tmp_path: Path
+) -> None:
     canary = peer / "flagger-canary-istio.yaml"  # analysis.threshold: 10
-    note = f"{canary}:spec.analysis.threshold: not translated: this Canary rolls back after 10 failed checks; "
-
-    sequential = run_import(tmp_path, canary).stderr.splitlines()
-    threshold = run_import(tmp_path, canary, options=("--engine", "threshold")).stderr.splitlines()
-
-    assert (
-        f"{note}the sequential engine counts no failed checks: it rolls back on evidence and bounds false rollbacks "
-        "with analysis.alpha (the threshold engine, --engine threshold, rolls back after a fixed 5, not 10)"
-    ) in sequential
-    assert (
-        f"{note}meshroll's threshold engine rolls back after a fixed 5 (not set per Experiment), so a failing canary "
-        "is rolled back sooner than Flagger would; the sequential engine (import without --engine threshold) rolls "
-        "back on evidence instead"
-    ) in threshold
-
-
-def test_a_failure_threshold_of_5_is_kept_by_the_threshold_engine(peer: Path, tmp_path: Path) -> None:
-    canary = peer / "flagger-canary-gatewayapi.yaml"  # analysis.threshold: 5
     imported = run_import(tmp_path, canary, options=("--engine", "threshold"))
-    assert "spec.analysis.threshold" not in imported.stderr
+    assert imported.code == 0, imported.stderr
+    assert imported.spec["analysis"]["engine"] == "threshold"
+    assert imported.spec["analysis"]["failureThreshold"] == 10
+    assert "spec.analysis.threshold" not in imported.stderr, "translated, so not listed"
+    text = imported.comments
     assert (
-        "#   - analysis.threshold 5: meshroll's threshold engine also rolls back after 5 failed checks" in imported.text
+        "analysis.threshold 10 -> analysis.failureThreshold 10: the threshold engine rolls back after 10 failed "
+        "checks, counted over the whole run as Flagger counts them"
+    ) in text
+    assert "rollback after 10 failed checks (analysis.failureThreshold)" in text
+
+
+def test_with_the_sequential_engine_analysis_threshold_stays_a_note_with_the_canarys_count(
+    peer: Path, tmp_path: Path
+) -> None:
+    canary = peer / "flagger-canary-istio.yaml"  # analysis.threshold: 10
+    imported = run_import(tmp_path, canary)
+    assert "failureThreshold" not in imported.spec["analysis"], "the sequential engine would refuse it"
+    assert (
+        f"{canary}:spec.analysis.threshold: not translated: this Canary rolls back after 10 failed checks; the "
+        "sequential engine counts no failed checks: it rolls back on evidence and bounds false rollbacks with "
+        "analysis.alpha (import with --engine threshold to keep this count as analysis.failureThreshold: 10)"
+    ) in imported.stderr.splitlines()
+
+
+def test_a_failure_threshold_of_5_is_written_too(peer: Path, tmp_path: Path) -> None:
+    canary = peer / "flagger-canary-gatewayapi.yaml"  # analysis.threshold: 5, the engine's default
+    imported = run_import(tmp_path, canary, options=("--engine", "threshold"))
+    assert imported.spec["analysis"]["failureThreshold"] == 5, "the Canary's count, whatever meshroll's default"
+    assert "spec.analysis.threshold" not in imported.stderr
+
+
+def test_an_ab_test_canary_keeps_its_count_too(peer: Path, tmp_path: Path) -> None:
+    canary = peer / "flagger-canary-istio-abtest.yaml"  # iterations with match, analysis.threshold: 10
+    imported = run_import(tmp_path, canary, options=("--engine", "threshold"))
+    assert "abTest" in imported.spec["strategy"] and imported.spec["analysis"]["failureThreshold"] == 10
+
+
+def test_without_analysis_threshold_the_engine_default_is_said_and_nothing_written(tmp_path: Path) -> None:
+    path = tmp_path / "canary.yaml"
+    path.write_text(
+        "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: api}\nspec:\n"
+        "  targetRef: {apiVersion: apps/v1, kind: Deployment, name: api}\n  service: {port: 8080}\n"
+        "  analysis:\n    interval: 1m\n    stepWeight: 20\n    maxWeight: 60\n"
+        "    metrics: [{name: request-success-rate, thresholdRange: {min: 99}}]\n"
     )
+    imported = run_import(tmp_path, path, options=("--engine", "threshold"))
+    assert imported.code == 0, imported.stderr
+    assert "failureThreshold" not in imported.spec["analysis"]
+    assert "rollback after 5 failed checks (the default of analysis.failureThreshold)" in imported.comments
 
 
 def test_iterations_with_match_become_an_ab_test_on_the_same_headers(peer: Path, tmp_path: Path) -> None:

@@ -72,6 +72,17 @@ def test_an_experiment_judged_by_another_engine_is_planned_as_the_sequential_eng
     assert "note: latency: its bucket edges are chosen during the run; give latencyEdges" in text
 
 
+def test_the_threshold_engines_note_quotes_the_experiments_failure_threshold(tmp_path: Path) -> None:
+    example = EXPERIMENTS / "canary-smi.yaml"
+    default = " ".join(CliRunner().invoke(app, ["plan", str(example)]).output.split())
+    assert "rolls back after 5 failed checks (the default of analysis.failureThreshold)" in default
+    path = tmp_path / "canary-smi-3.yaml"
+    path.write_text(example.read_text().replace("engine: threshold\n", "engine: threshold\n    failureThreshold: 3\n"))
+    result = CliRunner().invoke(app, ["plan", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "rolls back after 3 failed checks (analysis.failureThreshold)" in " ".join(result.output.split())
+
+
 def test_a_plan_with_only_latency_edges_chosen_during_the_run_says_so_in_one_line(tmp_path: Path) -> None:
     text = (EXPERIMENTS / "canary-istio.yaml").read_text()
     only_latency = "\n".join(
