@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from analysis.kayenta.errors import OracleFileError
-from analysis.kayenta.oracle_checks import CaseCheck
+from analysis.kayenta.oracle_checks import KindCheck
 from analysis.kayenta.oracle_fields import Fields
 from analysis.kayenta.oracle_judge import JUDGE_CHECKS
 from analysis.kayenta.oracle_stats import STATS_CHECKS
 
-CHECKS: dict[str, CaseCheck] = {**STATS_CHECKS, **JUDGE_CHECKS}
+CHECKS: dict[str, KindCheck] = {**STATS_CHECKS, **JUDGE_CHECKS}
 SKIPPED_KINDS = {
     "config_lookup": "about Kayenta's configuration lookups, not the judge",
     "scenario": "a stochastic end-to-end run against Prometheus",
@@ -79,7 +79,20 @@ def _case(path: Path, index: int, raw: object) -> OracleCase:
     kind = fields.string("kind")
     if kind not in CHECKS and kind not in SKIPPED_KINDS:
         fields.fail("kind", f"{kind!r} is not a known kind ({', '.join(sorted([*CHECKS, *SKIPPED_KINDS]))})")
+    if kind in CHECKS:
+        _check_expected_keys(fields, kind, CHECKS[kind])
     return OracleCase(name, kind, fields)
+
+
+def _check_expected_keys(fields: Fields, kind: str, check: KindCheck) -> None:
+    """A key the check does not read would pass unchecked, and so would an ``expected`` that compares nothing."""
+    expected = fields.child("expected")
+    known = check.known_keys()
+    unknown = [key for key in expected.data if key not in known]
+    if unknown:
+        expected.fail(unknown[0], f"is not a key a {kind} case checks (it knows {', '.join(known)})")
+    if not any(key in expected.data for key in check.checks):
+        fields.fail("expected", f"checks nothing: give at least one of {', '.join(check.checks)}")
 
 
 def load_cases(path: Path) -> list[OracleCase]:
@@ -87,6 +100,8 @@ def load_cases(path: Path) -> list[OracleCase]:
     data = _read_json(path)
     if not isinstance(data, Mapping) or not isinstance(data.get("cases"), list):
         raise OracleFileError(f'{path}: the top level must be an object with a "cases" list')
+    if not data["cases"]:
+        raise OracleFileError(f'{path}: its "cases" list is empty: there is nothing to check')
     return [_case(path, index, raw) for index, raw in enumerate(data["cases"])]
 
 
@@ -94,11 +109,13 @@ def check_case(case: OracleCase) -> str | None:
     """None when the case passes, else its failure line. OracleFileError for a malformed case."""
     try:
         with np.errstate(all="ignore"):
-            mismatches = CHECKS[case.kind](case.fields)
+            found = CHECKS[case.kind].run(case.fields)
     except OracleFileError:
         raise
     except Exception as exc:  # a crash of the port on a case is that case's failure
         mismatches = [f"raised {exc!r}"]
+    else:
+        mismatches = found.lines if found.compared else ["compared nothing: its expected values are empty"]
     if not mismatches:
         return None
     return f"{case.kind} {case.name!r} ({case.location()}): {'; '.join(mismatches)}"
@@ -119,6 +136,10 @@ def run_oracle_file(path: Path) -> OracleReport:
             passed += 1
         else:
             failures.append(failure)
+    if not passed and not failures:
+        raise OracleFileError(
+            f"{path}: every case is of a kind skipped ({', '.join(sorted(kinds))}): nothing was checked"
+        )
     return OracleReport(passed, len(failures), skipped, failures, kinds)
 
 

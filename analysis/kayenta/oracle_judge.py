@@ -16,7 +16,7 @@ from analysis.kayenta.model import (
     parse_effect_size_measure,
     parse_nan_strategy,
 )
-from analysis.kayenta.oracle_checks import CaseCheck, Mismatches, tolerance
+from analysis.kayenta.oracle_checks import KindCheck, Mismatches, tolerance
 from analysis.kayenta.oracle_fields import Fields
 from analysis.kayenta.scorer import ScoredMetric, WeightedSumScorer
 from analysis.kayenta.transforms import add_gaussian_noise
@@ -55,7 +55,7 @@ def _classify(case: Fields) -> ClassifierResult:
     return _mann_whitney(params).classify(control, experiment, direction, nan_strategy, critical, required)
 
 
-def check_classifier(case: Fields) -> list[str]:
+def check_classifier(case: Fields) -> Mismatches:
     expected, found = case.child("expected"), Mismatches()
     result = _classify(case)
     if expected.has("classification"):
@@ -66,7 +66,7 @@ def check_classifier(case: Fields) -> list[str]:
         found.near("deviation", expected.number("deviation"), result.deviation)
     if expected.has("reason_non_empty"):
         found.equal("reason is non-empty", expected.boolean("reason_non_empty"), bool(result.reason))
-    return found.lines
+    return found
 
 
 def _scored(fields: Fields) -> ScoredMetric:
@@ -78,7 +78,7 @@ def _scored(fields: Fields) -> ScoredMetric:
     )
 
 
-def check_scorer(case: Fields) -> list[str]:
+def check_scorer(case: Fields) -> Mismatches:
     params, expected, found = case.child("params"), case.child("expected"), Mismatches()
     results = [_scored(r) for r in params.children("metricResults")]
     scores = WeightedSumScorer(params.number_map("groupWeights")).score(results)
@@ -89,10 +89,10 @@ def check_scorer(case: Fields) -> list[str]:
         got = {g.name: g.score for g in scores.group_scores}
         for name, value in expected.number_map("groupScores").items():
             found.near(f"group {name} score", value, got.get(name, math.nan))
-    return found.lines
+    return found
 
 
-def check_aggregated_judgement(case: Fields) -> list[str]:
+def check_aggregated_judgement(case: Fields) -> Mismatches:
     params, found = case.child("params"), Mismatches()
     passed = aggregated_judgement(
         params.number("finalCanaryScore"),
@@ -100,7 +100,7 @@ def check_aggregated_judgement(case: Fields) -> list[str]:
         params.optional_number("passThreshold"),
     )
     found.equal("didPassThresholds", case.child("expected").boolean("didPassThresholds"), passed)
-    return found.lines
+    return found
 
 
 def _seed(params: Fields) -> int:
@@ -121,7 +121,7 @@ def _random_sample(case: Fields) -> FloatArray:
     return to_array(normal_samples(source, params.number("mean"), params.number("stdev"), count))
 
 
-def check_random(case: Fields) -> list[str]:
+def check_random(case: Fields) -> Mismatches:
     """The tolerance assertions on a sample drawn with a seeded ``java.util.Random``."""
     expected, found = case.child("expected"), Mismatches()
     sample = _random_sample(case)
@@ -133,12 +133,16 @@ def check_random(case: Fields) -> list[str]:
         found.equal("length", expected.integer("length"), len(sample))
     if expected.has("values"):
         found.all_near("values", expected.numbers("values"), [float(v) for v in sample])
-    return found.lines
+    return found
 
 
-JUDGE_CHECKS: dict[str, CaseCheck] = {
-    "classifier": check_classifier,
-    "scorer": check_scorer,
-    "aggregated_judgement": check_aggregated_judgement,
-    "random": check_random,
+JUDGE_CHECKS: dict[str, KindCheck] = {
+    "classifier": KindCheck(check_classifier, ("classification", "critical", "deviation", "reason_non_empty")),
+    "scorer": KindCheck(check_scorer, ("summaryScore", "numGroups", "groupScores")),
+    "aggregated_judgement": KindCheck(check_aggregated_judgement, ("didPassThresholds",)),
+    "random": KindCheck(
+        check_random,
+        ("mean", "variance", "stdev", "length", "values"),
+        ("mean_abs_tol", "variance_abs_tol", "stdev_abs_tol"),
+    ),
 }

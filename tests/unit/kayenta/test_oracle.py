@@ -122,3 +122,70 @@ def test_the_oracle_command_passes_every_deterministic_case() -> None:
     result = CliRunner().invoke(app, ["oracle", "kayenta", str(ORACLE_FILE)])
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1].startswith("71 passed, 0 failed")
+
+
+CLASSIFIER_CASE: dict[str, object] = {
+    "name": "high",
+    "kind": "classifier",
+    "params": {
+        "classifier": "MeanInequalityClassifier",
+        "direction": "either",
+        "nanStrategy": "remove",
+        "isCriticalMetric": False,
+        "isDataRequired": False,
+    },
+    "control": [1.0, 2.0, 3.0],
+    "experiment": [10.0, 20.0, 30.0],
+    "expected": {"classification": "High"},
+}
+
+
+def test_a_misspelt_expected_key_is_an_error_naming_the_case_the_key_and_the_known_keys(tmp_path: Path) -> None:
+    case = {**CLASSIFIER_CASE, "expected": {"classificaton": "High"}}
+    with pytest.raises(OracleFileError) as caught:
+        run_oracle_file(_case_file(tmp_path, case))
+    assert str(caught.value).endswith(
+        "case 0 ('high'): expected.classificaton is not a key a classifier case checks "
+        "(it knows classification, critical, deviation, reason_non_empty)"
+    )
+
+
+@pytest.mark.parametrize("expected", [{}, {"mean_abs_tol": 0.1}])
+def test_an_expected_that_compares_nothing_is_an_error_not_a_pass(tmp_path: Path, expected: object) -> None:
+    case = {**CLASSIFIER_CASE, "kind": "random", "params": {"fn": "normal", "mean": 0, "stdev": 1, "numSamples": 3}}
+    with pytest.raises(OracleFileError) as caught:
+        run_oracle_file(_case_file(tmp_path, {**case, "expected": expected}))
+    assert str(caught.value).endswith(
+        "case 0 ('high'): expected checks nothing: give at least one of mean, variance, stdev, length, values"
+    )
+
+
+def test_the_classifier_case_used_above_passes_as_written(tmp_path: Path) -> None:
+    report = run_oracle_file(_case_file(tmp_path, CLASSIFIER_CASE))
+    assert (report.passed, report.failed) == (1, 0), report.failures
+
+
+def test_an_empty_list_of_percentile_checks_fails_as_comparing_nothing(tmp_path: Path) -> None:
+    case = {"name": "p", "kind": "percentile", "source": {"path": "P.scala", "lines": [1, 2]}}
+    case |= {"experiment": [1.0, 2.0], "expected": {"checks": []}}
+    report = run_oracle_file(_case_file(tmp_path, case))
+    assert (report.passed, report.failed) == (0, 1)
+    assert report.failures == ["percentile 'p' (P.scala:1-2): compared nothing: its expected values are empty"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"cases": []}', 'cases.json: its "cases" list is empty: there is nothing to check'),
+        (
+            '{"cases": [{"name": "c", "kind": "scenario"}]}',
+            "cases.json: every case is of a kind skipped (scenario): nothing was checked",
+        ),
+    ],
+)
+def test_a_file_that_checks_nothing_fails_the_command_with_one_line(tmp_path: Path, content: str, message: str) -> None:
+    from tests.cli_errors import one_line_error
+
+    path = tmp_path / "cases.json"
+    path.write_text(content)
+    assert one_line_error(["oracle", "kayenta", str(path)]).strip().endswith(message)
