@@ -96,6 +96,17 @@ def _detection_lines(result: BenchResult) -> list[str]:
     return lines
 
 
+def _scenarios_line(result: BenchResult) -> str:
+    """How many scenarios were replayed, and where they came from."""
+    if result.source == "generated":
+        return f"{result.scenarios} scenarios generated ({result.replays} replays per class)"
+    noun = "scenario" if result.scenarios == 1 else "scenarios"
+    return (
+        f"{result.scenarios} {noun} read from {result.source}, each replayed once "
+        f"(at most {result.replays} per class: --replays)"
+    )
+
+
 def format_markdown(result: BenchResult) -> str:
     """The benchmark as markdown: settings, per-class tables, pooled per-engine table, targets."""
     classes_healthy = [
@@ -107,7 +118,7 @@ def format_markdown(result: BenchResult) -> str:
     lines = [
         "# meshroll bench analysis",
         "",
-        f"{result.scenarios} scenarios from {result.source} ({result.replays} replays per class), seed "
+        f"{_scenarios_line(result)}, seed "
         f"{result.seed}, engines {', '.join(result.engines)}; took {result.elapsed_seconds:,.0f} s on "
         f"{result.processes} process(es).",
         "",

@@ -159,6 +159,8 @@ def _arm_from_json(value: Any, where: str) -> ArmSample:
     arm = _obj(value, where)
     _known(arm, where, {"requests", "errors", "buckets", "gauges"})
     buckets: list[tuple[float, float]] = []
+    if arm.get("buckets") == []:
+        raise _FieldError(f"{where}.buckets", 'empty: omit it, or close the list with ["+Inf", count]')
     for i, item in enumerate(_list(arm.get("buckets", []), f"{where}.buckets")):
         pair = _list(item, f"{where}.buckets[{i}]")
         if len(pair) != 2:
@@ -179,10 +181,16 @@ def _arm_from_json(value: Any, where: str) -> ArmSample:
     problems = sample.problems()
     if problems:
         raise _FieldError(where, problems[0])
+    if buckets and buckets[-1][1] != sample.requests:
+        raise _FieldError(
+            f"{where}.buckets",
+            f'the "+Inf" count ({buckets[-1][1]:g}) differs from requests ({sample.requests:g}); '
+            "it is the count of every request",
+        )
     return sample
 
 
-def _step_from_json(value: Any, index: int, declared: set[str]) -> StepWindow:
+def _step_from_json(value: Any, index: int, declared: Mapping[str, MetricKind]) -> StepWindow:
     where = f"steps[{index}]"
     step = _obj(value, where)
     _known(step, where, {"start", "end", "canary_weight", "metrics"})
@@ -204,24 +212,42 @@ def _step_from_json(value: Any, index: int, declared: set[str]) -> StepWindow:
     return StepWindow(index=index, start=start, end=end, canary_weight=weight, metrics=metrics)
 
 
-def _effect_from_json(value: Any, declared: set[str], n_steps: int) -> TrueEffect:
+def _effect_from_json(value: Any, declared: Mapping[str, MetricKind], n_steps: int) -> TrueEffect:
     effect = _obj(value, "effect")
     _known(effect, "effect", {"kind", "metric", "ratio", "magnitude", "edge", "onset_step"})
+    kind = _enum(EffectKind, _get(effect, "kind", "effect"), "effect.kind")
     metric = _str(_get(effect, "metric", "effect"), "effect.metric")
     if metric not in declared:
         raise _FieldError("effect.metric", f"metric {metric!r} is not declared in 'metrics'")
     edge_raw = effect.get("edge")
+    if kind in (EffectKind.LATENCY, EffectKind.TAIL):
+        _check_latency_effect(kind, metric, declared[metric], edge_raw)
     onset = _int(effect.get("onset_step", 0), "effect.onset_step")
     if onset >= max(1, n_steps):
         raise _FieldError("effect.onset_step", f"must be a step index below {n_steps}, got {onset}")
     return TrueEffect(
-        kind=_enum(EffectKind, _get(effect, "kind", "effect"), "effect.kind"),
+        kind=kind,
         metric=metric,
         ratio=_num(_get(effect, "ratio", "effect"), "effect.ratio", minimum=1e-12),
         magnitude=_num(effect.get("magnitude", 0.0), "effect.magnitude"),
         edge=None if edge_raw is None else _num(edge_raw, "effect.edge", minimum=0),
         onset_step=onset,
     )
+
+
+def _check_latency_effect(kind: EffectKind, metric: str, metric_kind: MetricKind, edge: Any) -> None:
+    """A latency or tail effect is measured as requests slower than ``edge`` on a latency metric."""
+    if metric_kind is not MetricKind.LATENCY:
+        raise _FieldError(
+            "effect.metric",
+            f"a {kind.value} effect needs a latency metric; {metric!r} is declared with kind {metric_kind.value}",
+        )
+    if edge is None:
+        raise _FieldError(
+            "effect.edge",
+            f"a {kind.value} effect needs the bucket edge whose exceedances are the bad events "
+            "(one of the metric's bucket edges); without it nothing can be measured",
+        )
 
 
 def scenario_from_json(value: Any) -> Scenario:
@@ -252,7 +278,7 @@ def _scenario_from_json(value: Any) -> Scenario:
         )
     if not metrics:
         raise _FieldError("metrics", "needs at least one metric")
-    declared = {m.name for m in metrics}
+    declared = {m.name: m.kind for m in metrics}
     raw_steps = _list(_get(doc, "steps", ""), "steps")
     if not raw_steps:
         raise _FieldError("steps", "needs at least one step")
@@ -302,27 +328,41 @@ def _parse(text: str, label: str) -> Scenario:
         raise ScenarioFormatError(f"{label}: {exc}") from None
 
 
-def read_scenario_file(path: Path) -> list[Scenario]:
-    """Read a ``.json`` file (one scenario) or a ``.jsonl`` file (one scenario per non-blank line)."""
+def _read_labelled(path: Path) -> list[tuple[str, Scenario]]:
+    """The scenarios of one file, each with where it was read (``file`` or ``file:line``)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioFormatError(f"{path}: cannot read the file ({exc})") from None
-    if path.suffix == ".jsonl":
-        return [
-            _parse(line, f"{path}:{lineno}") for lineno, line in enumerate(text.splitlines(), start=1) if line.strip()
-        ]
-    return [_parse(text, str(path))]
+    if path.suffix != ".jsonl":
+        return [(str(path), _parse(text, str(path)))]
+    lines = [(f"{path}:{lineno}", line) for lineno, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    return [(label, _parse(line, label)) for label, line in lines]
+
+
+def _unique_names(labelled: Sequence[tuple[str, Scenario]]) -> list[Scenario]:
+    """The scenarios; two with one name stop here (the results are keyed and shown by name)."""
+    first: dict[str, str] = {}
+    for label, scenario in labelled:
+        if scenario.name in first:
+            raise ScenarioFormatError(
+                f"{label}: name: {scenario.name!r} is also the name of the scenario in {first[scenario.name]}; "
+                "names must be unique"
+            )
+        first[scenario.name] = label
+    return [scenario for _, scenario in labelled]
+
+
+def read_scenario_file(path: Path) -> list[Scenario]:
+    """Read a ``.json`` file (one scenario) or a ``.jsonl`` file (one scenario per non-blank line)."""
+    return _unique_names(_read_labelled(path))
 
 
 def read_scenarios(directory: Path) -> list[Scenario]:
-    """Every scenario in ``directory`` (``*.json`` and ``*.jsonl``, in name order)."""
+    """Every scenario in ``directory`` (``*.json`` and ``*.jsonl``, in name order); names are unique."""
     if not directory.is_dir():
         raise ScenarioFormatError(f"{directory}: not a directory of scenario files")
     files = sorted(p for p in directory.iterdir() if p.suffix in (".json", ".jsonl") and p.is_file())
     if not files:
         raise ScenarioFormatError(f"{directory}: no *.json or *.jsonl scenario files")
-    scenarios: list[Scenario] = []
-    for path in files:
-        scenarios.extend(read_scenario_file(path))
-    return scenarios
+    return _unique_names([item for path in files for item in _read_labelled(path)])

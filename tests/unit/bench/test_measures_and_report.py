@@ -117,6 +117,21 @@ def test_run_bench_replays_scenarios_from_a_directory(tmp_path: Path) -> None:
     assert result.summaries[0].runs == 2
 
 
+@pytest.mark.parametrize(
+    ("count", "header"),
+    [
+        (1, "1 scenario read from {dir}, each replayed once (at most 2 per class: --replays), seed 0"),
+        (2, "2 scenarios read from {dir}, each replayed once (at most 2 per class: --replays), seed 0"),
+    ],
+)
+def test_the_header_says_scenarios_from_a_directory_are_each_replayed_once(
+    tmp_path: Path, count: int, header: str
+) -> None:
+    write_scenarios_jsonl(tmp_path / "corpus.jsonl", [generate("errors-x5", i, TINY.generator) for i in range(count)])
+    result = run_bench(replays=2, scenarios_dir=tmp_path, out_dir=None, seed=0, engines=["oracle"], plan=TINY)
+    assert format_markdown(result).splitlines()[2].startswith(header.format(dir=tmp_path))
+
+
 def test_targets_say_whether_the_oracle_itself_could_meet_them() -> None:
     from analysis.bench.targets import check_targets
 

@@ -95,6 +95,22 @@ def test_non_monotone_buckets_are_refused(tmp_path: Path) -> None:
             'steps[0].metrics.latency.canary.buckets: close the list with ["+Inf", count]',
         ),
         (lambda d: d["effect"].update(edge=300), "effect.edge: 300 is not a bucket edge of 'latency' (edges: 0.5, 1,"),
+        (
+            lambda d: d["effect"].update(edge=None),
+            "effect.edge: a latency effect needs the bucket edge whose exceedances are the bad events",
+        ),
+        (
+            lambda d: d["effect"].update(metric="errors"),
+            "effect.metric: a latency effect needs a latency metric; 'errors' is declared with kind errors",
+        ),
+        (
+            lambda d: d["steps"][2]["metrics"]["latency"]["canary"]["buckets"][-1].__setitem__(1, 99999),
+            'steps[2].metrics.latency.canary.buckets: the "+Inf" count (99999) differs from requests (',
+        ),
+        (
+            lambda d: d["steps"][1]["metrics"]["latency"]["stable"].update(buckets=[]),
+            'steps[1].metrics.latency.stable.buckets: empty: omit it, or close the list with ["+Inf", count]',
+        ),
     ],
 )
 def test_other_mistakes_are_named(tmp_path: Path, edit: Any, expected: str) -> None:
@@ -135,3 +151,22 @@ def test_the_documented_example_is_a_valid_scenario(tmp_path: Path) -> None:
     (scenario,) = read_scenario_file(tmp_path / "example.json")
     assert scenario.scenario_class == "errors-x2" and len(scenario.steps) == 2
     assert scenario.steps[1].metrics["errors"].canary.errors == 5
+
+
+def test_two_files_with_one_scenario_name_are_refused_naming_both(tmp_path: Path) -> None:
+    scenario = generate("aa-ar1", 0, SMALL)
+    write_scenario(tmp_path / "a.json", scenario)
+    write_scenario(tmp_path / "b.json", scenario)
+    with pytest.raises(ScenarioFormatError) as info:
+        read_scenarios(tmp_path)
+    assert str(info.value) == (
+        f"{tmp_path / 'b.json'}: name: {scenario.name!r} is also the name of the scenario in "
+        f"{tmp_path / 'a.json'}; names must be unique"
+    )
+
+
+def test_a_name_repeated_within_a_jsonl_file_is_refused_with_its_line(tmp_path: Path) -> None:
+    scenario = generate("aa-ar1", 0, SMALL)
+    write_scenarios_jsonl(tmp_path / "many.jsonl", [scenario, scenario])
+    with pytest.raises(ScenarioFormatError, match=r"many\.jsonl:2: name: .* also the name of the scenario in .*:1;"):
+        read_scenario_file(tmp_path / "many.jsonl")
