@@ -11,7 +11,7 @@ import typer
 from rollout.cli.output import console, fail
 
 if TYPE_CHECKING:
-    from rollout.preflight import Traffic
+    from rollout.preflight import MetricPlan, Traffic
     from rollout.spec.models import Experiment
 
 MAX_RPS = 1e9  # past any service, and short of the planner's float range
@@ -73,14 +73,16 @@ def plan(
         f"{name}: its bucket edges are chosen during the run; give latencyEdges (e.g. [100, 250]) to plan it"
         for name in unplanned_latency(experiment, traffic)
     ]
+    gauges = _gauge_note(experiment)
     if not plans:
-        fail(f"{file}: {edges_unknown[0]}" if edges_unknown else f"{file}: no error or latency metric to plan for")
+        if edges_unknown:
+            fail(f"{file}: {edges_unknown[0]}")
+        fail(f"{file}: no error or latency metric to plan for" + (f"; {gauges}" if gauges else ""))
     engine = experiment.spec.analysis.engine if experiment.spec.analysis is not None else "sequential"
     other = engine != "sequential"
     if other:
         console.print(_other_engine_note(file, engine, experiment), markup=False, soft_wrap=True)
-    asked = "the canary it runs" if own else f"a {regression or DEFAULT_REGRESSION:g}x regression"
-    title = f"{experiment.key}: {traffic.request_rate:g} req/s, {asked}"
+    title = f"{experiment.key}: {traffic.request_rate:g} req/s"
     table = Table(title=title + (" (if judged by the sequential engine)" if other else ""))
     table.add_column("metric", overflow="fold")  # a name is never cut short: it may be all that tells two apart
     for column in ("bad events", "stable rate", "detect in", "requests to detect", "promote in"):
@@ -100,13 +102,49 @@ def plan(
             duration_text(p.promote_seconds) if p.promote_seconds is not None else "never",
         )
     console.print(table)
+    console.print(_columns_line(plans, own is not None, regression), markup=False, soft_wrap=True)
     assumed = _assumptions(experiment, traffic, rps, error_rate, slow_share)
     own_note = [own_canary_note(plans)] if own else []
-    for note in [*edges_unknown, *own_note, *_share_notes(experiment, traffic), *assumed]:
+    gauge_notes = [gauges] if gauges else []
+    for note in [*edges_unknown, *gauge_notes, *own_note, *_share_notes(experiment, traffic), *assumed]:
         console.print(f"note: {note}", markup=False, soft_wrap=True)
     warnings = list(dict.fromkeys(w for item in plans for w in item.plan.warnings))  # one per metric may repeat
     for warning in warnings:
         console.print(f"{'if judged by sequential' if other else 'warning'}: {warning}", markup=False, soft_wrap=True)
+
+
+def _columns_line(plans: list[MetricPlan], own: bool, regression: float | None) -> str:
+    """Which canary each time is for: 'detect in' a regressed one, 'promote in' a healthy one; a run sees one."""
+    healthy = "promote in: the time to promote a healthy canary (its bad events at stable's rates)"
+    if not own:
+        return (
+            f"detect in: the time to roll back a canary whose bad events are {regression or DEFAULT_REGRESSION:g}x "
+            f"stable's{' (--regression)' if regression else ''}; {healthy}; a run sees one of the two"
+        )
+    rises = [f"{p.what} {p.regression:.3g}x stable's" for p in plans if p.regression is not None]
+    if not rises:
+        return f"detect in: the canary this file runs has no regression to detect; {healthy}, as this file's is"
+    return (
+        f"detect in: the time to roll back the canary this file runs ({', '.join(dict.fromkeys(rises))}); "
+        f"{healthy}, which this file's is not"
+    )
+
+
+def _gauge_note(experiment: Experiment) -> str | None:
+    """The gauge metrics a plan leaves out, and why: their evidence depends on a variance no plan knows."""
+    from analysis.observations import MetricKind
+    from rollout.judging import engine_config
+
+    names = [m.name for m in engine_config(experiment).metrics if m.kind is MetricKind.GAUGE]
+    if not names:
+        return None
+    which = f"the gauge metric {names[0]} is" if len(names) == 1 else f"the gauge metrics {', '.join(names)} are"
+    return (
+        f"{which} not planned (a gauge is one number per arm, such as an imported Prometheus query): the "
+        "sequential engine judges a gauge by a t-test on each step's canary-minus-stable difference of means, "
+        "so how soon it decides depends on how much that difference varies from step to step, which no plan "
+        "knows before a run; it needs at least 2 steps with samples in both arms"
+    )
 
 
 def _assumptions(

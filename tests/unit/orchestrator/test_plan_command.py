@@ -166,12 +166,12 @@ def test_an_embedded_mesh_file_is_planned_for_the_canary_it_runs_and_a_2x_regres
     own = own_canary(experiment, planned_edges(experiment, traffic))
     asked = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "demo-healthy.yaml"), "--regression", "2"]).output
 
-    assert "demo/demo-erroring-canary: 250 req/s, the canary it runs" in erroring
+    assert "demo/demo-erroring-canary: 250 req/s\n" in erroring
     assert "(errors 15x stable's, slower than 25 ms within its margin)" in " ".join(erroring.split())
     assert "│ 16s " in erroring, "a 3% canary against 0.2% is caught within the first steps"
     assert [p.regression for p in preflight(experiment, traffic, 2.0, own)] == [None, None], "nothing to detect"
     assert "warning:" not in healthy and "within its margin" in healthy
-    assert "demo/demo-healthy: 250 req/s, a 2x regression" in asked
+    assert "demo/demo-healthy: 250 req/s\n" in asked
     assert "needs ~16 min to detect a 2x regression, longer than maxDuration 75s" in " ".join(asked.split())
 
 
@@ -191,3 +191,72 @@ def test_a_mirror_is_planned_at_its_percent_of_copies(tmp_path: Path) -> None:
 def test_an_ab_test_in_a_cluster_says_the_cohort_size_it_assumed() -> None:
     output = CliRunner().invoke(app, ["plan", str(EXPERIMENTS / "ab-test-istio.yaml")]).output
     assert "note: assumed the cohort is 10% of the requests (abTest.match does not say how many)" in output
+
+
+def _plan_text(*args: str) -> str:
+    result = CliRunner().invoke(app, ["plan", *args])
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.split())
+
+
+def test_under_the_table_detect_in_is_for_the_files_own_canary_and_promote_in_for_a_healthy_one() -> None:
+    erroring = _plan_text(str(EXPERIMENTS / "demo-erroring-canary.yaml"))
+    healthy = _plan_text(str(EXPERIMENTS / "demo-healthy.yaml"))
+
+    assert (
+        "detect in: the time to roll back the canary this file runs (errors 15x stable's); promote in: the time to "
+        "promote a healthy canary (its bad events at stable's rates), which this file's is not"
+    ) in erroring
+    assert (
+        "detect in: the canary this file runs has no regression to detect; promote in: the time to promote a "
+        "healthy canary (its bad events at stable's rates), as this file's is"
+    ) in healthy
+
+
+def test_under_the_table_detect_in_is_for_the_regression_planned_and_promote_in_for_a_healthy_canary() -> None:
+    cluster = _plan_text(str(EXPERIMENTS / "canary-istio.yaml"))
+    asked = _plan_text(str(EXPERIMENTS / "demo-erroring-canary.yaml"), "--regression", "3")
+
+    healthy = "promote in: the time to promote a healthy canary (its bad events at stable's rates)"
+    assert f"detect in: the time to roll back a canary whose bad events are 2x stable's; {healthy}; a run sees" in (
+        cluster
+    )
+    assert f"detect in: the time to roll back a canary whose bad events are 3x stable's (--regression); {healthy}" in (
+        asked
+    )
+
+
+GAUGE_TEMPLATE = """    templates:
+      - {name: cpu, kind: gauge, value: 'sum(rate(cpu_seconds_total{pod=~"{{service}}-{{version}}.*"}[{{window}}]))'}
+"""
+
+
+def test_gauge_metrics_are_named_as_not_planned_and_why(tmp_path: Path) -> None:
+    text = (EXPERIMENTS / "canary-istio.yaml").read_text()
+    latency = "      - {name: latency, template: istio-latency-histogram,"
+    assert latency in text
+    path = tmp_path / "with-gauge.yaml"
+    path.write_text(text.replace(latency, "      - {name: cpu, template: cpu, margin: 0.1}\n" + latency, 1))
+    path.write_text(path.read_text().replace("  notify:\n", GAUGE_TEMPLATE + "  notify:\n", 1))
+
+    said = _plan_text(str(path))
+
+    assert (
+        "note: the gauge metric cpu is not planned (a gauge is one number per arm, such as an imported Prometheus "
+        "query): the sequential engine judges a gauge by a t-test on each step's canary-minus-stable difference"
+    ) in said
+    assert "│ cpu " not in said
+
+
+def test_a_file_of_gauges_alone_says_they_are_not_planned_in_one_line(tmp_path: Path) -> None:
+    text = (EXPERIMENTS / "canary-istio.yaml").read_text()
+    metrics = text[text.index("    metrics:\n") : text.index("  notify:\n")]
+    path = tmp_path / "gauges-only.yaml"
+    path.write_text(
+        text.replace(metrics, "    metrics:\n      - {name: cpu, template: cpu, margin: 0.1}\n" + GAUGE_TEMPLATE)
+    )
+
+    result = CliRunner().invoke(app, ["plan", str(path)])
+
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert "no error or latency metric to plan for; the gauge metric cpu is not planned" in result.output
