@@ -49,6 +49,12 @@ def _usage_hint(exc: Exception) -> str:
     return f"; see '{path} --help'"
 
 
+def _plain(message: str) -> str:
+    """A usage error as the user reads it: without the "Value error, " that pydantic (under typer's
+    conversions) puts before the reason, nor click's full stop (the hint follows)."""
+    return message.replace(": Value error, ", ": ").rstrip(".")
+
+
 def main() -> None:
     """Console entry point. A usage mistake exits 1: 2 means "rolled back" here, not click's usage error."""
     if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
@@ -74,7 +80,7 @@ def main() -> None:
         if type(exc).__name__ == "NoArgsIsHelpError":  # "meshroll" or "meshroll bench" alone: the help, as --help
             typer.echo(format_message(), nl=False)  # empty when rich has printed it already
             sys.exit(0)
-        message = str(format_message()).rstrip(".")  # click ends some with a full stop; the hint follows
+        message = _plain(str(format_message()))
         err_console.print(f"meshroll: {message}{_usage_hint(exc)}", markup=False, soft_wrap=True)
         sys.exit(1)
     if code == INTERRUPTED:  # typer turns a Ctrl-C outside a run into this exit code, silently

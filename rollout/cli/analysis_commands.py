@@ -1,8 +1,7 @@
-"""Commands around the decision engines: oracle, bench, report (plan: ``plan_command``)."""
+"""Commands around the decision engines: oracle, bench (plan: ``plan_command``, report: ``report_command``)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -28,63 +27,6 @@ def oracle_kayenta(
     for line in format_report(report):
         console.print(line, markup=False, soft_wrap=True)
     raise typer.Exit(1 if report.failed else 0)
-
-
-def report(
-    status_file: Annotated[
-        Path,
-        typer.Argument(
-            help="A status JSON written by 'meshroll run --status-out', or an Experiment "
-            "('kubectl get experiment NAME -o json') or its .status."
-        ),
-    ],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the HTML page.")] = Path("report.html"),
-    title: Annotated[str | None, typer.Option(help="The page title (default: the file name).")] = None,
-) -> None:
-    """Render one self-contained HTML page for a finished or running experiment."""
-    from pydantic import ValidationError
-
-    from rollout.kube.document import status_of
-    from rollout.report import write_report
-
-    hint = "write one with 'meshroll run --status-out' or 'kubectl get experiment NAME -o json'"
-    if output.resolve() == status_file.resolve():
-        fail(f"-o {output}: is the status file being read; writing there would replace it: give another file")
-    try:
-        document = json.loads(status_file.read_text(encoding="utf-8-sig"))
-        foreign = _foreign_kind(document)
-        if foreign is not None:
-            fail(f"{status_file}: {foreign}")
-        status = status_of(document)
-    except RecursionError:
-        fail(f"{status_file}: not a meshroll status (its JSON is nested too deeply); {hint}")
-    except OSError as exc:
-        fail(f"{status_file}: cannot read it ({exc.strerror or exc})")
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(document)"
-        fail(f"{status_file}: not a meshroll status ({where}: {first['msg']}); {hint}")
-    except ValueError as exc:  # JSONDecodeError is one (checked after ValidationError, which is one too)
-        fail(f"{status_file}: not a JSON object ({exc}); {hint}")
-    if status is None:
-        fail(f"{status_file}: this Experiment has not started a run yet; nothing to report")
-    try:
-        path = write_report(status, title or status_file.stem, output)
-    except OSError as exc:
-        fail(f"-o {output}: cannot write the report there ({exc.strerror or exc}); choose a file you can write to")
-    console.print(f"report: {path}", markup=False)
-
-
-def _foreign_kind(document: object) -> str | None:
-    """What is wrong with a Kubernetes object that is no Experiment (None: an Experiment, or no object at all)."""
-    if not isinstance(document, dict) or not isinstance(document.get("kind"), str):
-        return None
-    kind, api = document["kind"], document.get("apiVersion")
-    if kind == "Experiment":
-        return None
-    if kind == "List" or kind.endswith("List"):
-        return f"a {kind} of objects; give one Experiment: kubectl get experiment NAME -o json"
-    return f"a {kind} ({api}), not a meshroll Experiment or its status"
 
 
 bench_app = typer.Typer(help="Measure the engines on replayed scenarios; prints tables.", no_args_is_help=True)
@@ -216,6 +158,7 @@ def _bench_engines(names: list[str] | None, sweep: bool) -> list[str]:
 def register(app: typer.Typer) -> None:
     from rollout.cli.engine_commands import engines, sources
     from rollout.cli.plan_command import plan
+    from rollout.cli.report_command import report
 
     app.add_typer(bench_app, name="bench")
     app.command()(engines)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rollout.cli.output import err_console, fail
+from rollout.cli.output import check_folder_path, err_console, fail
 from rollout.files import write_output
 from rollout.importers import ENGINES, ImporterError, import_files
 
@@ -29,6 +29,8 @@ def import_(
         fail(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
     if out is not None and out.resolve() in {f.resolve() for f in files}:
         fail(f"-o {out}: is one of the files being imported; writing there would replace it: give another file")
+    if out is not None:
+        check_folder_path(out.parent, "-o", out)
     try:
         result = import_files(files, engine)
     except ImporterError as exc:

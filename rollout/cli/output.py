@@ -23,9 +23,25 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def check_writable(folder: Path, option: str) -> None:
+def check_folder_path(folder: Path, option: str, given: Path | None = None) -> None:
+    """Fail in one line when a file stands where ``folder``, or one of the folders above it, must be a
+    folder (``given``: the path the user gave, named in the message)."""
+    for part in (folder, *folder.parents):
+        try:
+            if not part.exists():
+                continue
+            if part.is_dir():
+                return
+        except OSError:  # not allowed to look: the write says what is wrong
+            return
+        where = "is" if part == (given or folder) else f"{part} is"
+        fail(f"{option} {given or folder}: {where} a file, not a folder; choose a folder you can write to")
+
+
+def check_writable(folder: Path, option: str, given: Path | None = None) -> None:
     """Fail in one line unless ``folder`` exists (or can be made) and takes new files: checked before
     the work whose results go there, not after it."""
+    check_folder_path(folder, option, given)
     probe = folder / ".meshroll-write-test"
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -43,7 +59,7 @@ def check_output_file(path: Path, option: str) -> None:
         fail(f"{option} {path}: is a folder; give the path of a file (in it or elsewhere)")
     if not replaced_whole(path):
         fail(f"{option} {path}: is not an ordinary file; meshroll replaces this file whole: give the path of one")
-    check_writable(path.parent, option)
+    check_writable(path.parent, option, path)
 
 
 class _WarningLine(logging.Formatter):

@@ -15,7 +15,8 @@ from rollout.spec.models import Experiment
 
 
 def experiment_files(paths: list[Path]) -> list[Path]:
-    """The files named, with folders expanded to the YAML files inside them."""
+    """The files named, with folders expanded to the YAML files inside them; a file named twice (or
+    named beside its folder) is read once."""
     files: list[Path] = []
     for path in paths:
         if path != STDIN and path.is_dir():
@@ -25,7 +26,10 @@ def experiment_files(paths: list[Path]) -> list[Path]:
             files.extend(found)
         else:
             files.append(path)
-    return files
+    first: dict[Path, Path] = {}
+    for file in files:
+        first.setdefault(file if file == STDIN else file.resolve(), file)
+    return list(first.values())
 
 
 STDIN = Path("-")

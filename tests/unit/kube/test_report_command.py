@@ -33,15 +33,20 @@ def test_an_experiment_without_a_run_or_a_file_that_is_not_json_is_one_line(tmp_
     code, output, _ = _report(tmp_path, {"kind": "Experiment", "spec": {}, "status": {}})
     assert code != 0 and "has not started a run yet" in output and "Traceback" not in output
     code, output, out = _report(tmp_path, "{not json")
-    assert code != 0 and "not a JSON object" in output and len(output.strip().splitlines()) == 1 and not out.exists()
+    assert code != 0 and "neither JSON nor YAML" in output and len(output.strip().splitlines()) == 1
+    assert not out.exists()
     code, output, _ = _report(tmp_path, {"phase": "Progressing", "bogus": 1})
     assert code != 0 and "not a meshroll status" in output
 
 
-def test_an_empty_status_object_has_nothing_to_report(tmp_path: Path) -> None:
+def test_an_empty_object_is_neither_a_status_nor_an_experiment_and_has_nothing_to_report(tmp_path: Path) -> None:
     for document in ("{}", "\ufeff{}"):  # as kubectl -o jsonpath='{.status}' prints it, with or without a BOM
         code, output, out = _report(tmp_path, document)
-        assert code == 1 and "has not started a run yet" in output and not out.exists(), output
+        assert code == 1 and not out.exists(), output
+        assert output.strip().endswith(
+            "in.json: an empty object, neither a status file nor an Experiment (an Experiment's .status is empty "
+            "until its first run); nothing to report"
+        )
 
 
 def test_json_nested_too_deeply_is_one_line_not_a_traceback(tmp_path: Path) -> None:

@@ -125,3 +125,20 @@ def test_ctrl_c_outside_a_run_says_interrupted_and_exits_130(
 def test_a_controller_gitops_path_outside_the_repository_is_refused_before_connecting() -> None:
     output = one_line_error(["controller", "--gitops-repo", "/nowhere/repo.git", "--gitops-path", "../deploy"])
     assert output.startswith("meshroll: --gitops-path '../deploy' leaves the repository; give a folder inside it")
+
+
+def test_an_unknown_choice_is_said_without_pydantics_value_error_prefix(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rollout.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["meshroll", "demo", "--scenario", "nope"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 1
+    err = capsys.readouterr().err  # the hint names the program as click saw it start (here: pytest)
+    assert err.startswith(
+        "meshroll: Invalid value for '--scenario': 'nope' is not one of 'healthy', 'slow-canary', "
+        "'erroring-canary'; see '"
+    ), err
+    assert len(err.splitlines()) == 1

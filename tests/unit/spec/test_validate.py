@@ -86,6 +86,18 @@ def test_a_folder_with_one_experiment_in_two_files_fails_as_gitops_would(tmp_pat
     )
 
 
+def test_a_file_given_twice_or_beside_its_folder_is_read_once_not_a_conflict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a.yaml").write_text(EXAMPLES[0].read_text())
+    monkeypatch.chdir(tmp_path)
+    for args in (["a.yaml", "a.yaml"], ["a.yaml", "./a.yaml", str(tmp_path / "a.yaml")], [".", "a.yaml"]):
+        result = CliRunner().invoke(app, ["validate", *args])
+        assert result.exit_code == 0, result.output
+        assert len(result.stdout.splitlines()) == 1 and ": ok (" in result.stdout, result.output
+        assert "also defined" not in result.output
+
+
 def test_validate_reads_standard_input_for_a_dash() -> None:
     piped = CliRunner().invoke(app, ["validate", "-"], input=EXAMPLES[0].read_text())
     assert piped.exit_code == 0 and piped.stdout.startswith("-: ok (")
