@@ -9,7 +9,7 @@ import typer
 
 from rollout.cli.output import check_folder_path, err_console, fail
 from rollout.files import write_output
-from rollout.importers import ENGINES, ImporterError, import_files
+from rollout.importers import ImporterError, engine_problem, import_files
 
 
 def import_(
@@ -25,8 +25,8 @@ def import_(
     ] = "sequential",
 ) -> None:
     """Translate Flagger Canaries and Argo Rollouts into Experiments; what does not translate is listed on stderr."""
-    if engine not in ENGINES:
-        fail(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
+    if (problem := engine_problem(engine)) is not None:
+        fail(problem)
     if out is not None and out.resolve() in {f.resolve() for f in files}:
         fail(f"-o {out}: is one of the files being imported; writing there would replace it: give another file")
     if out is not None:

@@ -24,7 +24,7 @@ from rollout.spec.loader import SpecError, load_experiments_text
 
 ENGINES = ("sequential", "threshold")
 
-__all__ = ["ENGINES", "ImportResult", "ImporterError", "import_documents", "import_files"]
+__all__ = ["ENGINES", "ImportResult", "ImporterError", "engine_problem", "import_documents", "import_files"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,19 @@ class ImportResult:
     keys: list[str]  # namespace/name of each Experiment written
 
 
+def engine_problem(engine: str) -> str | None:
+    """Why ``--engine engine`` cannot be imported for, or None when it can."""
+    if engine in ENGINES:
+        return None
+    if engine == "kayenta":
+        return (
+            "--engine 'kayenta': meshroll import writes sequential or threshold Experiments only: a Kayenta "
+            "canary config's metrics live in Kayenta, not in the files imported; import with one of those and "
+            "change analysis.engine to kayenta by hand, with the config's metrics under analysis.metrics"
+        )
+    return f"--engine '{engine}': use one of {', '.join(ENGINES)}"
+
+
 def import_files(paths: Sequence[Path], engine: str = "sequential") -> ImportResult:
     paths = list(dict.fromkeys(paths))  # a file named twice is read once
     documents = [document for path in paths for document in read_documents(path)]
@@ -41,8 +54,9 @@ def import_files(paths: Sequence[Path], engine: str = "sequential") -> ImportRes
 
 
 def import_documents(documents: list[PeerDocument], names: list[str], engine: str = "sequential") -> ImportResult:
-    if engine not in ENGINES:
-        raise ImporterError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+    problem = engine_problem(engine)
+    if problem is not None:
+        raise ImporterError(problem)
     library = Library(documents)
     drafts: list[Draft] = []
     for document in documents:
@@ -57,6 +71,8 @@ def import_documents(documents: list[PeerDocument], names: list[str], engine: st
             "give the file that holds the Canary or Rollout, with its templates"
         )
     _refuse_twice(drafts)
+    for note in unused_documents(documents):  # with the release from the same file (else the first)
+        next((d for d in drafts if d.source.file == note.file), drafts[0]).notes.append(note)
     parts: list[str] = []
     notes: list[str] = []
     for draft in drafts:
@@ -65,11 +81,8 @@ def import_documents(documents: list[PeerDocument], names: list[str], engine: st
         _check(text, draft)
         parts.append(text)
         notes.extend(str(n) for n in draft.notes)
-    leftovers = unused_documents(documents)
-    header = "".join(f"# {line}\n" for line in leftovers)
-    notes.extend(leftovers)
     keys = [f"{d.namespace or 'default'}/{d.name}" for d in drafts]
-    return ImportResult(header + "---\n".join(parts), notes, keys)
+    return ImportResult("---\n".join(parts), notes, keys)
 
 
 def _refuse_twice(drafts: list[Draft]) -> None:
@@ -86,22 +99,30 @@ def _refuse_twice(drafts: list[Draft]) -> None:
 
 
 def _explain_engine(draft: Draft) -> None:
+    ranges = any("thresholdRange" in metric for metric in draft.metrics)
     if draft.engine == "threshold":
         count = (
             f"{failed_checks(draft.failure_threshold)} (analysis.failureThreshold)"
             if draft.failure_threshold is not None
             else f"{FAILURE_THRESHOLD} failed checks (the default of analysis.failureThreshold)"
         )
-        draft.choose(
-            "analysis.engine threshold (--engine threshold): the peer's fixed ranges (thresholdRange), checked on "
-            f"the canary alone each step as the peer did; rollback after {count}"
+        checked = (
+            "the peer's fixed ranges (thresholdRange), checked on the canary alone each step as the peer did"
+            if ranges
+            else "no metric has a fixed range (thresholdRange), so it checks nothing: set ranges by hand"
         )
-    else:
-        draft.choose(
-            "analysis.engine sequential: compares canary with stable and bounds false rollbacks by analysis.alpha; "
-            "the margins are relative (0.1 = 10% worse); the peer's fixed ranges are kept as thresholdRange, read "
-            "only by engine: threshold (import with --engine threshold to judge by them as the peer did)"
-        )
+        draft.choose(f"analysis.engine threshold (--engine threshold): {checked}; rollback after {count}")
+        return
+    kept = (
+        "; the peer's fixed ranges are kept as thresholdRange, read only by engine: threshold (import with "
+        "--engine threshold to judge by them as the peer did)"
+        if ranges
+        else ""
+    )
+    draft.choose(
+        "analysis.engine sequential: compares canary with stable and bounds false rollbacks by analysis.alpha; "
+        f"the margins are relative (0.1 = 10% worse){kept}"
+    )
 
 
 def _check(text: str, draft: Draft) -> None:

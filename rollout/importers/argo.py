@@ -7,14 +7,22 @@ from typing import Any
 
 from rollout.importers.argo_analysis import settle_failure_threshold, translate_analysis
 from rollout.importers.argo_routes import header_match, steady_header_route
-from rollout.importers.common import Hint, duration, note_leftovers, required, set_deadline, workloads
-from rollout.importers.documents import DocPath, Library, PeerDocument
+from rollout.importers.argo_target import CANARY, target_and_mesh
+from rollout.importers.common import (
+    Hint,
+    duration,
+    matched_defaults,
+    note_leftovers,
+    note_namespace,
+    required,
+    set_deadline,
+)
+from rollout.importers.documents import DocPath, Library, PeerDocument, show_value
 from rollout.importers.draft import Draft
 from rollout.importers.errors import ImporterError
 from rollout.importers.metrics import ensure_arm_comparison
 from rollout.spec.durations import format_duration
 
-CANARY: tuple[str, str, str] = ("spec", "strategy", "canary")
 DEFAULT_INTERVAL = 60.0
 DEFAULT_WEIGHT = 10
 NOTIFY_PREFIX = "notifications.argoproj.io/subscribe."
@@ -46,6 +54,7 @@ HINTS: list[Hint] = [
     ((*CANARY, "steps", "*", "plugin"), "meshroll has no step plugins"),
     (("metadata", "annotations"), "meshroll does not read the Rollout's annotations; drop it"),
 ]
+MATCHED_DEFAULTS: list[tuple[DocPath, Any]] = [(("spec", "paused"), False)]  # meshroll runs what is applied
 
 
 @dataclass
@@ -78,7 +87,8 @@ def translate_rollout(document: PeerDocument, library: Library, engine: str) -> 
     document.get("metadata", "namespace")
     labels = document.get("metadata", "labels", default={})
     draft.labels = {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
-    _target_and_mesh(draft, document, library)
+    note_namespace(draft, "Rollout")
+    target_and_mesh(draft, document, library)
     taken: set[str] = set()
     steps = _read_steps(draft, document, library, taken)
     _strategy(draft, document, steps)
@@ -88,172 +98,9 @@ def translate_rollout(document: PeerDocument, library: Library, engine: str) -> 
     settle_failure_threshold(draft)
     ensure_arm_comparison(draft, taken)
     _notifications(draft, document)
+    matched_defaults(document, MATCHED_DEFAULTS)
     note_leftovers(draft, document, HINTS, [("spec",), ("metadata",)])
     return draft
-
-
-def _target_and_mesh(draft: Draft, document: PeerDocument, library: Library) -> None:
-    stable_service = document.get(*CANARY, "stableService")
-    canary_service = document.get(*CANARY, "canaryService")
-    stable: dict[str, Any] = {"version": "stable"}
-    canary: dict[str, Any] = {"version": "canary"}
-    draft.target = {"service": draft.name}
-    routing = (*CANARY, "trafficRouting")
-    istio = document.peek(*routing, "istio")
-    smi = document.peek(*routing, "smi")
-    plugins = document.peek(*routing, "plugins", default={}) or {}
-    gateway = plugins.get("argoproj-labs/gatewayAPI") if isinstance(plugins, dict) else None
-    if document.get(*routing, "managedRoutes") is not None:
-        draft.choose("trafficRouting.managedRoutes: meshroll names and removes its own route entries")
-    if isinstance(istio, dict):
-        _istio(draft, document, library, stable, canary, str(stable_service or ""))
-    elif isinstance(smi, dict):
-        split = str(document.get(*routing, "smi", "trafficSplitName", default=None) or draft.name)
-        root = document.get(*routing, "smi", "rootService")
-        if isinstance(root, str) and root:
-            draft.target["service"] = root
-            draft.choose(f"spec.target.service {root}: the SMI rootService the TrafficSplit splits")
-        draft.mesh = {"provider": "smi", "trafficSplit": split}
-        draft.mesh_family = "linkerd"
-        draft.choose(f"spec.mesh: SMI TrafficSplit {split}; metrics on Linkerd's templates")
-    elif isinstance(gateway, dict):
-        _gateway_plugin(draft, document, (*routing, "plugins", "argoproj-labs/gatewayAPI"))
-    else:
-        what = "this traffic router" if document.peek(*routing) is not None else "no trafficRouting (replica ratio)"
-        draft.skip(
-            document,
-            routing,
-            f"{what}: meshroll routes with istio, gateway-api or smi; imported for istio with VirtualService "
-            f"{draft.name}: change spec.mesh to your router",
-        )
-        draft.mesh = {"provider": "istio", "virtualService": draft.name}
-    if not stable_service and draft.target["service"] == draft.name:
-        _service_selecting_the_pods(draft, document, library)
-    if draft.mesh["provider"] in ("gateway-api", "smi"):
-        stable["service"] = stable_service or f"{draft.name}-stable"
-        canary["service"] = canary_service or f"{draft.name}-canary"
-    _service_port(library, str(canary_service or ""), document.namespace)
-    port = _service_port(library, str(stable_service or ""), document.namespace)
-    if port is not None:
-        draft.target["port"] = port
-    draft.target |= {"stable": stable, "canary": canary}
-    draft.choose(
-        f"spec.target: service {draft.target['service']}; the Rollout's stable and canary ReplicaSets are versions "
-        f"'stable' and 'canary': deploy both ({workloads(draft)})"
-    )
-
-
-def _istio(
-    draft: Draft,
-    document: PeerDocument,
-    library: Library,
-    stable: dict[str, Any],
-    canary: dict[str, Any],
-    stable_service: str,
-) -> None:
-    path = (*CANARY, "trafficRouting", "istio")
-    services = document.get(*path, "virtualServices")
-    single = document.get(*path, "virtualService")
-    listed = [s for s in services if isinstance(s, dict)] if isinstance(services, list) else []
-    chosen = single if isinstance(single, dict) else (listed[0] if listed else {})
-    if len(listed) > 1:
-        others = ", ".join(str(s.get("name", "?")) for s in listed[1:])
-        draft.skip(
-            document,
-            (*path, "virtualServices"),
-            f"meshroll weights one VirtualService; the first was kept, not {others}: write one Experiment per "
-            "VirtualService, or route the others through the first",
-        )
-    vs_name = str(chosen.get("name", draft.name))
-    listed_routes = chosen.get("routes")
-    routes = [str(r) for r in listed_routes if isinstance(r, str)] if isinstance(listed_routes, list) else []
-    draft.mesh = {"provider": "istio", "virtualService": vs_name}
-    if routes:
-        draft.mesh["route"] = str(routes[0])
-        if len(routes) > 1:
-            draft.choose(f"spec.mesh.route: meshroll weights one route; {routes[0]!r} of {routes}")
-    rule = document.get(*path, "destinationRule")
-    if isinstance(rule, dict):
-        draft.mesh["destinationRule"] = rule.get("name")
-        stable["subset"] = rule.get("stableSubsetName", "stable")
-        canary["subset"] = rule.get("canarySubsetName", "canary")
-        draft.choose(f"spec.mesh: VirtualService {vs_name} with DestinationRule {rule.get('name')}'s subsets")
-    else:
-        draft.mesh["host"] = stable_service or draft.name
-        draft.skip(
-            document,
-            (*path, "virtualService" if isinstance(single, dict) else "virtualServices"),
-            f"Argo splits VirtualService {vs_name} between the hosts of stableService and canaryService; meshroll "
-            f"weights subsets of one host: add a DestinationRule for host {stable_service or draft.name} with "
-            "subsets stable and canary, and route to its subset stable",
-        )
-    virtual_service = library.find(("VirtualService",), vs_name, document.namespace)
-    if virtual_service is not None:
-        virtual_service.used.add(("spec",))
-        draft.choose(f"spec.mesh: VirtualService {vs_name} read from {virtual_service.file}")
-
-
-def _gateway_plugin(draft: Draft, document: PeerDocument, path: DocPath) -> None:
-    """The Gateway API plugin's HTTPRoute (``httpRoute``, or the first of ``httpRoutes``)."""
-    single = document.get(*path, "httpRoute")
-    listed = document.peek(*path, "httpRoutes")
-    names: list[str] = []
-    for i, entry in enumerate(listed if isinstance(listed, list) else []):
-        if isinstance(entry, dict) and entry.get("name"):
-            names.append(str(document.get(*path, "httpRoutes", i, "name")))
-    route = str(single) if isinstance(single, str) and single else (names[0] if names else draft.name)
-    if names:
-        others = ", ".join(n for n in names if n != route)
-        if others:
-            draft.skip(
-                document,
-                (*path, "httpRoutes"),
-                f"HTTPRoutes {others}: meshroll weights one HTTPRoute ({route}); write one Experiment per route",
-            )
-    elif not single:
-        draft.choose(f"spec.mesh.httpRoute {route}: the plugin config names no httpRoute; the Rollout's name used")
-    draft.mesh = {"provider": "gateway-api", "httpRoute": route}
-    namespace = document.get(*path, "namespace")
-    if namespace is not None and str(namespace) != (document.namespace or "default"):
-        draft.skip(
-            document,
-            (*path, "namespace"),
-            f"{namespace!r}: meshroll weights an HTTPRoute in the Experiment's own namespace "
-            f"({document.namespace or 'default'}); apply the Experiment in {namespace} or move the route",
-        )
-    draft.choose(f"spec.mesh: the Gateway API plugin's HTTPRoute {route}")
-
-
-def _service_selecting_the_pods(draft: Draft, document: PeerDocument, library: Library) -> None:
-    """Without a stableService, the one Service of the input that selects the Rollout's pods is its service
-    (the Rollout's own name is a guess that names no Service)."""
-    labels = document.peek("spec", "template", "metadata", "labels", default={}) or {}
-    if not isinstance(labels, dict) or not labels:
-        return
-    matching = [
-        service
-        for service in library.of_kind("Service")
-        if service.namespace in (None, document.namespace)
-        and isinstance(selector := service.peek("spec", "selector", default=None), dict)
-        and selector
-        and all(labels.get(key) == value for key, value in selector.items())
-    ]
-    if len(matching) != 1:
-        return
-    (service,) = matching
-    service.used.add(("spec",))
-    draft.target["service"] = service.name
-    draft.choose(f"spec.target.service {service.name}: the Service in the input that selects the Rollout's pods")
-
-
-def _service_port(library: Library, name: str, namespace: str | None) -> int | None:
-    service = library.find(("Service",), name, namespace) if name else None
-    if service is None:
-        return None
-    service.used.add(("spec",))
-    ports = service.peek("spec", "ports", 0, "port")
-    port = ports if isinstance(ports, int) and not isinstance(ports, bool) else None
-    return port
 
 
 def _read_steps(draft: Draft, document: PeerDocument, library: Library, taken: set[str]) -> _Steps:
@@ -275,7 +122,9 @@ def _read_steps(draft: Draft, document: PeerDocument, library: Library, taken: s
         elif key == "setMirrorRoute" and isinstance(body, dict):
             percentage = body.get("percentage", 100)
             if not isinstance(percentage, int | float) or isinstance(percentage, bool):
-                draft.skip(document, (*path, key, "percentage"), f"{percentage!r} is not a percentage; 100 used")
+                draft.skip(
+                    document, (*path, key, "percentage"), f"{show_value(percentage)} is not a percentage; 100 used"
+                )
                 percentage = 100
             if body.get("percentage") is not None or body.get("match"):
                 found.mirror = percentage

@@ -6,12 +6,15 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from analysis.templates import TEMPLATE_VARIABLES
+from rollout.importers.argo_kayenta import kayenta_metric
 from rollout.importers.common import Hint, failed_checks, note_leftovers, version_selector
-from rollout.importers.documents import DocPath, Library, PeerDocument
+from rollout.importers.documents import DocPath, Library, PeerDocument, show_value
 from rollout.importers.draft import Draft, FailureLimit
 from rollout.importers.metrics import gauge_metric, metric_name, substitute
 
 TEMPLATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
+VARIABLES = ", ".join(f"{{{{{name}}}}}" for name in sorted(TEMPLATE_VARIABLES))  # what meshroll fills in a query
 _NUMBER = r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 TEMPLATE_HINTS: list[Hint] = [
     (("spec", "metrics", "*", "interval"), "meshroll measures once per step, over the whole step"),
@@ -55,6 +58,7 @@ def translate_analysis(draft: Draft, document: PeerDocument, path: DocPath, libr
         template = library.find(kinds, name, document.namespace)
         document.used.add(at)
         if template is None:
+            draft.lost_metrics.append(f"AnalysisTemplate '{name}'")
             draft.skip(
                 document,
                 at,
@@ -96,8 +100,8 @@ def _arguments(draft: Draft, document: PeerDocument, path: DocPath) -> dict[str,
             draft.skip(
                 document,
                 (*where, "valueFrom"),
-                f"argument {arg['name']!r} comes from the cluster at run time; meshroll substitutes only "
-                "{{service}}, {{namespace}} and {{version}}: write its value into the query",
+                f"argument '{arg['name']}' comes from the cluster at run time; meshroll fills only {VARIABLES} in "
+                "a query: write its value into the query",
             )
     return values
 
@@ -107,16 +111,12 @@ def _metric(draft: Draft, template: PeerDocument, path: DocPath, args: dict[str,
     provider = template.peek(*path, "provider", default={})
     kind = next(iter(provider), "none") if isinstance(provider, dict) else "none"
     if kind == "kayenta":
-        config = provider["kayenta"].get("canaryConfigName", "") if isinstance(provider["kayenta"], dict) else ""
-        draft.skip(
-            template,
-            path,
-            f"metric {raw!r}: Kayenta canary config {config!r} lives in Kayenta; meshroll's engine kayenta ports "
-            "its judge: list the config's metrics under analysis.metrics and set analysis.engine: kayenta",
-        )
+        draft.lost_metrics.append(f"metric '{raw}' (Kayenta canary analysis)")
+        kayenta_metric(draft, template, path, raw)
         return
     if kind != "prometheus":
-        draft.skip(template, path, f"metric {raw!r}: provider {kind}: meshroll reads Prometheus only")
+        draft.lost_metrics.append(f"metric '{raw}' (provider {kind})")
+        draft.skip(template, path, f"metric '{raw}': provider {kind}: meshroll reads Prometheus only")
         return
     query = str(template.get(*path, "provider", "prometheus", "query", default=""))
     address = template.get(*path, "provider", "prometheus", "address")
@@ -129,6 +129,7 @@ def _metric(draft: Draft, template: PeerDocument, path: DocPath, args: dict[str,
     translated, unresolved = substitute(query, value_of)
     if unresolved or not translated:
         what = ", ".join(sorted(set(unresolved))) or "an empty query"
+        draft.lost_metrics.append(f"metric '{raw}'")
         draft.skip(
             template,
             path,
@@ -174,8 +175,8 @@ def _failure_limit(
         draft.skip(
             template,
             (*path, "failureLimit"),
-            f"{given!r} is not a number of failed measurements; set analysis.failureThreshold by hand (failureLimit "
-            "+ 1)",
+            f"{show_value(given)} is not a number of failed measurements; set analysis.failureThreshold by hand "
+            "(failureLimit + 1)",
         )
 
 

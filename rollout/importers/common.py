@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rollout.importers.documents import DocPath, PeerDocument, format_path
-from rollout.importers.draft import DEFAULT_MAX_DURATION, Draft
+from rollout.importers.documents import DocPath, PeerDocument, format_path, show_value
+from rollout.importers.draft import DEFAULT_MAX_DURATION, Draft, Note
 from rollout.importers.errors import ImporterError
+from rollout.importers.metrics import SERVICE_SELECTOR, arm_services
 from rollout.spec.durations import format_duration, parse_duration
 
 Hint = tuple[tuple[str, ...], str]  # a path pattern ("*" matches any one part) and what to do instead
@@ -30,11 +31,13 @@ def duration(draft: Draft, document: PeerDocument, path: DocPath, value: Any, de
         seconds = parse_duration(value)
     except ValueError:
         draft.skip(
-            document, path, f"{what} {value!r} is not a duration meshroll reads; {format_duration(default)} used"
+            document,
+            path,
+            f"{what} {show_value(value)} is not a duration meshroll reads; {format_duration(default)} used",
         )
         return default
     if seconds <= 0:
-        draft.skip(document, path, f"{what} {value!r} is not above 0; {format_duration(default)} used")
+        draft.skip(document, path, f"{what} {show_value(value)} is not above 0; {format_duration(default)} used")
         return default
     return seconds
 
@@ -66,6 +69,26 @@ def workloads(draft: Draft) -> str:
     return f"pods labelled version: {stable} / {canary}, the label the built-in metrics select on"
 
 
+def metrics_select(draft: Draft) -> str:
+    """Whose traffic the built-in metrics of the draft will select, for the note on spec.target."""
+    service = draft.target["service"]
+    if draft.mesh_family == "linkerd":
+        return "Linkerd's metrics select no Service but the two Deployments named below"
+    services = arm_services(draft)
+    if services is not None:
+        return (
+            f"the built-in metrics select the traffic of the Services {services[0]} and {services[1]}, the "
+            "HTTPRoute's backends (analysis.templates)"
+        )
+    selected = SERVICE_SELECTOR.replace("{{service}}", service)
+    if draft.mesh.get("provider") == "gateway-api":
+        return (
+            f"the built-in metrics select {selected}, which the HTTPRoute does not route to: write templates that "
+            "select its backend Services"
+        )
+    return f"the built-in metrics select the traffic to {service} ({selected}), the host whose subsets the run routes"
+
+
 def version_selector(draft: Draft) -> str:
     """A label selector that tells the arms apart on the draft's mesh, as an example for a custom query."""
     if draft.mesh_family == "linkerd":
@@ -93,18 +116,41 @@ def note_leftovers(draft: Draft, document: PeerDocument, hints: Sequence[Hint], 
 
 
 def _show(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
+    text = show_value(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def unused_documents(documents: Sequence[PeerDocument]) -> list[str]:
-    """Lines for input documents no Canary or Rollout used (not Services or VirtualServices read for context)."""
-    lines: list[str] = []
+def matched_defaults(document: PeerDocument, defaults: Sequence[tuple[DocPath, Any]]) -> None:
+    """Fields written at the peer's default where meshroll behaves the same: nothing is lost, so no note."""
+    missing = object()
+    for path, default in defaults:
+        value = document.peek(*path, default=missing)
+        if type(value) is type(default) and value == default:  # False, not 0
+            document.used.add(path)
+
+
+def note_namespace(draft: Draft, what: str) -> None:
+    """A release without metadata.namespace: say where meshroll and kubectl will put the Experiment."""
+    if draft.namespace is None:
+        draft.choose(
+            f"metadata.namespace: the {what} names none, so neither does the Experiment: meshroll reads it as "
+            "namespace default (kubectl applies it to your context's namespace); write the namespace of the "
+            f"{what}'s routes and Services"
+        )
+
+
+def unused_documents(documents: Sequence[PeerDocument]) -> list[Note]:
+    """Notes on input documents no Canary or Rollout used (not Services or VirtualServices read for context)."""
+    notes: list[Note] = []
     for document in documents:
         if not document.used:
             what = f"{document.kind or 'a document without kind'} {document.name}".strip()
-            lines.append(
-                f"{document.file}:{format_path(())}: not translated: {what}: no imported Canary or Rollout "
-                "references it; import it together with the one that does, or leave it out"
+            notes.append(
+                Note(
+                    document.file,
+                    format_path(()),
+                    f"{what}: no imported Canary or Rollout references it; import it together with the one that "
+                    "does, or leave it out",
+                )
             )
-    return lines
+    return notes

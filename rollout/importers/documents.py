@@ -25,6 +25,13 @@ def format_path(path: DocPath) -> str:
     return text or "(document)"
 
 
+def show_value(value: Any) -> str:
+    """A value of an input file as YAML writes it on one line (``true``, ``null``, ``'30s'``, ``{exact: x}``)."""
+    style = ('"' if "\n" in value else "'") if isinstance(value, str) else None
+    text = yaml.safe_dump(value, default_flow_style=True, default_style=style, width=1 << 30, allow_unicode=True)
+    return text.removesuffix("\n...\n").strip()
+
+
 @dataclass
 class PeerDocument:
     """One YAML document of an input file; ``used`` records which parts were translated."""

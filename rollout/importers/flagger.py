@@ -9,12 +9,15 @@ from rollout.importers.common import (
     Hint,
     duration,
     failed_checks,
+    matched_defaults,
+    metrics_select,
     note_leftovers,
+    note_namespace,
     required,
     set_deadline,
     workloads,
 )
-from rollout.importers.documents import Library, PeerDocument
+from rollout.importers.documents import DocPath, Library, PeerDocument, show_value
 from rollout.importers.draft import Draft
 from rollout.importers.errors import ImporterError
 from rollout.importers.flagger_affinity import session_affinity
@@ -29,6 +32,10 @@ from rollout.spec.durations import format_duration
 
 DEFAULT_INTERVAL = 60.0  # Flagger's analysis.interval default
 ROUTE_FIELDS = "Flagger wrote it into the route it generated; meshroll only weights routes you own: keep it there"
+SERVICE_FIELDS = (
+    "Flagger wrote it into the Services it generated (the apex, -primary and -canary); meshroll creates no "
+    "Services: set it on yours"
+)
 
 WEBHOOK_HINTS = {
     "confirm-rollout": "a manual gate before the start; with meshroll, commit or apply the Experiment when ready",
@@ -42,6 +49,13 @@ WEBHOOK_HINTS = {
 }
 HINTS: list[Hint] = [
     (("spec", "service"), ROUTE_FIELDS),
+    (
+        ("spec", "service", "trafficPolicy"),
+        "Flagger wrote it into the DestinationRules it generated (-primary and -canary); meshroll writes no "
+        "DestinationRule: put it in yours, the one with the subsets primary and canary",
+    ),
+    *((("spec", "service", field), SERVICE_FIELDS) for field in ("targetPort", "portName", "portDiscovery")),
+    *((("spec", "service", field), SERVICE_FIELDS) for field in ("appProtocol", "apex", "primary", "canary")),
     (("spec", "progressDeadlineSeconds"), "meshroll does not watch Deployments; analysis.maxDuration bounds the run"),
     (("spec", "autoscalerRef"), "meshroll does not scale workloads; give each version's Deployment its own HPA"),
     (("spec", "skipAnalysis"), "meshroll always judges; to release without analysis, deploy without an Experiment"),
@@ -53,6 +67,8 @@ HINTS: list[Hint] = [
     (("spec", "analysis", "metrics", "*", "interval"), "meshroll measures each metric over the whole step"),
     (("spec", "analysis", "alerts", "*", "severity"), "meshroll posts every event; Slack threads them per run"),
 ]
+# Flagger's defaults where meshroll behaves the same: nothing is lost, so no note
+MATCHED_DEFAULTS: list[tuple[DocPath, Any]] = [(("spec", "skipAnalysis"), False), (("spec", "suspend"), False)]
 
 
 def is_canary(document: PeerDocument) -> bool:
@@ -70,6 +86,7 @@ def translate_canary(document: PeerDocument, library: Library, engine: str) -> D
         raise ImporterError(f"{document.where(('spec', 'analysis'))}: expected a mapping of analysis fields")
     draft = Draft(document, "Flagger Canary", engine, str(name), document.namespace)
     document.get("metadata", "namespace")
+    note_namespace(draft, "Canary")
     labels = document.get("metadata", "labels", default={})
     draft.labels = {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
     service = str(document.get("spec", "service", "name", default=None) or target_name)
@@ -83,6 +100,7 @@ def translate_canary(document: PeerDocument, library: Library, engine: str) -> D
     ensure_arm_comparison(draft, taken)
     _alerts(draft, document, library)
     _webhooks(draft, document)
+    matched_defaults(document, MATCHED_DEFAULTS)
     note_leftovers(draft, document, HINTS, [("spec",), ("metadata",)])
     return draft
 
@@ -120,7 +138,7 @@ def _target_and_mesh(draft: Draft, document: PeerDocument, service: str) -> None
             draft.skip(
                 document,
                 ("spec", "provider"),
-                f"provider {provider!r}: meshroll routes with istio, gateway-api or smi; imported for istio: "
+                f"provider {show_value(provider)}: meshroll routes with istio, gateway-api or smi; imported for istio: "
                 "change spec.mesh to the router you use",
             )
         draft.mesh = {"provider": "istio", "virtualService": service}
@@ -133,7 +151,7 @@ def _target_and_mesh(draft: Draft, document: PeerDocument, service: str) -> None
     draft.target = target
     draft.choose(
         f"spec.target: Flagger's primary and canary workloads are versions 'primary' and 'canary' of {service}; "
-        f"deploy both yourself (meshroll does not clone Deployments): {workloads(draft)}"
+        f"deploy both yourself (meshroll does not clone Deployments): {workloads(draft)}; {metrics_select(draft)}"
     )
 
 
@@ -172,7 +190,7 @@ def _schedule(draft: Draft, document: PeerDocument) -> None:
     elif isinstance(step_weight, int) and not isinstance(step_weight, bool) and step_weight > 0:
         max_weight = document.get(*a, "maxWeight", default=100)  # Flagger's default
         if not isinstance(max_weight, int) or isinstance(max_weight, bool) or not 0 < max_weight <= 100:
-            draft.skip(document, (*a, "maxWeight"), f"{max_weight!r} is not a weight from 1 to 100; 100 used")
+            draft.skip(document, (*a, "maxWeight"), f"{show_value(max_weight)} is not a weight from 1 to 100; 100 used")
             max_weight = 100
         top = max(step_weight, min(max_weight, 99) // step_weight * step_weight)
         if top >= 100:
@@ -218,7 +236,8 @@ def _threshold(draft: Draft, document: PeerDocument) -> None:
     if count is None:
         return
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        draft.skip(document, where, f"{count!r} is not a number of failed checks; meshroll's engines do not read it")
+        why = "is not a number of failed checks; meshroll's engines do not read it"
+        draft.skip(document, where, f"{show_value(count)} {why}")
         return
     if draft.engine != "threshold":
         draft.skip(
@@ -265,8 +284,8 @@ def _cohorts(draft: Draft, document: PeerDocument, match: Any) -> list[dict[str,
                     draft.skip(
                         document,
                         (*path, field, str(header)),
-                        f"{condition!r}: meshroll matches exact, prefix, suffix or regex; this condition is left "
-                        "out, so the cohort is wider than Flagger's: write it as a regex by hand",
+                        f"{show_value(condition)}: meshroll matches exact, prefix, suffix or regex; this condition is "
+                        "left out, so the cohort is wider than Flagger's: write it as a regex by hand",
                     )
                     continue
                 converted.setdefault(key, {})[str(header)] = translated
@@ -324,8 +343,10 @@ def _metrics(draft: Draft, document: PeerDocument, library: Library, taken: set[
             draft.choose(f"{raw} (P99 ms) -> template {metric['template']}")
         else:
             draft.skip(document, path, f"metric {raw!r} is neither a Flagger builtin nor has a templateRef")
-            continue
-        if metric is not None:
+            metric = None
+        if metric is None:
+            draft.lost_metrics.append(f"metric '{raw}'")
+        else:
             draft.metrics.append(metric)
 
 
@@ -334,7 +355,7 @@ def _bound(draft: Draft, document: PeerDocument, path: tuple[str | int, ...]) ->
     value = document.get(*path)
     if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
         return value
-    draft.skip(document, path, f"{value!r} is not a number; set the bound by hand")
+    draft.skip(document, path, f"{show_value(value)} is not a number; set the bound by hand")
     return None
 
 

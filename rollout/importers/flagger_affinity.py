@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rollout.importers.documents import PeerDocument
+from rollout.importers.documents import PeerDocument, show_value
 from rollout.importers.draft import Draft
 from rollout.spec.durations import format_duration
 from rollout.spec.traffic import (
@@ -40,12 +40,13 @@ def session_affinity(draft: Draft, document: PeerDocument) -> None:
         except ValueError as exc:
             draft.skip(document, (*a, "cookieName"), f"{exc}; meshroll-canary used")
     elif name is not None:
-        draft.skip(document, (*a, "cookieName"), f"{name!r} is not an RFC 6265 cookie name; meshroll-canary used")
+        why = "is not an RFC 6265 cookie name; meshroll-canary used"
+        draft.skip(document, (*a, "cookieName"), f"{show_value(name)} {why}")
     age = document.get(*a, "maxAge", default=AFFINITY_DEFAULT_AGE)
     if isinstance(age, int) and not isinstance(age, bool) and 0 < age <= MAX_COOKIE_AGE_DAYS * 86400:
         affinity["maxAge"] = format_duration(age)
     else:
-        draft.skip(document, (*a, "maxAge"), f"{age!r} is not a number of seconds from 1 to 400d; 1d used")
+        draft.skip(document, (*a, "maxAge"), f"{show_value(age)} is not a number of seconds from 1 to 400d; 1d used")
     _primary_cookie_name(draft, document, affinity)
     for other in sorted(set(given) - {"cookieName", "maxAge", "primaryCookieName"}):
         draft.skip(document, (*a, other), f"{AFFINITY_ATTRIBUTES}; set {other} in your application if you need it")
@@ -67,7 +68,7 @@ def _primary_cookie_name(draft: Draft, document: PeerDocument, affinity: dict[st
         return
     unpinned = "stable's users follow the weights"
     if not (isinstance(name, str) and re.fullmatch(COOKIE_NAME_PATTERN, name)):
-        draft.skip(document, where, f"{name!r} is not an RFC 6265 cookie name; {unpinned}")
+        draft.skip(document, where, f"{show_value(name)} is not an RFC 6265 cookie name; {unpinned}")
         return
     try:
         check_primary_cookie_name(name)

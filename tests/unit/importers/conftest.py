@@ -47,6 +47,17 @@ def run_import(folder: Path, *files: Path | str, options: tuple[str, ...] = ()) 
     return Imported(result.exit_code, text, result.stderr)
 
 
+def write_rollout(folder: Path, canary: str, metadata: str = "{name: billing, namespace: fin}", more: str = "") -> Path:
+    """A canary Rollout whose spec.strategy.canary is ``canary`` (YAML), with the documents ``more`` after it."""
+    path = folder / "rollout.yaml"
+    path.write_text(
+        f"apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {metadata}\nspec:\n  strategy:\n    canary:\n"
+        + "".join(f"      {line}\n" for line in canary.strip().splitlines())
+        + (f"---\n{more}" if more else "")
+    )
+    return path
+
+
 @pytest.fixture
 def peer() -> Path:
     if not PEER_SPECS.is_dir():

@@ -5,20 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.unit.importers.conftest import run_import
-
-
-def _rollout(tmp_path: Path, canary: str, metadata: str = "{name: billing, namespace: fin}") -> Path:
-    path = tmp_path / "rollout.yaml"
-    path.write_text(
-        f"apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {metadata}\nspec:\n  strategy:\n    canary:\n"
-        + "".join(f"      {line}\n" for line in canary.strip().splitlines())
-    )
-    return path
+from tests.unit.importers.conftest import run_import, write_rollout
 
 
 def test_the_smi_root_service_is_the_target_service(tmp_path: Path) -> None:
-    rollout = _rollout(
+    rollout = write_rollout(
         tmp_path,
         """
 canaryService: payments-next
@@ -37,7 +28,7 @@ steps: [{setWeight: 20}, {pause: {duration: 2m}}]
 
 
 def test_an_unknown_smi_field_is_listed_not_dropped(tmp_path: Path) -> None:
-    rollout = _rollout(
+    rollout = write_rollout(
         tmp_path, "trafficRouting:\n  smi: {trafficSplitName: s, apexPort: 8080}\nsteps: [{setWeight: 5}]"
     )
     imported = run_import(tmp_path, rollout)
@@ -45,7 +36,7 @@ def test_an_unknown_smi_field_is_listed_not_dropped(tmp_path: Path) -> None:
 
 
 def test_the_gateway_api_plugin_takes_the_first_of_http_routes_and_lists_the_rest(tmp_path: Path) -> None:
-    rollout = _rollout(
+    rollout = write_rollout(
         tmp_path,
         """
 canaryService: cat-canary
@@ -69,7 +60,7 @@ steps: [{setWeight: 10}, {pause: {duration: 1m}}]
 
 
 def test_every_slack_channel_of_a_subscription_is_kept_or_listed(tmp_path: Path) -> None:
-    rollout = _rollout(
+    rollout = write_rollout(
         tmp_path,
         "trafficRouting: {istio: {virtualService: {name: orders}, destinationRule: {name: orders}}}\n"
         "steps: [{setWeight: 10}]",
@@ -85,7 +76,7 @@ def test_every_slack_channel_of_a_subscription_is_kept_or_listed(tmp_path: Path)
 
 
 def test_virtual_services_after_the_first_are_named_in_the_note(tmp_path: Path) -> None:
-    rollout = _rollout(
+    rollout = write_rollout(
         tmp_path,
         """
 trafficRouting:

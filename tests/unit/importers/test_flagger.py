@@ -123,7 +123,8 @@ def test_a_gateway_api_canary_uses_its_metric_templates_as_custom_queries(peer: 
     assert 'destination_workload=~"{{service}}"' in query and "[{{window}}]" in query and "{{ target }}" not in query
     metrics = {m["name"]: m for m in spec["analysis"]["metrics"]}
     assert metrics["latency"]["thresholdRange"] == {"max": 0.5} and metrics["latency"]["direction"] == "increase"
-    assert metrics["istio-error-rate"]["template"] == "istio-error-rate"  # the arms compared, besides the gauges
+    # the arms compared, besides the gauges, on the HTTPRoute's backends (test_target_service.py)
+    assert metrics["istio-error-rate"]["template"] == "istio-error-rate-backends"
     assert "MetricTemplate/latency:spec.query: not translated: the query measures one workload" in imported.stderr
 
 
