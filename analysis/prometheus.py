@@ -224,6 +224,7 @@ class PrometheusSource:
             service=span.service,
             namespace=span.namespace,
             version=version,
+            backend=span.backend(version),
             stable=span.stable_version,
             canary=span.canary_version,
             start=span.start,

@@ -30,7 +30,7 @@ _BARE_VALUE = re.compile(r"[A-Za-z0-9_.:]*")
 _SHORT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 PROVIDED_VARIABLES = frozenset(
-    {"service", "namespace", "version", "stable", "canary", "window", "start", "end", "step", "reporter"}
+    {"service", "backend", "namespace", "version", "stable", "canary", "window", "start", "end", "step", "reporter"}
 )
 """The variables the Prometheus source fills in."""
 
@@ -160,6 +160,7 @@ def arm_values(
     service: str,
     namespace: str,
     version: str,
+    backend: str | None = None,
     stable: str,
     canary: str,
     start: float,
@@ -169,12 +170,15 @@ def arm_values(
 ) -> dict[str, str]:
     """The template variables for one arm over the span ``[start, end]``.
 
-    ``version`` is this arm's version (``stable``/``canary`` name both arms); ``window`` is the span as a
+    ``version`` is this arm's version (``stable``/``canary`` name both arms); ``backend`` is the Service this
+    arm's requests are sent to (Gateway API and SMI route to a Service per version; None: ``service``, as
+    Istio subsets and the embedded mesh do); ``window`` is the span as a
     PromQL duration; ``start``/``end`` are Unix times (for ``@`` modifiers); ``step`` is the resolution
     of a gauge's range query.
     """
     return {
         "service": service,
+        "backend": backend or service,
         "namespace": namespace,
         "version": version,
         "stable": stable,

@@ -37,6 +37,14 @@ class StepSpan:
     service: str = ""
     namespace: str = "default"
     reporter: str = "destination"  # Istio's view: "destination" judges versions, "source" sees injected faults
+    # the Service each arm's requests are sent to, where it is not ``service`` (Gateway API, SMI: one per version)
+    stable_backend: str = ""
+    canary_backend: str = ""
+
+    def backend(self, version: str) -> str:
+        """The Service the requests of the arm running ``version`` are sent to."""
+        own = self.stable_backend if version == self.stable_version else self.canary_backend
+        return own or self.service
 
 
 class MetricSource(Protocol):

@@ -9,11 +9,10 @@ import re
 from dataclasses import dataclass, field
 
 from analysis.observations import MetricKind
+from analysis.promql import PROVIDED_VARIABLES
 
-TEMPLATE_VARIABLES = frozenset(
-    {"service", "namespace", "version", "stable", "canary", "window", "start", "end", "step", "reporter"}
-)
-"""Variables a query template may use, as ``{{name}}``."""
+TEMPLATE_VARIABLES = PROVIDED_VARIABLES
+"""Variables a query template may use, as ``{{name}}``: those the Prometheus source fills in."""
 
 _VARIABLE = re.compile(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)\s*}}")
 
@@ -51,8 +50,11 @@ def unknown_variables(query: str) -> list[str]:
 
 # destination_workload_namespace, not destination_service_namespace: both are in Istio's standard
 # labels, and the embedded mesh exposes only the workload one (Flagger's Istio queries use it too).
+# The Service: the one the run routes, or the arm's own (Gateway API and SMI send each version to a Service
+# of its own, and a client's proxy labels a request with the Service it sent it to; a server's proxy picks
+# one of the Services selecting its pod, so either may stand there); the version label keeps the arms apart.
 _ISTIO_SELECTOR = (
-    'reporter="{{reporter}}",destination_service_name="{{service}}",'
+    'reporter="{{reporter}}",destination_service_name=~"{{service}}|{{backend}}",'
     'destination_workload_namespace="{{namespace}}",destination_version="{{version}}"'
 )
 _LINKERD_SELECTOR = 'direction="inbound",namespace="{{namespace}}",deployment="{{service}}-{{version}}"'

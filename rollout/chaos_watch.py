@@ -11,11 +11,12 @@ import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from analysis.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan
+from analysis.sources import MetricQuery, MetricSource, MetricsUnavailableError
 from chaos.journal import ClientCounts, FaultInterval, Journal, measure, record_for
 from chaos.probes import http_probe
 from chaos.steady_state import breaches, probe_breaches
 from rollout.files import write_text_atomic
+from rollout.judging import step_span
 from rollout.plan import RunPlan
 from rollout.spec.models import Experiment
 from rollout.status import Status
@@ -40,16 +41,8 @@ class SteadyState:
         problems = probe_breaches([http_probe(url, expect_status=s, timeout=t) for url, s, t in self.plan.probes])
         if not self.queries:
             return problems
-        target = self.experiment.spec.target
-        span = StepSpan(
-            start,
-            end,
-            target.stable.version,
-            target.canary.version,
-            target.service,
-            self.experiment.metadata.namespace,
-            reporter="source",  # the client's view: injected aborts and delays show only there
-        )
+        # the client's view: injected aborts and delays show only there
+        span = step_span(self.experiment, start, end, reporter="source")
         queries = [MetricQuery(q.name, self._templates.get(q.name, ""), q.kind) for q in self.queries]
         try:
             readings = self.source.collect(span, queries)

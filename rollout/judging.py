@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from analysis.observations import Direction, EngineConfig, MetricKind, MetricPair, MetricSpec
+from analysis.sources import StepSpan
 from analysis.templates import BUILTIN_TEMPLATES
 from analysis.verdicts import Decision, MetricVerdict, Outcome
 from chaos.faults import Arm
@@ -12,6 +13,7 @@ from rollout.events import Judged, MetricNumbers
 from rollout.plan import RunPlan
 from rollout.spec.analysis import AnalysisSpec
 from rollout.spec.models import Experiment
+from rollout.spec.traffic import GatewayApiMeshSpec, SmiMeshSpec
 
 
 def metric_kind(analysis: AnalysisSpec, template: str) -> MetricKind:
@@ -57,6 +59,26 @@ def engine_config(experiment: Experiment) -> EngineConfig:
         alpha=analysis.alpha,
         min_requests=analysis.min_requests,
         failure_threshold=analysis.failure_threshold,
+    )
+
+
+def step_span(
+    experiment: Experiment, start: float, end: float, *, namespace: str | None = None, reporter: str = "destination"
+) -> StepSpan:
+    """The names a metric source fills in for ``experiment`` over ``[start, end]``: the Service, the versions
+    and, where the mesh sends each version to a Service of its own (Gateway API, SMI), those Services."""
+    target, mesh = experiment.spec.target, experiment.spec.mesh
+    own = isinstance(mesh, GatewayApiMeshSpec | SmiMeshSpec)
+    return StepSpan(
+        start,
+        end,
+        target.stable.version,
+        target.canary.version,
+        target.service,
+        namespace or experiment.metadata.namespace,
+        reporter=reporter,
+        stable_backend=target.version_service(target.stable) if own else "",
+        canary_backend=target.version_service(target.canary) if own else "",
     )
 
 

@@ -15,7 +15,7 @@ from analysis.observations import MetricPair, StepWindow
 from analysis.verdicts import Judge
 from rollout.chaos_watch import SteadyState
 from rollout.events import Applied, Event, Halt, Judged, MetricsUnavailable, NoData, Start, Tick
-from rollout.judging import engine_config, judged, judged_weight, metric_kind, observed_share
+from rollout.judging import engine_config, judged, judged_weight, metric_kind, observed_share, step_span
 from rollout.machine import Notify, SetFaults, SetRoute, advance
 from rollout.mesh.errors import TargetMissing
 from rollout.mesh.plan import TrafficPlan
@@ -140,9 +140,7 @@ class Orchestrator:
             self.handle(Judged(outcome="hold", engine="none", reason=reason))
             return None
         start = next_window_start(self.status.history) or self.status.step_started_at or now
-        target = self.experiment.spec.target
-        namespace = self.experiment.metadata.namespace
-        return StepSpan(start, now, target.stable.version, target.canary.version, target.service, namespace)
+        return step_span(self.experiment, start, now)
 
     def read(self, span: StepSpan) -> dict[str, MetricPair] | MetricsUnavailableError:
         """The step's metrics (or why they could not be read). Changes nothing: the controller reads them

@@ -270,9 +270,9 @@ def replay(experiment: Experiment, source: MetricSource, start: float, step_s: f
     """Collect and judge ``count`` steps from ``start``; print the trail; return the exit code."""
     from analysis.engines import EngineError, engine_for
     from analysis.observations import StepWindow
-    from analysis.sources import MetricsUnavailableError, StepSpan
+    from analysis.sources import MetricsUnavailableError
     from analysis.verdicts import Outcome
-    from rollout.judging import engine_config
+    from rollout.judging import engine_config, step_span
 
     analysis = experiment.spec.analysis
     assert analysis is not None
@@ -293,7 +293,7 @@ def replay(experiment: Experiment, source: MetricSource, start: float, step_s: f
     last: Decision | None = None
     for index in range(count):
         begin, finish = start + index * step_s, start + (index + 1) * step_s
-        span = StepSpan(begin, finish, target.stable.version, target.canary.version, target.service, namespace)
+        span = step_span(experiment, begin, finish, namespace=namespace)
         try:
             pairs = source.collect(span, queries)
         except MetricsUnavailableError as exc:

@@ -1,11 +1,11 @@
 """An Argo canary Rollout's Services and traffic router as meshroll's ``spec.target`` and ``spec.mesh``.
 
-meshroll's built-in Istio metrics select ``destination_service_name="{{service}}"`` (``spec.target.service``),
+meshroll's built-in Istio metrics select ``destination_service_name`` ``{{service}}`` (``spec.target.service``),
 and on Istio the run routes subsets of one host (``spec.mesh.host``, by default that same Service), so
 ``spec.target.service`` must be that host: the ``stableService`` with host-level routing, the host of the
 VirtualService's route with subset-level routing (a DestinationRule). On SMI it is the TrafficSplit's root
 (``rootService``, else the ``stableService``, as Argo does); on Gateway API each arm has its own Service,
-which ``metrics.builtin_template`` selects.
+which the built-in metrics select too (``{{backend}}``: ``spec.target.stable.service``, ``canary.service``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from typing import Any
 from rollout.importers.documents import DocPath, PeerDocument, format_path, show_value
 from rollout.importers.draft import DEFAULT_MAX_DURATION, Draft, Note
 from rollout.importers.errors import ImporterError
-from rollout.importers.metrics import SERVICE_SELECTOR, arm_services
+from rollout.importers.metrics import arm_services
 from rollout.spec.durations import format_duration, parse_duration
 
 Hint = tuple[tuple[str, ...], str]  # a path pattern ("*" matches any one part) and what to do instead
@@ -78,14 +78,9 @@ def metrics_select(draft: Draft) -> str:
     if services is not None:
         return (
             f"the built-in metrics select the traffic of the Services {services[0]} and {services[1]}, the "
-            "HTTPRoute's backends (analysis.templates)"
+            "HTTPRoute's backends (spec.target.stable.service and canary.service)"
         )
-    selected = SERVICE_SELECTOR.replace("{{service}}", service)
-    if draft.mesh.get("provider") == "gateway-api":
-        return (
-            f"the built-in metrics select {selected}, which the HTTPRoute does not route to: write templates that "
-            "select its backend Services"
-        )
+    selected = f'destination_service_name="{service}"'
     return f"the built-in metrics select the traffic to {service} ({selected}), the host whose subsets the run routes"
 
 

@@ -58,7 +58,6 @@ class Draft:
     # Argo: each translated metric's failureLimit (not set: Argo's 0), settled into failure_threshold
     failure_limits: list[FailureLimit] = field(default_factory=list)
     lost_metrics: list[str] = field(default_factory=list)  # the peer's metrics not translated: "'name' (why)"
-    own_templates: dict[str, str] = field(default_factory=dict)  # built-in template -> the copy written for it
 
     def choose(self, text: str) -> None:
         """Say how a field was translated (a comment above the Experiment)."""

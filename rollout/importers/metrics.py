@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from analysis.templates import BUILTIN_TEMPLATES
 from rollout.importers.draft import Draft
 
 ERRORS_TEMPLATES = {"istio": "istio-error-rate", "linkerd": "linkerd-error-rate"}
@@ -15,8 +14,6 @@ FLAGGER_DEFAULT_MIN_SUCCESS = 99.0  # percent; Flagger's documented request-succ
 FLAGGER_DEFAULT_MAX_P99_MS = 500.0  # ms; Flagger's documented request-duration example
 
 _NOT_NAME = re.compile(r"[^a-z0-9_-]+")
-SERVICE_SELECTOR = 'destination_service_name="{{service}}"'  # how the built-in Istio templates select a Service
-_SERVICE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def metric_name(raw: str, taken: set[str]) -> str:
@@ -51,7 +48,7 @@ def _with_range(metric: dict[str, Any], low: float | None, high: float | None) -
 def arm_services(draft: Draft) -> tuple[str, str] | None:
     """The Services the arms' requests go to when they are not spec.target.service: on Gateway API, the
     HTTPRoute's two backends (None elsewhere: Istio routes subsets of the target's host, Linkerd's
-    metrics select Deployments)."""
+    metrics select Deployments). The built-in Istio templates select them (``{{backend}}``)."""
     if draft.mesh.get("provider") != "gateway-api" or draft.mesh_family != "istio":
         return None
     target = draft.target
@@ -59,41 +56,12 @@ def arm_services(draft: Draft) -> tuple[str, str] | None:
         str(target[arm].get("service") or f"{target['service']}-{target[arm]['version']}")
         for arm in ("stable", "canary")
     )
-    copied = (BUILTIN_TEMPLATES[t[draft.mesh_family]] for t in (ERRORS_TEMPLATES, LATENCY_TEMPLATES))
-    if not all(SERVICE_SELECTOR in query for template in copied for query in template.queries.values()):
-        return None  # the built-in templates no longer select so: not copied, and the note on spec.target says so
-    return (stable, canary) if _SERVICE_NAME.match(stable) and _SERVICE_NAME.match(canary) else None
-
-
-def builtin_template(draft: Draft, templates: dict[str, str]) -> str:
-    """The built-in template for the draft's mesh family; on Gateway API, a copy of it that selects both backend
-    Services (the built-in selects ``spec.target.service``, which carries neither arm there), written once."""
-    name = templates[draft.mesh_family]
-    services = arm_services(draft)
-    builtin = BUILTIN_TEMPLATES[name]
-    if services is None:
-        return name
-    if name not in draft.own_templates:
-        own = metric_name(f"{name}-backends", {t["name"] for t in draft.templates})
-        selector = f'destination_service_name=~"{services[0]}|{services[1]}"'
-        template: dict[str, Any] = {"name": own, "kind": builtin.kind.value}
-        template |= {role: query.replace(SERVICE_SELECTOR, selector) for role, query in builtin.queries.items()}
-        if builtin.unit:
-            template["unit"] = builtin.unit
-        draft.templates.append(template)
-        draft.own_templates[name] = own
-        draft.choose(
-            f"analysis.templates {own}: the built-in {name} selecting the Services {services[0]} and {services[1]}, "
-            f"where the HTTPRoute sends stable and canary ({name} selects "
-            f"{SERVICE_SELECTOR.replace('{{service}}', draft.target['service'])}, spec.target.service, which "
-            "carries neither arm on Gateway API)"
-        )
-    return draft.own_templates[name]
+    return stable, canary
 
 
 def error_rate_metric(draft: Draft, name: str, min_success: float | None, max_success: float | None) -> dict[str, Any]:
     """Flagger's request-success-rate (percent of non-5xx responses) as the built-in error-rate template."""
-    metric: dict[str, Any] = {"name": name, "template": builtin_template(draft, ERRORS_TEMPLATES)}
+    metric: dict[str, Any] = {"name": name, "template": ERRORS_TEMPLATES[draft.mesh_family]}
     if draft.engine == "sequential":
         metric |= {"margin": 0.1, "absoluteMargin": 0.002}
     metric["critical"] = True
@@ -102,7 +70,7 @@ def error_rate_metric(draft: Draft, name: str, min_success: float | None, max_su
 
 def latency_metric(draft: Draft, name: str, min_ms: float | None, max_ms: float | None) -> dict[str, Any]:
     """Flagger's request-duration (P99 in ms) as the built-in latency histogram."""
-    metric: dict[str, Any] = {"name": name, "template": builtin_template(draft, LATENCY_TEMPLATES)}
+    metric: dict[str, Any] = {"name": name, "template": LATENCY_TEMPLATES[draft.mesh_family]}
     if draft.engine == "sequential":
         metric["margin"] = 0.1
         if max_ms is not None and max_ms > 0:
@@ -137,7 +105,7 @@ def ensure_arm_comparison(draft: Draft, taken: set[str]) -> None:
             + (" with Flagger's documented ranges (success >= 99%, p99 <= 500ms)" if low is not None else "")
         )
         return
-    builtin_errors = set(ERRORS_TEMPLATES.values()) | {draft.own_templates.get(t) for t in ERRORS_TEMPLATES.values()}
+    builtin_errors = set(ERRORS_TEMPLATES.values())
     if draft.engine == "sequential" and not any(m["template"] in builtin_errors for m in draft.metrics):
         template = ERRORS_TEMPLATES[draft.mesh_family]
         name = metric_name(template if "error-rate" in taken else "error-rate", taken)

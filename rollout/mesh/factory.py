@@ -22,7 +22,7 @@ from rollout.spec.traffic import GatewayApiMeshSpec, IstioMeshSpec, SmiMeshSpec,
 
 def version_service(target: TargetSpec, version: VersionSpec) -> str:
     """The per-version Service (Gateway API, SMI): as given, else ``<service>-<version>``."""
-    return version.service or f"{target.service}-{version.version}"
+    return target.version_service(version)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,10 @@ class TargetSpec(SpecModel):
     stable: VersionSpec
     canary: VersionSpec
 
+    def version_service(self, version: VersionSpec) -> str:
+        """The per-version Service (Gateway API, SMI): as given, else ``<service>-<version>``."""
+        return version.service or f"{self.service}-{version.version}"
+
     @model_validator(mode="after")
     def _versions_differ(self) -> TargetSpec:
         if self.stable.version == self.canary.version:

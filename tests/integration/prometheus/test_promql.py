@@ -38,11 +38,17 @@ def test_window_is_the_step_as_a_promql_duration() -> None:
 def test_the_builtin_istio_error_query_renders_as_expected() -> None:
     query = promql.render(BUILTIN_TEMPLATES["istio-error-rate"].queries["errors"], VALUES)
     series = (
-        'istio_requests_total{reporter="destination",destination_service_name="checkout",'
+        'istio_requests_total{reporter="destination",destination_service_name=~"checkout|checkout",'
         'destination_workload_namespace="shop",destination_version="v2",response_code=~"5.."}'
     )
     born = f"({series} unless last_over_time({series}[1h] offset 37s))"
     assert query == f"sum((increase({series}[37s]) unless {born}) or {born})"
+
+
+def test_the_builtin_istio_queries_select_an_arm_by_its_own_service_too() -> None:
+    """Gateway API and SMI send each version to a Service of its own ({{backend}}); Istio subsets, the target's."""
+    query = promql.render(BUILTIN_TEMPLATES["istio-error-rate"].queries["requests"], dict(VALUES, backend="co-v2"))
+    assert 'destination_service_name=~"checkout|co-v2"' in query
 
 
 def test_a_hostile_value_stays_inside_its_string() -> None:

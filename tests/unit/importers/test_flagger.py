@@ -124,7 +124,7 @@ def test_a_gateway_api_canary_uses_its_metric_templates_as_custom_queries(peer: 
     metrics = {m["name"]: m for m in spec["analysis"]["metrics"]}
     assert metrics["latency"]["thresholdRange"] == {"max": 0.5} and metrics["latency"]["direction"] == "increase"
     # the arms compared, besides the gauges, on the HTTPRoute's backends (test_target_service.py)
-    assert metrics["istio-error-rate"]["template"] == "istio-error-rate-backends"
+    assert metrics["istio-error-rate"]["template"] == "istio-error-rate"  # which selects each arm's backend
     assert "MetricTemplate/latency:spec.query: not translated: the query measures one workload" in imported.stderr
 
 

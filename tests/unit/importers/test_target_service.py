@@ -1,4 +1,5 @@
-"""spec.target.service is what the built-in metrics select (destination_service_name="{{service}}"), and on Istio
+"""spec.target.service is what the built-in metrics select (destination_service_name, with on Gateway API each
+arm's own backend Service, {{backend}}), and on Istio
 the host whose subsets the run routes (spec.mesh.host defaults to it): an imported Experiment must make the two
 the Service that carries the release's traffic, or its critical metric never gets data."""
 
@@ -6,31 +7,37 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from analysis.promql import arm_values, render
 from analysis.templates import BUILTIN_TEMPLATES
-from tests.unit.importers.conftest import run_import, write_rollout
+from rollout.judging import step_span
+from rollout.spec.loader import load_experiment_text
+from tests.unit.importers.conftest import Imported, run_import, write_rollout
 
 ISTIO_ROLLOUT = ("argo-rollout-istio.yaml", "argo-analysistemplate-prometheus.yaml")
 VS_AND_SERVICES = "argo-istio-virtualservice-services.yaml"
 _SELECTED = re.compile(r'destination_service_name(=~?)"([^"]*)"')
 
 
-def selected_services(spec: dict[str, Any]) -> set[str]:
-    """The Services the built-in (or copied) error-rate and latency metrics select, {{service}} filled in."""
-    custom = {t["name"]: t for t in spec["analysis"].get("templates", [])}
-    found: set[str] = set()
-    for metric in spec["analysis"]["metrics"]:
-        template = metric["template"]
-        builtin = BUILTIN_TEMPLATES.get(template)
-        queries = builtin.queries.values() if builtin else [q for k, q in custom[template].items() if k != "name"]
-        for query in queries:
-            if metric["template"] in custom and custom[template]["kind"] == "gauge":
-                continue  # the peer's own query
-            for operator, value in _SELECTED.findall(query.replace("{{service}}", spec["target"]["service"])):
-                found.update(value.split("|") if operator == "=~" else [value])
+def selected_services(imported: Imported) -> dict[str, set[str]]:
+    """Per arm (its version), the Services its built-in error-rate and latency queries select, rendered as the
+    Prometheus source renders them for the imported Experiment (the peer's own gauge queries aside)."""
+    experiment = load_experiment_text(imported.text, "imported.yaml")
+    span = step_span(experiment, 0.0, 60.0)
+    found: dict[str, set[str]] = {span.stable_version: set(), span.canary_version: set()}
+    for metric in experiment.spec.analysis.metrics if experiment.spec.analysis else ():
+        builtin = BUILTIN_TEMPLATES.get(metric.template)
+        if builtin is None:
+            continue
+        for version, services in found.items():
+            values = arm_values(service=span.service, backend=span.backend(version), namespace=span.namespace,
+                                version=version, stable=span.stable_version, canary=span.canary_version,
+                                start=span.start, end=span.end, resolution=1.0)  # fmt: skip
+            for query in builtin.queries.values():
+                for operator, value in _SELECTED.findall(render(query, values)):
+                    services.update(re.split(r"(?<!\\)\|", value) if operator == "=~" else [value])
     return found
 
 
@@ -50,7 +57,7 @@ def test_a_host_level_istio_rollout_targets_its_stable_service_which_the_run_rou
     spec, host = imported.spec, _stable_host(peer)  # istio-rollout-stable
     assert spec["target"]["service"] == host  # not the Rollout's name, istio-rollout, which names no Service
     assert spec["mesh"].get("host", spec["target"]["service"]) == host  # the subsets routed are of this host
-    assert selected_services(spec) == {host}
+    assert list(selected_services(imported).values()) == [{host}, {host}]
     assert f'the built-in metrics select the traffic to {host} (destination_service_name="{host}")' in (
         imported.comments
     )
@@ -80,7 +87,7 @@ steps: [{setWeight: 5}, {pause: {duration: 10m}}]
     spec = imported.spec
     assert spec["target"]["service"] == "rollouts-demo"  # Istio's destination_service_name: the short name
     assert spec["mesh"]["host"] == "rollouts-demo.shop.svc.cluster.local"
-    assert selected_services(spec) == {"rollouts-demo"}
+    assert list(selected_services(imported).values()) == [{"rollouts-demo"}, {"rollouts-demo"}]
 
 
 TWO_SERVICES = "canaryService: {name}-canary\nstableService: {name}-stable\nsteps: [{{setWeight: 5}}]\n"
@@ -102,14 +109,21 @@ def test_on_the_gateway_api_plugin_the_metrics_select_both_backend_services(tmp_
     assert imported.code == 0, imported.stderr
     spec = imported.spec
     assert (spec["target"]["stable"]["service"], spec["target"]["canary"]["service"]) == ("cat-stable", "cat-canary")
-    assert selected_services(spec) == {"cat-stable", "cat-canary"}  # not cat, which carries neither arm
+    stable, canary = spec["target"]["stable"]["version"], spec["target"]["canary"]["version"]
+    # each arm by the backend the HTTPRoute sends it to (and spec.target.service, which a server's proxy may name)
+    service = spec["target"]["service"]
+    assert selected_services(imported) == {stable: {service, "cat-stable"}, canary: {service, "cat-canary"}}
     assert "select the traffic of the Services cat-stable and cat-canary" in imported.comments
 
 
 def test_a_flagger_gateway_api_canary_measures_the_services_its_http_route_weights(peer: Path, tmp_path: Path) -> None:
     imported = run_import(tmp_path, peer / "flagger-canary-gatewayapi.yaml")
     assert imported.code == 0, imported.stderr
-    assert selected_services(imported.spec) == {"podinfo-primary", "podinfo-canary"}
+    target = imported.spec["target"]
+    assert selected_services(imported) == {
+        target["stable"]["version"]: {"podinfo", "podinfo-primary"},
+        target["canary"]["version"]: {"podinfo", "podinfo-canary"},
+    }
 
 
 def test_a_rollout_without_namespace_says_so_in_the_file_too(peer: Path, tmp_path: Path) -> None:
