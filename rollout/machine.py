@@ -14,6 +14,7 @@ from rollout.history import appended
 from rollout.plan import Kind, RunPlan, past_deadline, traffic_at
 from rollout.readiness import critical_shortfall, exposure_shortfall, unfinished
 from rollout.status import HistoryEntry, Phase, Status, Traffic
+from rollout.windows import split_in_force
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,11 @@ def _applied(plan: RunPlan, status: Status, event: Applied, now: float) -> Trans
         )
     if status.traffic_applied:
         return Transition(status)
-    return _record(plan, status, event, now, status.phase, status.traffic, status.reason, applied=True)
+    # the step's new split is taken now: its time (when it is due, its exposure) runs from here, not from the
+    # intent, which a mesh refusing the write for a minute would have left a minute behind (windows.py)
+    moved = status.phase is Phase.PROGRESSING and status.traffic.split != split_in_force(status.history)
+    fields = {"step_started_at": now} if moved else {}
+    return _record(plan, status, event, now, status.phase, status.traffic, status.reason, applied=True, **fields)
 
 
 def _command(plan: RunPlan, status: Status, event: Command, now: float) -> Transition:
@@ -146,6 +151,7 @@ def _command(plan: RunPlan, status: Status, event: Command, now: float) -> Trans
             "Resumed",
             reason=f"resumed ({who})",
             step_started_at=now,
+            holds=0,  # an operator's resume gives the run its failure budget anew
         )
     if event.command == "promote" and status.phase in (Phase.PROGRESSING, Phase.PAUSED):
         return _finish(plan, status, event, now, f"promoted by an operator override ({who})")
@@ -244,8 +250,9 @@ def _no_judgement(plan: RunPlan, status: Status, event: NoData | MetricsUnavaila
         return _record(plan, status, event, now, status.phase, traffic, reason, holds=holds)
     if holds > plan.failure_budget:
         reason = f"{cause} for {holds} steps: the failure budget of {plan.failure_budget} is spent"
-    else:  # the deadline came first
-        reason = f"{cause}; maxDuration ({plan.max_duration:.0f}s) is reached with this step unjudged"
+        budget = f"resume, which gives the run its failure budget of {plan.failure_budget} anew"
+        return _policy(plan, status, event, now, plan.on_no_data, reason, holds=holds, or_else=budget)
+    reason = f"{cause}; maxDuration ({plan.max_duration:.0f}s) is reached with this step unjudged"  # the deadline
     return _policy(plan, status, event, now, plan.on_no_data, reason, holds=holds)
 
 
@@ -264,22 +271,23 @@ def _inconclusive(plan: RunPlan, status: Status, event: Judged, now: float, why:
 
 
 def _policy(
-    plan: RunPlan, status: Status, event: Event, now: float, policy: str, reason: str, **fields: object
+    plan: RunPlan,
+    status: Status,
+    event: Event,
+    now: float,
+    policy: str,
+    reason: str,
+    or_else: str = "",
+    **fields: object,
 ) -> Transition:
+    """Carry out ``policy``; ``or_else``: what else than promote or abort an operator may do with a paused run."""
     if policy == "hold":
+        then = f"promote, abort or {or_else}" if or_else else "promote or abort"
         paused = status.traffic.model_copy(update={"faults": ()})
         return _go(
-            plan,
-            status,
-            event,
-            now,
-            Phase.PAUSED,
-            paused,
-            "paused",
-            "Paused for an operator",
-            reason=f"{reason}; paused for an operator to promote or abort",
-            **fields,
-        )
+            plan, status, event, now, Phase.PAUSED, paused, "paused", "Paused for an operator",
+            reason=f"{reason}; paused for an operator to {then}", **fields,
+        )  # fmt: skip
     if policy == "promote-if-not-critical":
         shortfall = critical_shortfall(plan, status, event)
         if shortfall is None:
@@ -287,17 +295,9 @@ def _policy(
         reason = f"{reason}; not promoted because {shortfall}"
     if isinstance(event, Judged):
         return _go(
-            plan,
-            status,
-            event,
-            now,
-            Phase.INCONCLUSIVE,
-            SAFE,
-            "inconclusive",
-            "Inconclusive",
-            reason=f"{reason}; back to stable",
-            **fields,
-        )
+            plan, status, event, now, Phase.INCONCLUSIVE, SAFE, "inconclusive", "Inconclusive",
+            reason=f"{reason}; back to stable", **fields,
+        )  # fmt: skip
     return _go(
         plan, status, event, now, Phase.ROLLING_BACK, SAFE, "rolling-back", "Rolling back", reason=reason, **fields
     )

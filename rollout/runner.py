@@ -31,12 +31,12 @@ from rollout.mesh.local import LocalProvider
 from rollout.mesh.plan import TrafficPlan
 from rollout.notify import Notifier, close_all, notifiers_for
 from rollout.orchestrator import Orchestrator
-from rollout.plan import judgement_due
 from rollout.sources import CountersSource, MetricSource
 from rollout.spec.models import Experiment
 from rollout.spec.traffic import LocalMeshSpec
 from rollout.status import Phase, Status
 from rollout.store import FileStore, MemoryStore, StatusStore
+from rollout.windows import next_observation_due
 
 EXIT_CODES = {Phase.SUCCEEDED: 0, Phase.ROLLED_BACK: 2, Phase.INCONCLUSIVE: 3}
 
@@ -291,7 +291,7 @@ def _drive(orchestrator: Orchestrator, clock: Callable[[], float], signals: Sign
             return
         now = clock()
         if scheduler.get_job("observe") is None:  # a stepInterval on, or at the deadline when that comes first
-            due = judgement_due(plan, status, now)
+            due = next_observation_due(status, plan)  # as the controller's: from when the mesh took the step
             scheduler.add_job(observe, "date", run_date=at(due - now), id="observe")
         started = status.started_at or now
         changes = [t for p in plan.faults if (t := next_change(p.timing, started_at=started, now=now)) is not None]

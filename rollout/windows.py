@@ -5,6 +5,11 @@ recorded, but never from before the moment the traffic split then in force was a
 a judgement moved take effect when the mesh write returns (an ``applied`` entry), and the requests
 in between went by the old weights. The orchestrator starts each new window here; a restarted
 controller rebuilds every past window here (``kube/evidence.py``), so both read one rule.
+
+A step's own time runs from the same moment: the machine moves ``stepStartedAt`` to the ``applied``
+entry that brought the step's new split (``split_in_force``), so a mesh write that was refused for a
+minute and then taken starts a whole step, not one already due. ``next_observation_due`` reads it,
+for ``meshroll run`` and the controller alike.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rollout.events import Judged
-from rollout.status import HistoryEntry, Traffic
+from rollout.plan import RunPlan, judgement_due
+from rollout.status import HistoryEntry, Status, Traffic
 
 OBSERVATIONS = frozenset({"judged", "no-data", "metrics-unavailable"})
 
@@ -42,6 +48,20 @@ def next_window_start(history: Sequence[HistoryEntry]) -> float | None:
 def last_observation(history: Sequence[HistoryEntry]) -> float | None:
     spans = observation_spans(history)
     return spans[-1].end if spans else None
+
+
+def split_in_force(history: Sequence[HistoryEntry]) -> tuple[int, bool, float]:
+    """The traffic split the mesh last took (the last ``applied`` entry's); all stable before any."""
+    return next((e.traffic.split for e in reversed(history) if e.event.type == "applied"), Traffic().split)
+
+
+def next_observation_due(status: Status, plan: RunPlan) -> float:
+    """When the next observation is due: a step interval after the last one or the step's start, whichever
+    came later (the step starts when the mesh took its split), or at the run's deadline when that comes
+    first (``plan.judgement_due``)."""
+    last = last_observation(status.history)
+    base = last if last is not None and last >= (status.step_started_at or 0.0) else status.step_started_at
+    return judgement_due(plan, status, base if base is not None else status.updated_at or 0.0)
 
 
 def observation_windows(history: Sequence[HistoryEntry]) -> tuple[list[Span], float | None]:

@@ -18,14 +18,14 @@ mixes windows that overlap or skip decisions.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from analysis.observations import StepWindow
 from analysis.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan
 from rollout.judging import judged_weight
-from rollout.plan import RunPlan, judgement_due
+from rollout.plan import RunPlan
 from rollout.status import Status
-from rollout.windows import last_observation, observation_spans
+from rollout.windows import observation_spans
 
 
 @dataclass(frozen=True)
@@ -34,34 +34,24 @@ class Evidence:
     restarted: str | None = None  # why the evidence restarts (None: it was re-collected)
 
 
-def next_observation_due(status: Status, plan: RunPlan) -> float:
-    """When the next observation is due: a step interval after the last one (or the step's start), or at the
-    run's deadline when that comes first (``plan.judgement_due``)."""
-    last = last_observation(status.history)
-    base = last if last is not None and last >= (status.step_started_at or 0.0) else status.step_started_at
-    return judgement_due(plan, status, base if base is not None else status.updated_at or 0.0)
-
-
 def recollect(
     status: Status,
     source: MetricSource,
     queries: Sequence[MetricQuery],
     *,
     plan: RunPlan,
-    stable: str,
-    canary: str,
-    service: str,
-    namespace: str,
+    names: StepSpan,
 ) -> Evidence:
     """The windows of ``status``'s run, queried again (each with the share the run judged it at, by
-    ``judged_weight``); or no windows and the reason why."""
+    ``judged_weight``), with the names ``names`` gives the source (``judging.step_span``: its times are
+    replaced by each window's); or no windows and the reason why."""
     spans = observation_spans(status.history)
     judged = [s for s in spans if s.judged]
     if not judged or not queries:
         return Evidence(())
     windows: list[StepWindow] = []
     for span in judged:
-        step = StepSpan(span.start, span.end, stable, canary, service, namespace)
+        step = replace(names, start=span.start, end=span.end)
         try:
             pairs = source.collect(step, queries)
         except MetricsUnavailableError as exc:

@@ -22,10 +22,11 @@ from apscheduler.schedulers.base import BaseScheduler
 from analysis.sources import check_source
 from chaos.timing import next_change
 from rollout.events import Command, Halt
+from rollout.judging import step_span
 from rollout.kube.client import NotLeader
 from rollout.kube.conditions import Problem, traffic_text
 from rollout.kube.events import EventRecorder, EventText
-from rollout.kube.evidence import next_observation_due, recollect
+from rollout.kube.evidence import recollect
 from rollout.kube.objects import Key
 from rollout.kube.store import KubeStatusStore
 from rollout.kube.telemetry import Telemetry
@@ -34,6 +35,7 @@ from rollout.mesh.plan import TrafficPlan
 from rollout.mesh.provider import TrafficProvider
 from rollout.orchestrator import Orchestrator
 from rollout.status import Phase, Status
+from rollout.windows import next_observation_due
 
 log = logging.getLogger("meshroll.kube.runs")
 
@@ -315,16 +317,9 @@ class ExperimentRun:
 
     def _restore_evidence(self) -> None:
         orchestrator = self.orchestrator
-        target = orchestrator.experiment.spec.target
+        names = step_span(orchestrator.experiment, 0.0, 0.0)
         evidence = recollect(
-            orchestrator.status,
-            orchestrator.source,
-            orchestrator.queries,
-            plan=orchestrator.plan,
-            stable=target.stable.version,
-            canary=target.canary.version,
-            service=target.service,
-            namespace=orchestrator.experiment.metadata.namespace,
+            orchestrator.status, orchestrator.source, orchestrator.queries, plan=orchestrator.plan, names=names
         )
         orchestrator.restore(evidence.windows)
         if evidence.restarted is not None:

@@ -8,12 +8,13 @@ from dataclasses import replace
 from analysis.observations import ArmSample, MetricKind, MetricPair
 from analysis.sources import MetricQuery, MetricsUnavailableError, StepSpan
 from rollout.events import Applied, Event, Judged, MetricNumbers, MetricsUnavailable, Start
-from rollout.kube.evidence import next_observation_due, recollect
+from rollout.judging import step_span
+from rollout.kube.evidence import recollect
 from rollout.machine import advance
 from rollout.plan import run_plan
 from rollout.spec.loader import load_experiment_text
 from rollout.status import Status
-from rollout.windows import last_observation, next_window_start, observation_spans
+from rollout.windows import last_observation, next_observation_due, next_window_start, observation_spans
 
 EXPERIMENT = load_experiment_text(
     """
@@ -30,6 +31,7 @@ spec:
 """
 )
 PLAN = run_plan(EXPERIMENT)
+NAMES = step_span(EXPERIMENT, 0.0, 0.0)  # what the run fills in its queries: checkout in shop, v1 and v2
 QUERIES = [MetricQuery("errors", "istio-error-rate", MetricKind.ERRORS)]
 PROVEN = (MetricNumbers(metric="errors", outcome="advance", reason="ok", canary_n=100.0),)
 
@@ -84,7 +86,7 @@ def test_the_next_window_starts_when_the_new_weight_was_applied_if_that_came_aft
         [
             (100.0, Start()),
             (100.1, Applied()),
-            (200.0, Judged(outcome="advance", engine="sequential", reason="a", metrics=PROVEN)),
+            (200.2, Judged(outcome="advance", engine="sequential", reason="a", metrics=PROVEN)),  # a full step
             (200.4, Applied()),
         ]
     )
@@ -95,9 +97,7 @@ def test_the_next_window_starts_when_the_new_weight_was_applied_if_that_came_aft
 
 def test_recollect_queries_every_judged_window_again_and_the_next_window_starts_after_the_last() -> None:
     source = Recording()
-    evidence = recollect(
-        HISTORY, source, QUERIES, plan=PLAN, stable="v1", canary="v2", service="checkout", namespace="shop"
-    )
+    evidence = recollect(HISTORY, source, QUERIES, plan=PLAN, names=NAMES)
     assert evidence.restarted is None
     assert [(w.index, w.start, w.end, w.canary_weight) for w in evidence.windows] == [
         (0, 100.1, 110.0, 10.0),
@@ -112,16 +112,14 @@ def test_recollect_queries_every_judged_window_again_and_the_next_window_starts_
 
 def test_the_evidence_restarts_when_a_window_cannot_be_read_again() -> None:
     for source in (Recording(fail_at=2), Recording(empty_at=3)):
-        evidence = recollect(
-            HISTORY, source, QUERIES, plan=PLAN, stable="v1", canary="v2", service="checkout", namespace="shop"
-        )
+        evidence = recollect(HISTORY, source, QUERIES, plan=PLAN, names=NAMES)
         assert evidence.windows == ()  # the next window still starts at 220.0: no judged request counts twice
         assert evidence.restarted is not None
 
 
 def test_a_run_with_no_judgement_yet_has_no_windows() -> None:
     started = run([(100.0, Start()), (100.1, Applied())])
-    evidence = recollect(started, Recording(), QUERIES, plan=PLAN, stable="v1", canary="v2", service="c", namespace="n")
+    evidence = recollect(started, Recording(), QUERIES, plan=PLAN, names=NAMES)
     assert evidence.windows == () and evidence.restarted is None
     assert next_window_start(started.history) == 100.1
 
@@ -129,11 +127,12 @@ def test_a_run_with_no_judgement_yet_has_no_windows() -> None:
 def test_the_next_observation_is_due_an_interval_after_the_last_one_or_the_step_start() -> None:
     assert HISTORY.phase.value == "Progressing" and HISTORY.step == 1
     assert next_observation_due(HISTORY, PLAN) == 320.0
-    assert next_observation_due(run([(100.0, Start()), (100.1, Applied())]), PLAN) == 200.0
+    started = run([(100.0, Start()), (100.1, Applied())])
+    assert next_observation_due(started, PLAN) == 200.1  # from when the mesh took it
 
 
 def test_the_last_observation_is_due_at_the_deadline_not_a_step_interval_after_it() -> None:
     started = run([(100.0, Start()), (100.1, Applied())])
     assert next_observation_due(started, replace(PLAN, max_duration=50.0)) == 150.01  # started 100 + 50, just after
-    assert next_observation_due(started, replace(PLAN, max_duration=150.0)) == 200.0  # the interval comes first
-    assert next_observation_due(started, replace(PLAN, max_duration=0.0)) == 200.0  # past: never due in the past
+    assert next_observation_due(started, replace(PLAN, max_duration=150.0)) == 200.1  # the interval comes first
+    assert next_observation_due(started, replace(PLAN, max_duration=0.0)) == 200.1  # past: never due in the past

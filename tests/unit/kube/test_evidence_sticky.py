@@ -9,7 +9,7 @@ from analysis.observations import ArmSample, MetricPair
 from analysis.sources import MetricQuery, StepSpan
 from rollout.kube.evidence import Evidence, recollect
 from rollout.mesh.plan import StickySession
-from tests.unit.kube.test_evidence import HISTORY, PLAN, QUERIES
+from tests.unit.kube.test_evidence import HISTORY, NAMES, PLAN, QUERIES
 
 
 class ReturningUsers:
@@ -21,9 +21,7 @@ class ReturningUsers:
 
 def evidence(sticky: bool) -> Evidence:
     plan = replace(PLAN, affinity=StickySession(cookie_name="canary", value="run-1", max_age=3600)) if sticky else PLAN
-    return recollect(
-        HISTORY, ReturningUsers(), QUERIES, plan=plan, stable="v1", canary="v2", service="checkout", namespace="shop"
-    )
+    return recollect(HISTORY, ReturningUsers(), QUERIES, plan=plan, names=NAMES)
 
 
 def test_a_sticky_canarys_windows_carry_the_observed_share_not_the_weight() -> None:

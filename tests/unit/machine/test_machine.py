@@ -88,6 +88,27 @@ def test_hold_policy_pauses_with_faults_off() -> None:
     assert status.traffic.canary_weight == 5
 
 
+HOLD = {"onNoData: rollback": "onNoData: hold"}
+NO_DATA_3 = [(60 * i, NoData(reason="empty")) for i in (1, 2, 3)]
+
+
+def test_a_pause_for_a_spent_failure_budget_says_a_resume_is_possible_and_what_it_does() -> None:
+    paused = run(plan_from(CANARY, **HOLD), (0, Start()), *NO_DATA_3)
+    assert paused.phase is Phase.PAUSED
+    assert paused.reason.endswith(
+        "paused for an operator to promote, abort or resume, which gives the run its failure budget of 2 anew"
+    )
+
+
+def test_a_resume_after_the_failure_budget_is_spent_gives_the_run_its_budget_anew() -> None:
+    plan = plan_from(CANARY, **HOLD)
+    resumed = run(plan, (0, Start()), *NO_DATA_3, (200, Command(command="resume", by="alice")))
+    assert resumed.phase is Phase.PROGRESSING and resumed.holds == 0
+    again = run(plan, (0, Start()), *NO_DATA_3, (200, Command(command="resume")), (260, NoData(reason="empty")))
+    assert again.phase is Phase.PROGRESSING, "one step without data after a resume spends 1 of 2, not the run"
+    assert "failure budget 1/2 spent" in again.reason
+
+
 def test_inconclusive_at_max_duration_goes_back_to_stable(canary_plan: RunPlan) -> None:
     status = run(canary_plan, (0, Start()), (3600, proven("hold")))
     assert status.phase is Phase.INCONCLUSIVE and status.traffic.is_safe
