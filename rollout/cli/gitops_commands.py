@@ -28,13 +28,13 @@ log = logging.getLogger("meshroll.gitops")
 EXIT_PROBLEMS = 2  # --once: some files were invalid, refused, or must be tried again
 
 
-def parse_interval(text: str) -> float:
+def parse_interval(text: str, option: str = "--interval") -> float:
     try:
         seconds = parse_duration(text)
     except ValueError:
-        fail(f"--interval {text!r} is not a duration; write it like 30s, 2m or 1h")
+        fail(f"{option} {text!r} is not a duration; write it like 30s, 2m or 1h")
     if seconds < 1:
-        fail(f"--interval {text!r} is under 1s; poll at most once a second (push webhooks poll at once)")
+        fail(f"{option} {text!r} is under 1s; poll at most once a second (push webhooks poll at once)")
     return seconds
 
 

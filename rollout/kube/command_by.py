@@ -14,6 +14,7 @@ from typing import Any
 
 COMMAND_ANNOTATION = "meshroll.io/command"  # an operator command: pause, resume, promote, abort or retry
 COMMAND_BY_ANNOTATION = "meshroll.io/command-by"
+UNKNOWN_AUTHOR = "unknown"  # how the logs name the author of a command that records none
 _SLACK_AUTHOR = re.compile(r"slack:([UW][A-Z0-9]+)(?: \(.*\))?")
 
 

@@ -94,7 +94,7 @@ class Controller:
         config: ControllerConfig,
         telemetry: Telemetry,
         *,
-        source_factory: Callable[[], MetricSource],
+        source_factory: Callable[[], MetricSource] | None,  # None: no Prometheus (run_factory.cannot_start)
         provider_factory: Callable[..., Any] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -386,7 +386,8 @@ class Controller:
         else:
             log.error("%s: unexpected %s; retrying in %.0fs", key, type(exc).__name__, delay, exc_info=exc)
         if not isinstance(exc, NotFound):
-            self.reconciler.report(key, Problem(reason, f"{one_line(exc)} (retrying in {delay:.0f}s)"))
+            what = one_line(exc)  # the Event's note: without the delay, which grows at each retry
+            self.reconciler.report(key, Problem(reason, f"{what} (retrying in {delay:.0f}s)"), note=what)
 
     def _spawn(self, name: str, target: Callable[..., None], *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)

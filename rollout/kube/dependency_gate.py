@@ -13,7 +13,20 @@ from __future__ import annotations
 import threading
 
 from rollout.kube.client import NotFound
-from rollout.kube.dependencies import Decision, Obj, Start, after_of, decide, to_read
+from rollout.kube.dependencies import (
+    DEPENDENCY_CYCLE,
+    DEPENDENCY_FAILED,
+    WAITING,
+    Decision,
+    Failed,
+    Obj,
+    Start,
+    Wait,
+    after_of,
+    decide,
+    to_read,
+)
+from rollout.kube.events import EventText
 from rollout.kube.objects import Experiments, Key
 
 MAX_READS = 200  # Experiments read for one check, at most (a longer chain is cut: the rest reads as missing)
@@ -43,6 +56,17 @@ class DependencyGate:
         if isinstance(decision, Start):
             self._forget(key, objects)
         return decision
+
+    def held_back(self, key: Key, obj: Obj) -> EventText | None:
+        """What keeps ``key``'s run from starting now, as its Event (Normal while it waits; Warning when a
+        dependency failed or they wait in a cycle); None: it may start."""
+        decision = self.check(key, obj)
+        if isinstance(decision, Start):
+            return None
+        kind, reason = {Wait: ("Normal", WAITING), Failed: ("Warning", DEPENDENCY_FAILED)}.get(
+            type(decision), ("Warning", DEPENDENCY_CYCLE)
+        )
+        return EventText(kind, reason, "Order", decision.message)
 
     def waiters(self, changed: Key) -> set[Key]:
         """The Experiments to reconcile at once now that ``changed`` changed (each once: they register again)."""

@@ -205,7 +205,9 @@ class LeaderElector:
             self.acquisitions += 1
         return True
 
-    def _notify(self) -> None:
+    def _notify(self, *, releasing: bool = False) -> None:
+        """Call on_started or on_stopped when leadership changed (``releasing``: a stop gives it up, and
+        ``release`` says so, not "no longer the leader", which is a lost Lease's warning)."""
         leader = self.is_leader()
         if leader and not self._was_leader:
             self._was_leader = True
@@ -214,7 +216,8 @@ class LeaderElector:
                 self.on_started()
         elif not leader and self._was_leader:
             self._was_leader = False
-            log.warning("lease %s/%s: %s is no longer the leader", self.namespace, self.name, self.identity)
+            if not releasing:
+                log.warning("lease %s/%s: %s is no longer the leader", self.namespace, self.name, self.identity)
             if self.on_stopped is not None:
                 self.on_stopped()
 
@@ -234,15 +237,17 @@ class LeaderElector:
     def release(self) -> None:
         """Give the Lease up (call after this replica has stopped acting)."""
         with self._lock:
-            was = self._renewed_at is not None
+            was, leading = self._renewed_at is not None, self._was_leader
             self._renewed_at = None
-            self._notify()
+            self._notify(releasing=was)
             if not was:
                 return
             try:
                 lease = self._get()
                 spec = lease.get("spec") or {}
                 if spec.get("holderIdentity") != self.identity:
+                    if leading:  # taken over meanwhile: it had lost the Lease, not given it up
+                        log.warning("lease %s/%s: %s is no longer the leader", self.namespace, self.name, self.identity)
                     return
                 released = {
                     **spec,
@@ -256,6 +261,12 @@ class LeaderElector:
                     lambda: self._api.replace_namespaced_custom_object(
                         GROUP, VERSION, self.namespace, PLURAL, self.name, body, _request_timeout=self._timeout
                     ),
+                )
+                log.info(
+                    "lease %s/%s: %s stopped and released the Lease; a standby takes over at its next retry",
+                    self.namespace,
+                    self.name,
+                    self.identity,
                 )
             except KubeError as exc:
                 log.warning(

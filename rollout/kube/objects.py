@@ -19,9 +19,14 @@ from rollout.crd import GROUP, KIND, PLURAL, VERSION
 from rollout.kube.client import call
 from rollout.spec.loader import SpecError, load_experiment_text
 from rollout.spec.models import API_VERSION, Experiment
+from rollout.spec.traffic import LocalMeshSpec
 
 Obj = dict[str, Any]
 REQUEST_TIMEOUT = (5.0, 30.0)
+LOCAL_IN_CLUSTER = (
+    "spec.mesh.provider: 'local' is the embedded mesh, which runs on one machine with `meshroll run`; "
+    "in a cluster use istio, gateway-api or smi"
+)
 
 
 @dataclass(frozen=True)
@@ -159,14 +164,15 @@ class Experiments:
 
 
 def experiment_from(
-    obj: Mapping[str, Any], spec: Mapping[str, Any] | None = None, *, engines_here: bool = False
+    obj: Mapping[str, Any], spec: Mapping[str, Any] | None = None, *, new_run: bool = False
 ) -> Experiment:
     """The validated Experiment of an object (with ``spec`` instead of its own, when given).
 
     Raises InvalidExperiment with the first problem as ``path: message`` (the same checks and
-    messages as ``meshroll validate``). ``engines_here``: also refuse an ``analysis.engine`` this
-    controller cannot load (an engine plugin its image lacks), which a new run must not start with;
-    a run under way is still resumed, reverted or deleted with it (its judge then holds, blocked).
+    messages as ``meshroll validate``). ``new_run``: also refuse what a new run cannot start with
+    here: an ``analysis.engine`` this controller cannot load (an engine plugin its image lacks; a run
+    under way is still resumed, reverted or deleted with it, its judge holding, blocked), and
+    ``provider: local``, which no cluster runs (retrying it would never help).
     """
     metadata = obj.get("metadata") or {}
     document = {
@@ -177,11 +183,14 @@ def experiment_from(
     }
     try:
         text = yaml.safe_dump(document, sort_keys=False)
-        return load_experiment_text(text, str(Key.of(obj)), engines_here=engines_here)
+        experiment = load_experiment_text(text, str(Key.of(obj)), engines_here=new_run)
     except SpecError as exc:
         first = exc.problems[0]
         more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
         raise InvalidExperiment(f"{first.path}: {first.message}{more}", len(exc.problems)) from None
+    if new_run and isinstance(experiment.spec.mesh, LocalMeshSpec):
+        raise InvalidExperiment(LOCAL_IN_CLUSTER, 1)
+    return experiment
 
 
 def reference(obj: Mapping[str, Any]) -> Obj:

@@ -24,24 +24,22 @@ from typing import Any
 from rollout.chaos_stop import STOPPED_ANNOTATION  # set by 'meshroll chaos stop --all'
 from rollout.kube.admission import QUEUED, Queue, place_of
 from rollout.kube.client import NotFound, NotLeader
-from rollout.kube.command_by import COMMAND_ANNOTATION, command_author
+from rollout.kube.command_by import COMMAND_ANNOTATION, UNKNOWN_AUTHOR, command_author
 from rollout.kube.conditions import Problem
 from rollout.kube.deletion import Finalizer
-from rollout.kube.dependencies import DEPENDENCY_CYCLE, DEPENDENCY_FAILED, WAITING, Cycle, Failed, Start, Wait
 from rollout.kube.dependency_gate import DependencyGate
 from rollout.kube.document import RunInfo, StoredStatus, split
 from rollout.kube.events import EventRecorder, EventText, micro_time
 from rollout.kube.finalizer import deleting, held, wanted
 from rollout.kube.objects import Experiments, InvalidExperiment, Key, experiment_from, reference
 from rollout.kube.revisions import Adopt, Drive, Idle, Reject, StartRun, Supersede, next_step
-from rollout.kube.route_gate import RouteGate, steers_elsewhere
+from rollout.kube.route_gate import RouteGate, check_route_free
 from rollout.kube.run_factory import RunFactory
 from rollout.kube.run_slots import RunSlots
 from rollout.kube.runs import COMMANDS, ExperimentRun
 from rollout.kube.store import KubeStatusStore
 from rollout.kube.telemetry import Telemetry
-from rollout.mesh.errors import MeshError
-from rollout.mesh.factory import RoutingTarget, routing_target
+from rollout.mesh.factory import routing_target
 from rollout.status import Phase
 
 RETRY = "retry"  # a command for a run that ended without promotion: run the same spec again
@@ -99,7 +97,7 @@ class Reconciler:
         spec = obj.get("spec") or {}
         problem: str | None = None
         try:
-            experiment_from(obj, engines_here=True)  # a new run must be able to judge here
+            experiment_from(obj, new_run=True)  # a new run must be able to judge and route here
         except InvalidExperiment as exc:
             problem = exc.message
         run = self.runs.get(key)
@@ -185,15 +183,17 @@ class Reconciler:
         slot is this one's). Reconciles of different Experiments run at once: the check that the route is free
         and the run's first status write (which the next check reads) are one step per routing object, and
         the count of runs under way and that write are one step for all (``RunSlots.admitting``). First of all,
-        the Experiments of ``spec.after`` must have succeeded: one that waits for them holds no place in line."""
+        the Experiments of ``spec.after`` must have succeeded and its metrics must be readable here (``RunFactory.
+        cannot_start``): one held back by either holds no place in line."""
         self.drop(key)
-        order = self.dependencies.check(key, obj)
-        if not isinstance(order, Start):
-            self._held_back(key, obj, stored, generation, order)
+        experiment = experiment_from(obj)
+        held = self.factory.cannot_start(experiment) or self.dependencies.held_back(key, obj)
+        if held is not None:
+            self._held_back(key, obj, stored, generation, held)
             return
-        target = routing_target(experiment_from(obj))
+        target = routing_target(experiment)
         with self.routes.entering(key, target):
-            self._check_route_free(key, target)
+            check_route_free(self.experiments, key, target)
             with self.slots.admitting(key, obj) if not slot_kept else nullcontext(None) as decision:
                 if isinstance(decision, Queue):
                     self._queued(key, obj, stored, generation, decision)
@@ -219,48 +219,17 @@ class Reconciler:
         store = self._loaded_store(key, info)
         store.refresh(Problem(QUEUED, queue.message), observed_generation=generation)
 
-    def _held_back(
-        self, key: Key, obj: Obj, stored: StoredStatus, generation: int, order: Wait | Failed | Cycle
-    ) -> None:
-        """Report that ``key``'s run waits for its ``spec.after``: Ready False (Waiting, DependencyFailed or
-        DependencyCycle) and an Event when that reason begins for this generation (Normal for Waiting)."""
-        reason, kind = {Wait: (WAITING, "Normal"), Failed: (DEPENDENCY_FAILED, "Warning")}.get(
-            type(order), (DEPENDENCY_CYCLE, "Warning")
-        )
+    def _held_back(self, key: Key, obj: Obj, stored: StoredStatus, generation: int, held: EventText) -> None:
+        """Report that ``key``'s run does not start yet: Ready False (``held.reason``: Waiting, DependencyFailed,
+        DependencyCycle, NoPrometheus) and ``held`` as an Event when that reason begins for this generation."""
         ready = next((c for c in stored.conditions if c.get("type") == "Ready"), {})
         info = replace(stored.info, queued_generation=0, queued_since="")  # no place in the run queue meanwhile
-        if ready.get("reason") != reason or ready.get("observedGeneration") != generation:
-            log.info("%s: generation %d %s", key, generation, order.message)
-            self.recorder.record(reference(obj), EventText(kind, reason, "Order", order.message))
-        elif ready.get("message") == order.message and info == stored.info:
+        if ready.get("reason") != held.reason or ready.get("observedGeneration") != generation:
+            log.info("%s: generation %d %s", key, generation, held.note)
+            self.recorder.record(reference(obj), held)
+        elif ready.get("message") == held.note and info == stored.info:
             return  # already reported
-        self._loaded_store(key, info).refresh(Problem(reason, order.message), observed_generation=generation)
-
-    def _check_route_free(self, key: Key, target: RoutingTarget | None) -> None:
-        """Raise MeshError when another Experiment's run under way steers ``target`` (the route ``key`` would):
-        two runs writing one route's weights would each undo the other's (and leave weights that do not add up)."""
-        if target is None:
-            return
-        for item in self.experiments.list(key.namespace).get("items") or ():
-            other = Key.of(item)
-            if other == key or steers_elsewhere(item.get("status"), target.name):
-                continue  # read raw: parsing and validating every run in the namespace made a start O(N)
-            if deleting(item) and not held(item):
-                continue  # deleted and let go by meshroll (reverted), kept Terminating by someone else's finalizer
-            stored = split(item.get("status"))
-            if stored.status is None or stored.status.done:
-                continue
-            try:
-                theirs = routing_target(experiment_from(item, stored.info.spec))
-            except InvalidExperiment:
-                continue
-            if theirs is not None and theirs.overlaps(target):
-                raise MeshError(
-                    f"{target.what} is in use by Experiment {other} (run {stored.info.run}, "
-                    f"{stored.status.phase.value}): two experiments must not steer one route at once; this one "
-                    f"starts when that run has ended (wait, or abort it: kubectl annotate experiment {other.name} "
-                    f"-n {other.namespace} {COMMAND_ANNOTATION}=abort --overwrite)"
-                )
+        self._loaded_store(key, info).refresh(Problem(held.reason, held.note), observed_generation=generation)
 
     def _supersede(self, key: Key, obj: Obj, stored: StoredStatus, step: Supersede) -> None:
         # Not begun if not running here: resuming would re-apply the stored step first, and when the
@@ -302,7 +271,13 @@ class Reconciler:
             phase = stored.status.phase if stored.status is not None else None
             if _verb(command) == RETRY and phase is not None and phase is not Phase.SUCCEEDED:
                 author = command_author((obj.get("metadata") or {}).get("annotations") or {}, command)
-                log.info("%s: retry after run %d ended %s (by %s)", key, stored.info.run, phase.value, author or "?")
+                log.info(
+                    "%s: retry after run %d ended %s (by %s)",
+                    key,
+                    stored.info.run,
+                    phase.value,
+                    author or UNKNOWN_AUTHOR,
+                )
                 self._start(key, obj, stored, generation)  # the new run spends the command (last_command)
                 return
             ended = f"run {stored.info.run} is {phase.value if phase else 'over'}; " + (
@@ -329,7 +304,7 @@ class Reconciler:
             self.recorder.record(reference(obj), _ignored(value, why))
         elif command in COMMANDS:
             author = command_author((obj.get("metadata") or {}).get("annotations") or {}, value)
-            log.info("%s: %s (annotation %s, by %s)", run.key, command, COMMAND_ANNOTATION, author or "unknown")
+            log.info("%s: %s (annotation %s, by %s)", run.key, command, COMMAND_ANNOTATION, author or UNKNOWN_AUTHOR)
             run.command(command, by=author or f"annotation {COMMAND_ANNOTATION}")
         else:
             self.recorder.record(reference(obj), _ignored(value, ""))
@@ -388,11 +363,13 @@ class Reconciler:
         for run in runs:
             run.stop()
 
-    def report(self, key: Key, problem: Problem) -> None:
-        """Best effort: put ``problem`` in the Ready condition and post it as a Warning Event."""
+    def report(self, key: Key, problem: Problem, note: str | None = None) -> None:
+        """Best effort: put ``problem`` in the Ready condition and post it as a Warning Event (``note``: the Event's
+        text, when not the message: the same at every retry of one problem, so that its repeats are one Event)."""
         try:
             obj = self.experiments.get(key)
-            self.recorder.record(reference(obj), EventText("Warning", problem.reason, "Reconcile", problem.message))
+            text = EventText("Warning", problem.reason, "Reconcile", note or problem.message)
+            self.recorder.record(reference(obj), text)
             self._loaded_store(key, split(obj.get("status")).info).refresh(problem)
         except Exception as exc:
             log.warning("%s: could not report %s in the status: %s", key, problem.reason, exc)

@@ -4,7 +4,8 @@ Reconciles of different Experiments run at once, so the check that a route is fr
 first status write (which the next check reads) are one step per routing object (``entering``).
 An Experiment refused because another run steers its route is registered as waiting *before* its
 check reads the route's holders, so a run that ends at any moment after that wakes it (``waiters``)
-instead of leaving it to its backoff.
+instead of leaving it to its backoff. ``check_route_free`` is that check: it reads the namespace's
+Experiments and refuses a start on a route another run under way steers.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from rollout.kube.objects import Key
-from rollout.mesh.factory import RoutingTarget
+from rollout.kube.command_by import COMMAND_ANNOTATION
+from rollout.kube.document import split
+from rollout.kube.finalizer import deleting, held
+from rollout.kube.objects import Experiments, InvalidExperiment, Key, experiment_from
+from rollout.mesh.errors import MeshError
+from rollout.mesh.factory import RoutingTarget, routing_target
 
 RouteName = tuple[str, str, str]  # namespace, kind, name of a routing object
 ROUTING_OBJECT_FIELDS = ("virtualService", "httpRoute", "trafficSplit")  # spec.mesh: the object a run steers
@@ -35,6 +40,33 @@ def steers_elsewhere(status: object, name: str) -> bool:
         return False
     names = {value for field in ROUTING_OBJECT_FIELDS if isinstance(value := mesh.get(field), str)}
     return bool(names) and name not in names
+
+
+def check_route_free(experiments: Experiments, key: Key, target: RoutingTarget | None) -> None:
+    """Raise MeshError when another Experiment's run under way steers ``target`` (the route ``key`` would):
+    two runs writing one route's weights would each undo the other's (and leave weights that do not add up)."""
+    if target is None:
+        return
+    for item in experiments.list(key.namespace).get("items") or ():
+        other = Key.of(item)
+        if other == key or steers_elsewhere(item.get("status"), target.name):
+            continue  # read raw: parsing and validating every run in the namespace made a start O(N)
+        if deleting(item) and not held(item):
+            continue  # deleted and let go by meshroll (reverted), kept Terminating by someone else's finalizer
+        stored = split(item.get("status"))
+        if stored.status is None or stored.status.done:
+            continue
+        try:
+            theirs = routing_target(experiment_from(item, stored.info.spec))
+        except InvalidExperiment:
+            continue
+        if theirs is not None and theirs.overlaps(target):
+            raise MeshError(
+                f"{target.what} is in use by Experiment {other} (run {stored.info.run}, "
+                f"{stored.status.phase.value}): two experiments must not steer one route at once; this one "
+                f"starts when that run has ended (wait, or abort it: kubectl annotate experiment {other.name} "
+                f"-n {other.namespace} {COMMAND_ANNOTATION}=abort --overwrite)"
+            )
 
 
 class RouteGate:

@@ -1,10 +1,15 @@
 """Builds an Experiment's run from its object: the same parts as ``meshroll run`` (provider, metric
-source, engine, notifiers, status store), fenced by the Lease and writing its status to the object."""
+source, engine, notifiers, status store), fenced by the Lease and writing its status to the object.
+
+A controller started without ``--prometheus`` starts no run whose metrics (or halt rules) come from
+Prometheus: it would move traffic to a canary it can never judge (``cannot_start``: Ready False,
+``NoPrometheus``). Runs that need no metrics, or read them from a metric-source plugin, start as usual.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +17,8 @@ from kubernetes import client as k8s
 
 from analysis.engines import engine_or_unavailable
 from analysis.metric_sources import plugin_source_or_unavailable
-from analysis.sources import MetricSource
+from analysis.observations import MetricPair
+from analysis.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan
 from rollout.chaos_watch import SteadyState
 from rollout.kube.document import RunInfo
 from rollout.kube.events import EventText
@@ -23,9 +29,23 @@ from rollout.kube.slack_thread import ExperimentThreadStore
 from rollout.kube.store import KubeStatusStore
 from rollout.mesh.provider import TrafficProvider
 from rollout.orchestrator import Orchestrator
+from rollout.plan import run_plan
 from rollout.spec.models import Experiment
 
 MESH_WARNING = "MeshWarning"  # the reason of the Warning Events for what the mesh did despite a problem
+NO_PROMETHEUS = "NoPrometheus"  # Ready's reason for a run held back because the controller has no Prometheus
+WITHOUT_PROMETHEUS = (
+    "the controller was started without --prometheus (or MESHROLL_PROMETHEUS_URL; the Helm chart's "
+    "prometheus.url); restart it with one"
+)
+
+
+class NoPrometheus:
+    """The metric source of a controller started without a Prometheus URL: every step holds, and says why
+    (only a run started before, or resumed by a controller restarted without it, gets this far)."""
+
+    def collect(self, span: StepSpan, metrics: Sequence[MetricQuery]) -> dict[str, MetricPair]:
+        raise MetricsUnavailableError(WITHOUT_PROMETHEUS)
 
 
 class RunFactory:
@@ -38,7 +58,7 @@ class RunFactory:
         context: RunContext,
         *,
         identity: str,
-        source_factory: Callable[[], MetricSource],
+        source_factory: Callable[[], MetricSource] | None,
         provider_factory: Callable[..., Any] | None,
         state_dir: Path | None,
         slack_actions: bool = False,
@@ -98,11 +118,27 @@ class RunFactory:
 
         return ExperimentRun(key, reference(obj), orchestrator, store, self.context, close_notifiers=close)
 
+    def cannot_start(self, experiment: Experiment) -> EventText | None:
+        """Why a new run of ``experiment`` must not start here, as its Event (None: it may): its metrics or
+        halt rules come from Prometheus, and this controller has none."""
+        if self.source_factory is not None or experiment.source_plugin is not None:
+            return None
+        analysis = experiment.spec.analysis
+        if not (analysis is not None and analysis.metrics) and not run_plan(experiment).halt_rules:
+            return None  # nothing to read: a chaos drill without halt rules, say
+        note = (
+            f"no run starts and no traffic moves: its metrics come from Prometheus, and {WITHOUT_PROMETHEUS} "
+            "(or give the Experiment analysis.source: a metric-source plugin)"
+        )
+        return EventText("Warning", NO_PROMETHEUS, "Start", note)
+
     def _source(self, experiment: Experiment) -> MetricSource:
         """The controller's Prometheus, or the experiment's metric-source plugin (checked at the reconcile for
         a new run; one under way whose plugin this image lacks holds, each step spending its failure budget)."""
         name = experiment.source_plugin
-        return self.source_factory() if name is None else plugin_source_or_unavailable(name)
+        if name is not None:
+            return plugin_source_or_unavailable(name)
+        return self.source_factory() if self.source_factory is not None else NoPrometheus()
 
     def provider(self, key: Key, obj: Mapping[str, Any], info: RunInfo) -> FencedProvider:
         """The (fenced) provider of the run ``info`` describes, built as ``build`` builds it, without the run.

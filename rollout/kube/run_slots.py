@@ -185,7 +185,7 @@ class RunSlots:
 
 def _valid(item: Obj) -> bool:
     try:
-        experiment_from(item, engines_here=True)  # as the reconcile judges a start: a rejected one waits for nothing
+        experiment_from(item, new_run=True)  # as the reconcile judges a start: a rejected one waits for nothing
     except InvalidExperiment:
         return False
     return True

@@ -4,9 +4,11 @@ a mesh error that is reported and then recovered from, and an abort with the Des
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import pytest
@@ -93,6 +95,23 @@ def test_operator_commands_through_the_annotation(
     wait_for(lambda: "CommandIgnored" in [e["reason"] for e in kube.events(namespace, "c")], "a CommandIgnored Event")
     command("launch")
     wait_for(lambda: "UnknownCommand" in [e["reason"] for e in kube.events(namespace, "c")], "an UnknownCommand Event")
+
+
+def test_the_logs_name_a_command_whose_author_is_not_recorded_one_way(
+    kube: Api, namespace: str, start_controller: ControllerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="meshroll.kube.reconcile")
+    kube.create_istio(namespace)
+    start_controller(lambda: SyntheticSource(kube), namespaces=(namespace,))
+    kube.create_experiment(experiment(namespace, "c", interval="60s"))
+    wait_for(lambda: phase_is(kube, namespace, "c", "Progressing"), "the first step", timeout=30)
+    for value, then in (("abort", "Aborted"), ("retry", "Progressing")):
+        kube.patch_experiment(namespace, "c", {"metadata": {"annotations": {COMMAND_ANNOTATION: value}}})
+        wait_for(partial(phase_is, kube, namespace, "c", then), then, timeout=30)
+
+    commands = [m for r in caplog.records if r.name == "meshroll.kube.reconcile" and "by " in (m := r.getMessage())]
+    assert any("abort (annotation meshroll.io/command, by unknown)" in m for m in commands), commands
+    assert any("retry after run 1 ended Aborted (by unknown)" in m for m in commands), commands
 
 
 def test_deleting_a_running_experiment_routes_all_traffic_back_to_stable(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -84,6 +85,23 @@ def test_a_released_lease_is_taken_at_the_next_retry(controlplane: ControlPlane,
     assert not a.is_leader()
     assert b.try_acquire_or_renew()  # no 30 s wait
     assert not a.try_acquire_or_renew()
+
+
+def test_a_stop_that_releases_the_lease_says_so_and_warns_of_nothing(
+    controlplane: ControlPlane, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A clean shutdown (SIGTERM) gives the Lease up: that is news, not a lost Lease's warning."""
+    a = LeaderElector(controlplane.api_client(), namespace, "meshroll", "a", TIMINGS)
+    assert a.try_acquire_or_renew()
+    with caplog.at_level(logging.INFO, logger="meshroll.kube.lease"):
+        a.release()
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "meshroll.kube.lease"]
+    assert said == [
+        (
+            "INFO",
+            f"lease {namespace}/meshroll: a stopped and released the Lease; a standby takes over at its next retry",
+        )
+    ]
 
 
 def test_lease_timings_must_nest() -> None:

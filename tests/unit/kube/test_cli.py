@@ -35,6 +35,13 @@ def test_crd_prints_the_generated_crd() -> None:
         (["--lease-duration", "5", "--renew-deadline", "6"], "meshroll: lease timings must satisfy"),
         (["--prometheus", "prometheus:9090"], "meshroll: 'prometheus:9090' is not a Prometheus URL"),
         (["--log-format", "xml"], "meshroll: --log-format 'xml': use json or text"),
+        (["--log-level", "loud"], "meshroll: --log-level 'loud': use debug, info, warning or error"),
+        (["--resync", "0"], "meshroll: Invalid value for '--resync': Input should be greater than or equal to 1"),
+        (["--resync", "-5"], "meshroll: Invalid value for '--resync': Input should be greater than or equal to 1"),
+        (
+            ["--gitops-repo", "/tmp/x", "--gitops-interval", "banana"],
+            "meshroll: --gitops-interval 'banana' is not a duration; write it like 30s, 2m or 1h",
+        ),
         (["--gitops-write-back", "notes"], "meshroll: --gitops-write-back needs --gitops-repo: it writes back"),
         (
             ["--gitops-repo", "/tmp/x", "--gitops-write-back", "both"],

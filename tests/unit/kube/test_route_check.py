@@ -5,16 +5,14 @@ Observed through a counting ``experiment_from``, not a clock."""
 
 from __future__ import annotations
 
-import time
-from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
-import rollout.kube.reconcile as reconcile
+import rollout.kube.route_gate as route_gate
 from rollout.kube.document import RunInfo, compose
 from rollout.kube.objects import Key, experiment_from
-from rollout.kube.reconcile import Reconciler
+from rollout.kube.route_gate import check_route_free
 from rollout.mesh.errors import MeshError
 from rollout.mesh.factory import routing_target
 from rollout.status import Phase, Status, Traffic
@@ -51,11 +49,6 @@ class Listed:
         return {"items": self.items}
 
 
-def reconciler(experiments: Listed) -> Reconciler:
-    factory = SimpleNamespace(provider=None)
-    return Reconciler(cast(Any, experiments), cast(Any, factory), cast(Any, None), cast(Any, None), clock=time.time)
-
-
 @pytest.fixture
 def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     names: list[str] = []
@@ -64,7 +57,7 @@ def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         names.append(str((obj.get("metadata") or {}).get("name")))
         return experiment_from(obj, spec)
 
-    monkeypatch.setattr(reconcile, "experiment_from", counting)
+    monkeypatch.setattr(route_gate, "experiment_from", counting)
     return names
 
 
@@ -74,7 +67,7 @@ def test_a_start_among_many_runs_on_other_routes_parses_none_of_them(parsed: lis
     experiments = Listed([*others, new])
     target = routing_target(experiment_from(new))
 
-    reconciler(experiments)._check_route_free(Key(NAMESPACE, "new"), target)
+    check_route_free(cast(Any, experiments), Key(NAMESPACE, "new"), target)
 
     assert experiments.lists == 1
     assert parsed == []  # before the fix: all 200 others
@@ -88,7 +81,7 @@ def test_a_run_under_way_on_the_same_route_still_stops_the_start(parsed: list[st
     target = routing_target(experiment_from(new))
 
     with pytest.raises(MeshError, match="in use by Experiment shop/canary-7"):
-        reconciler(experiments)._check_route_free(Key(NAMESPACE, "new"), target)
+        check_route_free(cast(Any, experiments), Key(NAMESPACE, "new"), target)
 
     assert parsed == ["canary-7"]  # only a run on that VirtualService was read in full
 
@@ -101,5 +94,5 @@ def test_a_stored_spec_meshroll_cannot_read_cheaply_is_read_in_full(parsed: list
     target = routing_target(experiment_from(new))
 
     with pytest.raises(MeshError, match="in use by Experiment shop/odd"):
-        reconciler(experiments)._check_route_free(Key(NAMESPACE, "new"), target)
+        check_route_free(cast(Any, experiments), Key(NAMESPACE, "new"), target)
     assert parsed == ["odd"]

@@ -160,7 +160,7 @@ class SlowCounts(dict[Key, int]):
 def test_failures_counted_at_once_from_a_job_and_a_worker_are_both_counted() -> None:
     ctl = controller()
     ctl._failures = SlowCounts()
-    ctl.reconciler.report = lambda key, problem: None  # type: ignore[method-assign]
+    ctl.reconciler.report = lambda key, problem, note=None: None  # type: ignore[method-assign]
     threads = [threading.Thread(target=ctl._run_failed, args=(KEY, MeshError("refused"))) for _ in range(2)]
     for thread in threads:
         thread.start()

@@ -51,7 +51,7 @@ def test_the_controller_refuses_a_new_run_naming_a_plugin_its_image_lacks_and_ke
     obj = load_experiment_text(experiment("sequential")).model_dump(by_alias=True, mode="json")
     obj["spec"]["analysis"]["engine"] = "ratio"
     with pytest.raises(InvalidExperiment) as caught:
-        experiment_from(obj, engines_here=True)  # the reconcile's check before a start
+        experiment_from(obj, new_run=True)  # the reconcile's check before a start
     assert caught.value.message.startswith("spec.analysis.engine: unknown analysis engine 'ratio': use one of")
 
     under_way = experiment_from(obj)  # what building, resuming or reverting a run reads
