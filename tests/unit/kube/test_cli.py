@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rollout.cli.controller_commands import EXIT_FORCED, SignalStop
 from rollout.crd import experiment_crd
 
 MESHROLL = [sys.executable, "-c", "from rollout.cli import main; main()"]
@@ -92,3 +95,20 @@ def test_an_unreachable_api_server_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "the API server did not answer" in result.stderr and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_a_second_signal_ends_a_stop_that_hangs_at_once_and_the_first_asks_for_an_orderly_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Probe: a controller whose stop hung ignored SIGTERM and SIGINT for minutes, until kill -9."""
+    exits: list[int] = []
+    stop = SignalStop(exit_now=exits.append)
+    with caplog.at_level(logging.INFO, logger="meshroll.controller"):
+        stop.on_signal(signal.SIGTERM)
+        assert stop.requested.is_set() and exits == []  # an orderly stop: the runs keep their status
+        stop.on_signal(signal.SIGINT)
+    assert exits == [EXIT_FORCED]
+    assert [r.getMessage() for r in caplog.records] == [
+        "SIGTERM: stopping (send it again to exit at once)",
+        "SIGINT again: exiting now, without waiting for the runs' jobs",
+    ]
