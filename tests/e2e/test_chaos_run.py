@@ -98,7 +98,7 @@ def test_a_fault_on_for_less_than_one_interval_is_still_checked_before_the_step_
   strategy:
     canary: {steps: [10, 50], stepInterval: 2s}
   chaos:
-    interval: 1m
+    interval: 10s  # five steps long (and the steady state is measured for one before the run starts)
     recovery: 1s
     faults:
       - {abort: {httpStatus: 503, percent: 40}, arm: canary, during: {steps: [10]}}
