@@ -17,12 +17,7 @@ from rollout.mesh.render_istio import IstioSettings
 from rollout.mesh.render_smi import SmiSettings
 from rollout.mesh.smi import SmiProvider
 from rollout.spec.models import Experiment
-from rollout.spec.traffic import GatewayApiMeshSpec, IstioMeshSpec, SmiMeshSpec, TargetSpec, VersionSpec
-
-
-def version_service(target: TargetSpec, version: VersionSpec) -> str:
-    """The per-version Service (Gateway API, SMI): as given, else ``<service>-<version>``."""
-    return target.version_service(version)
+from rollout.spec.traffic import GatewayApiMeshSpec, IstioMeshSpec, SmiMeshSpec
 
 
 @dataclass(frozen=True)
@@ -90,8 +85,8 @@ def provider_for(
                 owner=owner,
                 namespace=namespace,
                 http_route=mesh.http_route,
-                stable_service=version_service(target, target.stable),
-                canary_service=version_service(target, target.canary),
+                stable_service=target.version_service(target.stable),
+                canary_service=target.version_service(target.canary),
                 rule=mesh.rule,
             ),
         )
@@ -100,8 +95,8 @@ def provider_for(
             owner=owner,
             namespace=namespace,
             traffic_split=mesh.traffic_split,
-            stable_service=version_service(target, target.stable),
-            canary_service=version_service(target, target.canary),
+            stable_service=target.version_service(target.stable),
+            canary_service=target.version_service(target.canary),
         )
         return SmiProvider(objects, settings_smi, mesh.api_version)
     raise MeshError(

@@ -50,12 +50,7 @@ class LoadedFile:
 
 def load_experiment(path: Path | str) -> Experiment:
     """The single Experiment in ``path``; SpecError on any problem (a file with several: the first)."""
-    return load_experiments(path)[0]
-
-
-def load_experiments(path: Path | str) -> list[Experiment]:
-    """Every Experiment in a (possibly multi-document) YAML file."""
-    return load_file(path).experiments
+    return load_file(path).experiments[0]
 
 
 def load_file(path: Path | str) -> LoadedFile:
@@ -73,11 +68,6 @@ def load_file(path: Path | str) -> LoadedFile:
     except OSError as exc:
         raise SpecError([SpecProblem(name, 1, 1, "(file)", f"cannot be read: {exc.strerror or exc}")]) from None
     return load_bytes(data, name)
-
-
-def load_experiments_bytes(data: bytes, name: str) -> list[Experiment]:
-    """Every Experiment in a YAML document read whole (a file's, or standard input's), named ``name``."""
-    return load_bytes(data, name).experiments
 
 
 def load_bytes(data: bytes, name: str) -> LoadedFile:
