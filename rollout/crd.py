@@ -118,15 +118,19 @@ def spec_schema() -> dict[str, Any]:
 
 
 def printer_columns() -> list[dict[str, Any]]:
-    """What ``kubectl get experiments`` shows (``-o wide``: priority 1 too). The controller writes ``state`` and
-    ``currentStep`` for them (rollout/kube/document.py): a JSONPath can neither fall back from the phase to
-    a condition's reason nor add 1 to ``step``, the schedule's index."""
+    """What ``kubectl get experiments`` shows (``-o wide``: priority 1 too). The controller writes ``state``,
+    ``currentStep`` and ``meshWeight`` for them (rollout/kube/document.py): a JSONPath can neither fall back
+    from the phase to a condition's reason, nor add 1 to ``step`` (the schedule's index), nor find the last
+    split the mesh took in the history."""
     columns = [
         ("Status", "string", ".status.state", 0, "The run's phase, or the Ready condition's reason while that "
          "holds the Experiment back (Queued, InvalidSpec, Waiting, MeshError, MetricsUnavailable, ...)"),
         ("Phase", "string", ".status.phase", 1, "The phase of the current (or last) run"),
         ("Step", "integer", ".status.currentStep", 0, "The run's step, counted from 1 as in its Events"),
-        ("Weight", "integer", ".status.traffic.canaryWeight", 0, "The canary's share of the traffic, in percent"),
+        ("Weight", "integer", ".status.meshWeight", 0, "The canary's share of the traffic the mesh took last, in "
+            "percent"),
+        ("Target", "integer", ".status.traffic.canaryWeight", 1, "The canary's share the run wants; it differs "
+            "from Weight while the mesh has not taken it (Ready: Applying, or MeshError)"),
         ("Verdict", "string", ".status.verdict", 0, "The outcome of the last judgement"),
         ("Age", "date", ".metadata.creationTimestamp", 0, ""),
     ]  # fmt: skip

@@ -15,9 +15,11 @@ controller need:
   ``admission.py``); cleared when a run starts;
 - ``controller``: the identity of the replica that wrote the status;
 - ``conditions``: Progressing, Promoted, RolledBack, Ready (see ``conditions``);
-- ``state`` and ``currentStep``, for ``kubectl get experiments`` (the CRD's printer columns read them):
-  the phase, or the ``Ready`` reason that holds the Experiment back (``conditions.display_state``), and the
-  step counted from 1, as the Events and conditions count it (``step`` is the schedule's index).
+- ``state``, ``currentStep`` and ``meshWeight``, for ``kubectl get experiments`` (the CRD's printer columns
+  read them): the phase, or the ``Ready`` reason that holds the Experiment back
+  (``conditions.display_state``); the step counted from 1, as the Events and conditions count it
+  (``step`` is the schedule's index); and the canary weight the mesh took last (``traffic`` is the
+  intent, which a mesh refusing the write does not hold).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pydantic import ValidationError
 from rollout.history import thinned
 from rollout.kube.conditions import display_state
 from rollout.status import Status
+from rollout.windows import split_in_force
 
 Obj = dict[str, Any]
 log = logging.getLogger("meshroll.kube")
@@ -51,6 +54,7 @@ KUBE_FIELDS = (
     "conditions",
     "state",
     "currentStep",
+    "meshWeight",
 )
 _STATUS_KEYS = frozenset(name for key, f in Status.model_fields.items() for name in (key, f.alias) if name is not None)
 
@@ -234,6 +238,8 @@ def compose(status: Status | None, info: RunInfo, conditions: list[Obj], control
     )
     if status is not None and status.step >= 0:
         body["currentStep"] = status.step + 1  # as the Events and conditions say it ("step 1" is index 0)
+    if status is not None:
+        body["meshWeight"] = split_in_force(status.history)[0]
     if info.spec is not None:
         body["runSpec"] = info.spec
     if info.queued_generation:

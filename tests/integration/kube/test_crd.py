@@ -19,7 +19,7 @@ from kubernetes.client.exceptions import ApiException
 from analysis.observations import MetricPair
 from analysis.sources import MetricQuery, StepSpan
 from rollout.crd import GROUP, PLURAL, VERSION
-from rollout.events import MetricsUnavailable
+from rollout.events import Applied, MetricsUnavailable, Start
 from rollout.kube.conditions import Problem
 from rollout.kube.document import RunInfo
 from rollout.kube.objects import Experiments, Key, experiment_from
@@ -100,13 +100,34 @@ def test_printer_columns_and_the_status_subresource(controlplane: ControlPlane, 
         RunInfo(run=1, observed_generation=1),
         identity="t",
     )
-    store.save(Status(phase=Phase.PROGRESSING, step=2, traffic=Traffic(canary_weight=25), verdict="hold"))
+    taken = HistoryEntry(
+        time=1.0,
+        event=Applied(),
+        from_phase=Phase.PROGRESSING,
+        to_phase=Phase.PROGRESSING,
+        step=1,
+        traffic=Traffic(canary_weight=10),
+        reason="",
+    )
+    intent = taken.model_copy(update={"time": 2.0, "event": Start(), "step": 2, "traffic": Traffic(canary_weight=25)})
+    store.save(
+        Status(
+            phase=Phase.PROGRESSING,
+            step=2,
+            traffic=Traffic(canary_weight=25),
+            traffic_applied=False,
+            verdict="hold",
+            history=(taken, intent),
+        )
+    )
 
     table = controlplane.kubectl("get", "experiments", "-n", namespace).stdout.split("\n")
     assert table[0].split() == ["NAME", "STATUS", "STEP", "WEIGHT", "VERDICT", "AGE"]
-    assert table[1].split()[:5] == ["checkout-v2", "Progressing", "3", "25", "hold"]  # step index 2: "step 3"
+    # step index 2: "step 3"; the mesh still holds the 10 % it took, not the 25 % the run wants
+    assert table[1].split()[:5] == ["checkout-v2", "Progressing", "3", "10", "hold"]
     wide = controlplane.kubectl("get", "experiments", "-n", namespace, "-o", "wide").stdout.split("\n")
-    assert wide[0].split() == ["NAME", "STATUS", "PHASE", "STEP", "WEIGHT", "VERDICT", "AGE"]
+    assert wide[0].split() == ["NAME", "STATUS", "PHASE", "STEP", "WEIGHT", "TARGET", "VERDICT", "AGE"]
+    assert wide[1].split()[4:6] == ["10", "25"]
     short = controlplane.kubectl("get", "mrx", "-n", namespace, "-o", "name").stdout.strip()
     assert short == "experiment.meshroll.io/checkout-v2"
 
@@ -196,10 +217,11 @@ def test_kubectl_get_shows_where_every_experiment_is_and_counts_steps_as_its_eve
     rows = wait_for(states, "every Experiment's STATUS cell")
     assert rows["running"] | {"Age": None} == {
         "Name": "running", "Status": "Progressing", "Phase": "Progressing", "Step": 1, "Weight": 20,
-        "Verdict": "", "Age": None,
+        "Target": 20, "Verdict": "", "Age": None,
     }  # fmt: skip
     for name in ("invalid", "waiting", "queued"):  # no run: no phase, step or weight, but a STATUS
-        assert (rows[name]["Phase"], rows[name]["Step"], rows[name]["Weight"]) == (None, None, None), rows[name]
+        cells = (rows[name]["Phase"], rows[name]["Step"], rows[name]["Weight"], rows[name]["Target"])
+        assert cells == (None, None, None, None), rows[name]
     notes = [e["note"] for e in kube.events(here, "running") if e["reason"] == "TrafficApplied"]
     assert notes and all(re.search(r"\bstep 1\b", note) for note in notes), notes
     printed = controlplane.kubectl("get", "experiments", "-n", there).stdout.split("\n")
@@ -221,7 +243,10 @@ def test_a_run_held_back_by_a_problem_shows_the_problem_and_an_ended_run_its_pha
     blind.save(Status(phase=Phase.PROGRESSING, step=1, traffic=entry.traffic, history=(entry,)))
     blind.refresh(Problem("MetricsUnavailable", "reading Prometheus failed (retrying in 60s)"))
     done = KubeStatusStore(experiments, Key(namespace, "done"), RunInfo(run=1, observed_generation=1), identity="t")
-    done.save(Status(phase=Phase.SUCCEEDED, step=1, traffic=Traffic(canary_weight=100)))
+    promoted = entry.model_copy(
+        update={"event": Applied(), "to_phase": Phase.SUCCEEDED, "traffic": Traffic(canary_weight=100)}
+    )
+    done.save(Status(phase=Phase.SUCCEEDED, step=1, traffic=promoted.traffic, history=(promoted,)))
 
     rows = table(controlplane, namespace)
     assert (rows["blind"]["Status"], rows["blind"]["Phase"], rows["blind"]["Step"]) == (

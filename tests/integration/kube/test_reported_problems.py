@@ -11,6 +11,7 @@ import pytest
 
 from rollout.cli.controller_commands import _source_factory
 from rollout.kube import controller as controller_module
+from tests.controlplane.fixture import ControlPlane
 from tests.integration.kube.fixtures import ControllerFactory
 from tests.integration.kube.helpers import ISTIO, SERVICE, Api, SyntheticSource, experiment, route_weights, wait_for
 
@@ -30,7 +31,11 @@ def add_subset(kube: Api, namespace: str, subset: str) -> None:
 
 
 def test_a_step_whose_write_was_refused_a_while_is_judged_a_whole_step_after_the_mesh_took_it(
-    kube: Api, namespace: str, start_controller: ControllerFactory, monkeypatch: pytest.MonkeyPatch
+    controlplane: ControlPlane,
+    kube: Api,
+    namespace: str,
+    start_controller: ControllerFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(controller_module, "BACKOFF_S", (1.0,))
     kube.create_istio(namespace, subsets=("v1",))  # no subset v2: the first step's write is refused
@@ -38,6 +43,8 @@ def test_a_step_whose_write_was_refused_a_while_is_judged_a_whole_step_after_the
     interval = 4.0
     kube.create_experiment(experiment(namespace, "c", interval=f"{interval:.0f}s"))
     wait_for(lambda: ready(kube, namespace, "c").get("reason") == "MeshError", "the refused write reported")
+    row = controlplane.kubectl("get", "experiments", "-n", namespace, "-o", "wide").stdout.split("\n")[1].split()
+    assert row[1:6] == ["MeshError", "Progressing", "1", "0", "20"]  # the mesh holds none of the 20 % the run wants
     time.sleep(interval + 1)  # the step, counted from its intent, would be due by now
     add_subset(kube, namespace, "v2")
 

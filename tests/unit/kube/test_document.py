@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from rollout.events import Judged, MetricNumbers, Start
+from rollout.events import Applied, Judged, MetricNumbers, Start
 from rollout.kube.document import KEEP_ENTRIES, MAX_PREVIOUS_RUNS, RunInfo, compose, same_history, same_spec, split
 from rollout.kube.status_size import judged_run
 from rollout.status import HistoryEntry, Phase, Status, Traffic
@@ -61,6 +61,37 @@ def test_compose_then_split_gives_back_the_status_and_the_run_info() -> None:
     assert stored.status == status
     assert stored.info == info
     assert stored.conditions == ({"type": "Ready", "status": "True"},)
+
+
+def entry(time: float, event: Start | Applied, weight: int, step: int = 0) -> HistoryEntry:
+    phase = Phase.PROGRESSING
+    return HistoryEntry(
+        time=time,
+        event=event,
+        from_phase=phase,
+        to_phase=phase,
+        step=step,
+        traffic=Traffic(canary_weight=weight),
+        reason="",
+    )
+
+
+def test_the_weight_column_shows_what_the_mesh_took_not_the_intent_it_refused() -> None:
+    history = (entry(1.0, Start(), 5), entry(2.0, Applied(), 5), entry(60.0, Start(), 10, step=1))
+    refused = Status(
+        phase=Phase.PROGRESSING, step=1, traffic=Traffic(canary_weight=10), traffic_applied=False, history=history
+    )
+    body = compose(refused, RunInfo(run=1), [], "a")
+    assert (body["meshWeight"], body["traffic"]["canaryWeight"]) == (5, 10)
+    taken = refused.model_copy(update={"traffic_applied": True, "history": (*history, entry(61.0, Applied(), 10, step=1))})
+    assert compose(taken, RunInfo(run=1), [], "a")["meshWeight"] == 10
+    assert (
+        compose(Status(phase=Phase.PROGRESSING, step=0, traffic=Traffic(canary_weight=5)), RunInfo(run=1), [], "a")[
+            "meshWeight"
+        ]
+        == 0
+    )  # nothing taken yet: all stable
+    assert split(body).status == refused  # a column, not part of meshroll's Status
 
 
 def test_infinite_and_nan_numbers_are_stored_as_null_and_still_compare_equal_to_what_was_written() -> None:
