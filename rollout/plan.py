@@ -81,8 +81,14 @@ class RunPlan:
 
 
 def deadline(plan: RunPlan, status: Status) -> float | None:
-    """When the run must have ended (its start plus maxDuration; a chaos drill's duration); None before it starts."""
-    return None if status.started_at is None else status.started_at + plan.max_duration
+    """When the run must have ended: maxDuration (a chaos drill's duration) after the mesh first took one of
+    its splits, as its steps count from when the mesh took theirs; before that, after its start. A mesh
+    that refused the first write for minutes (``MeshError``) does not use up the run's time. None before
+    it starts."""
+    if status.started_at is None:
+        return None
+    taken = next((entry.time for entry in status.history if entry.event.type == "applied"), status.started_at)
+    return max(taken, status.started_at) + plan.max_duration
 
 
 def past_deadline(plan: RunPlan, status: Status, now: float) -> bool:

@@ -87,6 +87,20 @@ def test_a_schedule_within_the_deadline_is_judged_every_step_interval_and_promot
     assert status.phase is Phase.SUCCEEDED
 
 
+def test_the_deadline_counts_from_when_the_mesh_took_the_first_split_not_from_the_intent() -> None:
+    plan = plan_from(CANARY, **SHORT)
+    refused = advance(plan, Status(), Start(), T0).status  # the first write, refused for 90 s (MeshError)
+    assert not refused.traffic_applied
+    assert deadline(plan, refused) == T0 + 150, "before the mesh takes a split: from the start"
+    taken = advance(plan, refused, Applied(), T0 + 90).status
+
+    status, times = drive(plan, proven("hold"), taken, T0 + 90)
+
+    assert deadline(plan, status) == T0 + 240
+    assert times == [150, 210, 240], "a whole 150 s of judged steps, as for a write taken at once"
+    assert status.phase is Phase.INCONCLUSIVE
+
+
 def test_a_run_resumed_after_its_deadline_is_judged_a_step_interval_on_and_ends_then() -> None:
     plan = plan_from(CANARY, **SHORT)
     paused = run(plan, (0, Start()), (60, proven()), (100, Command(command="pause")))
