@@ -83,7 +83,8 @@ def test_the_weight_column_shows_what_the_mesh_took_not_the_intent_it_refused() 
     )
     body = compose(refused, RunInfo(run=1), [], "a")
     assert (body["meshWeight"], body["traffic"]["canaryWeight"]) == (5, 10)
-    taken = refused.model_copy(update={"traffic_applied": True, "history": (*history, entry(61.0, Applied(), 10, step=1))})
+    history = (*history, entry(61.0, Applied(), 10, step=1))
+    taken = refused.model_copy(update={"traffic_applied": True, "history": history})
     assert compose(taken, RunInfo(run=1), [], "a")["meshWeight"] == 10
     assert (
         compose(Status(phase=Phase.PROGRESSING, step=0, traffic=Traffic(canary_weight=5)), RunInfo(run=1), [], "a")[

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+import pytest
+
 from analysis.observations import ArmSample, MetricKind, MetricPair
 from analysis.sources import MetricQuery, MetricsUnavailableError, StepSpan
 from rollout.events import Applied, Event, Judged, MetricNumbers, MetricsUnavailable, Start
@@ -133,6 +135,7 @@ def test_the_next_observation_is_due_an_interval_after_the_last_one_or_the_step_
 
 def test_the_last_observation_is_due_at_the_deadline_not_a_step_interval_after_it() -> None:
     started = run([(100.0, Start()), (100.1, Applied())])
-    assert next_observation_due(started, replace(PLAN, max_duration=50.0)) == 150.01  # started 100 + 50, just after
+    # the mesh took the first split at 100.1, + 50, and just after
+    assert next_observation_due(started, replace(PLAN, max_duration=50.0)) == pytest.approx(150.11)
     assert next_observation_due(started, replace(PLAN, max_duration=150.0)) == 200.1  # the interval comes first
     assert next_observation_due(started, replace(PLAN, max_duration=0.0)) == 200.1  # past: never due in the past
