@@ -20,6 +20,17 @@ KIND = "Experiment"
 
 _DROP = {"title", "examples", "default", "discriminator", "const", "$defs"}
 
+# What kubectl explain says of the fields every Kubernetes object has (the spec's come from the models). Not of
+# metadata: the API server refuses a CRD whose schema says more of it than its type (kubectl explain shows the
+# standard ObjectMeta text there).
+_API_VERSION = "The API group and version this object is written in, as group/version: meshroll.io/v1alpha1."
+_KIND = "The type of this object: Experiment."
+_STATUS = (
+    "What meshroll observed and decided, written by the controller through the status subresource: the phase, "
+    "step and traffic of the current run, the history of its decisions with their numbers, and conditions. "
+    "Not for users to edit."
+)
+
 
 def _resolve(node: Any, defs: dict[str, Any]) -> Any:
     if isinstance(node, list):
@@ -34,8 +45,11 @@ def _resolve(node: Any, defs: dict[str, Any]) -> Any:
 
 
 def _merge_objects(options: list[dict[str, Any]]) -> dict[str, Any]:
-    """One object holding every option's properties (a union of object shapes)."""
+    """One object holding every option's properties (a union of object shapes). A property that several options
+    have keeps the first one's schema (enums joined); where their descriptions differ, each is kept, prefixed by
+    the option it belongs to (``provider istio: ...``), so that none reads as true for the others."""
     properties: dict[str, Any] = {}
+    said: dict[str, dict[str, list[str]]] = {}  # property -> description -> the options that say it
     required: set[str] | None = None
     for option in options:
         for name, schema in option.get("properties", {}).items():
@@ -43,12 +57,27 @@ def _merge_objects(options: list[dict[str, Any]]) -> dict[str, Any]:
                 properties[name] = {**properties[name], "enum": sorted({*properties[name]["enum"], *schema["enum"]})}
             else:
                 properties.setdefault(name, schema)
+            if schema.get("description"):
+                said.setdefault(name, {}).setdefault(schema["description"], []).append(_option_label(option))
         names = set(option.get("required", []))
         required = names if required is None else required & names
+    for name, descriptions in said.items():
+        if len(descriptions) > 1:
+            text = " ".join(f"{' and '.join(labels)}: {description}" for description, labels in descriptions.items())
+            properties[name] = {**properties[name], "description": text}
     merged: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         merged["required"] = sorted(required)
     return merged
+
+
+def _option_label(option: dict[str, Any]) -> str:
+    """What tells an option of a union apart: its discriminator, the property with a single allowed value
+    (``provider istio``)."""
+    for name, schema in option.get("properties", {}).items():
+        if len(schema.get("enum", ())) == 1:
+            return f"{name} {schema['enum'][0]}"
+    return "one option"
 
 
 def _structural(node: Any) -> Any:
@@ -172,11 +201,15 @@ def experiment_crd() -> dict[str, Any]:
                             "description": "A progressive delivery or chaos experiment run by meshroll.",
                             "required": ["spec"],
                             "properties": {
-                                "apiVersion": {"type": "string"},
-                                "kind": {"type": "string"},
+                                "apiVersion": {"type": "string", "description": _API_VERSION},
+                                "kind": {"type": "string", "description": _KIND},
                                 "metadata": {"type": "object"},
                                 "spec": spec_schema(),
-                                "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                                "status": {
+                                    "type": "object",
+                                    "description": _STATUS,
+                                    "x-kubernetes-preserve-unknown-fields": True,
+                                },
                             },
                         }
                     },

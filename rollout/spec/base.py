@@ -19,16 +19,31 @@ from pydantic.alias_generators import to_camel
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+def _one_paragraph(schema: dict[str, Any], model: type[Any]) -> None:
+    """Each description in one paragraph: a docstring's line breaks are where its source wraps, which means
+    nothing to a reader of ``kubectl explain`` (it wraps the text itself)."""
+    for node in (schema, *schema.get("properties", {}).values()):
+        if isinstance(node, dict) and isinstance(node.get("description"), str):
+            node["description"] = " ".join(node["description"].split())
+
+
 class SpecModel(BaseModel):
-    """Frozen, strict about unknown fields, written in camelCase as Kubernetes objects are."""
+    """Frozen, strict about unknown fields, written in camelCase as Kubernetes objects are.
+
+    Each field's docstring (the string under it) is its description in the JSON Schema and the CRD, which
+    ``kubectl explain`` shows: write it for users, and keep it true to the code that reads the field. A
+    class docstring is its object's description in the same places (this one is not shown: the base has no
+    schema of its own)."""
 
     model_config = ConfigDict(
+        use_attribute_docstrings=True,
         frozen=True,
         extra="forbid",
         alias_generator=to_camel,
         populate_by_name=True,
         str_strip_whitespace=True,
         allow_inf_nan=False,  # .nan and .inf are YAML numbers, but no field means anything by them
+        json_schema_extra=_one_paragraph,
     )
 
     @model_validator(mode="before")

@@ -19,8 +19,12 @@ GRPC_STATUSES = (
 
 
 class DelaySpec(SpecModel):
+    """A delay added to a share of the requests before they are forwarded."""
+
     fixed: Duration
+    """How long each delayed request is held: 1ms to 60s, e.g. 300ms."""
     percent: Percent
+    """The share of the fault's requests that are delayed, in percent: above 0, at most 100."""
 
     @field_validator("fixed")
     @classmethod
@@ -50,9 +54,15 @@ def abort_http_status_problem(status: int) -> str | None:
 
 
 class AbortSpec(SpecModel):
+    """An abort: a share of the requests is answered with an error at once, without reaching the backend."""
+
     http_status: int | None = None
+    """The HTTP status the aborted requests get, an error from 400 to 599, e.g. 503. Give this or grpcStatus."""
     grpc_status: str | None = None
+    """The gRPC status the aborted requests get, by name in capitals, e.g. UNAVAILABLE (not OK, not a number).
+    Give this or httpStatus."""
     percent: Percent
+    """The share of the fault's requests that are aborted, in percent: above 0, at most 100."""
 
     @field_validator("http_status")
     @classmethod
@@ -95,13 +105,22 @@ class AbortSpec(SpecModel):
 
 
 class WindowSpec(SpecModel):
-    after: Duration = 0.0  # from the experiment's start
+    """A time window, counted from the run's start."""
+
+    after: Duration = 0.0
+    """How long after the run's start the window opens, e.g. 2m; default 0s."""
     duration: Duration
+    """How long the window stays open, e.g. 5m (at most the fault's maxDuration counts)."""
 
 
 class ScheduleSpec(SpecModel):
-    cron: str  # five fields: minute hour day-of-month month day-of-week
+    """A cron schedule: the fault comes on each time it fires."""
+
+    cron: str
+    """A standard five-field crontab line in UTC (minute hour day-of-month month day-of-week), e.g.
+    "0 10 * * 1-5" (10:00 on weekdays)."""
     duration: Duration
+    """How long the fault stays on each time the schedule fires, e.g. 5m (at most the fault's maxDuration)."""
 
     @field_validator("cron")
     @classmethod
@@ -117,11 +136,15 @@ class ScheduleSpec(SpecModel):
 
 
 class DuringSpec(SpecModel):
-    """When a fault is on; with none given, for the whole experiment (up to maxDuration)."""
+    """When a fault is on: give exactly one of steps, window or schedule."""
 
     steps: list[Weight] | None = Field(default=None, min_length=1)
+    """Canary weights in percent, each a step of strategy.canary's schedule; the fault is on during those
+    steps, e.g. [10, 25]."""
     window: WindowSpec | None = None
+    """One time window, counted from the run's start."""
     schedule: ScheduleSpec | None = None
+    """A cron schedule (UTC), each firing turning the fault on for its duration."""
 
     @model_validator(mode="after")
     def _one_kind(self) -> DuringSpec:
@@ -131,12 +154,24 @@ class DuringSpec(SpecModel):
 
 
 class FaultSpec(SpecModel):
+    """A fault meshroll injects (a delay, an abort, or both), on an arm, for a cohort, at given times."""
+
     delay: DelaySpec | None = None
+    """A delay to add to requests. A fault needs a delay, an abort, or both."""
     abort: AbortSpec | None = None
+    """An error to answer requests with. A fault needs a delay, an abort, or both."""
     arm: Literal["canary", "stable", "both"] = "canary"
-    match: list[MatchSpec] = []  # only requests of this cohort; empty: every request on the arm
+    """Which version's requests the fault hits: canary (the default), stable or both. On Istio, a fault on one
+    arm needs a match, as Istio faults a whole route."""
+    match: list[MatchSpec] = []
+    """Only requests matching any of these entries (a cohort) are hit; empty (the default): every request on
+    the arm."""
     during: DuringSpec | None = None
+    """When the fault is on: during canary steps, in a time window, or on a cron schedule. Unset: from the
+    run's start, for maxDuration."""
     max_duration: Duration = 900.0
+    """The longest the fault is on: from the run's start (or, with a window or a schedule, each time it comes
+    on), e.g. 10m; default 15m."""
 
     @model_validator(mode="after")
     def _has_fault(self) -> FaultSpec:
@@ -148,11 +183,16 @@ class FaultSpec(SpecModel):
 
 
 class HaltRuleSpec(SpecModel):
-    """Stop every fault the moment this metric's canary value crosses the bound."""
+    """A steady-state rule: every fault stops the moment this metric, as callers see it on the arms under fault,
+    crosses its bound."""
 
     metric: str
+    """The name of a metric in spec.analysis.metrics. Its value is an error rate (a proportion), a latency at
+    the metric's quantile, or a gauge's mean."""
     above: float | None = None
+    """Halt when the value rises above this, e.g. 0.05 for an error rate of 5%. Give above or below."""
     below: float | None = None
+    """Halt when the value falls below this. Give above or below."""
 
     @model_validator(mode="after")
     def _one_bound(self) -> HaltRuleSpec:
@@ -162,20 +202,32 @@ class HaltRuleSpec(SpecModel):
 
 
 class ProbeSpec(SpecModel):
-    """An HTTP check of the steady state: GET ``url`` must answer ``expectStatus`` within ``timeout``."""
+    """An HTTP check of the steady state: a GET of the URL must answer the expected status in time."""
 
     url: str = Field(pattern=r"^https?://")
+    """The URL to GET, http:// or https://, e.g. http://checkout.shop/healthz."""
     expect_status: int = Field(default=200, ge=100, le=599)
+    """The HTTP status the probe must get, from 100 to 599; default 200."""
     timeout: Duration = 2.0
+    """How long the probe waits for the answer, e.g. 500ms; default 2s."""
 
 
 class ChaosSpec(SpecModel):
+    """Faults to inject and the steady state that must hold while they are on."""
+
     faults: list[FaultSpec] = Field(min_length=1)
+    """The faults to inject, at least one. Only on istio and local."""
     halt_when: list[HaltRuleSpec] = []
-    probes: list[ProbeSpec] = []  # HTTP steady-state checks, alongside haltWhen's metric rules
-    interval: Duration = 5.0  # how often the steady state is checked while faults are on
-    recovery: Duration = 10.0  # after the faults end, wait this long and check the steady state again
-    duration: Duration | None = None  # length of a chaos-only experiment
+    """Rules on metrics: every fault stops the moment one is broken. A run whose steady state is already
+    broken does not start."""
+    probes: list[ProbeSpec] = []
+    """HTTP checks of the steady state, beside haltWhen's rules: a failing one stops every fault."""
+    interval: Duration = 5.0
+    """How often the steady state (haltWhen, probes) is checked while faults are on; default 5s."""
+    recovery: Duration = 10.0
+    """After the faults end, how long to wait before the steady state is checked again; default 10s."""
+    duration: Duration | None = None
+    """The length of a chaos-only experiment (one without a strategy), e.g. 10m; required for one."""
 
     @field_validator("interval", "recovery")
     @classmethod

@@ -1,7 +1,9 @@
 """Notes on a valid Experiment: what it says that will likely not do what its writer expects.
 
 A note never stops a file (``meshroll validate`` prints it as a warning and keeps its exit code);
-each comes with the path it belongs to, as the problems of ``checks`` do.
+each comes with the path it belongs to, as the problems of ``checks`` do. ``notes`` hold wherever the
+file runs (``meshroll run`` prints them too); ``cluster_notes`` are about applying the file to a
+cluster, which only ``meshroll validate`` prints: ``meshroll run`` runs it on the embedded mesh.
 """
 
 from __future__ import annotations
@@ -12,8 +14,26 @@ from rollout.spec.models import Experiment
 
 
 def notes(experiment: Experiment) -> list[Problem]:
-    """Every note on ``experiment``, as (path, message) pairs."""
+    """Every note on ``experiment`` that holds wherever it runs, as (path, message) pairs."""
     return _uncounted_aborts(experiment)
+
+
+def cluster_notes(experiment: Experiment) -> list[Problem]:
+    """Every note on ``experiment`` as a file to apply to a cluster, as (path, message) pairs."""
+    return _embedded_mesh(experiment)
+
+
+def _embedded_mesh(experiment: Experiment) -> list[Problem]:
+    """``provider: local`` is valid, and is what ``meshroll run`` and ``demo`` run; the controller refuses it."""
+    if experiment.spec.mesh.provider != "local":
+        return []
+    return [
+        (
+            ("spec", "mesh", "provider"),
+            "provider local is the embedded mesh of meshroll run and meshroll demo; the in-cluster controller "
+            "refuses it (Ready False, InvalidSpec): to apply this file to a cluster, use istio, gateway-api or smi",
+        )
+    ]
 
 
 def _uncounted_aborts(experiment: Experiment) -> list[Problem]:

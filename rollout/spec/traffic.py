@@ -4,26 +4,48 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
 
-from rollout.spec.base import Fraction, Name, Percent, SpecModel, Weight
+from rollout.spec.base import Name, Percent, SpecModel, Weight
 from rollout.spec.durations import Duration
 from rollout.spec.messages import misplaced
+from rollout.spec.providers import PROVIDERS as PROVIDERS
+from rollout.spec.providers import BackendProfileSpec as BackendProfileSpec
+from rollout.spec.providers import GatewayApiMeshSpec as GatewayApiMeshSpec
+from rollout.spec.providers import IstioMeshSpec as IstioMeshSpec
+from rollout.spec.providers import LocalMeshSpec as LocalMeshSpec
+from rollout.spec.providers import MeshSpec as MeshSpec
+from rollout.spec.providers import SmiMeshSpec as SmiMeshSpec
 
 
 class VersionSpec(SpecModel):
+    """One version of the Service: its name, and where the mesh finds it."""
+
     version: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-    subset: str | None = None  # Istio DestinationRule subset (default: the version)
-    service: str | None = None  # per-version Service (Gateway API, SMI; default: <service>-<version>)
+    """The version's name, as its pods' version label says (e.g. v2): 1 to 63 letters, digits, '-', '_' and
+    '.'. The built-in metric templates select the arm by it."""
+    subset: str | None = None
+    """Istio only: the DestinationRule subset of this version; default: the version."""
+    service: str | None = None
+    """Gateway API and SMI only: the Service that sends traffic to this version alone; default:
+    <service>-<version>."""
 
 
 class TargetSpec(SpecModel):
+    """The Service being released and its two versions."""
+
     service: Name
+    """The Service being released: the host whose traffic is split (on Istio, unless mesh.host says another),
+    and the Service the built-in metric templates select."""
     port: int | None = Field(default=None, ge=1, le=65535)
+    """The Service's port (1 to 65535), for the record: meshroll does not read it, and keeps the port each
+    route destination already has. meshroll import fills it in from Flagger or Argo Rollouts."""
     stable: VersionSpec
+    """The version that serves the traffic now."""
     canary: VersionSpec
+    """The new version being released; its version must differ from stable's."""
 
     def version_service(self, version: VersionSpec) -> str:
         """The per-version Service (Gateway API, SMI): as given, else ``<service>-<version>``."""
@@ -36,70 +58,15 @@ class TargetSpec(SpecModel):
         return self
 
 
-class BackendProfileSpec(SpecModel):
-    """How a demo backend of the embedded mesh behaves."""
-
-    median_latency: Duration = 0.02
-    p99_latency: Duration = 0.08
-    error_rate: Fraction = 0.002
-
-    @model_validator(mode="after")
-    def _p99_above_median(self) -> BackendProfileSpec:
-        if self.p99_latency < self.median_latency:
-            raise ValueError("p99Latency is below medianLatency; p99 must be at least the median")
-        return self
-
-
-class LocalMeshSpec(SpecModel):
-    provider: Literal["local"]
-    port: int = Field(default=0, ge=0, le=65535)  # the router's port; 0 picks a free one
-    metrics_port: int = Field(default=0, ge=0, le=65535)  # /metrics port; fix it for a Prometheus to scrape
-    load_rate: float = Field(default=150.0, gt=0, le=5000)  # requests per second from the load generator
-    cohort_fraction: Fraction = 0.1  # share of generated requests that carry the A/B cohort header
-    load_users: int = Field(default=0, ge=0, le=100_000)  # users who keep their cookies (0: all new visitors)
-    stable: BackendProfileSpec = BackendProfileSpec()
-    canary: BackendProfileSpec = BackendProfileSpec()
-    seed: int | None = None
-
-    @model_validator(mode="after")
-    def _ports_apart(self) -> LocalMeshSpec:
-        if self.port and self.port == self.metrics_port:
-            raise ValueError(
-                f"port and metricsPort are both {self.port}; the router and /metrics need a port each (0 picks one)"
-            )
-        return self
-
-
-class IstioMeshSpec(SpecModel):
-    provider: Literal["istio"]
-    virtual_service: Name
-    route: str | None = None  # name of the http route entry meshroll weights (default: the first)
-    destination_rule: Name | None = None
-    host: str | None = None  # destination host (default: the target service)
-
-
-class GatewayApiMeshSpec(SpecModel):
-    provider: Literal["gateway-api"]
-    http_route: Name
-    rule: str | None = None  # name of the rule meshroll weights (default: the first rule)
-
-
-class SmiMeshSpec(SpecModel):
-    provider: Literal["smi"]
-    traffic_split: Name
-    api_version: Literal["split.smi-spec.io/v1alpha4", "split.smi-spec.io/v1alpha2", "split.smi-spec.io/v1alpha1"] = (
-        "split.smi-spec.io/v1alpha4"
-    )
-
-
-MeshSpec = Annotated[LocalMeshSpec | IstioMeshSpec | GatewayApiMeshSpec | SmiMeshSpec, Field(discriminator="provider")]
-PROVIDERS = ("local", "istio", "gateway-api", "smi")
-
-
 class StringMatchSpec(SpecModel):
+    """How a value must match: give exactly one of exact, prefix or regex."""
+
     exact: str | None = None
+    """The value must be exactly this."""
     prefix: str | None = None
+    """The value must start with this."""
     regex: str | None = None
+    """The whole value must match this regular expression (RE2 syntax, as the meshes take it)."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> StringMatchSpec:
@@ -131,8 +98,12 @@ class MatchSpec(SpecModel):
     """One cohort condition set; all of its conditions must hold."""
 
     headers: dict[str, StringMatchSpec] = Field(default={}, json_schema_extra=_or_plain_string)
-    cookies: dict[str, str] = {}  # cookie name -> exact value
+    """Request headers by name, each a match ({exact: ...}, {prefix: ...} or {regex: ...}) or a plain string,
+    which is an exact match; e.g. {x-beta: "1"}."""
+    cookies: dict[str, str] = {}
+    """Cookies by name, each with the exact value it must have (RFC 6265 names and values); e.g. {beta: "yes"}."""
     query_params: dict[str, StringMatchSpec] = Field(default={}, json_schema_extra=_or_plain_string)
+    """Query parameters by name, each a match or a plain string (an exact match), as for headers."""
 
     @field_validator("headers", "query_params", mode="before")
     @classmethod
@@ -210,8 +181,13 @@ class SessionAffinitySpec(SpecModel):
     (with primaryCookieName, one they send to stable gets that cookie and stays on stable)."""
 
     cookie_name: CookieName = "meshroll-canary"
-    max_age: Duration = 86400.0  # the cookie's Max-Age (default 1d); stable's cookie has the same
-    primary_cookie_name: PrimaryCookieName | None = None  # None: stable's users follow the weights
+    """The cookie that keeps a user on the canary: an RFC 6265 token of at most 64 characters, not starting
+    with __Secure- or __Host-; default meshroll-canary."""
+    max_age: Duration = 86400.0
+    """The cookies' Max-Age: whole seconds from 1s to 400d, e.g. 12h; default 1d."""
+    primary_cookie_name: PrimaryCookieName | None = None
+    """If set, users the weights send to stable get a cookie of this name and stay on stable (it must differ
+    from cookieName); unset, stable's users follow the weights."""
 
     @field_validator("max_age")
     @classmethod
@@ -255,15 +231,28 @@ class CohortSpec(SpecModel):
     """Requests matching any entry reach the canary while it has weight; the others follow the weights."""
 
     match: list[MatchSpec] = Field(min_length=1)
+    """The cohort, at least one entry: a request matching any entry (all of that entry's conditions) goes to
+    the canary."""
 
 
 class CanaryStrategySpec(SpecModel):
+    """A canary: the canary's share of the traffic grows step by step, judged after every step; promotion
+    then sends all traffic to it."""
+
     steps: list[Weight] | None = Field(default=None, min_length=1)
+    """Canary weights in percent, one per step, rising, above 0 and below 100; e.g. [5, 10, 25, 50]. Give
+    steps, or stepWeight with maxWeight."""
     step_weight: Weight | None = None
+    """Instead of steps: the weight in percent added at each step, e.g. 10 (10, 20, ... up to maxWeight)."""
     max_weight: Weight | None = None
+    """With stepWeight: the last step's weight in percent, below 100; always a step, e.g. 50."""
     step_interval: Duration = 60.0
+    """How long each step lasts before it is judged, e.g. 2m (or whole seconds); default 1m."""
     session_affinity: SessionAffinitySpec | None = None
+    """Sticky canary: a user the weights send to the canary gets a cookie and stays there. Not on smi."""
     cohort: CohortSpec | None = None
+    """Requests that always reach the canary while it has weight (beta testers, say), besides the weights.
+    Not on smi."""
 
     @field_validator("steps")
     @classmethod
@@ -309,9 +298,16 @@ class CanaryStrategySpec(SpecModel):
 
 
 class ABTestSpec(SpecModel):
+    """An A/B test: requests of a cohort go to the canary, all others to stable; no weights."""
+
     match: list[MatchSpec] = Field(min_length=1)
+    """The cohort, at least one entry: a request matching any entry (all of that entry's conditions) goes to
+    the canary."""
     duration: Duration
+    """How long the cohort goes to the canary before the test may promote it, e.g. 1h; a proven regression
+    rolls it back sooner."""
     step_interval: Duration = 60.0
+    """How often the test is judged, e.g. 5m (or whole seconds); default 1m."""
 
     @model_validator(mode="before")
     @classmethod
@@ -322,9 +318,15 @@ class ABTestSpec(SpecModel):
 
 
 class MirrorSpec(SpecModel):
+    """Shadow traffic: a share of the requests is copied to the canary, whose answers are dropped."""
+
     percent: Percent
-    duration: Duration | None = None  # needed when mirroring is the whole strategy
+    """The share of requests copied to the canary, in percent: above 0, at most 100."""
+    duration: Duration | None = None
+    """How long a mirror-only strategy mirrors, e.g. 30m; required then, and not read beside canary or
+    abTest."""
     step_interval: Duration = 60.0
+    """How often a mirror-only strategy is judged (beside canary or abTest, theirs counts); default 1m."""
 
     @model_validator(mode="before")
     @classmethod
@@ -335,9 +337,14 @@ class MirrorSpec(SpecModel):
 
 
 class StrategySpec(SpecModel):
+    """How traffic reaches the canary: canary or abTest (not both), optionally with mirror, or mirror alone."""
+
     canary: CanaryStrategySpec | None = None
+    """A canary by weight: its share of the traffic grows step by step."""
     ab_test: ABTestSpec | None = None
+    """An A/B test: a cohort of requests goes to the canary for a set time. Not on smi."""
     mirror: MirrorSpec | None = None
+    """Shadow traffic: copies of a share of the requests go to the canary too. Not on smi."""
 
     @model_validator(mode="before")
     @classmethod

@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from analysis.observations import MetricPair
 from analysis.sources import MetricQuery, StepSpan
-from rollout.crd import GROUP, PLURAL, VERSION
+from rollout.crd import GROUP, PLURAL, VERSION, experiment_crd
 from rollout.events import Applied, MetricsUnavailable, Start
 from rollout.kube.conditions import Problem
 from rollout.kube.document import RunInfo
@@ -40,6 +40,34 @@ def test_the_crd_is_structural_and_established(controlplane: ControlPlane, kube:
     assert conditions.get("Established") == "True"
     assert conditions.get("NonStructuralSchema", "False") == "False"
     assert crd["spec"]["versions"][0]["subresources"] == {"status": {}}
+
+
+@pytest.mark.parametrize(
+    ("field", "says"),
+    [
+        ("spec.analysis.alpha", "rolling back a healthy canary"),
+        ("spec.strategy.canary.steps", "[5, 10, 25, 50]"),
+        ("spec.mesh.loadRate", "For provider local only (meshroll run and meshroll demo)"),
+    ],
+)
+def test_kubectl_explain_describes_a_field_of_the_spec(
+    controlplane: ControlPlane, kube: Api, field: str, says: str
+) -> None:
+    """kubectl explain reads the schema the API server publishes (OpenAPI v3), which follows a new CRD within
+    seconds: the field's description from the spec models, word for word (kubectl wraps it)."""
+    node = experiment_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    for name in field.split("."):
+        node = node.get("items", node)["properties"][name]
+    description = " ".join(node["description"].split())
+    assert says in description
+
+    def explained() -> str | None:
+        result = controlplane.kubectl("explain", f"{PLURAL}.{field}", f"--api-version={GROUP}/{VERSION}", check=False)
+        text = " ".join(result.stdout.split())
+        return text if result.returncode == 0 and description in text else None
+
+    text = wait_for(explained, f"kubectl explain {PLURAL}.{field} to show its description", timeout=60)
+    assert f"FIELD: {field.split('.')[-1]}" in text
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])

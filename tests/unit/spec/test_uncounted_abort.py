@@ -9,21 +9,30 @@ from typer.testing import CliRunner
 
 from rollout.cli import app
 
+ISTIO = "{provider: istio, virtualService: checkout}"
+LOCAL = "{provider: local}"  # validate notes that the controller refuses it (test_local_provider_note.py)
 
-def experiment(status: int, metrics: str = "[{name: error-rate, template: istio-error-rate, critical: true}]") -> str:
+
+def experiment(
+    status: int,
+    metrics: str = "[{name: error-rate, template: istio-error-rate, critical: true}]",
+    mesh: str = ISTIO,
+    arm: str = "both",  # on Istio, a fault on one arm needs a match
+) -> str:
     return f"""\
 apiVersion: meshroll.io/v1alpha1
 kind: Experiment
 metadata: {{name: checkout-v2, namespace: shop}}
 spec:
   target: {{service: checkout, stable: {{version: v1}}, canary: {{version: v2}}}}
-  mesh: {{provider: local}}
+  mesh: {mesh}
   strategy:
     canary: {{steps: [10, 50], stepInterval: 1m}}
   chaos:
     faults:
-      - delay: {{fixed: 100ms, percent: 10}}
+      - {{delay: {{fixed: 100ms, percent: 10}}, arm: {arm}}}
       - abort: {{httpStatus: {status}, percent: 5}}
+        arm: {arm}
   analysis:
     metrics: {metrics}
 """
@@ -82,7 +91,7 @@ def test_one_warning_names_every_template_and_metric_that_cannot_see_the_abort(t
 
 def test_plan_prints_the_same_warning_before_its_estimate_as_run_does_before_its_run(tmp_path: Path) -> None:
     file = tmp_path / "chaos.yaml"
-    file.write_text(experiment(404))
+    file.write_text(experiment(404, mesh=LOCAL, arm="canary"))
     result = CliRunner().invoke(app, ["plan", str(file)])
     assert result.exit_code == 0, result.output
     assert result.stderr.startswith(f"warning: {file}:12:17 spec.chaos.faults[1].abort.httpStatus: an abort answering")
