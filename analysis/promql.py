@@ -29,10 +29,11 @@ _REGEX_META = frozenset("\\.+*?()|[]{}^$")
 _BARE_VALUE = re.compile(r"[A-Za-z0-9_.:]*")
 _SHORT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
-PROVIDED_VARIABLES = frozenset(
-    {"service", "backend", "namespace", "version", "stable", "canary", "window", "start", "end", "step", "reporter"}
-)
-"""The variables the Prometheus source fills in."""
+VARIABLE_NAMES = (
+    "service", "backend", "namespace", "version", "stable", "canary", "window", "start", "end", "step", "reporter",
+)  # fmt: skip
+"""The variables the Prometheus source fills in, in the order messages list them."""
+PROVIDED_VARIABLES = frozenset(VARIABLE_NAMES)
 
 
 class QueryTemplateError(ValueError):

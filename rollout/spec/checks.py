@@ -14,6 +14,7 @@ def cross_check(experiment: Experiment, *, engines_here: bool = True) -> list[Pr
     """Every rule that one field alone cannot check, as (path, message) pairs; with ``engines_here``, also that
     ``analysis.engine`` and ``analysis.source`` can be had in this process (a run under way keeps its spec
     valid without that)."""
+    from analysis.promql import VARIABLE_NAMES
     from analysis.templates import BUILTIN_TEMPLATES, strip_variables, unknown_variables
 
     spec = experiment.spec
@@ -121,8 +122,7 @@ def cross_check(experiment: Experiment, *, engines_here: bool = True) -> list[Pr
                     problems.append(
                         (
                             (*root, "analysis", "templates", i, role),
-                            f"unknown variable {{{{{bad[0]}}}}}; allowed: service, namespace, version, "
-                            "stable, canary, window, start, end, step, reporter",
+                            f"unknown variable {{{{{bad[0]}}}}}; allowed: {', '.join(VARIABLE_NAMES)}",
                         )
                     )
 

@@ -22,6 +22,8 @@ class BackendProfileSpec(SpecModel):
 
     @model_validator(mode="after")
     def _p99_above_median(self) -> BackendProfileSpec:
+        if self.median_latency <= 0:
+            raise ValueError("medianLatency must be above 0 (a lognormal has no zero median), e.g. 20ms")
         if self.p99_latency < self.median_latency:
             raise ValueError("p99Latency is below medianLatency; p99 must be at least the median")
         return self
