@@ -41,8 +41,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
 from kubernetes import client as k8s
 
 from analysis.sources import MetricSource, MetricsUnavailableError
@@ -59,6 +57,7 @@ from rollout.kube.reconcile import Reconciler
 from rollout.kube.run_factory import RunFactory
 from rollout.kube.run_slots import RunSlots
 from rollout.kube.runs import ExperimentRun, RunContext
+from rollout.kube.scheduling import Jobs
 from rollout.kube.startup_sweep import sweep_at_start
 from rollout.kube.telemetry import Telemetry
 from rollout.kube.triggers import Trigger, trigger
@@ -108,9 +107,8 @@ class Controller:
         self.recorder = EventRecorder(acting, instance=config.identity, clock=clock)
         self.queue: WorkQueue[Key] = WorkQueue(exclusive=True)
         self.leader_pod = LeaderPodLabel(api, *config.leader_pod) if config.leader_pod else None
-        self.scheduler = BackgroundScheduler(
-            timezone="UTC", executors={"default": ThreadPoolExecutor(config.workers)}, job_defaults={"coalesce": True}
-        )
+        self.jobs = Jobs.create(config.workers)
+        self.scheduler = self.jobs.scheduler
         self.elector = (
             LeaderElector(
                 api,
@@ -194,7 +192,7 @@ class Controller:
             return
         self._stop.set()
         self.reconciler.stop_all()
-        self.scheduler.shutdown(wait=True)  # a job under way finishes what it does
+        self.jobs.stop()  # a job under way finishes what it does
         for thread in self._threads:
             if not thread.name.startswith("meshroll-watch"):  # a watch ends at its timeout; nothing waits for it
                 thread.join(timeout=10)
