@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from rollout.cli.output import console, fail
+from rollout.cli.prometheus_options import AnalyzeTimeout, CaFile, Headers, Insecure, PrometheusAccess
 from rollout.spec.durations import parse_duration
 from rollout.spec.models import Experiment
 
@@ -125,14 +126,22 @@ def refuse_prometheus_beside_a_plugin(url: str | None, experiment: Experiment) -
         )
 
 
-def checked_prometheus(url: str | None, metrics_port: int | None = None, spec_port: int = 0) -> PrometheusConfig | None:
+def checked_prometheus(
+    url: str | None, metrics_port: int | None = None, spec_port: int = 0, access: PrometheusAccess | None = None
+) -> PrometheusConfig | None:
     """For ``run`` and ``demo``: the config for ``--prometheus URL`` once Prometheus answers (None without one).
     ``spec_port`` is the experiment's ``spec.mesh.metricsPort`` (0: none, a port chosen at random)."""
     if metrics_port is not None and not 1 <= metrics_port <= 65535:
         fail(f"--metrics-port must be within 1..65535, got {metrics_port}")
     if url is None:
+        if access is not None and access != PrometheusAccess():
+            fail("--prometheus-header, --prometheus-ca-file, --prometheus-insecure and --prometheus-timeout are "
+                 "for --prometheus URL; give it, or drop them")  # fmt: skip
         return None
-    config = build_config(url)
+    access = access or PrometheusAccess()
+    config = build_config(
+        url, headers=list(access.headers), ca_file=access.ca_file, insecure=access.insecure, timeout=access.timeout
+    )
     if metrics_port is None and not spec_port:
         fail(
             "--prometheus: the mesh's /metrics port is chosen at random, so no Prometheus scrapes it; "
@@ -214,12 +223,10 @@ def analyze(
             "metric-source plugin).",
         ),
     ] = None,
-    header: Annotated[
-        list[str] | None, typer.Option("--prometheus-header", help="Extra header NAME:VALUE (repeatable).")
-    ] = None,
-    ca_file: Annotated[Path | None, typer.Option("--prometheus-ca-file", help="CA bundle for https.")] = None,
-    insecure: Annotated[bool, typer.Option("--prometheus-insecure", help="Skip TLS verification.")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds per Prometheus request.")] = 10.0,
+    header: Headers = None,
+    ca_file: CaFile = None,
+    insecure: Insecure = False,
+    timeout: AnalyzeTimeout = 10.0,
 ) -> None:
     """Judge past data: would this canary have been rolled back? Exit 0 no (it would advance),
     2 yes (rolled back), 3 undecided, 1 error. The bearer token comes from $MESHROLL_PROMETHEUS_TOKEN."""

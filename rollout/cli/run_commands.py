@@ -12,6 +12,7 @@ from rich.table import Table
 
 import rollout
 from rollout.cli.output import check_output_file, console, err_console, fail, warnings_to_stderr
+from rollout.cli.prometheus_options import CaFile, Headers, Insecure, PrometheusAccess, Timeout
 from rollout.cli.view import RunView
 from rollout.errors import RolloutError
 from rollout.events import Judged
@@ -143,8 +144,8 @@ def run(
         int | None,
         typer.Option(
             help=(
-                "Seed for the embedded mesh's random draws (errors, latencies, routing). The load is paced by the "
-                "clock, so two runs with one seed are alike, not identical."
+                "Seed for the embedded mesh's random draws (errors, latencies, routing; default: a new one each "
+                "run). The load is paced by the clock, so two runs with one seed are alike, not identical."
             )
         ),
     ] = None,
@@ -153,6 +154,10 @@ def run(
     ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")] = False,
     prometheus: Annotated[str | None, typer.Option(help=PROMETHEUS_HELP)] = None,
+    prometheus_header: Headers = None,
+    prometheus_ca_file: CaFile = None,
+    prometheus_insecure: Insecure = False,
+    prometheus_timeout: Timeout = 10.0,
     metrics_port: Annotated[int | None, typer.Option(help=METRICS_PORT_HELP)] = None,
     journal: Annotated[
         Path | None, typer.Option(help="Where to write the chaos journal (default: meshroll-journal-NAME.json).")
@@ -177,7 +182,8 @@ def run(
     if metrics_port is not None and router_port and metrics_port == router_port:
         fail(f"--metrics-port {metrics_port} is the router's port (spec.mesh.port); pick another")
     refuse_prometheus_beside_a_plugin(prometheus, experiment)
-    config = checked_prometheus(prometheus, metrics_port, getattr(experiment.spec.mesh, "metrics_port", 0))
+    access = PrometheusAccess.of(prometheus_header, prometheus_ca_file, prometheus_insecure, prometheus_timeout)
+    config = checked_prometheus(prometheus, metrics_port, getattr(experiment.spec.mesh, "metrics_port", 0), access)
     journal, report = run_outputs(experiment, journal, report, no_report=no_report)
     check_outputs(file, {"--status-out": status_out, "--journal": journal, "--report": report})
     result = execute(
@@ -246,14 +252,25 @@ def demo(
         ),
     ] = 1,
     prometheus: Annotated[str | None, typer.Option(help=PROMETHEUS_HELP)] = None,
+    prometheus_header: Headers = None,
+    prometheus_ca_file: CaFile = None,
+    prometheus_insecure: Insecure = False,
+    prometheus_timeout: Timeout = 10.0,
     metrics_port: Annotated[int | None, typer.Option(help=METRICS_PORT_HELP)] = None,
 ) -> None:
-    """Run the whole loop with no setup: embedded mesh, load, analysis, decisions."""
+    """Run the whole loop with no setup: embedded mesh, load, analysis, decisions.
+
+    Each scenario's HTML report is written to meshroll-demo/ in the temporary folder (replaced at each
+    demo). Exit 0 once the scenarios ran (the erroring canary's rollback is the demo working); with
+    --scenario, that run's own code, as meshroll run's (0 promoted, 2 rolled back, 3 inconclusive); 1 on
+    an error or Ctrl-C.
+    """
     from rollout.cli.prometheus_commands import checked_prometheus
 
     warnings_to_stderr()
 
-    config = checked_prometheus(prometheus, metrics_port)
+    access = PrometheusAccess.of(prometheus_header, prometheus_ca_file, prometheus_insecure, prometheus_timeout)
+    config = checked_prometheus(prometheus, metrics_port, access=access)
     scenarios = [scenario] if scenario is not None else [Scenario.HEALTHY, Scenario.ERRORING_CANARY]
     rows = []
     for chosen in scenarios:
