@@ -116,10 +116,10 @@ class Orchestrator:
     def handle(self, event: Event, *, at: float | None = None) -> Status:
         """Run one event through the machine and carry out its actions; ``at``: when it happened (now)."""
         notes = self._step(event, self.clock() if at is None else at)
-        for note in notes:
+        for note, status in notes:
             for notifier in self.notifiers:
                 try:
-                    notifier.notify(self.experiment, self.status, note)
+                    notifier.notify(self.experiment, status, note)
                 except Exception:  # a notifier never stops the rollout
                     log.exception("notifier failed", extra={"experiment": self.experiment.key})
         return self.status
@@ -185,17 +185,19 @@ class Orchestrator:
         phase = self.status.phase
         return self.check_steady_state().phase is not phase
 
-    def _step(self, event: Event, now: float) -> list[Notify]:
+    def _step(self, event: Event, now: float) -> list[tuple[Notify, Status]]:
+        """Run ``event`` through the machine and apply what it asks; each notification with the status of the
+        transition that made it (a "promoting" note says Promoting, though the mesh has taken it since)."""
         transition = advance(self.plan, self.status, event, now)
         if transition.status is self.status:
             return []
         self._save(transition.status)
-        notes = [a for a in transition.actions if isinstance(a, Notify)]
+        notes = [(a, transition.status) for a in transition.actions if isinstance(a, Notify)]
         if any(isinstance(a, SetRoute | SetFaults) for a in transition.actions):
             self._apply_intent()
             applied = advance(self.plan, self.status, Applied(), self.clock())  # when the mesh took it
             self._save(applied.status)
-            notes += [a for a in applied.actions if isinstance(a, Notify)]
+            notes += [(a, applied.status) for a in applied.actions if isinstance(a, Notify)]
         return notes
 
     def _save(self, status: Status) -> None:

@@ -77,6 +77,7 @@ class DeliveryQueue:
         self.replaces = replaces
         self.dropped = 0
         self.delivered = 0
+        self._failed_tries = 0  # since the last delivery: the first failure is logged, the rest once it ends
         self._in_flight: str | None = None
         self._save_error: str | None = None  # why the last write of ``path`` failed; None: it holds the queue
         self._items: list[Delivery] = self._load()
@@ -200,15 +201,25 @@ class DeliveryQueue:
                 self._finish(head, dropped=True)
                 return 0.0
             delay = min(self.retry_max, self.retry_initial * 2.0 ** (attempts - 1))
-            log.warning(
-                "%s: %s notification for %s not delivered (%s); retrying in %.1fs",
+            self._failed_tries += 1
+            # one warning per outage, not one per try: a receiver that is down for minutes would fill the
+            # terminal or the log; the retries go to debug, and the outage's end is logged with its count
+            level = logging.WARNING if self._failed_tries == 1 else logging.DEBUG
+            log.log(
+                level,
+                "%s: %s notification for %s not delivered (%s); retrying in %.1fs, then at growing gaps up to %.0fs "
+                "(said again once one is delivered)",
                 self.name,
                 head.kind,
                 head.key,
                 shown,
                 delay,
+                self.retry_max,
             )
             return delay
+        if self._failed_tries:
+            log.warning("%s: delivered again, after %d failed tries", self.name, self._failed_tries)
+            self._failed_tries = 0
         self._finish(head, dropped=False)
         return 0.0
 

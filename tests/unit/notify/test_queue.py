@@ -259,3 +259,20 @@ def test_a_queue_file_that_can_be_written_again_by_the_close_keeps_everything_pe
         assert not q.close(0.2)
     assert f"3 notifications not delivered yet; kept in {file}" in caplog.messages[-1]
     assert [item["body"]["n"] for item in json.loads(file.read_text())["items"]] == [0, 1, 2]
+
+
+def test_a_receiver_down_for_many_tries_is_one_warning_and_its_return_another(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sender = Sender()
+    sender.failures = [TemporaryFailure("HTTP 503") for _ in range(6)]
+    with caplog.at_level(logging.WARNING, logger="meshroll.notify"):
+        q = queue(sender)
+        for n in range(3):
+            q.put(delivery(n))
+        assert q.close(10)
+
+    assert sender.sent == [0, 1, 2]
+    failed = [m for m in caplog.messages if "not delivered (HTTP 503)" in m]
+    assert len(failed) == 1, caplog.messages  # not one a try
+    assert caplog.messages[-1] == "test: delivered again, after 6 failed tries"

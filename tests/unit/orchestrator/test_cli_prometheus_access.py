@@ -11,8 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from rollout.cli import app
-from rollout.cli import prometheus_commands
+from rollout.cli import app, prometheus_commands
 
 DEMO = Path(__file__).resolve().parents[3] / "experiments" / "demo-healthy.yaml"
 ACCESS = ["--prometheus-header", "X-Scope-OrgID:shop", "--prometheus-insecure", "--prometheus-timeout", "3"]

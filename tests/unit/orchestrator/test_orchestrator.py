@@ -17,7 +17,7 @@ from rollout.mesh.plan import TrafficPlan
 from rollout.orchestrator import Orchestrator
 from rollout.sources import MetricQuery, MetricsUnavailableError, StepSpan
 from rollout.spec import Experiment, load_experiment_text
-from rollout.status import Phase
+from rollout.status import Phase, Status
 from rollout.store import MemoryStore
 from tests.unit.machine.conftest import CANARY
 from tests.unit.orchestrator.doubles import Clock, RecordingProvider
@@ -197,3 +197,27 @@ def test_a_resumed_ab_run_gets_its_cohort_route_back_right_after_the_sweep() -> 
     restarted = SweepingProvider()
     make(experiment, ScriptedJudge([]), restarted, store, clock).resume()
     assert [bool(p.ab_matches) for p in restarted.plans] == [True], "the swept cohort route is written back"
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, Phase, int]] = []
+
+    def notify(self, experiment: Experiment, status: Status, note: Notify) -> None:
+        self.seen.append((note.kind, status.phase, status.traffic.canary_weight))
+
+
+def test_each_notification_carries_the_status_of_the_transition_that_made_it(experiment: Experiment) -> None:
+    """The mesh takes a promotion at once, so the status is Succeeded by the time the notifiers are called;
+    the "promoting" message still says Promoting (it said Succeeded, twice over, before)."""
+    clock, notifier = Clock(), RecordingNotifier()
+    orchestrator = Orchestrator(
+        experiment, RecordingProvider(), Source(), ScriptedJudge([Outcome.ADVANCE] * 4), MemoryStore(),
+        clock=clock, notifiers=[notifier],
+    )  # fmt: skip
+    orchestrator.start()
+    for _ in range(4):
+        clock.now += 60
+        orchestrator.observe()
+
+    assert notifier.seen[-2:] == [("promoting", Phase.PROMOTING, 100), ("succeeded", Phase.SUCCEEDED, 100)]
