@@ -146,7 +146,31 @@ def _options(expected: object) -> str:
     return ", ".join(part.strip().strip("'") for part in re.split(r",| or ", str(expected)) if part.strip())
 
 
+UNIT_HINTS = {
+    "steps": "weights are whole percents of the traffic: 10 is 10%",
+    "stepWeight": "weights are whole percents of the traffic: 10 is 10%",
+    "maxWeight": "weights are whole percents of the traffic: 50 is 50%",
+    "margin": "a margin is a fraction: 0.1 allows 10% worse",
+    "absoluteMargin": "in the metric's own unit: 0.002 is 0.2 points of error rate",
+    "latencyEdges": (
+        "edges are plain numbers in the histogram's le unit, which is ms for the built-in templates: 250 for 250 ms"
+    ),
+}
+"""What a number in these fields means, said beside a number refused there."""
+_NUMBER_KINDS = frozenset(
+    {"int_parsing", "int_type", "int_from_float", "float_parsing", "float_type", "greater_than_equal",
+     "greater_than", "less_than_equal", "less_than"}
+)  # fmt: skip
+
+
 def friendly(error: ErrorDetails, root: type[BaseModel], data: Any, path: Path) -> str:
+    message = _friendly(error, root, data, path)
+    field = next((part for part in reversed(path) if isinstance(part, str)), "")
+    hint = UNIT_HINTS.get(field) if error["type"] in _NUMBER_KINDS else None
+    return f"{message}; {hint}" if hint else message
+
+
+def _friendly(error: ErrorDetails, root: type[BaseModel], data: Any, path: Path) -> str:
     kind = error["type"]
     ctx: dict[str, Any] = dict(error.get("ctx") or {})
     given = error.get("input")
