@@ -56,6 +56,7 @@ class ReportData:
 _COLOURS = {"advance": "#2e7d32", "rollback": "#c62828", "promote": "#1565c0", "hold": "#9e9e9e", "other": "#6a1b9a"}
 W, H, PAD = 720, 220, 44
 MAX_DRAWN = 1000  # a metric's plot draws every judgement up to this many
+REACH = 2.0  # intervals are drawn this many times the estimates' spread beyond them (tooltips give their ends)
 MAX_LISTED = 200  # a metric's table lists every judgement up to this many
 TABLE_EDGE = 20  # past it, the table still lists this many first and last judgements
 
@@ -143,21 +144,34 @@ def _decisions(points: Sequence[MetricPoint], markers: Sequence[Marker]) -> list
     return [i for i, p in enumerate(points) if p.time in times]
 
 
-def _bar(p: MetricPoint, top: float) -> tuple[float, float] | None:
-    """The ends of ``p``'s interval as drawn: one unbounded above runs up to ``top``, the plot's top edge;
-    a missing or NaN end, or one unbounded below, is not drawn."""
+def _bar(p: MetricPoint, bottom: float, top: float) -> tuple[float, float] | None:
+    """The ends of ``p``'s interval as drawn: an end beyond the plot (unbounded above, or the wide interval
+    of an early step) runs to its edge; a missing or NaN end, or one unbounded below, is not drawn."""
     if p.low is None or p.high is None or not math.isfinite(p.low) or math.isnan(p.high) or p.high == -math.inf:
         return None
-    return p.low, min(p.high, top)
+    return max(p.low, bottom), min(p.high, top)
+
+
+def _value_range(points: Sequence[MetricPoint]) -> tuple[float, float] | None:
+    """The plot's value axis: every estimate and 1 (no difference), and the intervals as far as ``REACH``
+    times the estimates' own spread beyond them; the first steps' intervals, tens of times wider than the
+    estimates, would otherwise squash every estimate onto one line."""
+    values = [v for p in points for v in (p.estimate, p.low, p.high) if v is not None and math.isfinite(v)]
+    if not values:
+        return None
+    estimates = [p.estimate for p in points if p.estimate is not None and math.isfinite(p.estimate)]
+    core_lo, core_hi = min([*estimates, 1.0]), max([*estimates, 1.0])
+    reach = max(core_hi - core_lo, 0.1) * REACH
+    lo, hi = max(min(values), core_lo - reach), min(max(values), core_hi + reach)
+    pad = (hi - lo) * 0.1 or 0.1
+    return lo - pad, hi + pad
 
 
 def _metric_svg(name: str, points: list[MetricPoint], x_max: float, markers: Sequence[Marker]) -> str:
-    values = [v for p in points for v in (p.estimate, p.low, p.high) if v is not None and math.isfinite(v)]
-    if not values:
+    axis = _value_range(points)
+    if axis is None:
         return "<p>No estimates were recorded for this metric.</p>"
-    lo, hi = min([*values, 1.0]), max([*values, 1.0])
-    pad = (hi - lo) * 0.1 or 0.1
-    lo, hi = lo - pad, hi + pad
+    lo, hi = axis
     fx, bx = _scale(0.0, x_max, PAD, W - 12)
     fy, by = _scale(lo, hi, H - 28, 14)
     body = [
@@ -174,7 +188,7 @@ def _metric_svg(name: str, points: list[MetricPoint], x_max: float, markers: Seq
     for p in shown:
         x = fx * p.time + bx
         colour = _COLOURS.get(p.outcome, _COLOURS["other"])
-        bar = _bar(p, hi)
+        bar = _bar(p, lo, hi)
         if bar is not None:
             body.append(
                 f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{fy * bar[0] + by:.1f}" y2="{fy * bar[1] + by:.1f}" '

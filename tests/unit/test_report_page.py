@@ -159,3 +159,15 @@ def test_a_thinned_plot_reaches_as_low_and_as_high_in_every_pixel_column_as_all_
     for x, (low, high) in full.items():
         near = [kept[k] for k in (x - 1, x, x + 1) if k in kept]  # a point can round into the next column
         assert min(n[0] for n in near) <= low + 0.1 and max(n[1] for n in near) >= high - 0.1, x
+
+
+def test_an_early_steps_wide_interval_runs_off_the_plot_instead_of_squashing_the_estimates() -> None:
+    first = _point(time=10.0, estimate=1.2, low=-10.8, high=119.0)
+    later = [_point(time=t, estimate=e, low=e - 0.2, high=e + 0.2) for t, e in ((20.0, 1.0), (30.0, 1.3))]
+    page = _page([first, *later])
+
+    heights = [float(y) for y in re.findall(r'<circle cx="[^"]*" cy="([^"]*)"', page)]
+    assert abs(heights[1] - heights[2]) > 0.15 * (220 - 28 - 14), "1.0 and 1.3 are far apart on the plot"
+    bars = re.findall(r'<line x1="[^"]*" x2="[^"]*" y1="([^"]*)" y2="([^"]*)" stroke="[^"]*" stroke-width="3"', page)
+    assert (float(bars[0][0]), float(bars[0][1])) == (220 - 28, 14.0), "the wide interval runs to both edges"
+    assert "[-10.8, 119]" in page, "its tooltip and table still give its ends"
