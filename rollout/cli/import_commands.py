@@ -14,7 +14,10 @@ from rollout.importers import ImporterError, engine_problem, import_files
 
 def import_(
     files: Annotated[
-        list[Path], typer.Argument(help="Flagger or Argo Rollouts YAML: the Canary/Rollout and what it references.")
+        list[Path],
+        typer.Argument(
+            help="Flagger or Argo Rollouts YAML: the Canary/Rollout and what it references (- reads standard input)."
+        ),
     ],
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Write the Experiments here (default: stdout).")] = (
         None

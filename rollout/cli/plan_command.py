@@ -21,10 +21,11 @@ DEFAULT_REGRESSION = 2.0  # the regression a plan asks about when neither --regr
 def plan(
     file: Annotated[Path, typer.Argument(help="The experiment YAML.")],
     rps: Annotated[
-        float | None, typer.Option(help="Requests per second to the service (default: local loadRate).")
+        float | None, typer.Option(help="Requests per second to the service (default: local loadRate, else 100).")
     ] = None,
     error_rate: Annotated[
-        float | None, typer.Option(help="Stable's error rate, e.g. 0.001 (default: local stable errorRate).")
+        float | None,
+        typer.Option(help="Stable's error rate, e.g. 0.001 (default: local stable errorRate, else 0.001)."),
     ] = None,
     regression: Annotated[
         float | None,

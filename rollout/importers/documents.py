@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,8 +109,17 @@ class PeerDocument:
 
 
 def read_documents(path: Path) -> list[PeerDocument]:
-    """Every mapping document of a YAML file; ImporterError (one line) when it cannot be read or parsed."""
+    """Every mapping document of a YAML file (``-``: standard input, as ``kubectl get canary NAME -o yaml |
+    meshroll import -`` gives it); ImporterError (one line) when it cannot be read or parsed."""
     name = str(path)
+    if name == "-":
+        try:
+            text = sys.stdin.read(MAX_FILE_BYTES + 1)
+        except UnicodeDecodeError:
+            raise ImporterError("-: standard input is not UTF-8 text") from None
+        if len(text) > MAX_FILE_BYTES:
+            raise ImporterError("-: standard input is larger than 1 MiB; is it a Kubernetes manifest?")
+        return parse_documents(text, "-")
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise ImporterError(f"{name}: the file is larger than 1 MiB; is it a Kubernetes manifest?")

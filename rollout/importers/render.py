@@ -42,7 +42,8 @@ def render(draft: Draft) -> str:
     source = draft.source
     key = f"{source.namespace}/{source.name}" if source.namespace else source.name
     lines = [
-        f"# Imported by `meshroll import` from {source.file} ({draft.peer} {key}). Review it before applying.",
+        f"# Imported by `meshroll import` from {'standard input' if source.file == '-' else source.file} "
+        f"({draft.peer} {key}). Review it before applying.",
         "# How it was translated:",
         *_bullets(draft.choices),
     ]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from rollout.cli import app
 from tests.cli_errors import one_line_error
 
 
@@ -46,3 +49,14 @@ def test_a_blue_green_rollout_says_what_to_do(tmp_path: Path) -> None:
 def test_a_missing_file_and_an_unknown_engine_are_refused(tmp_path: Path) -> None:
     assert "no such file" in one_line_error(["import", str(tmp_path / "absent.yaml")])
     assert "--engine 'kayenta'" in one_line_error(["import", str(tmp_path / "absent.yaml"), "--engine", "kayenta"])
+
+
+def test_standard_input_is_read_as_validate_reads_it(peer: Path) -> None:
+    """``kubectl get canary podinfo -o yaml | meshroll import -``."""
+    canary = (peer / "flagger-canary-gatewayapi.yaml").read_text()
+    result = CliRunner().invoke(app, ["import", "-"], input=canary)
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("# Imported by `meshroll import` from standard input (Flagger Canary test/podinfo)")
+    broken = CliRunner().invoke(app, ["import", "-"], input="kind: Canary\nspec: [\n")
+    assert broken.exit_code == 1 and broken.stderr.startswith("meshroll: -:3:1: not valid YAML")
