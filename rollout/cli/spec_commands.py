@@ -78,7 +78,7 @@ def validate(
         console.print(f"{file}: ok ({names})", markup=False)
         for note in loaded.notes:
             err_console.print(f"warning: {note}", markup=False, soft_wrap=True)
-        for note in loaded.cluster_notes:  # what applying the file to a cluster would meet: for information
+        for note in loaded.usage_notes:  # where the file can run and what it needs there: for information
             err_console.print(f"note: {note}", markup=False, soft_wrap=True)
     if bad:
         raise typer.Exit(1)

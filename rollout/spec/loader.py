@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from rollout.spec.checks import cross_check
 from rollout.spec.messages import error_path, format_path, friendly
 from rollout.spec.models import Experiment
-from rollout.spec.notes import cluster_notes as experiment_cluster_notes
 from rollout.spec.notes import notes as experiment_notes
+from rollout.spec.notes import usage_notes as experiment_usage_notes
 from rollout.spec.positions import MAX_DEPTH, PositionMap, map_positions, shape_problem
 
 MAX_FILE_BYTES = 1 << 20
@@ -43,13 +43,13 @@ class SpecError(Exception):
 class LoadedFile:
     """A valid experiment file: its Experiments, the YAML documents they came from, and its notes (advice that
     does not stop it, such as a fault a metric cannot see: ``rollout.spec.notes``), in file order. Every command
-    that reads the file prints ``notes`` (as warnings); ``cluster_notes`` are about applying it to a cluster
-    (provider local), which ``meshroll validate`` prints as notes and ``meshroll run`` does not."""
+    that reads the file prints ``notes`` (as warnings); ``usage_notes`` say where it can run and what it needs
+    there, which ``meshroll validate`` prints as notes and ``meshroll run`` does not."""
 
     experiments: list[Experiment]
     documents: list[Any]
     notes: list[SpecProblem]
-    cluster_notes: list[SpecProblem] = field(default_factory=list)
+    usage_notes: list[SpecProblem] = field(default_factory=list)
 
 
 def load_experiment(path: Path | str) -> Experiment:
@@ -141,7 +141,7 @@ def _load_text(text: str, name: str, *, engines_here: bool) -> LoadedFile:
     experiments: list[Experiment] = []
     problems: list[SpecProblem] = []
     notes: list[SpecProblem] = []
-    cluster_notes: list[SpecProblem] = []
+    usage_notes: list[SpecProblem] = []
     for node, data in pairs:
         positions = map_positions(node)
         try:
@@ -155,12 +155,12 @@ def _load_text(text: str, name: str, *, engines_here: bool) -> LoadedFile:
             problems.append(SpecProblem(name, *positions.locate(path), format_path(path), message))
         experiments.append(experiment)
         notes += [SpecProblem(name, *positions.locate(p), format_path(p), m) for p, m in experiment_notes(experiment)]
-        cluster_notes += [
-            SpecProblem(name, *positions.locate(p), format_path(p), m) for p, m in experiment_cluster_notes(experiment)
+        usage_notes += [
+            SpecProblem(name, *positions.locate(p), format_path(p), m) for p, m in experiment_usage_notes(experiment)
         ]
     if problems:
         raise SpecError(problems)
-    return LoadedFile(experiments, [data for _, data in pairs], notes, cluster_notes)
+    return LoadedFile(experiments, [data for _, data in pairs], notes, usage_notes)
 
 
 def _validate_document(data: object, positions: PositionMap, name: str, engines_here: bool = True) -> Experiment:

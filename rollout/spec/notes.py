@@ -2,8 +2,9 @@
 
 A note never stops a file (``meshroll validate`` prints it as a warning and keeps its exit code);
 each comes with the path it belongs to, as the problems of ``checks`` do. ``notes`` hold wherever the
-file runs (``meshroll run`` prints them too); ``cluster_notes`` are about applying the file to a
-cluster, which only ``meshroll validate`` prints: ``meshroll run`` runs it on the embedded mesh.
+file runs (``meshroll run`` prints them too); ``usage_notes`` say where the file can run and what it
+needs there (a cluster refuses provider local; the embedded mesh's counters serve two templates), which
+only ``meshroll validate`` prints: ``meshroll run`` says it itself, as a refusal, when it applies.
 """
 
 from __future__ import annotations
@@ -18,9 +19,31 @@ def notes(experiment: Experiment) -> list[Problem]:
     return _uncounted_aborts(experiment)
 
 
-def cluster_notes(experiment: Experiment) -> list[Problem]:
-    """Every note on ``experiment`` as a file to apply to a cluster, as (path, message) pairs."""
-    return _embedded_mesh(experiment)
+def usage_notes(experiment: Experiment) -> list[Problem]:
+    """Every note on where ``experiment`` can run and what it needs there, as (path, message) pairs."""
+    return _embedded_mesh(experiment) + _needs_prometheus(experiment)
+
+
+def _needs_prometheus(experiment: Experiment) -> list[Problem]:
+    """On the embedded mesh, a metric whose template its own counters cannot serve (a query of your own,
+    another mesh's metrics) is judged only from a Prometheus that scrapes it: ``meshroll run`` refuses it
+    without ``--prometheus``."""
+    from rollout.sources import CountersSource
+
+    analysis = experiment.spec.analysis
+    if experiment.spec.mesh.provider != "local" or analysis is None or analysis.source not in (None, "prometheus"):
+        return []
+    custom = {t.name for t in analysis.templates}
+    served = " and ".join(sorted(CountersSource.SUPPORTED))
+    return [
+        (
+            ("spec", "analysis", "metrics", i, "template"),
+            f"meshroll run judges {metric.name} only with --prometheus URL --metrics-port N: the embedded mesh's "
+            f"own counters serve the templates {served}",
+        )
+        for i, metric in enumerate(analysis.metrics)
+        if metric.template in custom or metric.template not in CountersSource.SUPPORTED
+    ]
 
 
 def _embedded_mesh(experiment: Experiment) -> list[Problem]:

@@ -68,4 +68,21 @@ def test_meshroll_run_reads_the_file_without_that_note(tmp_path: Path) -> None:
     file.write_text(EXPERIMENT.format(mesh=LOCAL))
     loaded = load_file(file)
     assert loaded.notes == []
-    assert [(n.path, n.line, n.column) for n in loaded.cluster_notes] == [("spec.mesh.provider", 6, 10)]
+    assert [(n.path, n.line, n.column) for n in loaded.usage_notes] == [("spec.mesh.provider", 6, 10)]
+
+
+def test_validate_notes_a_metric_the_embedded_mesh_serves_only_from_prometheus(tmp_path: Path) -> None:
+    """``meshroll run`` refuses it without ``--prometheus``: validate says so first, and still says ok."""
+    file = tmp_path / "custom.yaml"
+    custom = "    templates: [{name: memory, kind: gauge, value: 'avg(process_resident_memory_bytes)'}]\n"
+    text = EXPERIMENT.format(mesh=LOCAL).replace("template: istio-error-rate", "template: memory") + custom
+    file.write_text(text)
+
+    result = CliRunner().invoke(app, ["validate", str(file)])
+
+    assert result.exit_code == 0 and result.stdout == f"{file}: ok (shop/checkout-v2)\n"
+    assert result.stderr.splitlines()[1] == (
+        f"note: {file}:10:34 spec.analysis.metrics[0].template: meshroll run judges error-rate only with "
+        "--prometheus URL --metrics-port N: the embedded mesh's own counters serve the templates istio-error-rate "
+        "and istio-latency-histogram"
+    )
