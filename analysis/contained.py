@@ -91,6 +91,9 @@ def decision_problem(answer: object, config: EngineConfig) -> str | None:
         return "returned a Decision whose blocked is not True or False"
     if not isinstance(answer.metrics, tuple | list):
         return "returned a Decision whose metrics are not a tuple of MetricVerdict"
+    requests = answer.canary_requests
+    if requests is not None and not (_real(requests) and math.isfinite(requests) and requests >= 0):
+        return "returned a Decision whose canary_requests is not a count of requests (a finite number, 0 or more)"
     names = {spec.name for spec in config.metrics}
     for verdict in answer.metrics:
         if not isinstance(verdict, MetricVerdict) or not isinstance(verdict.outcome, Outcome):

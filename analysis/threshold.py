@@ -18,9 +18,10 @@ What it mirrors from Flagger's analysis (``analysis.metrics[].thresholdRange`` a
 Where it deliberately differs: a metric with no data (no requests, no samples, an empty
 histogram) or with bad data holds the step and is *not* a failed check (Flagger counts "no values
 found" as a failure and so rolls back every canary during a metrics outage); advancing also needs
-the canary to have served ``EngineConfig.min_requests`` requests; and ``final=True`` turns a hold
-into INCONCLUSIVE. There is no baseline comparison and no statistical error control: that is the
-point of comparing it with the sequential engine.
+the canary to have served ``EngineConfig.min_requests`` requests over the whole run, not in one
+step (``Decision.canary_requests`` carries that count to the rollout's own gate); and ``final=True``
+turns a hold into INCONCLUSIVE. There is no baseline comparison and no statistical error control:
+that is the point of comparing it with the sequential engine.
 """
 
 from __future__ import annotations
@@ -118,6 +119,18 @@ def _checks(step: StepWindow, config: EngineConfig) -> list[_Check]:
     return checks
 
 
+def _exposure(steps: Sequence[StepWindow], config: EngineConfig) -> float:
+    """The requests the canary served over every step judged (minRequests counts the whole run, not a step): the
+    largest over the metrics, each summing the steps whose canary sample is sound."""
+    return max(
+        (
+            sum(_requests(p.canary) for step in steps if (p := step.metrics.get(spec.name)) and not p.canary.problems())
+            for spec in config.metrics
+        ),
+        default=0.0,
+    )
+
+
 FAILURE_THRESHOLD = 5  # Flagger's default analysis.threshold: failed checks before a rollback
 
 
@@ -148,6 +161,10 @@ class ThresholdJudge:
     def _judge(self, steps: Sequence[StepWindow], config: EngineConfig, final: bool) -> Decision:
         if not steps:
             return self._undecided("no steps observed yet", (), final, blocked=True)
+        exposure = _exposure(steps, config)
+        return replace(self._decide(steps, config, final, exposure), canary_requests=exposure)
+
+    def _decide(self, steps: Sequence[StepWindow], config: EngineConfig, final: bool, exposure: float) -> Decision:
         per_step = [_checks(step, config) for step in steps]
         failed = sum(1 for checks in per_step if any(c.has_data and not c.passes for c in checks))
         current = per_step[-1]
@@ -166,17 +183,6 @@ class ThresholdJudge:
         if out_of_range:
             text = "; ".join(f"{c.spec.name}: {c.text}" for c in out_of_range)
             return self._undecided(f"failed check {failed} of {threshold}: {text}", verdicts, final)
-        exposure = max(
-            (
-                sum(
-                    _requests(p.canary)
-                    for step in steps
-                    if (p := step.metrics.get(spec.name)) and not p.canary.problems()
-                )
-                for spec in config.metrics
-            ),
-            default=0.0,
-        )
         if exposure < config.min_requests:
             return self._undecided(
                 f"every metric is within range, but promotion needs {config.min_requests} canary requests "
@@ -184,7 +190,10 @@ class ThresholdJudge:
                 verdicts,
                 final,
             )
-        reason = f"advance: every metric is within range in step {steps[-1].index}"
+        reason = (
+            f"advance: every metric is within range at judgement {len(steps)}, and the canary served "
+            f"{exposure:.0f} requests (at least {config.min_requests})"
+        )
         return Decision(Outcome.ADVANCE, reason, self.name, verdicts)
 
     def _verdict(self, check: _Check, count: str, rolled: bool) -> MetricVerdict:

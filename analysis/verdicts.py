@@ -50,6 +50,10 @@ class Decision:
     """A HOLD because the latest step could not be judged at all: a metric missing from it, bad data, an
     arm with no requests, a traffic split off its weight, an unusable configuration, a failing engine.
     The run holds its weights on it, as on no data, rather than counting it as "no regression"."""
+    canary_requests: float | None = None
+    """The requests the canary served over every step judged, as the engine counted them against
+    ``EngineConfig.min_requests``: the rollout promotes only when it reaches ``minRequests``. None when the
+    engine does not say (a plugin may leave it): the rollout then takes the largest verdict's ``canary_n``."""
 
     def metric(self, name: str) -> MetricVerdict | None:
         return next((m for m in self.metrics if m.metric == name), None)

@@ -56,6 +56,9 @@ class Judged(EventModel):
     # percent of the step's requests the canary served, where that is not its weight (sticky users, a cohort,
     # an A/B test, a mirror): how much it was really exposed
     canary_share: float | None = None
+    # the requests the canary served over the steps judged, as the engine counted them for minRequests; None: the
+    # engine did not say, and the largest metric's canary_n stands in (readiness.canary_requests)
+    canary_requests: float | None = None
 
 
 class NoData(EventModel):

@@ -55,10 +55,12 @@ def _keeps(history: tuple[HistoryEntry, ...], i: int, after: int) -> bool:
 
 
 def _stripped(history: tuple[HistoryEntry, ...], indices: list[int]) -> tuple[HistoryEntry, ...]:
-    """``history`` with the judgements at ``indices`` without their numbers (itself if none has any)."""
+    """``history`` with the judgements at ``indices`` without their numbers (itself if none has any): the
+    per-metric ones and the canary's requests, which grow at every judgement and so would keep the stored
+    history from packing a run of holds into one entry (``kube.document.pack_history``)."""
     changes = {
-        i: history[i].model_copy(update={"event": event.model_copy(update={"metrics": ()})})
+        i: history[i].model_copy(update={"event": event.model_copy(update={"metrics": (), "canary_requests": None})})
         for i in indices
-        if isinstance(event := history[i].event, Judged) and event.metrics
+        if isinstance(event := history[i].event, Judged) and (event.metrics or event.canary_requests is not None)
     }
     return tuple(changes.get(i, e) for i, e in enumerate(history)) if changes else history

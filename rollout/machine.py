@@ -12,7 +12,7 @@ from chaos.faults import Fault
 from rollout.events import Applied, Command, Event, Halt, Judged, MetricsUnavailable, NoData, Start, Tick
 from rollout.history import appended
 from rollout.plan import Kind, RunPlan, past_deadline, traffic_at
-from rollout.readiness import critical_shortfall, exposure_shortfall, unfinished
+from rollout.readiness import critical_shortfall, deadline_advice, exposure_shortfall, schedule_advice, unfinished
 from rollout.status import HistoryEntry, Phase, Status, Traffic
 from rollout.windows import split_in_force
 
@@ -205,7 +205,8 @@ def _judged(plan: RunPlan, status: Status, event: Judged, now: float) -> Transit
     more_steps = status.step + 1 < len(plan.weights)
     gate_open = event.outcome == "advance" or (event.outcome == "hold" and plan.step_gate == "no-regression")
     if at_deadline and (more_steps or not step_done):  # judged no worse, but the schedule is not through
-        return _inconclusive(plan, status, event, now, unfinished(plan, status, step_time, event.reason))
+        why = unfinished(plan, status, step_time, event.reason)
+        return _inconclusive(plan, status, event, now, why, schedule_advice(plan))
     if more_steps and gate_open and step_done:
         reason = event.reason if event.outcome == "advance" else f"no regression after a full step; {event.reason}"
         step = status.step + 1
@@ -256,17 +257,15 @@ def _no_judgement(plan: RunPlan, status: Status, event: NoData | MetricsUnavaila
     return _policy(plan, status, event, now, plan.on_no_data, reason, holds=holds)
 
 
-NEXT_TIME = "meshroll plan FILE estimates how long a decision takes; a wider margin or an absoluteMargin decides sooner"
-
-
-def _inconclusive(plan: RunPlan, status: Status, event: Judged, now: float, why: str | None = None) -> Transition:
-    """The deadline came first: ``why`` (the schedule is not through), or the engine's open question."""
+def _inconclusive(
+    plan: RunPlan, status: Status, event: Judged, now: float, why: str | None = None, advice: str | None = None
+) -> Transition:
+    """The deadline came first: ``why`` (the schedule is not through, or the canary not promotable yet), or the
+    engine's open question; ``advice``: what to change so that the next run decides, else ``deadline_advice``."""
     reason = f"no decision by maxDuration ({plan.max_duration:.0f}s): {why or event.reason}"
     promoted = plan.on_inconclusive == "promote-if-not-critical" and critical_shortfall(plan, status, event) is None
     if plan.kind is not Kind.CHAOS and not promoted:  # what to change so that the next run decides
-        schedule = (len(plan.weights) - 1) * plan.step_interval + plan.min_step_time
-        later = f"raise maxDuration to at least the schedule's {schedule:.0f}s, or take fewer or shorter steps"
-        reason = f"{reason} ({later if why is not None else NEXT_TIME})"
+        reason = f"{reason} ({advice or deadline_advice(plan, event)})"
     return _policy(plan, status, event, now, plan.on_inconclusive, reason, verdict="inconclusive")
 
 

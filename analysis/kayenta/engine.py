@@ -4,7 +4,8 @@ Each step is one point per metric and arm; the whole growing window is judged at
 the judge's fixed settings (tolerance 0.25, confidence 0.98, mean-ratio gates of 1.0). A score at
 or below the marginal threshold rolls back (Kayenta's monitor fails early); a passing score
 advances once every metric has ``min_points`` points per arm and the canary served
-``min_requests``; anything else holds. A low score without a High or Low metric (Kayenta scores
+``min_requests`` requests over the steps (``Decision.canary_requests``; a verdict's ``canary_n`` is
+its points); anything else holds. A low score without a High or Low metric (Kayenta scores
 a critical metric without data 0) holds: no data is not a failure.
 
 ``interval_points`` spaces the judgements as Kayenta's standalone analysis does with
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -87,7 +89,9 @@ class KayentaJudge:
         except Exception as exc:  # the protocol forbids raising; say what broke instead
             decision = self._decision(Outcome.HOLD, f"internal error in the kayenta engine: {exc!r}", blocked=True)
         if final and decision.outcome is Outcome.HOLD:
-            return self._decision(Outcome.INCONCLUSIVE, f"deadline reached: {decision.reason}", decision.metrics)
+            return replace(
+                decision, outcome=Outcome.INCONCLUSIVE, reason=f"deadline reached: {decision.reason}", blocked=False
+            )
         return decision
 
     def _decision(
@@ -105,10 +109,13 @@ class KayentaJudge:
         result = self._run_judge(clean, series)
         verdicts = self._verdicts(config.metrics, series, result)
         problems = [p for spec in config.metrics for p in series[spec.name].problems]
-        if problems:
-            return self._decision(Outcome.HOLD, _bad_data_reason(problems), verdicts, blocked=True)
+        # minRequests counts requests over every step, not the points (one a step) the judge compares
         requests = max(s.canary_requests for s in series.values())
-        return self._decide(result, verdicts, requests, config.min_requests)
+        if problems:
+            decision = self._decision(Outcome.HOLD, _bad_data_reason(problems), verdicts, blocked=True)
+        else:
+            decision = self._decide(result, verdicts, requests, config.min_requests)
+        return replace(decision, canary_requests=requests)
 
     def _run_judge(self, specs: Sequence[MetricSpec], series: Mapping[str, MetricSeries]) -> JudgeResult:
         pairs = [MetricValues(s.name, series[s.name].canary, series[s.name].stable) for s in specs]
@@ -176,9 +183,9 @@ class KayentaJudge:
             reason = f"{score} passes, but a metric has only {points} points per arm ({self.min_points} needed)"
             return self._decision(Outcome.HOLD, reason, verdicts)
         if not requests >= min_requests:
-            reason = f"{score} passes, but the canary served {number(requests)} requests ({min_requests} needed)"
+            reason = f"{score} passes, but the canary served {requests:.0f} requests ({min_requests} needed)"
             return self._decision(Outcome.HOLD, reason, verdicts)
-        reason = f"{score} passes with at least {points} points per arm and {number(requests)} canary requests"
+        reason = f"{score} passes with at least {points} points per arm and {requests:.0f} canary requests"
         return self._decision(Outcome.ADVANCE, reason, verdicts)
 
 

@@ -217,7 +217,8 @@ def _judge(steps: Sequence[StepWindow], config: EngineConfig, final: bool, engin
             proven.append(spec.name)
         extra = _earlier_issues(read.issues, len(steps) - 1)
         verdicts.append(replace(verdict, reason=verdict.reason + extra) if extra else verdict)
-    return _decide(steps, config, verdicts, (blocked, blind), proven, traffics, exposure, final, engine)
+    decision = _decide(steps, config, verdicts, (blocked, blind), proven, traffics, exposure, final, engine)
+    return replace(decision, canary_requests=exposure)
 
 
 def _within_absolute_margin(

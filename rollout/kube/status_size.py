@@ -53,7 +53,9 @@ def judged_run(
         reason = f"error-rate: ratio {1 + i / 1e5:.5f} with CS [0.71, 1.42], within 1.1? not yet known ({i})"
         entry = HistoryEntry(
             time=interval_s * (i + 1),
-            event=Judged(outcome="hold", engine="sequential", reason=reason, metrics=numbers(i)),
+            event=Judged(
+                outcome="hold", engine="sequential", reason=reason, metrics=numbers(i), canary_requests=100.0 * (i + 1)
+            ),
             from_phase=Phase.PROGRESSING,
             to_phase=Phase.PROGRESSING,
             step=step,

@@ -87,6 +87,7 @@ def test_promotion_needs_min_requests() -> None:
     assert held.outcome is Outcome.HOLD
     assert f"promotion needs {int(canary_requests) + 1} canary requests" in held.reason
     assert JUDGE.judge(steps, config(ERRORS, min_requests=int(canary_requests))).outcome is Outcome.ADVANCE
+    assert held.canary_requests == canary_requests, "the count the rollout's minRequests gate reads"
 
 
 def test_latency_40_percent_slower_is_detected_through_bucket_exceedances() -> None:

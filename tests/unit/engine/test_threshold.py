@@ -122,6 +122,19 @@ def test_promotion_needs_min_requests() -> None:
     assert JUDGE.judge(steps_of(OK), config(SUCCESS, min_requests=100)).outcome is Outcome.ADVANCE
 
 
+def test_min_requests_counts_the_canarys_requests_over_the_run_not_in_one_step() -> None:
+    held = JUDGE.judge(steps_of(*[OK] * 4), config(SUCCESS, min_requests=500))
+    assert held.outcome is Outcome.HOLD and "promotion needs 500 canary requests (has 400)" in held.reason
+    assert held.canary_requests == 400.0 and held.metrics[0].canary_n == 100.0, "n: the step the range judged"
+    advanced = JUDGE.judge(steps_of(*[OK] * 5), config(SUCCESS, min_requests=500))
+    assert advanced.outcome is Outcome.ADVANCE and advanced.canary_requests == 500.0
+    assert advanced.reason == (
+        "advance: every metric is within range at judgement 5, and the canary served 500 requests (at least 500)"
+    )
+    failing = JUDGE.judge(steps_of(OK, BAD), config(SUCCESS))
+    assert failing.outcome is Outcome.HOLD and failing.canary_requests == 200.0
+
+
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(
     st.floats(allow_nan=True, allow_infinity=True),

@@ -91,6 +91,16 @@ def test_advance_waits_for_the_minimum_canary_requests() -> None:
     assert KayentaJudge().judge(steps[:5], CONFIG).outcome is Outcome.ADVANCE
 
 
+def test_the_decision_counts_the_canarys_requests_over_the_steps_and_each_verdict_its_points() -> None:
+    steps = _steps(STABLE_RATIOS, STABLE_RATIOS, canary_requests=200.0)
+    for n in (1, 3, 6):
+        decision = KayentaJudge().judge(steps[:n], CONFIG)
+        assert decision.canary_requests == 200.0 * n, "what the rollout's minRequests gate reads"
+        assert {m.canary_n for m in decision.metrics} == {float(n)}, "Kayenta's sample: a point per step"
+    final = KayentaJudge().judge(steps[:1], CONFIG, final=True)
+    assert final.outcome is Outcome.INCONCLUSIVE and final.canary_requests == 200.0 and not final.blocked
+
+
 def test_min_points_is_a_constructor_parameter() -> None:
     steps = _steps(STABLE_RATIOS, STABLE_RATIOS, canary_requests=200.0)
     assert KayentaJudge(min_points=5).judge(steps[:4], CONFIG).outcome is Outcome.HOLD

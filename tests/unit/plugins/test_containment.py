@@ -50,6 +50,9 @@ def other_metric():
 def huge_numbers():
     huge = MetricVerdict("errors", Outcome.ADVANCE, "ok", canary_n=10**400, stable_n=1e6)
     return Answers(Decision(Outcome.ADVANCE, "fine", "faulty", (huge,)))
+def nan_requests():
+    ok = MetricVerdict("errors", Outcome.ADVANCE, "ok", canary_n=1e6, stable_n=1e6)
+    return Answers(Decision(Outcome.ADVANCE, "fine", "faulty", (ok,), canary_requests=float("nan")))
 def no_verdicts():
     return Answers(Decision(Outcome.ADVANCE, "fine", "faulty"))
 def long_reason():
@@ -84,6 +87,7 @@ def faulty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "bad-numbers": "faulty_judges:bad_numbers",
         "nan-estimate": "faulty_judges:nan_estimate",
         "other-metric": "faulty_judges:other_metric",
+        "nan-requests": "faulty_judges:nan_requests",
         "no-verdicts": "faulty_judges:no_verdicts",
         "huge-numbers": "faulty_judges:huge_numbers",
         "long-reason": "faulty_judges:long_reason",
@@ -116,6 +120,10 @@ def test_a_plugin_that_raises_holds_with_the_plugin_and_the_error_named() -> Non
         ("nan-estimate", "returned a verdict on 'errors' whose numbers are not numbers"),
         ("huge-numbers", "returned a verdict on 'errors' whose numbers are not numbers"),
         ("other-metric", "returned a verdict on 'not-a-metric', which is no metric of this experiment"),
+        (
+            "nan-requests",
+            "returned a Decision whose canary_requests is not a count of requests (a finite number, 0 or more)",
+        ),
         ("no-verdicts", "advanced without a verdict on errors"),
         ("exits", "raised SystemExit: 3"),
         ("interrupts", "raised KeyboardInterrupt"),
