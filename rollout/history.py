@@ -56,11 +56,14 @@ def _keeps(history: tuple[HistoryEntry, ...], i: int, after: int) -> bool:
 
 def _stripped(history: tuple[HistoryEntry, ...], indices: list[int]) -> tuple[HistoryEntry, ...]:
     """``history`` with the judgements at ``indices`` without their numbers (itself if none has any): the
-    per-metric ones and the canary's requests, which grow at every judgement and so would keep the stored
-    history from packing a run of holds into one entry (``kube.document.pack_history``)."""
+    per-metric ones, the canary's requests and its observed share, which change at every judgement and so
+    would keep the stored history from packing a run of holds into one entry (``kube.document.pack_history``):
+    a week of a sticky canary's holds would outgrow what the API server stores."""
+    bare = {"metrics": (), "canary_requests": None, "canary_share": None}
     changes = {
-        i: history[i].model_copy(update={"event": event.model_copy(update={"metrics": (), "canary_requests": None})})
+        i: history[i].model_copy(update={"event": event.model_copy(update=bare)})
         for i in indices
-        if isinstance(event := history[i].event, Judged) and (event.metrics or event.canary_requests is not None)
+        if isinstance(event := history[i].event, Judged)
+        and (event.metrics or event.canary_requests is not None or event.canary_share is not None)
     }
     return tuple(changes.get(i, e) for i, e in enumerate(history)) if changes else history

@@ -54,7 +54,12 @@ def judged_run(
         entry = HistoryEntry(
             time=interval_s * (i + 1),
             event=Judged(
-                outcome="hold", engine="sequential", reason=reason, metrics=numbers(i), canary_requests=100.0 * (i + 1)
+                outcome="hold",
+                engine="sequential",
+                reason=reason,
+                metrics=numbers(i),
+                canary_requests=100.0 * (i + 1),
+                canary_share=round(4.5 + (i % 11) * 0.1, 2),  # a sticky canary's observed share, never its weight
             ),
             from_phase=Phase.PROGRESSING,
             to_phase=Phase.PROGRESSING,
