@@ -284,10 +284,10 @@ def demo(
             prometheus=config,
             metrics_port=metrics_port,
         )
+        folder = Path(tempfile.gettempdir()) / "meshroll-demo"
+        _write_report(result, f"demo {chosen.value}", folder / f"{chosen.value}.html")  # then the outcome, as run
         if not result.interrupted:  # an interrupted one ends in its line on stderr, once
             console.print(_final_line(result), markup=False, soft_wrap=True)
-        folder = Path(tempfile.gettempdir()) / "meshroll-demo"
-        _write_report(result, f"demo {chosen.value}", folder / f"{chosen.value}.html")
         if result.interrupted:
             fail(_final_line(result))
         rows.append((chosen.value, result))
