@@ -67,12 +67,17 @@ class FaultRecord:
 
 @dataclass
 class Journal:
+    """What one run injected and what came of it. ``ended`` is when the experiment ended: its run's end, or
+    the recovery check after it (``recovery``: its time, verdict and reason), so every event lies between
+    ``started`` and ``ended``; ``outcome`` is the run's final phase and reason."""
+
     experiment: str
     started: float
     faults: dict[str, FaultRecord] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     ended: float | None = None
     outcome: str = ""
+    recovery: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -14,7 +14,7 @@ from pathlib import Path
 from analysis.sources import MetricQuery, MetricSource, MetricsUnavailableError
 from chaos.journal import ClientCounts, FaultInterval, Journal, measure, record_for
 from chaos.probes import http_probe
-from chaos.steady_state import breaches, probe_breaches
+from chaos.steady_state import Assessment, HaltRule, Verdict, assess, probe_breaches, recovery_verdict
 from rollout.files import write_text_atomic
 from rollout.judging import step_span
 from rollout.plan import RunPlan
@@ -25,32 +25,75 @@ log = logging.getLogger("meshroll.chaos")
 
 
 class SteadyState:
-    """Evaluates an experiment's halt rules and probes over a time span."""
+    """Evaluates an experiment's halt rules and probes over a time span.
+
+    A rule short of its ``minRequests`` is not yet decided, and its next check does not drop what it has:
+    while the checks follow each other (each starts where the last ended, with the same faults on), the
+    rule's window reaches back to the start of the check that first found it short, until it has enough.
+    """
 
     def __init__(self, experiment: Experiment, plan: RunPlan, client_source: MetricSource) -> None:
         self.experiment = experiment
         self.plan = plan
         self.source = client_source
-        self.queries = [MetricQuery(r.metric, "", r.kind) for r in plan.halt_rules]
+        self.rules = plan.halt_rules
         self._templates = (
             {m.name: m.template for m in experiment.spec.analysis.metrics} if (experiment.spec.analysis) else {}
         )
+        self._short_since: dict[int, float] = {}  # rule index -> where its undecided window starts
+        self._last: tuple[float, tuple[str, ...]] | None = None  # the last check's end and the faults it watched
 
     def check(self, start: float, end: float, fault_ids: tuple[str, ...]) -> list[str]:
-        """Sentences naming every broken rule or failed probe; empty when the steady state holds."""
-        problems = probe_breaches([http_probe(url, expect_status=s, timeout=t) for url, s, t in self.plan.probes])
-        if not self.queries:
+        """Sentences naming every broken rule or failed probe; empty when the steady state holds (or its
+        rules have too few requests yet to tell)."""
+        problems = self._probe_problems()
+        if self._last != (start, fault_ids):  # not where the last check ended: a new step, or new faults
+            self._short_since.clear()
+        self._last = (end, fault_ids)
+        if not self.rules:
             return problems
+        arms = self._arms(fault_ids)
+        since = {i: self._short_since.get(i, start) for i in range(len(self.rules))}
+        for begin in sorted(set(since.values())):
+            indices = [i for i, b in since.items() if b == begin]
+            found = self._assess(begin, end, tuple(self.rules[i] for i in indices), arms)
+            if found is None:  # the metrics could not be read: the next check reads this span too
+                self._short_since.update((i, begin) for i in indices)
+                continue
+            short = {s.rule for s in found.short}
+            for i in indices:
+                if self.rules[i] in short:
+                    self._short_since[i] = begin
+                else:
+                    self._short_since.pop(i, None)
+            if found.short:
+                log.debug("steady state not yet decided: %s", "; ".join(s.sentence for s in found.short))
+            problems += [b.sentence for b in found.breaches]
+        return problems
+
+    def recovery(self, start: float, end: float, arms: frozenset[str]) -> tuple[Verdict, str]:
+        """Whether the steady state holds again over ``[start, end]``, on ``arms``: the ones that carry the
+        traffic once the faults are gone (after a rollback, stable; after a promotion, the canary)."""
+        problems = self._probe_problems()
+        found = self._assess(start, end, self.rules, arms) if self.rules else Assessment()
+        if found is None and not problems:
+            return "unknown", "could not tell whether the steady state recovered: its metrics could not be read"
+        return recovery_verdict(found or Assessment(), problems, self.plan.recovery)
+
+    def _probe_problems(self) -> list[str]:
+        return probe_breaches([http_probe(url, expect_status=s, timeout=t) for url, s, t in self.plan.probes])
+
+    def _assess(self, start: float, end: float, rules: tuple[HaltRule, ...], arms: frozenset[str]) -> Assessment | None:
+        """``rules`` over ``[start, end]`` on the client's view; None when the metrics cannot be read."""
         # the client's view: injected aborts and delays show only there
         span = step_span(self.experiment, start, end, reporter="source")
-        queries = [MetricQuery(q.name, self._templates.get(q.name, ""), q.kind) for q in self.queries]
+        queries = [MetricQuery(r.metric, self._templates.get(r.metric, ""), r.kind) for r in rules]
         try:
             readings = self.source.collect(span, queries)
         except MetricsUnavailableError as exc:
             log.warning("steady-state metrics unavailable: %s", exc)
-            return problems
-        arms = self._arms(fault_ids)
-        return problems + [b.sentence for b in breaches(self.plan.halt_rules, readings, arms)]
+            return None
+        return assess(rules, readings, arms)
 
     def _arms(self, fault_ids: tuple[str, ...]) -> frozenset[str]:
         active = [p.fault for p in self.plan.faults if p.fault.id in fault_ids] or [p.fault for p in self.plan.faults]
@@ -109,8 +152,50 @@ class JournalRecorder:
         self.write()
 
     def note(self, event: str, detail: str) -> None:
-        self.journal.events.append({"time": self.clock(), "event": event, "reason": detail})
+        """Record something the run did besides its history; after the run's end, the journal ends with it."""
+        now = self.clock()
+        self.journal.events.append({"time": now, "event": event, "reason": detail})
+        if self.journal.ended is not None:
+            self.journal.ended = max(self.journal.ended, now)
         self.write()
+
+    def recovered(self, verdict: str, detail: str) -> None:
+        """Record the recovery check after the faults: ``verdict`` is "recovered", "not recovered", "unknown"
+        (too few requests to tell) or "not checked"."""
+        self.journal.recovery = {"time": self.clock(), "verdict": verdict, "reason": detail}
+        self.note("recovery", detail)
 
     def write(self) -> None:
         write_text_atomic(self.path, json.dumps(self.journal.to_json(), indent=2))
+
+
+def check_recovery(
+    steady: SteadyState | None,
+    status: Status,
+    clock: Callable[[], float],
+    wait: Callable[[float], str | None],
+    recorder: JournalRecorder | None,
+) -> str | None:
+    """After a run whose faults were on: ``wait`` the recovery time (it returns what cut the wait short, like
+    "SIGINT", or None) and check the steady state again, on the arms that carry the traffic now (after a
+    rollback, stable: a canary at weight 0 tells nothing). Recorded in the journal; returns its sentence
+    (None: no fault was on, nothing to check)."""
+    if steady is None or not steady.plan.watches_steady_state or not any(e.traffic.faults for e in status.history):
+        return None
+    started = clock()
+    verdict: str
+    interrupted = wait(steady.plan.recovery)
+    if interrupted is None:
+        verdict, sentence = steady.recovery(started, clock(), carrying(status))
+    else:
+        verdict, sentence = "not checked", f"not checked: interrupted by {interrupted}"
+    if recorder is not None:
+        recorder.recovered(verdict, sentence)
+    return sentence
+
+
+def carrying(status: Status) -> frozenset[str]:
+    """The arms that carry traffic at the end of a run: stable after a rollback, the canary after a promotion."""
+    traffic = status.traffic
+    arms = {arm for arm, weight in (("stable", traffic.stable_weight), ("canary", traffic.canary_weight)) if weight}
+    return frozenset(arms or {"stable", "canary"})

@@ -262,7 +262,12 @@ def _halt_rules(experiment: Experiment) -> tuple[HaltRule, ...]:
     metrics = {m.name: m for m in analysis.metrics}
     return tuple(
         HaltRule(
-            r.metric, metric_kind(analysis, metrics[r.metric].template), r.above, r.below, metrics[r.metric].quantile
+            r.metric,
+            metric_kind(analysis, metrics[r.metric].template),
+            r.above,
+            r.below,
+            metrics[r.metric].quantile,
+            r.min_requests,
         )
         for r in chaos.halt_when
         if r.metric in metrics

@@ -23,7 +23,7 @@ from analysis.observations import MetricPair
 from analysis.prometheus import PrometheusConfig, PrometheusSource
 from analysis.sources import MetricsUnavailableError, StepSpan
 from chaos.timing import next_change
-from rollout.chaos_watch import JournalRecorder, SteadyState
+from rollout.chaos_watch import JournalRecorder, SteadyState, check_recovery
 from rollout.errors import RolloutError
 from rollout.events import Command, Halt
 from rollout.localmesh import BackendProfile, LocalMeshConfig, LocalMeshError, LocalMeshThread, VersionSpec
@@ -36,6 +36,7 @@ from rollout.spec.models import Experiment
 from rollout.spec.traffic import LocalMeshSpec
 from rollout.status import Phase, Status
 from rollout.store import FileStore, MemoryStore, StatusStore
+from rollout.trail import note_line
 from rollout.windows import next_observation_due
 
 EXIT_CODES = {Phase.SUCCEEDED: 0, Phase.ROLLED_BACK: 2, Phase.INCONCLUSIVE: 3}
@@ -76,6 +77,10 @@ class Signals:
             time.sleep(min(0.2, left))
         return self.received is None
 
+    def wait(self, seconds: float) -> str | None:
+        """Sleep up to ``seconds``; the signal that cut it short (None: none did)."""
+        return None if self.sleep(seconds) else self.received
+
 
 @dataclass
 class RunResult:
@@ -83,6 +88,7 @@ class RunResult:
     exit_code: int
     router_safe: bool
     interrupted: str | None = None
+    recovery: str | None = None  # the chaos recovery check's sentence (None: nothing was checked)
 
 
 def mesh_config(experiment: Experiment, seed: int | None) -> LocalMeshConfig:
@@ -171,6 +177,7 @@ def run_local(
             on_ready(mesh.metrics_url)
         interrupted: str | None = None
         paused = False
+        recovery: str | None = None
         notifiers: list[Notifier] = []
         try:
             source: MetricSource = plugin or (
@@ -186,8 +193,11 @@ def run_local(
             if isinstance(source, CountersSource):
                 source.mark()  # the first step's window counts from its start, not from the measurement above
             interrupted, paused = _drive(orchestrator, clock, signals)
-            if recorder is not None and not interrupted:
-                _verify_recovery(orchestrator, recorder, signals)
+            status = orchestrator.status
+            if not interrupted:  # the steady state again, after the recovery time: a line of the run's trail
+                recovery = check_recovery(orchestrator.steady_state, status, clock, signals.wait, recorder)
+            if recovery is not None:
+                print(note_line("recovery", clock(), status.started_at, recovery), flush=True)
         finally:
             safe = _ensure_safe(mesh, provider)
             mesh.stop()
@@ -195,7 +205,7 @@ def run_local(
     status = orchestrator.status
     halted = any(isinstance(entry.event, Halt) for entry in status.history)
     code = 1 if interrupted else 3 if paused else 2 if halted else EXIT_CODES.get(status.phase, 1)
-    return RunResult(status, code, safe, interrupted)
+    return RunResult(status, code, safe, interrupted, recovery)
 
 
 def _plugin_source(experiment: Experiment) -> MetricSource | None:
@@ -254,23 +264,6 @@ def _measure_steady_state(orchestrator: Orchestrator, signals: Signals) -> None:
     plan = orchestrator.plan
     if plan.watches_steady_state and plan.halt_rules:
         signals.sleep(plan.chaos_interval)
-
-
-def _verify_recovery(orchestrator: Orchestrator, recorder: JournalRecorder, signals: Signals) -> None:
-    """After the faults end, wait the recovery time and check the steady state again."""
-    steady = orchestrator.steady_state
-    injected = any(entry.traffic.faults for entry in orchestrator.status.history)
-    if steady is None or not orchestrator.plan.watches_steady_state or not injected:
-        return
-    started = orchestrator.clock()
-    if not signals.sleep(orchestrator.plan.recovery):
-        recorder.note("recovery", f"not checked: interrupted by {signals.received}")
-        return
-    problems = steady.check(started, orchestrator.clock(), tuple(p.fault.id for p in orchestrator.plan.faults))
-    if problems:
-        recorder.note("recovery", "not recovered: " + "; ".join(problems))
-    else:
-        recorder.note("recovery", f"steady state holds {orchestrator.plan.recovery:g}s after the faults ended")
 
 
 def _drive(orchestrator: Orchestrator, clock: Callable[[], float], signals: Signals) -> tuple[str | None, bool]:

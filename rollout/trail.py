@@ -58,3 +58,9 @@ def entry_lines(entry: HistoryEntry, started_at: float | None, previous: History
     if isinstance(entry.event, Judged):
         lines += [f"           - {metric_line(m)}" for m in entry.event.metrics]
     return lines
+
+
+def note_line(event: str, time: float, started_at: float | None, text: str) -> str:
+    """A line, aligned with the history's, for what a run does besides its history (the chaos recovery check)."""
+    t = time - (started_at if started_at is not None else time)
+    return f"[{t:6.1f}s] {event:<19} {text}"

@@ -6,11 +6,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from chaos.steady_state import DEFAULT_MIN_REQUESTS
 from rollout.spec.base import Percent, SpecModel, Weight
-from rollout.spec.durations import Duration
+from rollout.spec.durations import DelayDuration, Duration
 from rollout.spec.traffic import MatchSpec
 
-MAX_DELAY_SECONDS = 60.0
 GRPC_STATUSES = (
     "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
     "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
@@ -21,19 +21,11 @@ GRPC_STATUSES = (
 class DelaySpec(SpecModel):
     """A delay added to a share of the requests before they are forwarded."""
 
-    fixed: Duration
-    """How long each delayed request is held: 1ms to 60s, e.g. 300ms."""
+    fixed: DelayDuration
+    """How long each delayed request is held, with its unit: 1ms to 60s, e.g. 300ms (a bare number is refused:
+    write 50ms or 50s)."""
     percent: Percent
     """The share of the fault's requests that are delayed, in percent: above 0, at most 100."""
-
-    @field_validator("fixed")
-    @classmethod
-    def _sane_delay(cls, value: float) -> float:
-        if value < 0.001:
-            raise ValueError("a delay must be at least 1ms")
-        if value > MAX_DELAY_SECONDS:
-            raise ValueError(f"a delay of {value:g}s is above the maximum of {MAX_DELAY_SECONDS:g}s")
-        return value
 
 
 ABORT_HTTP_STATUSES = range(400, 600)  # the error statuses an abort answers: the spec's rule and the embedded mesh's
@@ -184,7 +176,7 @@ class FaultSpec(SpecModel):
 
 class HaltRuleSpec(SpecModel):
     """A steady-state rule: every fault stops the moment this metric, as callers see it on the arms under fault,
-    crosses its bound."""
+    crosses its bound over at least minRequests requests."""
 
     metric: str
     """The name of a metric in spec.analysis.metrics. Its value is an error rate (a proportion), a latency at
@@ -193,6 +185,10 @@ class HaltRuleSpec(SpecModel):
     """Halt when the value rises above this, e.g. 0.05 for an error rate of 5%. Give above or below."""
     below: float | None = None
     """Halt when the value falls below this. Give above or below."""
+    min_requests: int = Field(default=DEFAULT_MIN_REQUESTS, ge=1, le=1_000_000_000)
+    """The fewest requests the value is measured over before the rule can halt (fewer: not enough requests
+    yet, neither broken nor holding; the rule waits for more), at least 1; default 50. An error rate counts
+    its requests, a latency the requests it timed; a gauge's value is a reading, so this does not apply."""
 
     @model_validator(mode="after")
     def _one_bound(self) -> HaltRuleSpec:
@@ -218,8 +214,9 @@ class ChaosSpec(SpecModel):
     faults: list[FaultSpec] = Field(min_length=1)
     """The faults to inject, at least one. Only on istio and local."""
     halt_when: list[HaltRuleSpec] = []
-    """Rules on metrics: every fault stops the moment one is broken. A run whose steady state is already
-    broken does not start."""
+    """Rules on metrics: the moment one is broken, every fault stops and the run ends (a canary or A/B test
+    is rolled back, a mirror or chaos-only drill aborted). A run whose steady state is already broken does not
+    start."""
     probes: list[ProbeSpec] = []
     """HTTP checks of the steady state, beside haltWhen's rules: a failing one stops every fault."""
     interval: Duration = 5.0

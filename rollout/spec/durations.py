@@ -73,3 +73,50 @@ Duration = Annotated[
 ]
 """A duration in seconds, written and printed as a string such as ``2m`` (or given as whole seconds: the
 CRD takes an int-or-string, so ``kubectl apply`` accepts what ``meshroll validate`` does)."""
+
+
+_BARE_NUMBER = re.compile(r"\d+(\.\d+)?")
+_IN_SECONDS = re.compile(r"(\d+(?:\.\d+)?)s")
+MIN_DELAY_SECONDS = 0.001
+MAX_DELAY_SECONDS = 60.0
+
+
+def parse_delay(value: Any) -> float:
+    """Seconds from a fault's delay, 1ms to 60s, which must say its unit: a bare number is refused (meshroll
+    reads one as seconds, Istio and most latency settings as milliseconds: ``50`` is a 50-second delay to
+    one reader and a 50-millisecond one to the other)."""
+    written = value.strip() if isinstance(value, str) else value
+    number = _bare_number(written)
+    if number is not None:
+        raise ValueError(
+            f"a delay needs a unit (a bare {number} would be {number} seconds); write a unit: {number}ms or {number}s"
+        )
+    if not isinstance(written, str) or not re.fullmatch(DURATION_PATTERN, written):
+        raise ValueError(f"{_show(value)} is not a delay; write it with its unit, like 300ms or 2s")
+    seconds = parse_duration(written)
+    if seconds < MIN_DELAY_SECONDS:
+        raise ValueError("a delay must be at least 1ms")
+    if seconds > MAX_DELAY_SECONDS:
+        in_seconds = _IN_SECONDS.fullmatch(written)
+        hint = f"; for {in_seconds.group(1)} milliseconds write {in_seconds.group(1)}ms" if in_seconds else ""
+        raise ValueError(f"a delay of {written} is above the maximum of {MAX_DELAY_SECONDS:g}s{hint}")
+    return seconds
+
+
+def _bare_number(value: Any) -> str | None:
+    """``value`` as written when it is a number without a unit (``50``, ``0.5``, ``"50"``); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return f"{value:g}" if math.isfinite(value) and value >= 0 else None
+    return value if isinstance(value, str) and _BARE_NUMBER.fullmatch(value) else None
+
+
+DelayDuration = Annotated[
+    float,
+    BeforeValidator(parse_delay),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["300ms", "50ms", "2s"]}),
+]
+"""A delay in seconds, written with its unit, such as ``300ms`` (a bare number is refused: the CRD takes a
+string only, so ``kubectl apply`` refuses what ``meshroll validate`` does)."""

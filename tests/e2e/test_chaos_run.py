@@ -102,7 +102,7 @@ def test_a_fault_on_for_less_than_one_interval_is_still_checked_before_the_step_
     recovery: 1s
     faults:
       - {abort: {httpStatus: 503, percent: 40}, arm: canary, during: {steps: [10]}}
-    haltWhen: [{metric: error-rate, above: 0.1}]
+    haltWhen: [{metric: error-rate, above: 0.1, minRequests: 10}]  # the ~60 of a 2 s step count, however few
 """, head=HEAD.replace("  analysis:\n", "  analysis:\n    maxDuration: 8s\n"))  # fmt: skip
     assert result.returncode == 2, result.stdout + result.stderr
     assert status["phase"] == "RolledBack" and status["traffic"]["faults"] == []
@@ -179,3 +179,50 @@ def test_a_healthy_canary_under_injected_aborts_is_judged_and_promoted(tmp_path:
     assert not any("could not be judged" in e["event"]["reason"] for e in status["history"] if "reason" in e["event"])
     assert journal["faults"][0]["intervals"][0]["requests"] > 100
     assert (result.returncode, status["phase"]) == (0, "Succeeded"), result.stdout + result.stderr
+
+
+def test_one_unlucky_error_among_a_few_requests_does_not_halt_a_healthy_canary(tmp_path: Path) -> None:
+    """The probe's case: both arms err 1% of the time, the fault is a harmless 5ms delay, and the canary gets
+    2 requests a second. One error among its first 4 requests (25%) used to halt the run and roll it back;
+    a rule now waits for its minRequests (50) before it can halt."""
+    head = HEAD.replace(
+        "loadRate: 300}", "loadRate: 20, stable: {errorRate: 0.01}, canary: {errorRate: 0.01}}"
+    ).replace(
+        "  analysis:\n",
+        "  strategy: {canary: {steps: [10, 50], stepInterval: 5s}}\n  analysis:\n    maxDuration: 10s\n",
+    )
+    result, journal, status = run(tmp_path, """
+  chaos:
+    interval: 1s
+    recovery: 1s
+    faults:
+      - {delay: {fixed: 5ms, percent: 10}, arm: canary}
+    haltWhen: [{metric: error-rate, above: 0.05}]
+""", head)  # fmt: skip
+    assert not [e for e in status["history"] if e["event"]["type"] == "halt"], result.stdout
+    assert "steady state broken" not in status["reason"]
+    # 20 requests a second for 1s after the run: too few to tell, and said so (not "not recovered")
+    assert "could not tell whether the steady state recovered" in result.stdout
+    assert journal["recovery"]["verdict"] == "unknown", journal["recovery"]
+
+
+def test_a_halted_canary_s_recovery_is_checked_on_stable_printed_and_ends_the_journal(tmp_path: Path) -> None:
+    """After a halt the canary is rolled back to weight 0: recovery is read where the traffic is (stable),
+    printed as a line of the run's trail, and the journal ends with it."""
+    head = HEAD.replace("  analysis:\n", "  strategy: {canary: {steps: [25, 50], stepInterval: 5s}}\n  analysis:\n")
+    result, journal, status = run(tmp_path, """
+  chaos:
+    interval: 1s
+    recovery: 1s
+    faults:
+      - {abort: {httpStatus: 503, percent: 30}, arm: canary}
+    haltWhen: [{metric: error-rate, above: 0.1}]
+""", head)  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert status["phase"] == "RolledBack" and "error-rate on canary is" in status["reason"]
+    lines = [x for x in result.stdout.splitlines() if " recovery " in x]
+    assert [x.split("] ", 1)[-1] for x in lines] == [
+        "recovery            steady state holds on stable 1s after the faults ended"
+    ], result.stdout
+    assert all(journal["started"] <= e["time"] <= journal["ended"] for e in journal["events"])
+    assert journal["recovery"]["verdict"] == "recovered", journal["recovery"]
