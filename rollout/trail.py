@@ -40,6 +40,9 @@ def entry_lines(entry: HistoryEntry, started_at: float | None, previous: History
     """
     t = entry.time - (started_at if started_at is not None else entry.time)
     weights = f"{entry.traffic.stable_weight}/{entry.traffic.canary_weight}"
+    if previous is not None and previous.traffic.canary_weight != entry.traffic.canary_weight:
+        # the entry moved the weights: the numbers under it were measured at the ones before
+        weights = f"{previous.traffic.stable_weight}/{previous.traffic.canary_weight} -> {weights}"
     extra = []
     if entry.traffic.ab_active:
         extra.append("cohort on")

@@ -60,3 +60,13 @@ def test_the_demo_summary_says_a_promotion_in_a_few_words() -> None:
     assert decided_by(Status(reason="halted: steady state broken: error-rate above 5%")) == (
         "steady state broken: error-rate above 5%"
     )
+
+
+def test_a_judgement_that_moves_the_weights_shows_those_it_was_measured_at_then_the_new_ones() -> None:
+    before = entry(Judged(outcome="hold", engine="sequential", reason=REASON), 8.0)
+    moved = entry(Judged(outcome="advance", engine="sequential", reason="r", canary_share=24.6), 16.0, reason="r")
+    moved = moved.model_copy(update={"traffic": Traffic(canary_weight=50)})
+
+    line = entry_lines(moved, 0.0, previous=before)[0]
+
+    assert "weights 75/25 -> 50/50 (the canary served 24.6% of the requests just judged): r" in line
