@@ -106,7 +106,13 @@ def gitops(
     state: Annotated[Path, typer.Option(help="The state file (last processed commit and files).")] = Path(
         ".meshroll/gitops-state.json"
     ),
-    listen: Annotated[str | None, typer.Option(help="Serve push webhooks on HOST:PORT (POST /gitops/push).")] = None,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve push webhooks on HOST:PORT (POST /gitops/push); needs --webhook-secret-env, as every push "
+            "must be signed."
+        ),
+    ] = None,
     once: Annotated[bool, typer.Option(help="Process pending commits, wait for local runs, and exit.")] = False,
     kubeconfig: Annotated[Path | None, typer.Option(help="Kubeconfig (default: in-cluster or ~/.kube/config).")] = None,
     webhook_secret_env: Annotated[

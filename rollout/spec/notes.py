@@ -16,7 +16,29 @@ from rollout.spec.models import Experiment
 
 def notes(experiment: Experiment) -> list[Problem]:
     """Every note on ``experiment`` that holds wherever it runs, as (path, message) pairs."""
-    return _uncounted_aborts(experiment)
+    return _uncounted_aborts(experiment) + _gauge_minimums(experiment)
+
+
+def _gauge_minimums(experiment: Experiment) -> list[Problem]:
+    """A ``minRequests`` written on a halt rule whose metric is a gauge: a reading (CPU, queue depth), not a
+    share of requests, has no sample to count, so the rule ignores it."""
+    from analysis.observations import MetricKind
+    from rollout.judging import metric_kind
+
+    chaos, analysis = experiment.spec.chaos, experiment.spec.analysis
+    if chaos is None or analysis is None:
+        return []
+    templates = {m.name: m.template for m in analysis.metrics}
+    return [
+        (
+            ("spec", "chaos", "haltWhen", i, "minRequests"),
+            f"{rule.metric} is a gauge, a reading with no requests to count: the rule ignores minRequests; remove it",
+        )
+        for i, rule in enumerate(chaos.halt_when)
+        if "min_requests" in rule.model_fields_set
+        and rule.metric in templates
+        and metric_kind(analysis, templates[rule.metric]) is MetricKind.GAUGE
+    ]
 
 
 def usage_notes(experiment: Experiment) -> list[Problem]:
