@@ -235,6 +235,8 @@ def analyze(
     experiment = load_or_fail(file)
     if experiment.spec.analysis is None:
         fail(f"{file}: the experiment has no spec.analysis, so there are no metrics to judge")
+    if experiment.spec.strategy is None:
+        fail(f"{file}: a chaos-only experiment has no canary to judge; analyze judges a canary against stable")
     now = time.time()
     try:
         start, end = parse_time(from_, now), parse_time(to, now)

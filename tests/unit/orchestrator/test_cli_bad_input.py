@@ -142,3 +142,9 @@ def test_an_unknown_choice_is_said_without_pydantics_value_error_prefix(
         "'erroring-canary'; see '"
     ), err
     assert len(err.splitlines()) == 1
+
+
+def test_analyze_refuses_a_chaos_only_drill_as_plan_does() -> None:
+    drill = EXPERIMENT.with_name("chaos-only-istio.yaml")
+    output = one_line_error(["analyze", str(drill), "--prometheus", "http://127.0.0.1:9", "--from", "-1h"])
+    assert "a chaos-only experiment has no canary to judge; analyze judges a canary against stable" in output
