@@ -41,7 +41,6 @@ class SteadyState:
             {m.name: m.template for m in experiment.spec.analysis.metrics} if (experiment.spec.analysis) else {}
         )
         self._short_since: dict[int, float] = {}  # rule index -> where its undecided window starts
-        self._short_said: dict[int, str] = {}  # rule index -> what its last check said of its shortfall
         self._last: tuple[float, tuple[str, ...]] | None = None  # the last check's end and the faults it watched
 
     def check(self, start: float, end: float, fault_ids: tuple[str, ...]) -> list[str]:
@@ -49,7 +48,7 @@ class SteadyState:
         rules have too few requests yet to tell)."""
         problems = self._probe_problems()
         if self._last != (start, fault_ids):  # not where the last check ended: a new step, or new faults
-            self._undecided_window_ended()
+            self._short_since.clear()
         self._last = (end, fault_ids)
         if not self.rules:
             return problems
@@ -67,24 +66,10 @@ class SteadyState:
                     self._short_since[i] = begin
                 else:
                     self._short_since.pop(i, None)
-            self._short_said.update((i, s.sentence) for i in indices for s in found.short if s.rule == self.rules[i])
             if found.short:
                 log.debug("steady state not yet decided: %s", "; ".join(s.sentence for s in found.short))
             problems += [b.sentence for b in found.breaches]
         return problems
-
-    def _undecided_window_ended(self) -> None:
-        """A window ends (a new step, other faults) with rules still short of their minRequests: those faults
-        went unwatched by them, which the run's output and the log say once (not silently)."""
-        undecided = [self._short_said[i] for i in sorted(self._short_since) if i in self._short_said]
-        if undecided:
-            log.warning(
-                "the steady state went unchecked while those faults were on: %s; lower the rule's minRequests or "
-                "keep the faults on longer",
-                "; ".join(undecided),
-            )
-        self._short_since.clear()
-        self._short_said.clear()
 
     def recovery(self, start: float, end: float, arms: frozenset[str]) -> tuple[Verdict, str]:
         """Whether the steady state holds again over ``[start, end]``, on ``arms``: the ones that carry the
