@@ -33,6 +33,8 @@ def test_a_stop_waits_for_the_job_under_way_which_still_schedules_its_next_one()
 
     jobs.scheduler.add_job(observe, id="observation")
     assert started.wait(LIVENESS_S)
+    while jobs.scheduler.get_job("observation") is not None:  # the scheduler's thread is done handing it over
+        time.sleep(0.01)
     stopping = Thread(target=jobs.stop, daemon=True)
     stopping.start()
     while jobs.scheduler.state != STATE_STOPPED:
