@@ -16,7 +16,7 @@ EXAMPLE = (Path(__file__).resolve().parents[3] / "experiments" / "canary-sticky-
 @pytest.mark.parametrize(
     ("written", "as_bool", "where"),
     [
-        ("loadUsers: 400", "loadUsers: true", "spec.mesh: loadUsers: true is not a number"),
+        ("loadUsers: 2000", "loadUsers: true", "spec.mesh: loadUsers: true is not a number"),
         ("loadRate: 250", "loadRate: true", "spec.mesh: loadRate: true is not a number"),
         ("minRequests: 500", "minRequests: false", "spec.analysis: minRequests: false is not a number"),
     ],
@@ -28,7 +28,7 @@ def test_a_boolean_where_a_number_belongs_is_refused(written: str, as_bool: str,
 
 
 def test_numbers_and_booleans_where_they_belong_still_load() -> None:
-    experiment = load_experiment_text(EXAMPLE.replace("loadUsers: 400", "loadUsers: 0"))
+    experiment = load_experiment_text(EXAMPLE.replace("loadUsers: 2000", "loadUsers: 0"))
     assert experiment.spec.mesh.load_users == 0  # type: ignore[union-attr]
 
 
