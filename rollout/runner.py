@@ -224,16 +224,13 @@ def _check_counters_serve(experiment: Experiment) -> None:
     analysis = experiment.spec.analysis
     if analysis is None:
         return
-    custom = {t.name for t in analysis.templates}
     unserved = [
-        f"{m.name} (template {m.template})"
-        for m in analysis.metrics
-        if m.template in custom or m.template not in CountersSource.SUPPORTED
+        f"{analysis.metrics[i].name} (template {analysis.metrics[i].template})"
+        for i in CountersSource.unserved(analysis)
     ]
     if unserved:
-        served = " and ".join(sorted(CountersSource.SUPPORTED))
         raise RolloutError(
-            f"the embedded mesh's own counters serve only the templates {served}, "
+            f"the embedded mesh's own counters serve only the templates {CountersSource.SERVED}, "
             f"not {', '.join(unserved)}; use those templates, or judge from a Prometheus that scrapes the mesh "
             "(--prometheus URL --metrics-port N)"
         )

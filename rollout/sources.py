@@ -5,10 +5,13 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from analysis.observations import ArmSample, MetricKind, MetricPair
 from analysis.sources import MetricQuery, MetricSource, MetricsUnavailableError, StepSpan, no_data_reason
+
+if TYPE_CHECKING:
+    from rollout.spec.analysis import AnalysisSpec
 
 __all__ = ["CountersSource", "MetricQuery", "MetricSource", "MetricsUnavailableError", "StepSpan", "no_data_reason"]
 
@@ -46,6 +49,14 @@ class CountersSource:
     """
 
     SUPPORTED = frozenset({"istio-error-rate", "istio-latency-histogram"})
+    SERVED = " and ".join(sorted(SUPPORTED))  # as messages name them
+
+    @classmethod
+    def unserved(cls, analysis: AnalysisSpec) -> list[int]:
+        """The indices of ``analysis.metrics`` these counters cannot serve: a template of the experiment's own
+        (even one named like a built-in), or another mesh's."""
+        custom = {t.name for t in analysis.templates}
+        return [i for i, m in enumerate(analysis.metrics) if m.template in custom or m.template not in cls.SUPPORTED]
 
     def __init__(self, read: Callable[[], Mapping[str, Counters]], clock: Callable[[], float] = time.time) -> None:
         self._read = read

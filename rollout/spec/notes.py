@@ -55,16 +55,13 @@ def _needs_prometheus(experiment: Experiment) -> list[Problem]:
     analysis = experiment.spec.analysis
     if experiment.spec.mesh.provider != "local" or analysis is None or analysis.source not in (None, "prometheus"):
         return []
-    custom = {t.name for t in analysis.templates}
-    served = " and ".join(sorted(CountersSource.SUPPORTED))
     return [
         (
             ("spec", "analysis", "metrics", i, "template"),
-            f"meshroll run judges {metric.name} only with --prometheus URL --metrics-port N: the embedded mesh's "
-            f"own counters serve the templates {served}",
+            f"meshroll run judges {analysis.metrics[i].name} only with --prometheus URL --metrics-port N: the "
+            f"embedded mesh's own counters serve the templates {CountersSource.SERVED}",
         )
-        for i, metric in enumerate(analysis.metrics)
-        if metric.template in custom or metric.template not in CountersSource.SUPPORTED
+        for i in CountersSource.unserved(analysis)
     ]
 
 
