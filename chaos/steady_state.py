@@ -123,12 +123,6 @@ def assess(rules: tuple[HaltRule, ...], readings: Mapping[str, MetricPair], arms
     return Assessment(tuple(found), tuple(short), arm)
 
 
-def breaches(rules: tuple[HaltRule, ...], readings: Mapping[str, MetricPair], arms: frozenset[str]) -> list[Breach]:
-    """The rules that ``readings`` break, watching ``arms``: a rule short of its sample, or with no reading,
-    is not broken (no data is not a breach)."""
-    return list(assess(rules, readings, arms).breaches)
-
-
 Verdict = Literal["recovered", "not recovered", "unknown"]
 
 

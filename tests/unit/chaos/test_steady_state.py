@@ -6,10 +6,15 @@ from __future__ import annotations
 import math
 
 from analysis.observations import ArmSample, MetricKind, MetricPair
-from chaos.steady_state import DEFAULT_MIN_REQUESTS, HaltRule, assess, breaches, recovery_verdict
+from chaos.steady_state import DEFAULT_MIN_REQUESTS, Breach, HaltRule, assess, recovery_verdict
 
 ERRORS = HaltRule("error-rate", MetricKind.ERRORS, above=0.05)
 CANARY = frozenset({"canary"})
+
+
+def breaches(rules: tuple[HaltRule, ...], readings: dict[str, MetricPair], arms: frozenset[str]) -> list[Breach]:
+    """The rules ``readings`` break: a rule short of its sample, or with no reading, is not broken."""
+    return list(assess(rules, readings, arms).breaches)
 
 
 def errors(stable: tuple[float, float], canary: tuple[float, float]) -> dict[str, MetricPair]:
