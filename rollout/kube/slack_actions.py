@@ -44,6 +44,7 @@ log = logging.getLogger("meshroll.kube.slack")
 PATH = "/slack/actions"
 ALLOW_HINT = "--slack-allowed-users (Helm value slack.interactivity.allowedUsers)"
 RESPONSE_TIMEOUT_S = 10
+CONFLICT_ATTEMPTS = 3  # a click decided again on the new object when the controller wrote it in between
 Obj = dict[str, Any]
 
 
@@ -188,7 +189,16 @@ class SlackActions:
         return outcome
 
     def _outcome(self, click: Click) -> Outcome:
+        """Decide on the object as it is now; a write that lost a race with the controller decides again."""
         key = Key(click.value.namespace, click.value.name)
+        for _ in range(CONFLICT_ATTEMPTS):
+            outcome = self._attempt(click, key)
+            if outcome is not None:
+                return outcome
+        return Outcome(f"{key} kept changing while your click was handled; nothing changed. Click again.")
+
+    def _attempt(self, click: Click, key: Key) -> Outcome | None:
+        """The click's outcome, or None when the object changed between the read and the write."""
         try:
             obj: Obj | None = self.experiments.get(key) if self._may_read(click) else None
         except NotFound:
@@ -201,7 +211,7 @@ class SlackActions:
         try:
             self.experiments.patch_annotations(key, outcome.annotations, outcome.resource_version)
         except Conflict:
-            return Outcome(f"{key} changed while your click was handled; nothing changed. Click again.")
+            return None
         except NotFound:
             return Outcome(f"Experiment {key} no longer exists; nothing changed.")
         except KubeError as exc:

@@ -8,7 +8,7 @@ Experiments are a small in-memory store. The real API server is in
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from rollout.kube.objects import Key
 from rollout.kube.reconcile import COMMAND_ANNOTATION
 from rollout.kube.server import HealthServer
 from rollout.kube.slack_actions import (
+    CONFLICT_ATTEMPTS,
     PATH,
     ActionSettings,
     SlackActions,
@@ -160,9 +161,15 @@ def test_a_bad_secret_file_or_users_without_a_secret_is_one_clear_error(tmp_path
 
 
 class MemoryExperiments:
-    def __init__(self, obj: dict[str, Any] | None, fail: Exception | None = None) -> None:
+    """An API server's Experiments: ``writes_between`` are the objects the controller stores, one between each
+    of the click's reads and its write (the write then conflicts, as on a real server)."""
+
+    def __init__(
+        self, obj: dict[str, Any] | None, fail: Exception | None = None, writes_between: Sequence[dict[str, Any]] = ()
+    ) -> None:
         self.obj = obj
         self.fail = fail
+        self.writes_between = list(writes_between)
         self.patches: list[tuple[Key, dict[str, str], str]] = []
 
     def get(self, key: Key) -> dict[str, Any]:
@@ -173,6 +180,11 @@ class MemoryExperiments:
     def patch_annotations(self, key: Key, annotations: Mapping[str, str], resource_version: str) -> dict[str, Any]:
         if self.fail is not None:
             raise self.fail
+        if self.writes_between:
+            self.obj = self.writes_between.pop(0)
+        assert self.obj is not None
+        if resource_version != self.obj["metadata"]["resourceVersion"]:
+            raise Conflict("the object has been modified", status=409)
         self.patches.append((key, dict(annotations), resource_version))
         return {}
 
@@ -245,11 +257,36 @@ def test_unverified_requests_get_401_and_change_nothing(replies: Replies) -> Non
         server.stop()
 
 
-def test_a_conflict_says_to_click_again(replies: Replies) -> None:
-    experiments = MemoryExperiments(stored(), fail=Conflict("changed", status=409))
+def written(obj: dict[str, Any], version: str) -> dict[str, Any]:
+    """``obj`` as the controller stored it again: the same status under a new resourceVersion."""
+    return {**obj, "metadata": {**obj["metadata"], "resourceVersion": version}}
+
+
+def test_a_click_that_loses_a_race_with_the_controller_is_decided_again_on_the_new_object(replies: Replies) -> None:
+    experiments = MemoryExperiments(stored(), writes_between=[written(stored(), "43")])
     actions = SlackActions(experiments, SETTINGS, respond=replies)  # type: ignore[arg-type]
     outcome = actions.act(click(response_url="http://stand-in/response"))
-    assert "changed while your click was handled" in outcome.message and "Click again" in replies.wait()
+    assert [version for _, _, version in experiments.patches] == ["43"]
+    assert "Abort of shop/checkout (run 3) requested by" in replies.wait()
+    assert outcome.annotations is not None
+
+
+def test_a_click_decided_again_sees_what_the_controller_did_meanwhile(replies: Replies) -> None:
+    aborted = written(stored(Phase.ABORTED), "43")
+    experiments = MemoryExperiments(stored(), writes_between=[aborted])
+    actions = SlackActions(experiments, SETTINGS, respond=replies)  # type: ignore[arg-type]
+    actions.act(click(command="pause", response_url="http://stand-in/response"))
+    assert not experiments.patches
+    assert "is Aborted: nothing to pause" in replies.wait()
+
+
+def test_an_object_that_keeps_changing_says_to_click_again(replies: Replies) -> None:
+    busy = [written(stored(), str(43 + i)) for i in range(CONFLICT_ATTEMPTS)]
+    experiments = MemoryExperiments(stored(), writes_between=busy)
+    actions = SlackActions(experiments, SETTINGS, respond=replies)  # type: ignore[arg-type]
+    outcome = actions.act(click(response_url="http://stand-in/response"))
+    assert not experiments.patches
+    assert "kept changing while your click was handled" in outcome.message and "Click again" in replies.wait()
 
 
 def test_a_reply_goes_only_to_slack_or_the_configured_stand_in() -> None:
