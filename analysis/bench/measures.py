@@ -58,6 +58,7 @@ class ClassSummary:
 
     - ``false_rollback``: healthy classes, runs that ever rolled back.
     - ``missed``: regression classes, runs with no rollback by the end (promoted or inconclusive).
+    - ``promoted``: on a regression class, the runs that let the regression through to all the traffic.
     - ``early_rollback``: regression classes, rollbacks before the regression's onset.
     - time to detect: from the onset to the rollback, over detected runs (steps and seconds).
     - ``blast_radius_*``: excess bad requests the canary served until the rollback; a run that never
@@ -183,6 +184,7 @@ class EngineSummary:
     ttd_median_seconds_latency: float | None
     missed: Rate  # over every regression run
     blast_radius_mean: float | None
+    promoted: Rate  # regression runs promoted: a regression let through to all the traffic
 
 
 def summarize_engines(records: Sequence[RunRecord], error_classes: set[str]) -> list[EngineSummary]:
@@ -206,6 +208,7 @@ def summarize_engines(records: Sequence[RunRecord], error_classes: set[str]) -> 
                 ),
                 missed=Rate(sum(1 for r in regressions if not r.rolled_back), len(regressions)),
                 blast_radius_mean=_mean([r.blast_radius for r in regressions]),
+                promoted=Rate(sum(1 for r in regressions if r.outcome is RunOutcome.PROMOTE), len(regressions)),
             )
         )
     return out

@@ -64,7 +64,7 @@ def _healthy_rows(summaries: list[ClassSummary], cls: str) -> list[str]:
 
 def _regression_rows(summaries: list[ClassSummary], cls: str) -> list[str]:
     return [
-        f"| {cls} | {s.engine} | {s.runs} | {_rate(s.missed)} | "
+        f"| {cls} | {s.engine} | {s.runs} | {_rate(s.missed)} | {_rate(s.promoted)} | "
         f"{_seconds_steps(s.ttd_median_seconds, s.ttd_median_steps)} | "
         f"{_seconds_steps(s.ttd_p90_seconds, s.ttd_p90_steps)} | "
         f"{_num(s.blast_radius_mean, 1)} ({_num(s.blast_radius_median, 1)}) | {_num(s.requests_to_detect)} | "
@@ -148,11 +148,12 @@ def format_markdown(result: BenchResult) -> str:
             "served until the rollback (runs that never rolled back: every step, all the traffic once promoted), "
             "mean (median). "
             "Requests: canary + stable requests until the "
-            "rollback (detected runs); x oracle: ratio of means on runs both detected.",
+            "rollback (detected runs); x oracle: ratio of means on runs both detected. Missed: no rollback by "
+            "the end; promoted: of those, the runs that sent the regression all the traffic.",
             "",
-            "| class | engine | runs | missed [95% CI] | median TTD (steps) | p90 TTD (steps) | blast radius "
-            "| requests to detect | x oracle | rollback before onset |",
-            "|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
+            "| class | engine | runs | missed [95% CI] | promoted [95% CI] | median TTD (steps) | p90 TTD (steps) "
+            "| blast radius | requests to detect | x oracle | rollback before onset |",
+            "|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|",
         ]
         for cls in classes_regression:
             lines += _regression_rows(result.summaries, cls)
@@ -161,14 +162,14 @@ def format_markdown(result: BenchResult) -> str:
         "## Per engine (pooled over classes)",
         "",
         "| engine | A/A false rollback [95% CI] | median TTD errors | median TTD latency | missed | "
-        "mean blast radius | one decision, 20 metrics x 60 steps |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "regressions promoted | mean blast radius | one decision, 20 metrics x 60 steps |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for e in result.engine_summaries:
         timing = result.decision_seconds.get(e.engine)
         lines.append(
             f"| {e.engine} | {_rate(e.false_rollback)} | {_num(e.ttd_median_seconds_errors)} s | "
-            f"{_num(e.ttd_median_seconds_latency)} s | {_rate(e.missed, False)} | "
+            f"{_num(e.ttd_median_seconds_latency)} s | {_rate(e.missed, False)} | {_rate(e.promoted, False)} | "
             f"{_num(e.blast_radius_mean, 1)} | "
             f"{'-' if timing is None else f'{timing * 1000:.1f} ms'} |"
         )

@@ -57,6 +57,19 @@ def test_summary_of_a_regression_class() -> None:
     assert mine.requests_to_detect == 300.0
     assert mine.oracle_ratio == pytest.approx(1.5) and mine.oracle_pairs == 2
     assert mine.blast_radius_mean == pytest.approx((4 + 2 + 10 + 3) / 4)
+    assert mine.promoted == Rate(1, 4), "s3 let the regression through to all the traffic"
+
+
+def test_the_engines_pooled_count_the_regressions_they_promoted() -> None:
+    from analysis.bench.measures import summarize_engines
+
+    records = [
+        _record("e", "s1", RunOutcome.PROMOTE, 20, 2000.0),
+        _record("e", "s2", RunOutcome.INCONCLUSIVE, 30, 3000.0),  # missed, but held back from all the traffic
+        _record("e", "s3", RunOutcome.ROLLBACK, 3, 300.0),
+    ]
+    (pooled,) = summarize_engines(records, {"errors-x2"})
+    assert pooled.missed == Rate(2, 3) and pooled.promoted == Rate(1, 3)
 
 
 def test_bands_split_runs_by_the_scenario_traffic() -> None:
@@ -101,6 +114,7 @@ def test_run_bench_writes_markdown_json_and_a_png(tmp_path: Path) -> None:
     }
     markdown = format_markdown(result)
     assert "| errors-x5 | oracle | 4 |" in markdown and "## Targets" in markdown
+    assert "| missed [95% CI] | promoted [95% CI] |" in markdown and "| regressions promoted |" in markdown
     assert "## Detected within" in markdown and "| naive | errors |" in markdown
     data = json.loads((tmp_path / "bench.json").read_text())
     assert data["replays"] == 4 and data["summaries"][0]["engine"] == "naive"
