@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from rollout.cli.output import check_writable, console, fail
+from rollout.cli.output import check_writable, console, fail, option_seconds
+from rollout.spec.durations import format_duration
 
 oracle_app = typer.Typer(help="Check an engine against an external oracle's test cases.", no_args_is_help=True)
 
@@ -89,23 +90,28 @@ def bench_status(
         list[float] | None, typer.Option("--days", help="Run lengths to measure, in days (default: 1, 7 and 30).")
     ] = None,
     metrics: Annotated[int, typer.Option(help="Metrics judged at every interval.", min=1, max=200)] = 20,
-    interval: Annotated[float, typer.Option(help="Seconds between judgements.", min=1.0, max=86400.0)] = 60.0,
+    interval: Annotated[
+        str, typer.Option(help="Time between judgements, like 60s or 5m (a bare number is seconds).")
+    ] = "60s",
 ) -> None:
     """How large an Experiment's stored status grows over a long run, and what writing and reading it costs."""
     from rollout.kube.status_size import API_SERVER_LIMIT, measure
 
+    every = option_seconds(interval, "--interval")
+    if not 1 <= every <= 86400:
+        fail(f"--interval {interval!r}: judge between once a second and once a day (1s to 1d)")
     horizons = days or [1.0, 7.0, 30.0]
     if any(not 0 < d <= 90 for d in horizons):
         fail("--days takes run lengths within (0, 90]")
     lines = [
-        f"# stored .status: {metrics} metrics judged every {interval:g} s",
+        f"# stored .status: {metrics} metrics judged every {format_duration(every)}",
         "",
         "| run | judged | numbered | whole history | thinned | stored | fits | write | read |",
         "|---|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     console.print("\n".join(lines), markup=False, soft_wrap=True)
     for d in horizons:
-        size = measure(d, metrics, interval)
+        size = measure(d, metrics, every)
         console.print(
             f"| {d:g} d | {size.judgements:,} | {size.with_numbers:,} | {_megabytes(size.whole_bytes)} | "
             f"{_megabytes(size.thinned_bytes)} | {_megabytes(size.stored_bytes)} | {'yes' if size.fits else 'no'} | "

@@ -17,7 +17,7 @@ import typer
 import yaml
 
 from analysis.sources import MetricSource
-from rollout.cli.output import console, fail
+from rollout.cli.output import console, fail, option_seconds
 
 if TYPE_CHECKING:
     from rollout.kube.gitops_link import GitOpsSettings
@@ -335,7 +335,9 @@ def bench_controller(
     kubeconfig: Annotated[
         Path | None, typer.Option(help="Kubeconfig file (default: in-cluster, else ~/.kube/config).")
     ] = None,
-    interval: Annotated[int, typer.Option(help="Seconds per canary step.", min=1, max=600)] = 3,
+    interval: Annotated[
+        str, typer.Option(help="Time per canary step, in whole seconds: like 3s or 1m (a bare number is seconds).")
+    ] = "3s",
     timeout: Annotated[float, typer.Option(help="Seconds to wait for all runs of one row to end.", min=10)] = 240.0,
     max_concurrent_runs: Annotated[
         int, typer.Option(min=0, help="The controller's --max-concurrent-runs: the others queue (0: no limit).")
@@ -348,7 +350,10 @@ def bench_controller(
     counts = experiments or [10, 50, 100]
     if any(not 1 <= n <= 1000 for n in counts):
         fail("--experiments takes counts within [1, 1000]")
-    settings = BenchSettings(interval_s=interval, timeout_s=timeout, max_concurrent_runs=max_concurrent_runs)
+    step_s = option_seconds(interval, "--interval")
+    if step_s != int(step_s) or not 1 <= step_s <= 600:
+        fail(f"--interval {interval!r}: give whole seconds from 1s to 10m")
+    settings = BenchSettings(interval_s=int(step_s), timeout_s=timeout, max_concurrent_runs=max_concurrent_runs)
     try:
         api = api_client(kubeconfig)
         check_crds(api)
@@ -357,7 +362,7 @@ def bench_controller(
     steps = ", ".join(f"{s}%" for s in settings.steps)
     cap = f", at most {max_concurrent_runs} runs at once" if max_concurrent_runs else ""
     console.print(
-        f"# meshroll controller at N experiments at once (canary steps {steps}, {interval}s each{cap})\n",
+        f"# meshroll controller at N experiments at once (canary steps {steps}, {int(step_s)}s each{cap})\n",
         markup=False,
         soft_wrap=True,
     )

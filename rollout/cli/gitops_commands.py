@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rollout.cli.output import console, fail
+from rollout.cli.output import console, fail, option_seconds
 from rollout.errors import RolloutError
 from rollout.notify import Announcer, close_all
-from rollout.spec.durations import parse_duration
 
 if TYPE_CHECKING:
     from rollout.gitops import GitOpsSync, LocalStarter, Poller
@@ -29,10 +28,7 @@ EXIT_PROBLEMS = 2  # --once: some files were invalid, refused, or must be tried 
 
 
 def parse_interval(text: str, option: str = "--interval") -> float:
-    try:
-        seconds = parse_duration(text)
-    except ValueError:
-        fail(f"{option} {text!r} is not a duration; write it like 30s, 2m or 1h")
+    seconds = option_seconds(text, option)
     if seconds < 1:
         fail(f"{option} {text!r} is under 1s; poll at most once a second (push webhooks poll at once)")
     return seconds

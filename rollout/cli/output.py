@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -12,6 +13,7 @@ import typer
 from rich.console import Console
 
 from rollout.files import replaced_whole
+from rollout.spec.durations import parse_duration
 
 console = Console(highlight=False, soft_wrap=True)  # a long line is one line, in a pipe too (no wrap at 80)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -21,6 +23,16 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``meshroll: message`` on stderr as one line and exit with ``code``."""
     err_console.print(f"meshroll: {message}", markup=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def option_seconds(text: str, option: str) -> float:
+    """Seconds from an option's duration, like 30s or 2m, or from a bare number of seconds (``60``);
+    one line naming ``option`` when it is neither."""
+    value = text.strip()
+    try:
+        return float(value) if re.fullmatch(r"\d+(\.\d+)?", value) else parse_duration(value)
+    except ValueError:
+        fail(f"{option} {text!r} is not a duration; write it like 30s, 2m or 1h (a bare number is seconds)")
 
 
 def check_folder_path(folder: Path, option: str, given: Path | None = None) -> None:

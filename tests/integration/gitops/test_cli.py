@@ -63,7 +63,7 @@ def test_bad_input_is_one_clear_line_and_exit_1(origin: Origin, tmp_path: Path) 
         f"meshroll: branch 'dev' not found in {origin.url} (it has main); check --branch"
     )
     assert one_line(gitops("--repo", origin.url, "--interval", "soon", "--local", cwd=tmp_path)) == (
-        "meshroll: --interval 'soon' is not a duration; write it like 30s, 2m or 1h"
+        "meshroll: --interval 'soon' is not a duration; write it like 30s, 2m or 1h (a bare number is seconds)"
     )
     assert one_line(gitops("--repo", origin.url, "--listen", "127.0.0.1:0", "--local", cwd=tmp_path)) == (
         "meshroll: --listen needs --webhook-secret-env NAME: the environment variable with the webhooks' secret"

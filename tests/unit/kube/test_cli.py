@@ -43,7 +43,8 @@ def test_crd_prints_the_generated_crd() -> None:
         (["--resync", "-5"], "meshroll: Invalid value for '--resync': Input should be greater than or equal to 1"),
         (
             ["--gitops-repo", "/tmp/x", "--gitops-interval", "banana"],
-            "meshroll: --gitops-interval 'banana' is not a duration; write it like 30s, 2m or 1h",
+            "meshroll: --gitops-interval 'banana' is not a duration; write it like 30s, 2m or 1h "
+            "(a bare number is seconds)",
         ),
         (["--gitops-write-back", "notes"], "meshroll: --gitops-write-back needs --gitops-repo: it writes back"),
         (

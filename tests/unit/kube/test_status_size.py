@@ -24,3 +24,14 @@ def test_the_command_prints_one_row_per_run_length_and_refuses_bad_lengths_in_on
     assert all("| yes |" in row for row in rows)
     refused = CliRunner().invoke(app, ["bench", "status", "--days", "0"])
     assert refused.exit_code != 0 and len(refused.output.strip().splitlines()) == 1, refused.output
+
+
+def test_the_interval_is_a_duration_as_everywhere_else_and_a_bare_number_is_seconds() -> None:
+    for given in ("5m", "300"):
+        result = CliRunner().invoke(app, ["bench", "status", "--days", "0.1", "--metrics", "2", "--interval", given])
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith("# stored .status: 2 metrics judged every 5m"), result.output
+    for wrong, said in (("5 minutes", "is not a duration; write it like 30s"), ("2d", "between once a second")):
+        refused = CliRunner().invoke(app, ["bench", "status", "--interval", wrong])
+        assert refused.exit_code != 0 and said in refused.output, refused.output
+        assert len(refused.output.strip().splitlines()) == 1, refused.output
