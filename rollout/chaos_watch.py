@@ -9,19 +9,40 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from analysis.observations import MetricKind
 from analysis.sources import MetricQuery, MetricSource, MetricsUnavailableError
 from chaos.journal import ClientCounts, FaultInterval, Journal, measure, record_for
 from chaos.probes import http_probe
-from chaos.steady_state import Assessment, HaltRule, Verdict, assess, probe_breaches, recovery_verdict
+from chaos.steady_state import (
+    Assessment,
+    HaltRule,
+    Shortfall,
+    Verdict,
+    assess,
+    probe_breaches,
+    recovery_verdict,
+)
 from rollout.files import write_text_atomic
 from rollout.judging import step_span
 from rollout.plan import RunPlan
+from rollout.spec.durations import format_duration
 from rollout.spec.models import Experiment
 from rollout.status import Status
 
 log = logging.getLogger("meshroll.chaos")
+
+
+@dataclass
+class _FaultSet:
+    """Faults on together, from ``since``: which rules have decided at least once while they were on."""
+
+    ids: tuple[str, ...]
+    since: float
+    decided: set[int] = field(default_factory=set)
+    short: dict[int, Shortfall] = field(default_factory=dict)  # rule index -> its last shortfall
 
 
 class SteadyState:
@@ -30,6 +51,8 @@ class SteadyState:
     A rule short of its ``minRequests`` is not yet decided, and its next check does not drop what it has:
     while the checks follow each other (each starts where the last ended, with the same faults on), the
     rule's window reaches back to the start of the check that first found it short, until it has enough.
+    A rule that never decided while a set of faults was on (too little traffic for its minimum) left those
+    faults unchecked: said in a warning when the set ends (``faults_off``).
     """
 
     def __init__(self, experiment: Experiment, plan: RunPlan, client_source: MetricSource) -> None:
@@ -42,6 +65,7 @@ class SteadyState:
         )
         self._short_since: dict[int, float] = {}  # rule index -> where its undecided window starts
         self._last: tuple[float, tuple[str, ...]] | None = None  # the last check's end and the faults it watched
+        self._on: _FaultSet | None = None
 
     def check(self, start: float, end: float, fault_ids: tuple[str, ...]) -> list[str]:
         """Sentences naming every broken rule or failed probe; empty when the steady state holds (or its
@@ -49,6 +73,9 @@ class SteadyState:
         problems = self._probe_problems()
         if self._last != (start, fault_ids):  # not where the last check ended: a new step, or new faults
             self._short_since.clear()
+        if self._on is None or self._on.ids != fault_ids:
+            self.faults_off(start)
+            self._on = _FaultSet(fault_ids, start) if fault_ids else None
         self._last = (end, fault_ids)
         if not self.rules:
             return problems
@@ -60,16 +87,50 @@ class SteadyState:
             if found is None:  # the metrics could not be read: the next check reads this span too
                 self._short_since.update((i, begin) for i in indices)
                 continue
-            short = {s.rule for s in found.short}
+            short = {s.rule: s for s in found.short}
             for i in indices:
                 if self.rules[i] in short:
                     self._short_since[i] = begin
                 else:
                     self._short_since.pop(i, None)
+                self._count(i, short.get(self.rules[i]))
             if found.short:
                 log.debug("steady state not yet decided: %s", "; ".join(s.sentence for s in found.short))
             problems += [b.sentence for b in found.breaches]
         return problems
+
+    def faults_off(self, at: float) -> None:
+        """The faults checked so far went off at ``at``: warn of each rule that never decided while they were
+        on for at least one check interval (a shorter set could not have been checked)."""
+        on, self._on = self._on, None
+        if on is None or at - on.since < self.plan.chaos_interval:
+            return
+        for i, short in sorted(on.short.items()):
+            if i in on.decided:
+                continue
+            rule, lasted, faults = self.rules[i], format_duration(round(at - on.since)), ", ".join(on.ids)
+            if short.requests < rule.min_requests and rule.kind is not MetricKind.GAUGE:
+                log.warning(
+                    "faults %s were on for %s and haltWhen %s on %s never had the %d requests it needs (%.0f at "
+                    "most): the faults ran unchecked by it; lower its minRequests or give the step more time or "
+                    "traffic",
+                    faults, lasted, rule.metric, short.arm, rule.min_requests, short.requests,
+                )  # fmt: skip
+            else:
+                log.warning(
+                    "faults %s were on for %s and haltWhen %s on %s had no reading: the faults ran unchecked by "
+                    "it; check that the metric has data",
+                    faults, lasted, rule.metric, short.arm,
+                )  # fmt: skip
+
+    def _count(self, index: int, short: Shortfall | None) -> None:
+        """Note whether rule ``index`` decided in this check (``short``: why not, when it could not)."""
+        if self._on is None:
+            return
+        if short is None:
+            self._on.decided.add(index)
+        elif short.requests >= self._on.short.get(index, short).requests:
+            self._on.short[index] = short
 
     def recovery(self, start: float, end: float, arms: frozenset[str]) -> tuple[Verdict, str]:
         """Whether the steady state holds again over ``[start, end]``, on ``arms``: the ones that carry the

@@ -106,7 +106,11 @@ class Orchestrator:
         status = self.status
         since = max(self._last_check or 0.0, status.step_started_at or now)
         self._last_check = now
-        if self.steady_state is None or status.phase is not Phase.PROGRESSING or not status.traffic.faults:
+        if self.steady_state is None:
+            return status
+        if status.phase is not Phase.PROGRESSING or not status.traffic.faults:  # the faults are off: since when
+            began = status.step_started_at if status.phase is Phase.PROGRESSING else None  # a step without faults
+            self.steady_state.faults_off(now if began is None else min(now, began))
             return status
         problems = self.steady_state.check(since, now, status.traffic.faults)
         if problems:

@@ -164,3 +164,37 @@ def test_the_journal_ends_with_the_recovery_check_after_the_run(tmp_path: Path, 
     assert all(journal["started"] <= e["time"] <= journal["ended"] for e in journal["events"])
     assert journal["ended"] == run_ended + 10
     assert journal["outcome"].startswith("RolledBack: steady state broken")
+
+
+def test_faults_on_too_little_traffic_for_the_rule_are_said_to_have_run_unchecked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """2 canary requests a second for 10 s: the rule never has its 50, so the faults ran unchecked by it."""
+    state, faults = steady(RateSource(stable=(18, 0.01), canary=(2, 0.5)))
+    for t in range(10):
+        assert state.check(float(t), t + 1.0, faults) == []
+    with caplog.at_level("WARNING", logger="meshroll.chaos"):
+        state.faults_off(10.0)
+        state.faults_off(11.0)  # said once
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert warning == (
+        f"faults {faults[0]} were on for 10s and haltWhen error-rate on canary never had the 50 requests it needs "
+        "(20 at most): the faults ran unchecked by it; lower its minRequests or give the step more time or traffic"
+    )
+
+
+def test_no_warning_when_the_rule_decided_while_the_faults_were_on_or_no_check_could_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Decided once (at 50 requests) and short after it: checked. A set shorter than one check interval: not
+    warned of. A check with no faults on (the start's): nothing was injected."""
+    state, faults = steady(RateSource(stable=(90, 0.01), canary=(10, 0.0)))
+    with caplog.at_level("WARNING", logger="meshroll.chaos"):
+        for t in range(7):
+            state.check(float(t), t + 1.0, faults)
+        state.faults_off(7.0)
+        state.check(8.0, 8.5, faults)
+        state.faults_off(8.5)
+        state.check(9.0, 10.0, ())
+        state.faults_off(10.0)
+    assert not caplog.records
