@@ -89,6 +89,8 @@ def decision_problem(answer: object, config: EngineConfig) -> str | None:
         return "returned a Decision whose reason is not text"
     if not isinstance(answer.blocked, bool):
         return "returned a Decision whose blocked is not True or False"
+    if not isinstance(answer.adverse, bool):
+        return "returned a Decision whose adverse is not True or False"
     if not isinstance(answer.metrics, tuple | list):
         return "returned a Decision whose metrics are not a tuple of MetricVerdict"
     requests = answer.canary_requests

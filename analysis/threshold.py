@@ -13,7 +13,8 @@ What it mirrors from Flagger's analysis (``analysis.metrics[].thresholdRange`` a
 - the canary is rolled back when failed checks reach the threshold (Flagger's ``threshold``):
   ``EngineConfig.failure_threshold`` when the Experiment sets ``analysis.failureThreshold``, else the
   judge's own (``FAILURE_THRESHOLD``, 5, Flagger's default); a step where every metric is in range
-  advances.
+  advances, and a failed check short of the threshold holds the weights (``Decision.adverse``), as
+  Flagger halts advancement on it.
 
 Where it deliberately differs: a metric with no data (no requests, no samples, an empty
 histogram) or with bad data holds the step and is *not* a failed check (Flagger counts "no values
@@ -182,7 +183,7 @@ class ThresholdJudge:
         out_of_range = [c for c in current if not c.passes]
         if out_of_range:
             text = "; ".join(f"{c.spec.name}: {c.text}" for c in out_of_range)
-            return self._undecided(f"failed check {failed} of {threshold}: {text}", verdicts, final)
+            return self._undecided(f"failed check {failed} of {threshold}: {text}", verdicts, final, adverse=True)
         if exposure < config.min_requests:
             return self._undecided(
                 f"every metric is within range, but promotion needs {config.min_requests} canary requests "
@@ -218,11 +219,17 @@ class ThresholdJudge:
         )
 
     def _undecided(
-        self, reason: str, verdicts: Sequence[MetricVerdict], final: bool, *, blocked: bool = False
+        self,
+        reason: str,
+        verdicts: Sequence[MetricVerdict],
+        final: bool,
+        *,
+        blocked: bool = False,
+        adverse: bool = False,
     ) -> Decision:
         if final:
             marked = tuple(
                 replace(v, outcome=Outcome.INCONCLUSIVE) if v.outcome is Outcome.HOLD else v for v in verdicts
             )
             return Decision(Outcome.INCONCLUSIVE, f"inconclusive at the deadline: {reason}", self.name, marked)
-        return Decision(Outcome.HOLD, f"hold: {reason}", self.name, tuple(verdicts), blocked=blocked)
+        return Decision(Outcome.HOLD, f"hold: {reason}", self.name, tuple(verdicts), blocked=blocked, adverse=adverse)

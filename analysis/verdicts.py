@@ -50,6 +50,11 @@ class Decision:
     """A HOLD because the latest step could not be judged at all: a metric missing from it, bad data, an
     arm with no requests, a traffic split off its weight, an unusable configuration, a failing engine.
     The run holds its weights on it, as on no data, rather than counting it as "no regression"."""
+    adverse: bool = False
+    """A HOLD on evidence against the canary that is not yet enough to roll it back: a threshold engine's
+    failed check short of its threshold, a Kayenta score below pass. The run keeps its weights whatever its
+    step gate (Flagger halts advancement on a failed check; Argo pauses on an inconclusive Kayenta run);
+    it is not "no regression"."""
     canary_requests: float | None = None
     """The requests the canary served over every step judged, as the engine counted them against
     ``EngineConfig.min_requests``: the rollout promotes only when it reaches ``minRequests``. None when the

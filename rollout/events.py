@@ -53,6 +53,7 @@ class Judged(EventModel):
     reason: str
     metrics: tuple[MetricNumbers, ...] = ()
     blocked: bool = False  # a hold because the step could not be judged at all: the weights stay, as on no data
+    adverse: bool = False  # a hold on evidence against the canary, short of a rollback: the weights stay
     # percent of the step's requests the canary served, where that is not its weight (sticky users, a cohort,
     # an A/B test, a mirror): how much it was really exposed
     canary_share: float | None = None

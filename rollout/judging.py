@@ -115,6 +115,7 @@ def judged(decision: Decision) -> Judged:
         reason=decision.reason,
         metrics=tuple(numbers(m) for m in decision.metrics),
         blocked=decision.blocked and decision.outcome is Outcome.HOLD,
+        adverse=decision.adverse and decision.outcome is Outcome.HOLD,
         canary_requests=_finite(decision.canary_requests),
     )
 

@@ -203,7 +203,8 @@ def _judged(plan: RunPlan, status: Status, event: Judged, now: float) -> Transit
             plan, status, event, now, f"chaos run completed without breaking the steady state; {event.reason}"
         )
     more_steps = status.step + 1 < len(plan.weights)
-    gate_open = event.outcome == "advance" or (event.outcome == "hold" and plan.step_gate == "no-regression")
+    unproven = event.outcome == "hold" and not event.adverse  # a failed check or a low score is evidence
+    gate_open = event.outcome == "advance" or (unproven and plan.step_gate == "no-regression")
     if at_deadline and (more_steps or not step_done):  # judged no worse, but the schedule is not through
         why = unfinished(plan, status, step_time, event.reason)
         return _inconclusive(plan, status, event, now, why, schedule_advice(plan))

@@ -5,8 +5,10 @@ the judge's fixed settings (tolerance 0.25, confidence 0.98, mean-ratio gates of
 or below the marginal threshold rolls back (Kayenta's monitor fails early); a passing score
 advances once every metric has ``min_points`` points per arm and the canary served
 ``min_requests`` requests over the steps (``Decision.canary_requests``; a verdict's ``canary_n`` is
-its points); anything else holds. A low score without a High or Low metric (Kayenta scores
-a critical metric without data 0) holds: no data is not a failure.
+its points); anything else holds. A score below pass holds as evidence against the canary
+(``Decision.adverse``: the run keeps its weights, as Argo pauses on an inconclusive run). A low score
+without a High or Low metric (Kayenta scores a critical metric without data 0) holds: no data is not a
+failure.
 
 ``interval_points`` spaces the judgements as Kayenta's standalone analysis does with
 ``canaryAnalysisIntervalMins``: with 1-minute steps and ``interval_points=5``, the growing window is
@@ -95,9 +97,15 @@ class KayentaJudge:
         return decision
 
     def _decision(
-        self, outcome: Outcome, reason: str, metrics: Sequence[MetricVerdict] = (), *, blocked: bool = False
+        self,
+        outcome: Outcome,
+        reason: str,
+        metrics: Sequence[MetricVerdict] = (),
+        *,
+        blocked: bool = False,
+        adverse: bool = False,
     ) -> Decision:
-        return Decision(outcome, reason, self.name, tuple(metrics), blocked=blocked)
+        return Decision(outcome, reason, self.name, tuple(metrics), blocked=blocked, adverse=adverse)
 
     def _judge(self, steps: Sequence[StepWindow], config: EngineConfig) -> Decision:
         if not config.metrics:
@@ -171,14 +179,14 @@ class KayentaJudge:
             most = max(_points(r) for r in failing)
             if most < self.rollback_min_points:
                 reason = f"{score} fails, but on only {most} points per arm ({self.rollback_min_points} needed)"
-                return self._decision(Outcome.HOLD, reason, verdicts)
+                return self._decision(Outcome.HOLD, reason, verdicts, adverse=True)
             names = ", ".join(f"{r.name} {r.classification}" for r in failing)
             reason = f"{score} is at or below the marginal threshold {number(self.thresholds.marginal)}: {names}"
             return self._decision(Outcome.ROLLBACK, reason, verdicts)
         points = min(_points(r) for r in result.results)
         if result.score < self.thresholds.pass_score:
             reason = f"{score} is marginal (pass at {number(self.thresholds.pass_score)}); waiting for more data"
-            return self._decision(Outcome.HOLD, reason, verdicts)
+            return self._decision(Outcome.HOLD, reason, verdicts, adverse=True)
         if points < self.min_points:
             reason = f"{score} passes, but a metric has only {points} points per arm ({self.min_points} needed)"
             return self._decision(Outcome.HOLD, reason, verdicts)

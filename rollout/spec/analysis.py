@@ -156,7 +156,8 @@ class AnalysisSpec(SpecModel):
     proven no worse, else back to stable)."""
     step_gate: Literal["no-regression", "non-inferiority"] = "no-regression"
     """What a step needs before the canary takes more traffic: no-regression (the default: a full step without
-    evidence of a regression) or non-inferiority (proof that it is no worse). Promotion always needs that proof."""
+    evidence of a regression; with engine threshold a failed check is such evidence, with kayenta a score below
+    pass) or non-inferiority (proof that it is no worse). Promotion always needs that proof."""
     metrics: list[MetricRefSpec] = Field(min_length=1)
     """The metrics the canary is judged on, at least one, each with a unique name."""
     templates: list[TemplateSpec] = []

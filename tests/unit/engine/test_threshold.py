@@ -47,6 +47,7 @@ def test_failed_checks_accumulate_over_the_run_and_roll_back_at_the_threshold() 
     pairs = [BAD, OK, BAD, OK, BAD, OK, BAD]
     held = JUDGE.judge(steps_of(*pairs), config(SUCCESS))
     assert held.outcome is Outcome.HOLD and "failed check 4 of 5" in held.reason
+    assert held.adverse, "a failed check is evidence against the canary: the run keeps its weights"
     assert "success rate 95% < min 99%" in held.reason
     rolled = JUDGE.judge(steps_of(*pairs, OK, BAD), config(SUCCESS))
     assert rolled.outcome is Outcome.ROLLBACK
@@ -113,7 +114,7 @@ def test_latency_uses_the_quantile_of_the_canary_histogram() -> None:
     decision = JUDGE.judge([step(0, {"p99": pair})], config(P99))
     verdict = decision.metric("p99")
     assert verdict is not None and verdict.canary_value == 500.0 and verdict.stable_value == 250.0
-    assert decision.outcome is Outcome.HOLD  # 500 is within range, but min_requests is not met yet
+    assert decision.outcome is Outcome.HOLD and not decision.adverse  # within range; min_requests is not met yet
     assert "promotion needs 500 canary requests (has 100)" in decision.reason
 
 

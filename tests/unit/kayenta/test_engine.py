@@ -132,14 +132,16 @@ def test_thresholds_are_constructor_parameters() -> None:
     lenient = KayentaJudge(pass_threshold=50.0, marginal_threshold=40.0).judge(steps, config)
     assert lenient.outcome is Outcome.ADVANCE
     assert "Kayenta score 50" in lenient.reason
-    assert KayentaJudge(pass_threshold=60.0, marginal_threshold=40.0).judge(steps, config).outcome is Outcome.HOLD
+    marginal = KayentaJudge(pass_threshold=60.0, marginal_threshold=40.0).judge(steps, config)
+    assert marginal.outcome is Outcome.HOLD and "is marginal" in marginal.reason
+    assert marginal.adverse, "a score below pass keeps the weights, as Argo pauses on an inconclusive run"
 
 
 def test_a_rollback_can_wait_for_points() -> None:
     steps = _steps(STABLE_RATIOS, WORSE_RATIOS)[:2]
     assert KayentaJudge().judge(steps, CONFIG).outcome is Outcome.ROLLBACK
     waiting = KayentaJudge(rollback_min_points=3).judge(steps, CONFIG)
-    assert waiting.outcome is Outcome.HOLD
+    assert waiting.outcome is Outcome.HOLD and waiting.adverse
     assert "on only 2 points per arm (3 needed)" in waiting.reason
 
 

@@ -169,6 +169,19 @@ def test_with_no_regression_after_a_full_step_the_canary_takes_more_traffic(cana
     assert status.reason.startswith("no regression after a full step")
 
 
+def test_a_hold_on_evidence_against_the_canary_keeps_the_weights_whatever_the_step_gate(canary_plan: RunPlan) -> None:
+    """A threshold engine's failed check short of its threshold (or a Kayenta score below pass) is not "no
+    regression": Flagger halts advancement on it. The failure budget is not spent: the engine counts it."""
+    failed = proven("hold").model_copy(
+        update={"adverse": True, "reason": "hold: failed check 1 of 5: request-success-rate: 90.57% < min 99%"}
+    )
+    status = run(canary_plan, (0, Start()), (60, failed), (120, failed))
+    assert status.traffic.canary_weight == 5 and status.holds == 0 and status.phase is Phase.PROGRESSING
+    assert status.reason == "hold: failed check 1 of 5: request-success-rate: 90.57% < min 99%"
+    passed = run(canary_plan, (0, Start()), (60, failed), (120, proven("hold")))
+    assert passed.traffic.canary_weight == 10, "a step with every check passing moves on"
+
+
 def blind() -> Judged:
     """A HOLD from a step the engine could not judge at all (here: the canary got no requests)."""
     reason = "hold: errors: the canary received no requests in step 1"

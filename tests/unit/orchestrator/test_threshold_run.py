@@ -57,4 +57,13 @@ def test_without_failure_threshold_a_run_rolls_back_at_the_engines_five() -> Non
 def test_a_count_above_the_default_holds_past_five_failed_checks() -> None:
     phase, reason = run_with("    failureThreshold: 8\n", judgements=7)
     assert phase is Phase.PROGRESSING and "failed check 7 of 8" in reason
+
+
+def test_a_failed_check_halts_advancement_as_in_flagger() -> None:
+    """The default step gate (no-regression) advances after a full step without evidence of a regression;
+    a failed check is such evidence, so the canary stays at its first weight until the threshold rolls back."""
+    experiment = load_experiment_text(EXPERIMENT.replace("    minRequests", "    failureThreshold: 8\n    minRequests"))
+    orchestrator, _ = drive(experiment, lambda _mesh: FailingCanary(), engine_for("threshold"), 7)
+    assert orchestrator.status.traffic.canary_weight == 10
+    assert {e.traffic.canary_weight for e in orchestrator.status.history} == {10}
     assert run_with("    failureThreshold: 8\n", judgements=8)[0] is Phase.ROLLED_BACK
