@@ -75,14 +75,18 @@ def plan(
         for name in unplanned_latency(experiment, traffic)
     ]
     gauges = _gauge_note(experiment)
-    if not plans:
+    engine = experiment.spec.analysis.engine if experiment.spec.analysis is not None else "sequential"
+    other = engine != "sequential"
+    if not plans and not other:
         if edges_unknown:
             fail(f"{file}: {edges_unknown[0]}")
         fail(f"{file}: no error or latency metric to plan for" + (f"; {gauges}" if gauges else ""))
-    engine = experiment.spec.analysis.engine if experiment.spec.analysis is not None else "sequential"
-    other = engine != "sequential"
     if other:
-        console.print(_other_engine_note(file, engine, experiment), markup=False, soft_wrap=True)
+        console.print(_other_engine_note(file, engine, experiment, bool(plans)), markup=False, soft_wrap=True)
+    if not plans:  # what the other engine does is all there is to say
+        for note in edges_unknown:
+            console.print(f"note: {note}", markup=False, soft_wrap=True)
+        return
     title = f"{experiment.key}: {traffic.request_rate:g} req/s"
     table = Table(title=title + (" (if judged by the sequential engine)" if other else ""))
     table.add_column("metric", overflow="fold")  # a name is never cut short: it may be all that tells two apart
@@ -218,7 +222,7 @@ def _share_notes(experiment: Experiment, traffic: Traffic) -> list[str]:
     return []
 
 
-def _other_engine_note(file: Path, engine: str, experiment: Experiment) -> str:
+def _other_engine_note(file: Path, engine: str, experiment: Experiment, estimates: bool = True) -> str:
     """What ``plan`` can say of an experiment judged by the kayenta or threshold engine, or a plugin."""
     from analysis.planning import duration_text
     from analysis.threshold import FAILURE_THRESHOLD
@@ -242,6 +246,8 @@ def _other_engine_note(file: Path, engine: str, experiment: Experiment) -> str:
         "is an installed plugin whose decisions meshroll cannot predict (measure it with 'meshroll bench analysis "
         f"--engine {engine}'); the schedule ends after {{end}}",
     ).format(end=end)
+    if not estimates:  # no error or latency metric: nothing the sequential engine's plan could say
+        return f"note: {file} is judged by the {engine} engine, which {how}."
     return (
         f"note: {file} is judged by the {engine} engine, which {how}. The estimates below are what the "
         "sequential engine (analysis.engine: sequential) would need at the same traffic."

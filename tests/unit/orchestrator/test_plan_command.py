@@ -83,6 +83,22 @@ def test_the_threshold_engines_note_quotes_the_experiments_failure_threshold(tmp
     assert "rolls back after 3 failed checks (analysis.failureThreshold)" in " ".join(result.output.split())
 
 
+def test_a_threshold_run_on_gauges_alone_is_planned_by_what_its_engine_does(tmp_path: Path) -> None:
+    """Nothing for a sequential estimate (a gauge has none), but the file is valid and its engine's schedule
+    is known: the note, and exit 0, not a refusal that explains the sequential engine."""
+    text = (EXPERIMENTS / "canary-smi.yaml").read_text().split("    metrics:\n")[0]
+    path = tmp_path / "gauges.yaml"
+    path.write_text(
+        text + "    metrics:\n      - {name: success-rate, template: ratio, thresholdRange: {min: 0.99}}\n"
+        "    templates:\n      - {name: ratio, kind: gauge, value: 'sum(rate(ok[1m])) / sum(rate(all[1m]))'}\n"
+    )
+    result = CliRunner().invoke(app, ["plan", str(path)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert said.startswith(f"note: {path} is judged by the threshold engine, which checks fixed ranges")
+    assert "sequential" not in said and "t-test" not in said
+
+
 def test_a_plan_with_only_latency_edges_chosen_during_the_run_says_so_in_one_line(tmp_path: Path) -> None:
     text = (EXPERIMENTS / "canary-istio.yaml").read_text()
     only_latency = "\n".join(
