@@ -18,6 +18,7 @@ import yaml
 
 from analysis.sources import MetricSource
 from rollout.cli.output import console, fail, option_seconds
+from rollout.cli.prometheus_options import CaFile, Headers, Insecure, PrometheusAccess, Timeout
 
 if TYPE_CHECKING:
     from rollout.kube.gitops_link import GitOpsSettings
@@ -66,6 +67,10 @@ def controller(
     prometheus: Annotated[
         str | None, typer.Option(envvar="MESHROLL_PROMETHEUS_URL", help="Prometheus URL the analysis reads.")
     ] = None,
+    prometheus_header: Headers = None,
+    prometheus_ca_file: CaFile = None,
+    prometheus_insecure: Insecure = False,
+    prometheus_timeout: Timeout = 10.0,
     listen: Annotated[str, typer.Option(help="HOST:PORT for /metrics, /healthz and /readyz.")] = "127.0.0.1:8080",
     lease_namespace: Annotated[
         str | None, typer.Option(help="Namespace of the leader-election Lease (default: the Pod's).")
@@ -169,7 +174,8 @@ def controller(
         timings = LeaseTimings(lease_duration, renew_deadline, retry_period)
     except (RolloutError, ValueError) as exc:
         fail(str(exc))
-    source_factory = _source_factory(prometheus)
+    access = PrometheusAccess.of(prometheus_header, prometheus_ca_file, prometheus_insecure, prometheus_timeout)
+    source_factory = _source_factory(prometheus, access)
     settings = None if gitops_repo is None else _gitops_settings(
         gitops_repo, gitops_branch, gitops_path, gitops_interval, gitops_state or (state_dir or Path(".meshroll"))
         / "gitops-state.json", webhook_listen, webhook_secret_env, write_backs,
@@ -299,17 +305,20 @@ def _log_engine_plugins() -> None:
         log.warning("%s", problem)
 
 
-def _source_factory(url: str | None) -> Callable[[], MetricSource] | None:
-    """A factory of metric sources for the runs: Prometheus at ``url`` (None without one: the runs that need
-    it do not start, ``run_factory.cannot_start``)."""
-    from analysis.prometheus import PrometheusConfig, PrometheusConfigError, PrometheusSource
+def _source_factory(url: str | None, access: PrometheusAccess) -> Callable[[], MetricSource] | None:
+    """A factory of metric sources for the runs: Prometheus at ``url``, reached as ``access`` says (None without
+    one: the runs that need it do not start, ``run_factory.cannot_start``)."""
+    from analysis.prometheus import PrometheusSource
+    from rollout.cli.prometheus_commands import build_config
 
     if url is None:
+        if access != PrometheusAccess():
+            fail("--prometheus-header, --prometheus-ca-file, --prometheus-insecure and --prometheus-timeout are "
+                 "for --prometheus URL; give it, or drop them")  # fmt: skip
         return None
-    try:
-        config = PrometheusConfig(url, token=os.environ.get("MESHROLL_PROMETHEUS_TOKEN") or None)
-    except PrometheusConfigError as exc:
-        fail(str(exc))
+    config = build_config(
+        url, headers=list(access.headers), ca_file=access.ca_file, insecure=access.insecure, timeout=access.timeout
+    )
     return lambda: PrometheusSource(config)
 
 

@@ -314,3 +314,34 @@ def test_the_rbac_refuses_everything_the_controller_does_not_do(
     }
     assert {what: code for what, code in refused.items() if code != 403} == {}
     assert status("GET", f"/api/v1/namespaces/{shop}/secrets/slack-bot-token") == 404  # allowed; it just is not there
+
+
+def test_prometheus_access_reaches_the_controller_from_the_values() -> None:
+    values = {
+        "prometheus": {
+            "url": "https://prom.monitoring:9090",
+            "headers": ["X-Scope-OrgID:shop"],
+            "timeout": 30,
+            "caConfigMap": {"name": "prom-ca", "key": "bundle.pem"},
+            "insecureSkipVerify": False,
+        }
+    }
+    pod = by_kind(render("mr", "ns", values), "Deployment")[0]["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    assert [a for a in args if a.startswith("--prometheus")] == [
+        "--prometheus=https://prom.monitoring:9090",
+        "--prometheus-timeout=30",
+        "--prometheus-header=X-Scope-OrgID:shop",
+        "--prometheus-ca-file=/etc/meshroll/prometheus-ca/ca.crt",
+    ]
+    assert {"name": "prometheus-ca", "mountPath": "/etc/meshroll/prometheus-ca", "readOnly": True} in pod["containers"][
+        0
+    ]["volumeMounts"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "prometheus-ca")
+    assert volume["configMap"] == {"name": "prom-ca", "items": [{"key": "bundle.pem", "path": "ca.crt"}]}
+    default = by_kind(render("mr", "ns"), "Deployment")[0]["spec"]["template"]["spec"]
+    assert [a for a in default["containers"][0]["args"] if a.startswith("--prometheus")] == [
+        "--prometheus=http://prometheus-server.monitoring.svc:80",
+        "--prometheus-timeout=10",
+    ]
+    assert all(v["name"] != "prometheus-ca" for v in default["volumes"])

@@ -36,7 +36,16 @@ def test_crd_prints_the_generated_crd() -> None:
     [
         (["--listen", "8080"], "meshroll: --listen '8080' is not HOST:PORT; write it like 127.0.0.1:8080"),
         (["--lease-duration", "5", "--renew-deadline", "6"], "meshroll: lease timings must satisfy"),
-        (["--prometheus", "prometheus:9090"], "meshroll: 'prometheus:9090' is not a Prometheus URL"),
+        (["--prometheus", "prometheus:9090"], "meshroll: --prometheus: 'prometheus:9090' is not a Prometheus URL"),
+        (
+            ["--prometheus-header", "X-Scope-OrgID:shop"],
+            "meshroll: --prometheus-header, --prometheus-ca-file, --prometheus-insecure and --prometheus-timeout are "
+            "for --prometheus URL",
+        ),
+        (
+            ["--prometheus", "http://prom:9090", "--prometheus-header", "X-Scope-OrgID=shop"],
+            "meshroll: --prometheus-header 'X-Scope-OrgID=shop' is not NAME:VALUE",
+        ),
         (["--log-format", "xml"], "meshroll: --log-format 'xml': use json or text"),
         (["--log-level", "loud"], "meshroll: --log-level 'loud': use debug, info, warning or error"),
         (["--resync", "0"], "meshroll: Invalid value for '--resync': Input should be greater than or equal to 1"),
@@ -113,3 +122,18 @@ def test_a_second_signal_ends_a_stop_that_hangs_at_once_and_the_first_asks_for_a
         "SIGTERM: stopping (send it again to exit at once)",
         "SIGINT again: exiting now, without waiting for the runs' jobs",
     ]
+
+
+def test_the_controller_reaches_prometheus_as_run_and_analyze_do(tmp_path: Path) -> None:
+    """A tenant header, a CA bundle and a timeout reach every query of the controller's runs."""
+    from rollout.cli.controller_commands import _source_factory
+    from rollout.cli.prometheus_options import PrometheusAccess
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    access = PrometheusAccess(headers=("X-Scope-OrgID: shop",), ca_file=ca, timeout=3.0)
+    factory = _source_factory("https://prom.monitoring:9090", access)
+    assert factory is not None
+    config = factory().config  # type: ignore[attr-defined]
+    assert config.headers == (("X-Scope-OrgID", "shop"),) and config.timeout == 3.0
+    assert config.ca_file == str(ca) and not config.insecure
