@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from rollout.cli.controller_commands import _source_factory
+from rollout.cli.prometheus_options import PrometheusAccess
 from rollout.kube import controller as controller_module
 from tests.controlplane.fixture import ControlPlane
 from tests.integration.kube.fixtures import ControllerFactory
@@ -83,7 +84,8 @@ def test_a_controller_without_prometheus_starts_no_run_whose_metrics_come_from_i
     kube: Api, namespace: str, start_controller: ControllerFactory
 ) -> None:
     kube.create_istio(namespace)
-    start_controller(_source_factory(None), namespaces=(namespace,))  # what `meshroll controller` builds without it
+    without = _source_factory(None, PrometheusAccess())  # what `meshroll controller` builds without --prometheus
+    start_controller(without, namespaces=(namespace,))
     kube.create_experiment(experiment(namespace, "c", interval="2s"))
 
     wait_for(lambda: ready(kube, namespace, "c").get("reason"), "the Experiment reconciled")
