@@ -108,14 +108,25 @@ class Orchestrator:
         self._last_check = now
         if self.steady_state is None:
             return status
-        if status.phase is not Phase.PROGRESSING or not status.traffic.faults:  # the faults are off: since when
-            began = status.step_started_at if status.phase is Phase.PROGRESSING else None  # a step without faults
-            self.steady_state.faults_off(now if began is None else min(now, began))
+        if status.phase is not Phase.PROGRESSING or not status.traffic.faults:
+            self.faults_off()
             return status
         problems = self.steady_state.check(since, now, status.traffic.faults)
         if problems:
             return self.handle(Halt(reason="; ".join(problems)))
         return status
+
+    def faults_off(self) -> None:
+        """Tell the steady-state checks that the faults they watched are off (a step without faults, or the
+        run's end), so a rule that never decided over them is warned of."""
+        if self.steady_state is None:
+            return
+        off = self.clock()
+        for entry in reversed(self.status.history):  # the first entry of the trailing ones without faults
+            if entry.traffic.faults:
+                break
+            off = min(off, entry.time)
+        self.steady_state.faults_off(off)
 
     def handle(self, event: Event, *, at: float | None = None) -> Status:
         """Run one event through the machine and carry out its actions; ``at``: when it happened (now)."""

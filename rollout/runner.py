@@ -193,8 +193,7 @@ def run_local(
             if isinstance(source, CountersSource):
                 source.mark()  # the first step's window counts from its start, not from the measurement above
             interrupted, paused = _drive(orchestrator, clock, signals)
-            if orchestrator.steady_state is not None:
-                orchestrator.steady_state.faults_off(clock())  # the run's end ends its faults
+            orchestrator.faults_off()  # the run's end ends its faults
             status = orchestrator.status
             if not interrupted:  # the steady state again, after the recovery time: a line of the run's trail
                 recovery = check_recovery(orchestrator.steady_state, status, clock, signals.wait, recorder)

@@ -263,6 +263,8 @@ class ExperimentRun:
     def _after(self) -> None:
         """Schedule the next observation and fault-schedule change, or finish."""
         status = self.orchestrator.status
+        if status.phase.terminal or not status.traffic.faults:
+            self.orchestrator.faults_off()  # a rule that never decided over the faults is warned of
         if status.done:
             self.stop()
             self.ctx.on_finished(self.key, self.number)

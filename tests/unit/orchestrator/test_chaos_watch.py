@@ -13,7 +13,7 @@ import pytest
 from analysis.observations import ArmSample, MetricPair
 from analysis.verdicts import Outcome
 from rollout.chaos_watch import JournalRecorder, SteadyState, check_recovery
-from rollout.events import Halt
+from rollout.events import Command, Halt
 from rollout.orchestrator import Orchestrator
 from rollout.plan import run_plan
 from rollout.sources import MetricQuery, StepSpan
@@ -198,3 +198,31 @@ def test_no_warning_when_the_rule_decided_while_the_faults_were_on_or_no_check_c
         state.check(9.0, 10.0, ())
         state.faults_off(10.0)
     assert not caplog.records
+
+
+def test_a_run_that_ends_under_faults_too_quiet_for_its_rule_says_so_with_how_long_they_were_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The controller and meshroll run both end a run's faults through the orchestrator: the faults went off
+    with the abort (t=12), not when the warning is given (t=40)."""
+    experiment = load_experiment_text(EXPERIMENT)
+    source = RateSource(stable=(18, 0.01), canary=(2, 0.0))
+    clock = Clock()
+    orchestrator = Orchestrator(
+        experiment, RecordingProvider(), source, ScriptedJudge([Outcome.HOLD]), MemoryStore(), clock=clock
+    )
+    orchestrator.steady_state = SteadyState(experiment, orchestrator.plan, source)
+    begun = clock.now
+    orchestrator.start()
+    for _ in range(12):
+        clock.now += 1
+        orchestrator.check_steady_state()
+    orchestrator.handle(Command(command="abort"))
+    clock.now += 28
+    with caplog.at_level("WARNING", logger="meshroll.chaos"):
+        orchestrator.faults_off()
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert orchestrator.status.phase.terminal and clock.now - begun == 40
+    assert " were on for 12s and haltWhen error-rate on canary never had the 50 requests it needs (24 at most)" in (
+        warning
+    )
