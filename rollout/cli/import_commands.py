@@ -34,6 +34,8 @@ def import_(
         fail(f"-o {out}: is one of the files being imported; writing there would replace it: give another file")
     if out is not None:
         check_folder_path(out.parent, "-o", out)
+        if not out.parent.is_dir():  # a typo in the path creates no folders
+            fail(f"-o {out}: the folder {out.parent} does not exist; create it first, or write to a folder that exists")
     try:
         result = import_files(files, engine)
     except ImporterError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from analysis.threshold import FAILURE_THRESHOLD
 from rollout.importers.argo import is_rollout, translate_rollout
@@ -65,11 +66,7 @@ def import_documents(documents: list[PeerDocument], names: list[str], engine: st
         elif is_rollout(document):
             drafts.append(translate_rollout(document, library, engine))
     if not drafts:
-        kinds = sorted({d.kind for d in documents if d.kind}) or ["none"]
-        raise ImporterError(
-            f"{', '.join(names)}: no Flagger Canary or Argo Rollouts Rollout found (kinds seen: {', '.join(kinds)}); "
-            "give the file that holds the Canary or Rollout, with its templates"
-        )
+        raise ImporterError(_nothing_to_import(documents, names))
     _refuse_twice(drafts)
     for note in unused_documents(documents):  # with the release from the same file (else the first)
         next((d for d in drafts if d.source.file == note.file), drafts[0]).notes.append(note)
@@ -83,6 +80,21 @@ def import_documents(documents: list[PeerDocument], names: list[str], engine: st
         notes.extend(str(n) for n in draft.notes)
     keys = [f"{d.namespace or 'default'}/{d.name}" for d in drafts]
     return ImportResult("---\n".join(parts), notes, keys)
+
+
+def _nothing_to_import(documents: list[PeerDocument], names: list[str]) -> str:
+    """Why nothing was imported: the kinds seen, and a fragment (documents without apiVersion and kind, such as
+    a spec body copied from the docs) said as such."""
+    kinds = sorted({d.kind for d in documents if d.kind}) or ["none"]
+    found = f"{', '.join(names)}: no Flagger Canary or Argo Rollouts Rollout found (kinds seen: {', '.join(kinds)})"
+    fragments = sum(1 for d in documents if not d.kind and not d.api_version)
+    if fragments:
+        have = "1 document has" if fragments == 1 else f"{fragments} documents have"
+        return (
+            f"{found}: {have} no apiVersion and kind, a fragment (such as a spec body copied from the docs); give "
+            "whole manifests: the Canary or Rollout, with its templates"
+        )
+    return f"{found}; give the file that holds the Canary or Rollout, with its templates"
 
 
 def _refuse_twice(drafts: list[Draft]) -> None:
@@ -121,8 +133,32 @@ def _explain_engine(draft: Draft) -> None:
     )
     draft.choose(
         "analysis.engine sequential: compares canary with stable and bounds false rollbacks by analysis.alpha; "
-        f"the margins are relative (0.1 = 10% worse){kept}"
+        "the error and latency metrics' margins are relative (0.1: 10% more errors, or 10% more slow requests)"
+        f"{_gauge_margins(draft)}{kept}"
     )
+
+
+def _gauge_margins(draft: Draft) -> str:
+    """The gauges' margins, which are absolute, in the unit of each query's result: each with its value, so
+    that a user can check it against the metric's scale."""
+    gauges = {t["name"] for t in draft.templates if t.get("kind") == "gauge"}
+    listed = [m for m in draft.metrics if m["template"] in gauges]
+    if not listed:
+        return ""
+    return (
+        "; a gauge's margin is not relative but absolute, in the unit of its query's result: "
+        + "; ".join(_gauge_margin(metric) for metric in listed)
+        + " (for a success rate from 0 to 1, a margin of 0.1 tolerates a 10-point drop; for one in percent, 0.1 "
+        "points): check each against its query's scale and set the difference you tolerate"
+    )
+
+
+def _gauge_margin(metric: dict[str, Any]) -> str:
+    margin = float(metric.get("margin", 0.1))
+    side = {"increase": "above", "decrease": "below"}.get(str(metric.get("direction")), "either side of")
+    bounds = metric.get("thresholdRange") or {}
+    shown = f" (range {', '.join(f'{k} {v:g}' for k, v in bounds.items())})" if bounds else ""
+    return f"{metric['name']}{shown} margin {margin:g}: the canary may be up to {margin:g} {side} stable"
 
 
 def _check(text: str, draft: Draft) -> None:

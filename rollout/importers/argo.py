@@ -6,23 +6,33 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rollout.importers.argo_analysis import settle_failure_threshold, translate_analysis
-from rollout.importers.argo_routes import header_match, steady_header_route
+from rollout.importers.argo_routes import (
+    MIRROR_KEPT_ON,
+    dropped_mirror,
+    header_match,
+    mirrors_every_request,
+    steady_header_route,
+)
 from rollout.importers.argo_target import CANARY, target_and_mesh
 from rollout.importers.common import (
     Hint,
     duration,
     matched_defaults,
+    mirror_only,
     note_leftovers,
     note_namespace,
+    operator_command,
     required,
     set_deadline,
+    whole_number,
 )
-from rollout.importers.documents import DocPath, Library, PeerDocument, show_value
+from rollout.importers.documents import DocPath, Library, PeerDocument
 from rollout.importers.draft import Draft
 from rollout.importers.errors import ImporterError
 from rollout.importers.metrics import ensure_arm_comparison
 from rollout.spec.durations import format_duration
 
+API_VERSION = "argoproj.io/v1alpha1"
 DEFAULT_INTERVAL = 60.0
 DEFAULT_WEIGHT = 10
 NOTIFY_PREFIX = "notifications.argoproj.io/subscribe."
@@ -37,7 +47,6 @@ HINTS: list[Hint] = [
     (("spec", "minReadySeconds"), WORKLOAD),
     (("spec", "progressDeadlineSeconds"), "meshroll does not watch ReplicaSets; analysis.maxDuration bounds the run"),
     (("spec", "progressDeadlineAbort"), "meshroll does not watch ReplicaSets; analysis.maxDuration bounds the run"),
-    (("spec", "paused"), "pause by not applying the Experiment"),
     ((*CANARY, "analysis", "startingStep"), "meshroll judges from the first step; start with a small weight instead"),
     ((*CANARY, "scaleDownDelaySeconds"), SCALING),
     ((*CANARY, "scaleDownDelayRevisionLimit"), SCALING),
@@ -63,7 +72,9 @@ class _Steps:
     pauses: list[float] = field(default_factory=list)
     cohorts: list[dict[str, Any]] = field(default_factory=list)
     routes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # setHeaderRoute step -> its matches
-    mirror: float | None = None
+    mirror: float | None = None  # the percentage of a mirror of every request (None: no mirror kept)
+    mirror_path: DocPath | None = None
+    mirror_on: bool = False
     experiment: float | None = None
     experiment_weight: int | None = None
     first_weight_path: DocPath | None = None
@@ -85,6 +96,13 @@ def translate_rollout(document: PeerDocument, library: Library, engine: str) -> 
         required(document, CANARY, "meshroll imports canary Rollouts: give spec.strategy.canary")
     draft = Draft(document, "Argo Rollouts Rollout", engine, str(name), document.namespace)
     document.get("metadata", "namespace")
+    if document.api_version != API_VERSION:
+        draft.skip(
+            document,
+            ("apiVersion",),
+            f"{document.api_version}: meshroll import knows {API_VERSION} and read the Rollout as that version: "
+            "check that each field means what it does there",
+        )
     labels = document.get("metadata", "labels", default={})
     draft.labels = {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
     note_namespace(draft, "Rollout")
@@ -99,6 +117,13 @@ def translate_rollout(document: PeerDocument, library: Library, engine: str) -> 
     ensure_arm_comparison(draft, taken)
     _notifications(draft, document)
     matched_defaults(document, MATCHED_DEFAULTS)
+    if document.peek("spec", "paused") is True:
+        draft.skip(
+            document,
+            ("spec", "paused"),
+            "true: apply the Experiment when it may run, or pause its run by hand: "
+            f"{operator_command(draft, 'pause')} (meshroll.io/command=resume carries on)",
+        )
     note_leftovers(draft, document, HINTS, [("spec",), ("metadata",)])
     return draft
 
@@ -120,23 +145,12 @@ def _read_steps(draft: Draft, document: PeerDocument, library: Library, taken: s
             found.cohorts += found.routes[i]
             document.used.add((*path, key))
         elif key == "setMirrorRoute" and isinstance(body, dict):
-            percentage = body.get("percentage", 100)
-            if not isinstance(percentage, int | float) or isinstance(percentage, bool):
-                draft.skip(
-                    document, (*path, key, "percentage"), f"{show_value(percentage)} is not a percentage; 100 used"
-                )
-                percentage = 100
-            if body.get("percentage") is not None or body.get("match"):
-                found.mirror = percentage
-            if body.get("match"):
-                document.used.add((*path, key))
-                draft.skip(document, (*path, key, "match"), "meshroll mirrors a share of all requests, not a match")
-            document.used.add((*path, key))
+            _mirror(draft, document, (*path, key), body, found, last=i == len(steps) - 1)
         elif key == "analysis":
             translate_analysis(draft, document, (*path, key), library, taken)
             draft.choose(f"steps[{i}] analysis: its metrics are judged after every step, not only here")
         elif key == "experiment" and isinstance(body, dict):
-            found.experiment = duration(draft, document, (*path, key, "duration"), body.get("duration"), 3600.0, "")
+            found.experiment = duration(document, (*path, key, "duration"), body.get("duration"), 3600.0, "duration")
             templates = body.get("templates")
             weights = [t.get("weight") for t in templates if isinstance(t, dict)] if isinstance(templates, list) else []
             found.experiment_weight = next((w for w in weights if isinstance(w, int) and 0 < w < 100), None)
@@ -165,17 +179,39 @@ def _weight(draft: Draft, document: PeerDocument, path: DocPath, body: Any, foun
         draft.skip(document, (*path, "setWeight"), f"{body}: meshroll's steps only increase")
 
 
+def _mirror(
+    draft: Draft, document: PeerDocument, path: DocPath, body: dict[str, Any], found: _Steps, last: bool
+) -> None:
+    """A ``setMirrorRoute``: with a match, a mirror of the requests it takes (kept only when that is every
+    request); without one, the mirror removed (Argo's rule: a mirror route always has a match)."""
+    document.used.add(path)
+    matches = body.get("match")
+    if not matches:
+        if found.mirror_on and not last:
+            draft.skip(document, path, MIRROR_KEPT_ON)
+        found.mirror_on = False
+        return
+    percentage = whole_number(document, (*path, "percentage"), 1, 100, "a whole percentage of the matching requests")
+    percentage = 100 if percentage is None else percentage  # Argo's default
+    if not mirrors_every_request(matches):
+        draft.skip(document, (*path, "match"), dropped_mirror(percentage))
+        return
+    found.mirror, found.mirror_path, found.mirror_on = percentage, path, True
+
+
 def _pause(draft: Draft, document: PeerDocument, path: DocPath, body: Any, found: _Steps) -> None:
     value = body.get("duration") if isinstance(body, dict) else None
     if value is None:
         draft.skip(
             document,
             (*path, "pause"),
-            "an indefinite pause (manual promote): meshroll has no manual gate; it advances on evidence",
+            "an indefinite pause (a human promotes): meshroll advances on evidence and never waits at a step for "
+            f"a human; to hold the canary by hand, pause its run ({operator_command(draft, 'pause')}), then "
+            "meshroll.io/command=promote or =resume (or Slack's Pause, Promote and Resume buttons)",
         )
         return
     document.used.add((*path, "pause"))
-    found.pauses.append(duration(draft, document, (*path, "pause", "duration"), value, DEFAULT_INTERVAL, "pause"))
+    found.pauses.append(duration(document, (*path, "pause", "duration"), value, DEFAULT_INTERVAL, "pause"))
 
 
 def _strategy(draft: Draft, document: PeerDocument, found: _Steps) -> None:
@@ -225,6 +261,7 @@ def _strategy(draft: Draft, document: PeerDocument, found: _Steps) -> None:
         strategy["mirror"] = {"percent": found.mirror}
         if not strategy.keys() - {"mirror"}:
             strategy["mirror"] |= {"duration": format_duration(timed), "stepInterval": shown}
+            draft.skip(document, found.mirror_path or CANARY, mirror_only(draft, "Argo", shown))
         draft.choose(f"strategy.mirror: setMirrorRoute's {found.mirror:g}%")
     draft.strategy = strategy
     set_deadline(draft, planned)
@@ -261,6 +298,14 @@ def _notifications(draft: Draft, document: PeerDocument) -> None:
             )
     if triggers:
         draft.choose(
-            f"spec.notify.slack: the Slack subscriptions ({', '.join(triggers)}); meshroll posts every event, "
-            "threaded per run"
+            f"spec.notify.slack: the Slack subscriptions ({', '.join(triggers)}); meshroll posts every event of a "
+            "run to the channel, not only these triggers, threaded per run"
+        )
+        draft.skip(
+            document,
+            ("metadata", "annotations", f"{NOTIFY_PREFIX}{triggers[0]}.slack"),
+            "the Slack bot token: Argo reads it from the Secret argo-rollouts-notification-secret (key slack-token); "
+            "meshroll reads it from the controller's $SLACK_BOT_TOKEN (the chart's slack.tokenSecret) or from a "
+            "Secret in the Experiment's namespace named in spec.notify.slack.tokenSecret (key token): put the "
+            "token in one of them",
         )

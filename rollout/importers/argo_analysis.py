@@ -7,15 +7,15 @@ from collections.abc import Callable
 from typing import Any
 
 from analysis.templates import TEMPLATE_VARIABLES
+from rollout.importers.argo_conditions import condition_range
 from rollout.importers.argo_kayenta import kayenta_metric
 from rollout.importers.common import Hint, failed_checks, note_leftovers, version_selector
-from rollout.importers.documents import DocPath, Library, PeerDocument, show_value
+from rollout.importers.documents import DocPath, Library, PeerDocument, format_path, show_value
 from rollout.importers.draft import Draft, FailureLimit
 from rollout.importers.metrics import gauge_metric, metric_name, substitute
 
 TEMPLATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
 VARIABLES = ", ".join(f"{{{{{name}}}}}" for name in sorted(TEMPLATE_VARIABLES))  # what meshroll fills in a query
-_NUMBER = r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 TEMPLATE_HINTS: list[Hint] = [
     (("spec", "metrics", "*", "interval"), "meshroll measures once per step, over the whole step"),
     (("spec", "metrics", "*", "initialDelay"), "meshroll's first judgement comes one stepInterval after the start"),
@@ -38,7 +38,6 @@ TEMPLATE_HINTS: list[Hint] = [
         ("spec", "metrics", "*", "provider", "prometheus", "rangeQuery"),
         "meshroll queries each step's window itself ({{start}}, {{end}}, {{step}} in templates)",
     ),
-    (("spec", "dryRun"), "meshroll has no dry-run metrics; judge the past with `meshroll analyze` instead"),
     (("spec", "measurementRetention"), "meshroll keeps every decision's numbers in the status history"),
     (("spec", "args"), "arguments the Rollout did not supply; write their values into the query"),
 ]
@@ -72,10 +71,52 @@ def translate_analysis(draft: Draft, document: PeerDocument, path: DocPath, libr
             if isinstance(a, dict) and "name" in a and "value" in a
         } | args
         template.used.update({("metadata",), ("kind",), ("spec", "args")})
+        dry_run = _dry_run_rules(document, (*path, "dryRun")) + _dry_run_rules(template, ("spec", "dryRun"))
         metrics = template.peek("spec", "metrics", default=[])
-        for j, _ in enumerate(metrics if isinstance(metrics, list) else []):
-            _metric(draft, template, ("spec", "metrics", j), values, taken)
+        for j, metric in enumerate(metrics if isinstance(metrics, list) else []):
+            name = str(metric.get("name", "")) if isinstance(metric, dict) else ""
+            rule = next((r for r in dry_run if _matches(r[2], name)), None)
+            if rule is not None:
+                _leave_out_dry_run(draft, template, ("spec", "metrics", j), name, rule)
+            else:
+                _metric(draft, template, ("spec", "metrics", j), values, taken)
         note_leftovers(draft, template, TEMPLATE_HINTS, [("spec",)])
+
+
+DryRunRule = tuple[PeerDocument, DocPath, str]  # where it is written, and its metricName (a regular expression)
+
+
+def _dry_run_rules(document: PeerDocument, path: DocPath) -> list[DryRunRule]:
+    """The ``dryRun`` rules at ``path`` (a template's ``spec.dryRun``, or the Rollout's analysis block's)."""
+    rules = document.peek(*path, default=[])
+    found = [
+        (document, (*path, i), str(rule["metricName"]))
+        for i, rule in enumerate(rules if isinstance(rules, list) else [])
+        if isinstance(rule, dict) and rule.get("metricName") is not None
+    ]
+    for _, where, _ in found:
+        document.used.add(where)
+    return found
+
+
+def _matches(pattern: str, name: str) -> bool:
+    """Whether Argo's dryRun rule takes the metric: its metricName is a regular expression searched in the name."""
+    try:
+        return re.search(pattern, name) is not None
+    except re.error:
+        return pattern == name
+
+
+def _leave_out_dry_run(draft: Draft, template: PeerDocument, path: DocPath, name: str, rule: DryRunRule) -> None:
+    written, where, _ = rule
+    draft.skip(
+        template,
+        path,
+        f"metric {name!r} runs in dry-run mode ({written.kind} {written.name} {format_path(where)}): in Argo its "
+        "result never affects the rollout, so it was left out of the Experiment rather than judged live; to see "
+        "how it would have judged a release, add it to analysis.metrics of a copy and run `meshroll analyze COPY "
+        "--prometheus URL --from -2h` after the fact",
+    )
 
 
 def _arguments(draft: Draft, document: PeerDocument, path: DocPath) -> dict[str, str]:
@@ -136,7 +177,7 @@ def _metric(draft: Draft, template: PeerDocument, path: DocPath, args: dict[str,
             f"metric {raw!r}: {what} has no value; write the query by hand, with its conditions as thresholdRange",
         )
         return
-    low, high = _range(draft, template, path)
+    low, high = condition_range(draft, template, path)
     name = metric_name(template.name or raw, {t["name"] for t in draft.templates})
     draft.templates.append({"name": name, "kind": "gauge", "value": translated})
     draft.skip(
@@ -147,6 +188,12 @@ def _metric(draft: Draft, template: PeerDocument, path: DocPath, args: dict[str,
     )
     draft.metrics.append(gauge_metric(draft, metric_name(raw, taken), name, low, high))
     draft.choose(f"{raw}: AnalysisTemplate {template.name} -> analysis.templates {name} (a gauge: one number per arm)")
+    if template.peek(*path, "consecutiveErrorLimit") is None:
+        draft.choose(
+            "consecutiveErrorLimit not set: Argo aborts the rollout past 4 query errors in a row (its default); "
+            "meshroll holds the step instead and spends analysis.failureBudget (5 steps), then analysis.onNoData "
+            "decides (hold: the run pauses for an operator)"
+        )
     if draft.engine == "threshold":
         _failure_limit(draft, template, path, raw, value_of)
 
@@ -211,82 +258,3 @@ def settle_failure_threshold(draft: Draft) -> None:
                 f"analysis.failureThreshold is {lowest + 1}, from the lower failureLimit of {names}, so failed "
                 f"checks of {higher.metric!r} roll back sooner than Argo would",
             )
-
-
-def _range(draft: Draft, template: PeerDocument, path: DocPath) -> tuple[float | None, float | None]:
-    """successCondition / failureCondition of the form ``result[0] OP number`` as an accepted range.
-
-    Guards against an empty or NaN result (``len(result) == 0 || ...``, ``isNaN(result[0]) || ...``,
-    ``len(result) > 0 && ...``) are dropped: meshroll holds a step whose query returns no number.
-    A success condition may join comparisons with ``&&``, a failure condition with ``||``.
-    """
-    low: float | None = None
-    high: float | None = None
-    for field, succeeds in (("successCondition", True), ("failureCondition", False)):
-        text = template.get(*path, field)
-        if text is None:
-            continue
-        parsed = _comparisons(str(text), succeeds)
-        if parsed is None:
-            draft.skip(
-                template,
-                (*path, field),
-                f"condition {text!r}: meshroll checks one number per arm against a range; set thresholdRange by hand",
-            )
-            continue
-        if not parsed:
-            draft.choose(
-                f"{field} {text!r}: meshroll does not judge an empty or NaN result; it holds the step and spends "
-                "analysis.failureBudget"
-            )
-            continue
-        for operator, value in parsed:
-            if (operator in (">=", ">")) == succeeds:
-                low = value if low is None else max(low, value)
-            else:
-                high = value if high is None else min(high, value)
-        draft.choose(f"{field} {text!r} -> thresholdRange (meshroll's bounds are inclusive; no data holds the step)")
-    return low, high
-
-
-_RESULT = r"result(?:\[0\])?"
-_COMPARE = re.compile(rf"^{_RESULT}\s*(>=|>|<=|<)\s*{_NUMBER}$")
-_COMPARE_REVERSED = re.compile(rf"^{_NUMBER}\s*(>=|>|<=|<)\s*{_RESULT}$")
-_FLIPPED = {">=": "<=", ">": "<", "<=": ">=", "<": ">"}
-# tests that hold when the query returned no number (joined with ||), or when it returned one (with &&)
-_NO_NUMBER = re.compile(rf"^(?:len\(result\)\s*==\s*0|isNaN\({_RESULT}\))$")
-_A_NUMBER = re.compile(rf"^(?:len\(result\)\s*(?:>\s*0|!=\s*0|>=\s*1)|!\s*isNaN\({_RESULT}\))$")
-
-
-def _comparisons(text: str, succeeds: bool) -> list[tuple[str, float]] | None:
-    """The comparisons of ``result`` with numbers in a condition, without its no-number guards.
-
-    None when the condition is not such a form, or its comparisons do not make one range: a success
-    condition's must all hold (``&&``), any of a failure condition's fails (``||``). An empty list when
-    the condition only tests for no number (a failure condition ``isNaN(result)``).
-    """
-    text = text.strip()
-    if text.startswith("(") and text.endswith(")") and text.count("(") == 1:
-        text = text[1:-1].strip()
-    if "||" in text and "&&" in text:
-        return None
-    joiner = "||" if "||" in text else "&&"
-    clauses = [c.strip() for c in text.split(joiner)]
-    if len(clauses) == 1 and _NO_NUMBER.match(clauses[0]):
-        return None if succeeds else []
-    guard = _NO_NUMBER if joiner == "||" else _A_NUMBER
-    comparisons: list[tuple[str, float]] = []
-    for clause in clauses:
-        found = _COMPARE.match(clause)
-        flipped = _COMPARE_REVERSED.match(clause)
-        if found is not None:
-            comparisons.append((found.group(1), float(found.group(2))))
-        elif flipped is not None:
-            comparisons.append((_FLIPPED[flipped.group(2)], float(flipped.group(1))))
-        elif not guard.match(clause):
-            return None
-    if not comparisons:
-        return None
-    if len(comparisons) > 1 and joiner != ("&&" if succeeds else "||"):
-        return None
-    return comparisons

@@ -60,3 +60,37 @@ def steady_header_route(steps: Any) -> int | None:
         return None
     ((name, (index, _)),) = set_at.items()
     return index if all((w > 0) == (name in on) for w, on in observed) else None
+
+
+_ANY_PATH = ({"prefix": "/"}, {"regex": ".*"}, {"regex": "/.*"}, {"regex": "^/.*"})
+
+
+def mirrors_every_request(matches: Any) -> bool:
+    """Whether a ``setMirrorRoute``'s match list takes every request (its entries are alternatives): an entry
+    with no method and no headers, on any path. Then meshroll's mirror of all requests is no wider."""
+    return isinstance(matches, list) and any(isinstance(entry, dict) and _open(entry) for entry in matches)
+
+
+def _open(entry: dict[str, Any]) -> bool:
+    for key, value in entry.items():
+        if value in (None, {}, []) or (key == "path" and value in _ANY_PATH):
+            continue
+        return False
+    return True
+
+
+def dropped_mirror(percentage: float) -> str:
+    """Why a mirror limited to a match is left out, and what to do instead."""
+    return (
+        "Argo mirrors only the requests this match takes; meshroll mirrors a share of all requests and cannot limit "
+        "it to a match, and mirroring every request would copy non-idempotent ones (POST, PUT, DELETE) to the "
+        "canary too, duplicating their side effects (writes, payments, emails), so this mirror was left out: add "
+        f"strategy.mirror {{percent: {percentage:g}}} by hand only if every request to this service is safe to "
+        "repeat"
+    )
+
+
+MIRROR_KEPT_ON = (
+    "turns the mirror off before the Rollout ends; meshroll's strategy.mirror stays on for the whole run, so the "
+    "canary keeps getting copies of requests through the later steps too"
+)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from rollout.importers.common import metrics_select, workloads
-from rollout.importers.documents import DocPath, Library, PeerDocument
+from rollout.importers.documents import DocPath, Library, PeerDocument, show_value
 from rollout.importers.draft import Draft
 
 CANARY: tuple[str, str, str] = ("spec", "strategy", "canary")
@@ -51,7 +51,13 @@ def target_and_mesh(draft: Draft, document: PeerDocument, library: Library) -> N
     elif isinstance(gateway, dict):
         _gateway_plugin(draft, document, (*routing, "plugins", "argoproj-labs/gatewayAPI"))
     else:
-        what = "this traffic router" if document.peek(*routing) is not None else "no trafficRouting (replica ratio)"
+        given = document.peek(*routing)
+        routers = [str(k) for k in given if k != "managedRoutes"] if isinstance(given, dict) else []
+        what = (
+            f"traffic router {', '.join(routers) or show_value(given)}"
+            if given is not None
+            else "no trafficRouting (replica ratio)"
+        )
         draft.skip(
             document,
             routing,

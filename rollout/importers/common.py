@@ -23,23 +23,35 @@ def required(document: PeerDocument, path: DocPath, hint: str) -> Any:
     return value
 
 
-def duration(draft: Draft, document: PeerDocument, path: DocPath, value: Any, default: float, what: str) -> float:
-    """Seconds from a peer's duration (``1m``, ``30s``, or seconds), or ``default`` with a note when unreadable."""
+def duration(document: PeerDocument, path: DocPath, value: Any, default: float, what: str) -> float:
+    """Seconds from a peer's duration (``1m``, ``30s``, or seconds), ``default`` when not given;
+    ImporterError in one line when it is given but unreadable or not above 0 (a default in its place
+    would change the schedule of the file you apply)."""
     if value is None:
         return default
     try:
         seconds = parse_duration(value)
     except ValueError:
-        draft.skip(
-            document,
-            path,
-            f"{what} {show_value(value)} is not a duration meshroll reads; {format_duration(default)} used",
-        )
-        return default
+        raise ImporterError(
+            f"{document.where(path)}: {what} {show_value(value)} is not a duration; write it like 30s, 1m or 1h"
+        ) from None
     if seconds <= 0:
-        draft.skip(document, path, f"{what} {show_value(value)} is not above 0; {format_duration(default)} used")
-        return default
+        raise ImporterError(f"{document.where(path)}: {what} {show_value(value)} is not above 0; give a duration")
     return seconds
+
+
+def whole_number(document: PeerDocument, path: DocPath, low: int, high: int | None, what: str) -> int | None:
+    """The whole number at ``path`` (marked translated), None when not given; ImporterError in one line when
+    it is another type or out of ``low``..``high``: a bad value is refused, never replaced by a default."""
+    value = document.get(*path)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ImporterError(f"{document.where(path)}: {show_value(value)} is not a number; give {what}")
+    if value < low or (high is not None and value > high):
+        span = f"from {low} to {high}" if high is not None else f"of {low} or more"
+        raise ImporterError(f"{document.where(path)}: {value} is out of range; give {what} {span}")
+    return value
 
 
 def set_deadline(draft: Draft, planned: float) -> None:
@@ -50,6 +62,24 @@ def set_deadline(draft: Draft, planned: float) -> None:
         f"({format_duration(planned)}), at least 1h: meshroll holds a step until the evidence is in, so a run "
         "may take longer than the schedule; past maxDuration an open question is Inconclusive"
     )
+
+
+def mirror_only(draft: Draft, peer: str, step_interval: str) -> str:
+    """What a mirror-only import loses: the promotion the peer makes after mirroring, and how to get it."""
+    return (
+        f"{peer} promotes after the mirrored analysis, but a mirror-only Experiment never promotes: the run ends "
+        "Completed with all traffic still on stable, so the release does not go out. To release it, apply a "
+        f"second Experiment under another name with spec.after: [{{name: {draft.name}}}] and strategy.canary (e.g. "
+        f"{{steps: [50], stepInterval: {step_interval}}}) in place of strategy.mirror: it starts once this run "
+        "has completed, and promotes"
+    )
+
+
+def operator_command(draft: Draft, command: str) -> str:
+    """The ``kubectl annotate`` that gives this Experiment's run an operator command (README, "Status,
+    conditions and commands")."""
+    namespace = draft.namespace or "default"
+    return f"kubectl annotate experiment {draft.name} -n {namespace} meshroll.io/command={command} --overwrite"
 
 
 def failed_checks(count: int) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from rollout.importers.errors import ImporterError
+from rollout.importers.helm import refuse_unrendered
 
 MAX_FILE_BYTES = 1 << 20
 
@@ -136,9 +137,12 @@ def read_documents(path: Path) -> list[PeerDocument]:
 
 
 def parse_documents(text: str, name: str) -> list[PeerDocument]:
+    """The documents of ``text``; ImporterError in one line when it is not YAML or is an unrendered Helm
+    chart template (said as such whether or not its placeholders break the YAML)."""
     try:
         loaded = list(yaml.safe_load_all(text))
     except yaml.MarkedYAMLError as exc:
+        refuse_unrendered(text, name, None)
         mark = exc.problem_mark or exc.context_mark
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
         problem = (exc.problem or exc.context or "invalid YAML").strip()
@@ -146,8 +150,11 @@ def parse_documents(text: str, name: str) -> list[PeerDocument]:
     except RecursionError:
         raise ImporterError(f"{name}: nested too deeply to read; is it a Kubernetes manifest?") from None
     except yaml.YAMLError as exc:
+        refuse_unrendered(text, name, None)
         raise ImporterError(f"{name}: not valid YAML ({type(exc).__name__}); fix the syntax and import again") from None
-    return [PeerDocument(name, doc) for doc in _unpacked(loaded)]
+    documents = list(_unpacked(loaded))
+    refuse_unrendered(text, name, documents)
+    return [PeerDocument(name, doc) for doc in documents]
 
 
 def _unpacked(loaded: list[Any]) -> Iterator[dict[str, Any]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from rollout.importers.common import whole_number
 from rollout.importers.documents import PeerDocument, show_value
 from rollout.importers.draft import Draft
 from rollout.spec.durations import format_duration
@@ -17,7 +18,7 @@ from rollout.spec.traffic import (
 )
 
 AFFINITY_DEFAULT_AGE = 86400  # Flagger's sessionAffinity.maxAge default (seconds)
-AFFINITY_ATTRIBUTES = "meshroll's cookie has Path=/ and Max-Age only"
+AFFINITY_ATTRIBUTES = "meshroll's route sets the cookie, with Path=/ and Max-Age only"
 
 
 def session_affinity(draft: Draft, document: PeerDocument) -> None:
@@ -42,14 +43,17 @@ def session_affinity(draft: Draft, document: PeerDocument) -> None:
     elif name is not None:
         why = "is not an RFC 6265 cookie name; meshroll-canary used"
         draft.skip(document, (*a, "cookieName"), f"{show_value(name)} {why}")
-    age = document.get(*a, "maxAge", default=AFFINITY_DEFAULT_AGE)
-    if isinstance(age, int) and not isinstance(age, bool) and 0 < age <= MAX_COOKIE_AGE_DAYS * 86400:
-        affinity["maxAge"] = format_duration(age)
-    else:
-        draft.skip(document, (*a, "maxAge"), f"{show_value(age)} is not a number of seconds from 1 to 400d; 1d used")
+    seconds = "maxAge, a number of seconds (up to 400 days)"
+    age = whole_number(document, (*a, "maxAge"), 1, MAX_COOKIE_AGE_DAYS * 86400, seconds)
+    affinity["maxAge"] = format_duration(AFFINITY_DEFAULT_AGE if age is None else age)
     _primary_cookie_name(draft, document, affinity)
     for other in sorted(set(given) - {"cookieName", "maxAge", "primaryCookieName"}):
-        draft.skip(document, (*a, other), f"{AFFINITY_ATTRIBUTES}; set {other} in your application if you need it")
+        draft.skip(
+            document,
+            (*a, other),
+            f"{AFFINITY_ATTRIBUTES}: your application cannot add {other} to it, so sticky users get the cookie "
+            f"without it; if the cookie must have {other}, leave sessionAffinity out of the Experiment",
+        )
     canary["sessionAffinity"] = affinity
     cookie = affinity.get("cookieName", "meshroll-canary")
     pinned = affinity.get("primaryCookieName")

@@ -96,3 +96,34 @@ def arm_names(query: str, target: str, service: str) -> str:
     if any(f.group(1) == "target" for f in found) and target != service:
         return query
     return ARM_NAME.sub("{{service}}-{{version}}", query)
+
+
+def inline_query(
+    draft: Draft,
+    document: PeerDocument,
+    path: tuple[str | int, ...],
+    raw: str,
+    low: float | None,
+    high: float | None,
+    taken: set[str],
+) -> dict[str, Any] | None:
+    """A legacy metric with its PromQL inline (``query:``, which Flagger runs as written) as a template of
+    ``analysis.templates`` (None: noted)."""
+    query = str(document.get(*path, "query") or "").strip()
+    if not query or "{{" in query:
+        why = "an empty query" if not query else "a query with placeholders Flagger never filled in an inline query"
+        draft.skip(document, (*path, "query"), f"{why}: write the template in analysis.templates by hand")
+        return None
+    template = metric_name(raw, {t["name"] for t in draft.templates})
+    draft.templates.append({"name": template, "kind": "gauge", "value": query})
+    draft.skip(
+        document,
+        (*path, "query"),
+        "the query measures one selection; meshroll runs it once per arm: add your version label "
+        f"(e.g. {version_selector(draft)}) so stable and canary are measured apart",
+    )
+    draft.choose(
+        f"{raw}: its inline query (Flagger's legacy form) -> analysis.templates {template} (a gauge: one number "
+        "per arm)"
+    )
+    return gauge_metric(draft, metric_name(raw, taken), template, low, high)

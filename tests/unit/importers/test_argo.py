@@ -69,18 +69,18 @@ def test_set_header_route_becomes_an_ab_test(tmp_path: Path) -> None:
     }
 
 
-def test_set_mirror_route_becomes_mirroring_and_its_match_is_listed(tmp_path: Path) -> None:
+def test_a_mirror_route_of_every_request_becomes_mirroring(tmp_path: Path) -> None:
     rollout = tmp_path / "rollout.yaml"
     rollout.write_text(
         ROLLOUT_HEAD + "      steps:\n"
         "      - setCanaryScale: {weight: 50}\n"
-        "      - setMirrorRoute: {name: mirror-route, percentage: 50, match: [{method: {exact: POST}}]}\n"
+        "      - setMirrorRoute: {name: mirror-route, percentage: 50, match: [{path: {prefix: /}}]}\n"
         "      - pause: {duration: 10m}\n"
     )
     imported = run_import(tmp_path, rollout)
     assert imported.code == 0, imported.stderr
-    assert imported.spec["strategy"] == {"mirror": {"percent": 50.0, "duration": "10m", "stepInterval": "10m"}}
-    assert "steps[1].setMirrorRoute.match: not translated" in imported.stderr
+    assert imported.spec["strategy"] == {"mirror": {"percent": 50, "duration": "10m", "stepInterval": "10m"}}
+    assert "setMirrorRoute.match: not translated" not in imported.stderr
     assert "steps[0].setCanaryScale: not translated: meshroll does not scale pods" in imported.stderr
 
 

@@ -60,7 +60,7 @@ def test_failure_limit_3_of_the_prometheus_docs_template_becomes_failure_thresho
     ) in imported.comments
 
 
-def test_the_dry_run_fragments_two_metrics_with_failure_limit_3_give_failure_threshold_4(
+def test_the_dry_run_fragments_judged_metric_with_failure_limit_3_gives_failure_threshold_4(
     peer: Path, tmp_path: Path
 ) -> None:
     fragment = (peer / "argo-fragment-analysis-dryrun.yaml").read_text()  # an AnalysisTemplate's spec, indented
@@ -70,7 +70,7 @@ def test_the_dry_run_fragments_two_metrics_with_failure_limit_3_give_failure_thr
     )
     imported = imported_ok(tmp_path, rollout(tmp_path, "errors"), wrapped)
     assert imported.spec["analysis"]["failureThreshold"] == 4
-    assert "failureLimit 3 (total-5xx-errors, total-4xx-errors) -> analysis.failureThreshold 4" in imported.comments
+    assert "failureLimit 3 (total-4xx-errors) -> analysis.failureThreshold 4" in imported.comments  # 5xx: dry run
 
 
 def test_a_template_without_failure_limit_takes_argos_default_0_as_failure_threshold_1(

@@ -65,3 +65,20 @@ def test_a_condition_that_is_no_range_is_listed(tmp_path: Path, conditions: str)
     found, stderr = _range(tmp_path, conditions)
     assert found is None
     assert "successCondition: not translated: condition" in stderr
+
+
+def test_a_band_that_meets_neither_condition_is_said_to_become_failed_checks(tmp_path: Path) -> None:
+    """Argo counts a value between the two Inconclusive (the rollout pauses); meshroll has one range."""
+    conditions = "successCondition: len(result) == 0 || result[0] <= 0.01\nfailureCondition: result[0] > 0.05"
+    found, stderr = _range(tmp_path, conditions)
+    assert found == {"max": 0.01}
+    (line,) = [n for n in stderr.splitlines() if "meets neither" in n]
+    assert "successCondition: not translated: a value above 0.01 up to 0.05 meets neither" in line
+    assert "Argo counts it Inconclusive, which pauses the rollout" in line
+    assert "such a value is a failed check" in line and "(max 0.05)" in line
+
+
+def test_conditions_that_leave_no_value_between_them_have_no_band(tmp_path: Path) -> None:
+    found, stderr = _range(tmp_path, "successCondition: result[0] >= 0.95\nfailureCondition: result[0] < 0.95")
+    assert found == {"min": 0.95}
+    assert "meets neither" not in stderr

@@ -153,3 +153,19 @@ def test_mirror_becomes_mirroring_for_the_iterations(tmp_path: Path) -> None:
     imported = run_import(tmp_path, canary)
     assert imported.code == 0, imported.stderr
     assert imported.spec["strategy"] == {"mirror": {"percent": 20, "duration": "10m", "stepInterval": "1m"}}
+
+
+def test_blue_green_mirroring_says_the_mirror_never_promotes_and_how_to_release(tmp_path: Path) -> None:
+    """Flagger promotes after the mirrored analysis; a mirror-only Experiment ends with all traffic on stable."""
+    canary = tmp_path / "mirror.yaml"
+    canary.write_text(
+        "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: podinfo, namespace: test}\n"
+        "spec:\n  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}\n"
+        "  analysis: {interval: 1m, iterations: 10, mirror: true}\n"
+    )
+    imported = run_import(tmp_path, canary)
+    assert imported.spec["strategy"] == {"mirror": {"percent": 100, "duration": "10m", "stepInterval": "1m"}}
+    (line,) = [n for n in imported.stderr.splitlines() if "spec.analysis.iterations: not translated" in n]
+    assert "blue/green with mirroring (10 iterations): Flagger promotes after the mirrored analysis" in line
+    assert "never promotes: the run ends Completed with all traffic still on stable" in line
+    assert "spec.after: [{name: podinfo}] and strategy.canary" in line

@@ -49,7 +49,7 @@ def test_flaggers_default_max_age_is_a_day_and_other_cookie_attributes_are_liste
     assert result.code == 0, result.stderr
     assert result.spec["strategy"]["canary"]["sessionAffinity"] == {"cookieName": "c", "maxAge": "24h"}
     for other in ("sameSite", "secure"):
-        assert f"canary.yaml:spec.analysis.sessionAffinity.{other}: not translated: meshroll's cookie has " in (
+        assert f"canary.yaml:spec.analysis.sessionAffinity.{other}: not translated: meshroll's route sets the " in (
             result.stderr
         )
 

@@ -51,7 +51,6 @@ def test_json_anchors_unicode_and_empty_documents_are_read(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     "analysis",
     [
-        "{interval: 1m, stepWeight: 10, maxWeight: lots}",
         "{interval: 1m, stepWeight: 10, maxWeight: null}",
         "{interval: 1m, stepWeight: 10, maxWeight: 50, metrics: [{name: request-duration, thresholdRange: {max: []}}]}",
     ],
