@@ -70,9 +70,14 @@ class RunPlan:
     @property
     def observed_split(self) -> bool:
         """Whether the canary's share of requests is not its weight, so the engine is given the share
-        observed: an A/B cohort, mirrored copies, sticky users who keep returning to the canary, or a
-        canary's cohort on top of its weight."""
-        return self.kind in (Kind.AB_TEST, Kind.MIRROR) or self.affinity is not None or bool(self.ab_matches)
+        observed: an A/B cohort, mirrored copies (alone, or beside a canary's weight), sticky users who keep
+        returning to the canary, or a canary's cohort on top of its weight."""
+        return (
+            self.kind in (Kind.AB_TEST, Kind.MIRROR)
+            or self.mirror_percent > 0
+            or self.affinity is not None
+            or bool(self.ab_matches)
+        )
 
     @property
     def promotes(self) -> bool:

@@ -147,6 +147,13 @@ def test_a_sticky_run_gives_the_engine_the_observed_share_as_ab_and_mirror_runs_
     assert sticky.observed_split and not plain.observed_split
 
 
+def test_a_canary_with_a_mirror_beside_it_is_judged_at_the_share_it_serves() -> None:
+    """At weight 50 with every request mirrored, the canary serves about 2 of every 3 requests (its half, and
+    copies of stable's): judged at its weight, every step failed the traffic-split check."""
+    mirrored = run_plan(load(strategy="canary: {steps: [50], stepInterval: 1m}\n    mirror: {percent: 100}"))
+    assert mirrored.kind is Kind.CANARY and mirrored.mirror_percent == 100 and mirrored.observed_split
+
+
 def test_the_cookie_is_on_only_while_both_arms_get_traffic_and_names_the_run() -> None:
     affinity = run_plan(load(affinity="{maxAge: 1h}")).affinity
     on = sticky_session(affinity, "shop/checkout-v2", 1700000000.25, 10)
