@@ -128,6 +128,11 @@ def _numbers_ok(verdict: MetricVerdict) -> bool:
         return False
     if not all(_real(n) and math.isfinite(n) and n >= 0 for n in (verdict.stable_n, verdict.canary_n)):
         return False
+    edges, margin_at = verdict.edges, verdict.margin_at
+    if not isinstance(verdict.edge, str) or not (isinstance(edges, int) and not isinstance(edges, bool) and edges >= 0):
+        return False
+    if not (isinstance(margin_at, tuple) and all(_real(x) and math.isfinite(as_float(x) or 0.0) for x in margin_at)):
+        return False
     interval = verdict.interval
     return interval is None or (isinstance(interval, tuple) and len(interval) == 2 and all(map(_real, interval)))
 

@@ -30,6 +30,8 @@ class MetricPoint:
     stable_n: float
     canary_n: float
     evidence: str  # e-value or p-value, written for people
+    edge: str = ""  # a latency metric's bucket edge the numbers are for ("25 ms": the share of requests slower)
+    margin_at: tuple[float, ...] = ()  # where the metric's margin lies on the estimate's scale
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class ReportData:
     faults: Sequence[tuple[float, float, str]] = ()  # (on, off, which): when each injected fault was on
     shares: Sequence[tuple[float, float]] = ()  # (time, percent): the share of requests the canary served, per
     # judgement, where it is not the weight (sticky users, a cohort, an A/B test, a mirror)
+    interval_name: str = "CS"  # the sequential engine's confidence sequence; Kayenta's "CI"; a plugin's "interval"
 
 
 _COLOURS = {"advance": "#2e7d32", "rollback": "#c62828", "promote": "#1565c0", "hold": "#9e9e9e", "other": "#6a1b9a"}
@@ -59,6 +62,18 @@ MAX_DRAWN = 1000  # a metric's plot draws every judgement up to this many
 REACH = 2.0  # intervals are drawn this many times the estimates' spread beyond them (tooltips give their ends)
 MAX_LISTED = 200  # a metric's table lists every judgement up to this many
 TABLE_EDGE = 20  # past it, the table still lists this many first and last judgements
+
+
+READING = (
+    "How to read the numbers (of the default sequential engine): the estimate of an error or latency metric is "
+    "the canary/stable ratio stratified by step (the conditional MLE over the steps, so that load shared by both "
+    "arms cancels), while the stable and canary columns are rates pooled over the whole run, so the two can point "
+    "different ways. A latency metric's numbers are of the share of requests slower than the edge shown; with "
+    "several edges its e-value is the mean over them. CS is the confidence sequence: its end on the side of a "
+    "regression (the lower end, where an increase is bad) is at the metric's share of alpha (split among a "
+    "latency metric's edges), the rollback level, and the other end at the promotion level (95%). The dashed "
+    "grey line is no difference, the red one the margin; an arrow marks a CS that goes on beyond the plot."
+)
 
 
 def _scale(lo: float, hi: float, out_lo: float, out_hi: float) -> tuple[float, float]:
@@ -144,30 +159,63 @@ def _decisions(points: Sequence[MetricPoint], markers: Sequence[Marker]) -> list
     return [i for i, p in enumerate(points) if p.time in times]
 
 
-def _bar(p: MetricPoint, bottom: float, top: float) -> tuple[float, float] | None:
-    """The ends of ``p``'s interval as drawn: an end beyond the plot (unbounded above, or the wide interval
-    of an early step) runs to its edge; a missing or NaN end, or one unbounded below, is not drawn."""
+def _bar(p: MetricPoint, bottom: float, top: float) -> tuple[float, float, bool, bool] | None:
+    """The ends of ``p``'s interval as drawn, and whether each is cut by the plot: an end beyond the plot
+    (unbounded above, or the wide interval of an early step) runs to its edge and is marked there; a missing or
+    NaN end, or one unbounded below, is not drawn."""
     if p.low is None or p.high is None or not math.isfinite(p.low) or math.isnan(p.high) or p.high == -math.inf:
         return None
-    return max(p.low, bottom), min(p.high, top)
+    return max(p.low, bottom), min(p.high, top), p.low < bottom, p.high > top
+
+
+def _margins(points: Sequence[MetricPoint]) -> tuple[float, ...]:
+    """The metric's margin on the estimate's scale, as its latest judgement recorded it."""
+    for p in reversed(points):
+        if p.margin_at:
+            return tuple(m for m in p.margin_at if math.isfinite(m))
+    return ()
 
 
 def _value_range(points: Sequence[MetricPoint]) -> tuple[float, float] | None:
-    """The plot's value axis: every estimate and 1 (no difference), and the intervals as far as ``REACH``
-    times the estimates' own spread beyond them; the first steps' intervals, tens of times wider than the
-    estimates, would otherwise squash every estimate onto one line."""
+    """The plot's value axis: every estimate, 1 (no difference) and the margin, and the intervals as far as
+    ``REACH`` times the estimates' own spread beyond them; the first steps' intervals, tens of times wider than
+    the estimates, would otherwise squash every estimate onto one line. With no negative value (a ratio) the
+    axis starts at 0 at the lowest."""
     values = [v for p in points for v in (p.estimate, p.low, p.high) if v is not None and math.isfinite(v)]
     if not values:
         return None
     estimates = [p.estimate for p in points if p.estimate is not None and math.isfinite(p.estimate)]
-    core_lo, core_hi = min([*estimates, 1.0]), max([*estimates, 1.0])
+    margins = list(_margins(points))
+    core_lo, core_hi = min([*estimates, *margins, 1.0]), max([*estimates, *margins, 1.0])
     reach = max(core_hi - core_lo, 0.1) * REACH
     lo, hi = max(min(values), core_lo - reach), min(max(values), core_hi + reach)
     pad = (hi - lo) * 0.1 or 0.1
-    return lo - pad, hi + pad
+    bottom = lo - pad
+    if min([*values, *margins]) >= 0:
+        bottom = max(bottom, 0.0)
+    return bottom, hi + pad
 
 
-def _metric_svg(name: str, points: list[MetricPoint], x_max: float, markers: Sequence[Marker]) -> str:
+def _chevron(x: float, y: float, up: bool, colour: str, text: str) -> str:
+    """An arrowhead at a cut end of an interval, pointing where it goes on."""
+    tip, base = (y - 5.0, y + 1.0) if up else (y + 5.0, y - 1.0)
+    return (
+        f'<polyline points="{x - 5:.1f},{base:.1f} {x:.1f},{tip:.1f} {x + 5:.1f},{base:.1f}" fill="none" '
+        f'stroke="{colour}" stroke-width="2"><title>{html.escape(text)}</title></polyline>'
+    )
+
+
+def _edges_shown(points: Sequence[MetricPoint]) -> str:
+    """What a latency metric's numbers are of: " (> 25 ms)", or the edges they move between."""
+    edges = list(dict.fromkeys(p.edge for p in points if p.edge))
+    if not edges:
+        return ""
+    if len(edges) == 1:
+        return f" (> {edges[0]})"
+    return f" (> {' or '.join(edges)}: each judgement's edge is in the table)"
+
+
+def _metric_svg(name: str, points: list[MetricPoint], x_max: float, markers: Sequence[Marker], cs: str = "CS") -> str:
     axis = _value_range(points)
     if axis is None:
         return "<p>No estimates were recorded for this metric.</p>"
@@ -178,6 +226,15 @@ def _metric_svg(name: str, points: list[MetricPoint], x_max: float, markers: Seq
         f'<line x1="{PAD}" x2="{W - 12}" y1="{fy + by:.1f}" y2="{fy + by:.1f}" stroke="#555" '
         'stroke-dasharray="6,3"><title>no difference</title></line>'
     ]
+    for margin in _margins(points):
+        if lo <= margin <= hi:
+            y = fy * margin + by
+            body.append(
+                f'<line x1="{PAD}" x2="{W - 12}" y1="{y:.1f}" y2="{y:.1f}" stroke="#c62828" stroke-dasharray="2,3">'
+                f"<title>the margin: {_fmt(margin)}</title></line>"
+                f'<text x="{W - 14}" y="{y - 3:.1f}" text-anchor="end" font-size="10" fill="#c62828">'
+                f"margin {_fmt(margin)}</text>"
+            )
     shown = points
     if len(points) > MAX_DRAWN:
         estimates = [p.estimate for p in points]
@@ -194,14 +251,23 @@ def _metric_svg(name: str, points: list[MetricPoint], x_max: float, markers: Seq
                 f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{fy * bar[0] + by:.1f}" y2="{fy * bar[1] + by:.1f}" '
                 f'stroke="{colour}" stroke-width="3" opacity="0.5"/>'
             )
+            cut = f"t={p.time:.0f}s: the {cs} [{_fmt(p.low or 0.0)}, {_fmt(p.high or 0.0)}] goes on beyond the plot"
+            if bar[3]:
+                body.append(_chevron(x, fy * bar[1] + by, True, colour, cut))
+            if bar[2]:
+                body.append(_chevron(x, fy * bar[0] + by, False, colour, cut))
         if p.estimate is not None and math.isfinite(p.estimate):
-            interval = "no interval" if p.low is None or p.high is None else f"[{_fmt(p.low)}, {_fmt(p.high)}]"
-            tip = html.escape(f"t={p.time:.0f}s {p.outcome}: estimate {_fmt(p.estimate)} {interval}, {p.evidence}")
+            interval = f"no {cs}" if p.low is None or p.high is None else f"{cs} [{_fmt(p.low)}, {_fmt(p.high)}]"
+            edge = f" (> {p.edge})" if p.edge else ""
+            tip = html.escape(
+                f"t={p.time:.0f}s {p.outcome}{edge}: estimate {_fmt(p.estimate)} {interval}, {p.evidence}"
+            )
             body.append(
                 f'<circle cx="{x:.1f}" cy="{fy * p.estimate + by:.1f}" r="4" fill="{colour}">'
                 f"<title>{tip}</title></circle>"
             )
-    plot = _frame(f"{name}: canary vs stable", x_max, lo, hi, body, markers)
+    title = f"{name}{_edges_shown(points)}: estimate (canary vs stable) and its {cs}, with the margin"
+    plot = _frame(title, x_max, lo, hi, body, markers)
     if len(shown) < len(points):
         plot += (
             f"<p>Drawn: {len(shown):,} of {len(points):,} judgements: every decision, the first and the last, "
@@ -210,18 +276,17 @@ def _metric_svg(name: str, points: list[MetricPoint], x_max: float, markers: Seq
     return plot
 
 
-def _table(points: list[MetricPoint], markers: Sequence[Marker]) -> str:
+def _table(points: list[MetricPoint], markers: Sequence[Marker], cs: str = "CS") -> str:
+    edged = any(p.edge for p in points)
     if len(points) <= MAX_LISTED:
-        body = "".join(_row(p) for p in points)
+        body = "".join(_row(p, edged) for p in points)
     else:
         kept = listed(len(points), [*_decisions(points, markers), *_extremes(points)], edge=TABLE_EDGE)
-        parts = {i: _row(points[i]) for i in kept}
-        parts |= {first: _left_out(points[first : last + 1]) for first, last in gaps(kept, len(points))}
+        parts = {i: _row(points[i], edged) for i in kept}
+        parts |= {first: _left_out(points[first : last + 1], edged) for first, last in gaps(kept, len(points))}
         body = "".join(parts[i] for i in sorted(parts))
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("time", "verdict", "stable", "canary", "estimate", "interval", "evidence", "n stable / canary")
-    )
+    columns = ("time", "verdict", *(("edge",) if edged else ()), "stable", "canary", "estimate", cs, "evidence")
+    head = "".join(f"<th>{h}</th>" for h in (*columns, "n stable / canary"))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -231,14 +296,14 @@ def _extremes(points: Sequence[MetricPoint]) -> list[int]:
     return [min(finite)[1], max(finite)[1]] if finite else []
 
 
-def _left_out(points: Sequence[MetricPoint]) -> str:
+def _left_out(points: Sequence[MetricPoint], edged: bool = False) -> str:
     verdicts = ", ".join(f"{n:,} {v}" for v, n in Counter(p.outcome for p in points).most_common())
     span = f"from {points[0].time:.0f}s to {points[-1].time:.0f}s"
     text = f"... {len(points):,} judgements {span} not listed ({verdicts})"
-    return f"<tr><td colspan='8'>{html.escape(text)}</td></tr>"
+    return f"<tr><td colspan='{9 if edged else 8}'>{html.escape(text)}</td></tr>"
 
 
-def _row(p: MetricPoint) -> str:
+def _row(p: MetricPoint, edged: bool = False) -> str:
     return (
         "<tr>"
         + "".join(
@@ -246,6 +311,7 @@ def _row(p: MetricPoint) -> str:
             for c in (
                 f"{p.time:.0f}s",
                 p.outcome,
+                *((f"> {p.edge}" if p.edge else "-",) if edged else ()),
                 "-" if p.stable_value is None else _fmt(p.stable_value),
                 "-" if p.canary_value is None else _fmt(p.canary_value),
                 "-" if p.estimate is None else _fmt(p.estimate),
@@ -263,9 +329,12 @@ def render_html(data: ReportData) -> str:
     times = [t for t, _ in data.weights] + [p.time for ps in data.metrics.values() for p in ps]
     x_max = max([*times, 1.0])
     sections = [f"<h2>Traffic</h2>{_weights_svg(data, x_max)}"]
+    if data.metrics and data.interval_name == "CS":
+        sections.append(f"<p>{html.escape(READING)}</p>")
+    cs = data.interval_name
     for name, points in data.metrics.items():
-        plot, table = _metric_svg(name, points, x_max, data.markers), _table(points, data.markers)
-        sections.append(f"<h2>{html.escape(name)}</h2>{plot}{table}")
+        plot, table = _metric_svg(name, points, x_max, data.markers, cs), _table(points, data.markers, cs)
+        sections.append(f"<h2>{html.escape(name + _edges_shown(points))}</h2>{plot}{table}")
     facts = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in data.facts)
     decisions = "".join(f"<li><b>{m.time:.0f}s</b> {html.escape(m.label)}</li>" for m in data.markers)
     style = (

@@ -27,7 +27,7 @@ class MetricVerdict:
     outcome: Outcome
     reason: str
     estimate: float | None = None  # e.g. the canary/stable rate ratio
-    interval: tuple[float, float] | None = None  # confidence interval (or sequence) on the estimate
+    interval: tuple[float, float] | None = None  # confidence sequence (or an engine's interval) on the estimate
     e_value: float | None = None  # evidence of regression (rollback at >= 1/alpha_m)
     p_value: float | None = None  # anytime p-value (1/max e) or the engine's own p-value
     threshold: float | None = None  # the level the evidence is compared with
@@ -36,6 +36,15 @@ class MetricVerdict:
     stable_value: float | None = None  # aggregate values, for people (error rate, p99, mean)
     canary_value: float | None = None
     critical: bool = False
+    edge: str = ""
+    """A latency metric's bucket edge that ``estimate``, ``interval`` and the values are for ("25 ms": the share of
+    requests slower than it); empty for other metrics."""
+    edges: int = 0
+    """The edges a latency metric tests; with more than one, ``e_value`` and ``p_value`` are of the mean of their
+    e-processes, not of ``edge`` alone."""
+    margin_at: tuple[float, ...] = ()
+    """Where the metric's margin lies on the scale of ``estimate`` (1.2 for a ratio with a 20% margin; two values
+    when either direction is bad); empty when the engine does not say."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ class MetricNumbers(EventModel):
     outcome: str
     reason: str
     estimate: float | None = None
-    interval: tuple[float, float] | None = None  # an unbounded end is -inf or inf: null in JSON
+    interval: tuple[float, float] | None = (
+        None  # the confidence sequence; an unbounded end is -inf or inf: null in JSON
+    )
     e_value: float | None = None
     p_value: float | None = None
     threshold: float | None = None
@@ -29,6 +31,22 @@ class MetricNumbers(EventModel):
     stable_value: float | None = None
     canary_value: float | None = None
     critical: bool = False
+    # a latency metric's bucket edge that the estimate, interval and values are for ("25 ms": requests slower than it)
+    edge: str | None = None
+    # the edges a latency metric tests; with more than one, eValue and pValue are of the mean over them
+    edges: int | None = None
+    # where the margin lies on the estimate's scale (1.2: a ratio with a 20% margin); two values for direction either
+    margin_at: tuple[float, ...] | None = None
+
+    @property
+    def subject(self) -> str:
+        """The metric as its numbers are read: a latency metric with its edge, ``latency (> 25 ms)``."""
+        return f"{self.metric} (> {self.edge})" if self.edge else self.metric
+
+    @property
+    def mean_of(self) -> str:
+        """What the e-value is of, when it is not the shown edge's own: `` (mean over 2 edges)``."""
+        return f" (mean over {self.edges} edges)" if self.edges is not None and self.edges > 1 else ""
 
     @field_validator("interval", mode="before")
     @classmethod
@@ -38,6 +56,12 @@ class MetricNumbers(EventModel):
             low, high = value
             return (-math.inf if low is None else low, math.inf if high is None else high)
         return value
+
+
+def interval_name(engine: str) -> str:
+    """What an engine's interval is called where people read it: the sequential engine's is a confidence sequence
+    (CS), valid at every look; Kayenta's a fixed-sample confidence interval (CI); a plugin's, an interval."""
+    return {"sequential": "CS", "kayenta": "CI"}.get(engine, "interval")
 
 
 class Start(EventModel):

@@ -104,6 +104,9 @@ def numbers(verdict: MetricVerdict) -> MetricNumbers:
         stable_value=_finite(verdict.stable_value),
         canary_value=_finite(verdict.canary_value),
         critical=verdict.critical,
+        edge=verdict.edge or None,
+        edges=verdict.edges or None,
+        margin_at=tuple(float(x) for x in verdict.margin_at) or None,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from analysis.report import Marker, MetricPoint, ReportData, render_html
-from rollout.events import Judged
+from rollout.events import Judged, interval_name
 from rollout.files import write_output
 from rollout.status import Phase, Status
 
@@ -40,7 +40,7 @@ def report_data(status: Status, title: str) -> ReportData:
                 shares.append((t, entry.event.canary_share))
             for m in entry.event.metrics:
                 evidence = (
-                    f"e={m.e_value:.3g}"
+                    f"e={m.e_value:.3g}{m.mean_of}"
                     if m.e_value is not None
                     else f"p={m.p_value:.3g}"
                     if m.p_value is not None
@@ -58,6 +58,8 @@ def report_data(status: Status, title: str) -> ReportData:
                     m.stable_n,
                     m.canary_n,
                     evidence,
+                    m.edge or "",
+                    m.margin_at or (),
                 )
                 metrics.setdefault(m.metric, []).append(point)
     faults = fault_spans(status, start)
@@ -76,7 +78,19 @@ def report_data(status: Status, title: str) -> ReportData:
         facts.append(("share of requests the canary served", listed + more))
     if status.source is not None and status.source.commit:
         facts.append(("commit", f"{status.source.commit[:12]} by {status.source.author}: {status.source.message}"))
-    return ReportData(title, status.phase.value, status.reason, weights, metrics, markers, facts, faults, shares)
+    engine = next((e.event.engine for e in reversed(status.history) if isinstance(e.event, Judged)), "sequential")
+    return ReportData(
+        title,
+        status.phase.value,
+        status.reason,
+        weights,
+        metrics,
+        markers,
+        facts,
+        faults,
+        shares,
+        interval_name(engine),
+    )
 
 
 def fault_spans(status: Status, start: float) -> list[tuple[float, float, str]]:

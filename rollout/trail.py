@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from rollout.events import Applied, Judged, MetricNumbers
+from rollout.events import Applied, Judged, MetricNumbers, interval_name
 from rollout.status import HistoryEntry
 
 
@@ -20,14 +20,14 @@ def _num(value: float | None, pct: bool = False) -> str:
     return f"{value:.3g}"
 
 
-def metric_line(m: MetricNumbers) -> str:
-    interval = f" CI [{_num(m.interval[0])}, {_num(m.interval[1])}]" if m.interval else ""
-    evidence = f" e={_num(m.e_value)}" if m.e_value is not None else ""
+def metric_line(m: MetricNumbers, engine: str = "sequential") -> str:
+    interval = f" {interval_name(engine)} [{_num(m.interval[0])}, {_num(m.interval[1])}]" if m.interval else ""
+    evidence = f" e={_num(m.e_value)}{m.mean_of}" if m.e_value is not None else ""
     values = ""
     if m.stable_value is not None and m.canary_value is not None:
         values = f" stable {_num(m.stable_value)} canary {_num(m.canary_value)};"
     return (
-        f"{m.metric}: {m.outcome.upper()};{values} estimate {_num(m.estimate)}{interval}{evidence}"
+        f"{m.subject}: {m.outcome.upper()};{values} estimate {_num(m.estimate)}{interval}{evidence}"
         f" (n={m.stable_n:.0f}/{m.canary_n:.0f})"
     )
 
@@ -59,7 +59,7 @@ def entry_lines(entry: HistoryEntry, started_at: float | None, previous: History
     head += "" if repeated else f": {entry.reason}"
     lines = [head]
     if isinstance(entry.event, Judged):
-        lines += [f"           - {metric_line(m)}" for m in entry.event.metrics]
+        lines += [f"           - {metric_line(m, entry.event.engine)}" for m in entry.event.metrics]
     return lines
 
 

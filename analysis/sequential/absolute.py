@@ -23,7 +23,7 @@ from scipy.special import betaln
 
 from analysis.sequential.counts import CountJob
 from analysis.sequential.evidence import LOG_PSI_CEIL, confidence_bounds, count_series
-from analysis.sequential.explain import number
+from analysis.sequential.explain import number, percent
 
 _PRIOR = 0.5  # Beta(1/2, 1/2) mixing distribution (Jeffreys)
 
@@ -65,16 +65,25 @@ class AbsoluteCheck:
     non_inferior: bool  # every row that must be proven adds less than the margin
     added_bound: float  # the most the canary adds to the worst row's rate (at the promotion level)
     margin: float
-    ratio_upper: float
+    ratio_upper: float  # the stratified bound's inputs: psi+ and p_b+
     stable_rate_upper: float
     what: str = "errors"  # the worst row's events: "errors", or "requests slower than 250"
+    direct: bool = False  # ``added_bound`` is the direct bound p_c+ - p_b- (else the stratified one)
+    canary_rate_upper: float = 1.0  # the direct bound's inputs: p_c+ and p_b-
+    stable_rate_lower: float = 0.0
+
+    @property
+    def inputs(self) -> str:
+        """The bounds ``added_bound`` was computed from, so that a reader can redo it."""
+        if self.direct:
+            return f"canary rate ≤ {percent(self.canary_rate_upper)}, stable rate ≥ {percent(self.stable_rate_lower)}"
+        return f"ratio ≤ {number(self.ratio_upper)}, stable rate ≤ {percent(self.stable_rate_upper)}"
 
     @property
     def sentence(self) -> str:
         verdict = "within" if self.non_inferior else "not yet within"
         return (
-            f"the canary adds at most {100 * self.added_bound:.2f} points of {self.what} "
-            f"(ratio ≤ {number(self.ratio_upper)}, stable rate ≤ {100 * self.stable_rate_upper:.2f}%), "
+            f"the canary adds at most {100 * self.added_bound:.2f} points of {self.what} ({self.inputs}), "
             f"{verdict} the {100 * self.margin:.2f}-point absolute margin"
         )
 
@@ -98,9 +107,12 @@ def _row_check(job: CountJob, row: int, margin: float, alpha_promote: float, wha
     quarter = alpha_promote / 4.0
     rate_upper = rate_upper_bound(bad_b, total_b, quarter)
     stratified = max(ratio_upper - 1.0, 0.0) * rate_upper if upper_log < LOG_PSI_CEIL else 1.0
-    direct = rate_upper_bound(bad_c, total_c, quarter) - rate_lower_bound(bad_b, total_b, quarter)
+    canary_upper, stable_lower = rate_upper_bound(bad_c, total_c, quarter), rate_lower_bound(bad_b, total_b, quarter)
+    direct = canary_upper - stable_lower
     added = max(min(stratified, direct), 0.0)
-    return AbsoluteCheck(added < margin, added, margin, ratio_upper, rate_upper, what)
+    return AbsoluteCheck(
+        added < margin, added, margin, ratio_upper, rate_upper, what, direct < stratified, canary_upper, stable_lower
+    )
 
 
 def absolute_check(job: CountJob, margin: float, alpha_promote: float) -> AbsoluteCheck:

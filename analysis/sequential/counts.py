@@ -65,6 +65,7 @@ class RowResult:
     e_value: float  # current regression evidence of this row (before the split over rows)
     peak_e_value: float  # its running maximum over looks
     threshold: float  # what this row's evidence must reach: rows x 1/alpha_m (x 2 when two-sided)
+    alone: bool  # this row's evidence reaches its threshold now: its interval excludes the margin by itself
     non_inferior: bool
     slack: float  # log distance of the interval's end from the margin on the promotion side (< 0: proven)
     bad_stable: float
@@ -213,6 +214,7 @@ def judge_counts(jobs: Sequence[CountJob], alpha_promote: float) -> list[CountRe
                     e_value=float(current[i]),
                     peak_e_value=float(peak[i]),
                     threshold=float(rollback_threshold[i]),
+                    alone=bool(rejected_now[i]),
                     non_inferior=bool(non_inferior[i]),
                     slack=float(slack[i]),
                     bad_stable=float(bad_b[i]),

@@ -170,6 +170,26 @@ def _choose(slow: FloatArray, totals: FloatArray, keep: BoolArray, quantile: flo
     return tested, promote, ""
 
 
+def _missing_note(candidates: FloatArray, seen: BoolArray, unit: str) -> str:
+    """Which listed edges no step has in both arms' histograms: they cannot be proven, so they hold promotion;
+    the edges that are there are judged all the same."""
+    names = [f"{e:g} {unit}".strip() for e in candidates]
+    missing = [name for name, there in zip(names, seen, strict=True) if not there]
+    judged = [name for name, there in zip(names, seen, strict=True) if there]
+    if not missing:
+        return ""
+    one = len(missing) == 1
+    edge = f"edge{'' if one else 's'} {', '.join(missing)}"
+    question = "(is it a bucket boundary?)" if one else "(is each a bucket boundary?)"
+    if not judged:
+        return f"no step has {edge} in both arms' histograms {question}"
+    others = f"the other edge ({judged[0]}) is" if len(judged) == 1 else f"the other edges ({', '.join(judged)}) are"
+    return (
+        f"no step has {edge} in both arms' histograms {question}: {'it holds' if one else 'they hold'} promotion, "
+        f"and {others} judged"
+    )
+
+
 def read_latency(steps: Sequence[StepWindow], spec: MetricSpec) -> Exceedances:
     pairs = pairs_of(steps, spec.name)
     issues: list[Issue] = []
@@ -190,12 +210,7 @@ def read_latency(steps: Sequence[StepWindow], spec: MetricSpec) -> Exceedances:
         # Every listed edge keeps its share of alpha, with or without data, so the split never moves.
         tested = np.ones(len(candidates), dtype=bool)
         promote = tested
-        missing = [f"{e:g}" for e, seen_edge in zip(candidates, keep.any(axis=1), strict=True) if not seen_edge]
-        note = (
-            f"no step has edge {', '.join(missing)} in both arms' histograms (is it a bucket boundary?)"
-            if missing
-            else ""
-        )
+        note = _missing_note(candidates, keep.any(axis=1), spec.unit)
     else:
         pooled = np.where(np.isfinite(total_stable + total_canary), total_stable + total_canary, np.nan)
         tested, promote, note = _choose(slow_stable + slow_canary, pooled, keep, spec.quantile)

@@ -207,7 +207,7 @@ def _print_step(result: StepResult, steps: int, pairs: dict[str, MetricPair] | N
         soft_wrap=True,
     )
     for verdict in decision.metrics:
-        console.print(f"    - {metric_line(numbers(verdict))}", markup=False, soft_wrap=True)
+        console.print(f"    - {metric_line(numbers(verdict), decision.engine)}", markup=False, soft_wrap=True)
 
 
 def analyze(

@@ -222,8 +222,8 @@ def decided_by(status: Status) -> str:
         if culprits:
             m = culprits[0]
             ratio = f"ratio {number(m.estimate)}" if m.estimate is not None else "regressed"
-            evidence = f", e-value {number(m.e_value)}" if m.e_value is not None else ""
-            return f"{m.metric}: {ratio}{evidence}"
+            evidence = f", e-value {number(m.e_value)}{m.mean_of}" if m.e_value is not None else ""
+            return f"{m.subject}: {ratio}{evidence}"
     if judged is not None and judged.outcome == "advance" and judged.metrics:
         return f"all {len(judged.metrics)} metrics non-inferior"
     first = status.reason.split("; ")[0].split(": ", 1)[-1]  # without "rollback: ", "halted: " ...

@@ -60,5 +60,5 @@ class RunView:
         last = next((e.event for e in reversed(status.history) if isinstance(e.event, Judged)), None)
         if last is not None:
             for m in last.metrics:
-                table.add_row(m.metric, metric_line(m).split(": ", 1)[1])
+                table.add_row(m.subject, metric_line(m, last.engine).split(": ", 1)[1])
         return Group(table, Text(status.reason, overflow="fold"))

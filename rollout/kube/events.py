@@ -33,7 +33,7 @@ from typing import Any
 
 from kubernetes import client as k8s
 
-from rollout.events import Judged, MetricNumbers
+from rollout.events import Judged, MetricNumbers, interval_name
 from rollout.kube.client import KubeError, NotFound, call
 from rollout.status import HistoryEntry, Phase
 
@@ -104,7 +104,7 @@ def _note(entry: HistoryEntry, run: int) -> str:
     head += "".join(f", {x}" for x in extras if x)
     parts = [head, entry.reason]
     if isinstance(entry.event, Judged):
-        parts += [_numbers(m) for m in entry.event.metrics]
+        parts += [_numbers(m, entry.event.engine) for m in entry.event.metrics]
     return clip_note("; ".join(p for p in parts if p))
 
 
@@ -113,14 +113,14 @@ def _bound(x: float) -> str:
     return ("∞" if x > 0 else "-∞") if math.isinf(x) else f"{x:.4g}"
 
 
-def _numbers(m: MetricNumbers) -> str:
-    bits = [f"{m.metric} {m.outcome}"]
+def _numbers(m: MetricNumbers, engine: str = "sequential") -> str:
+    bits = [f"{m.subject} {m.outcome}"]
     if m.estimate is not None:
         bits.append(f"est={m.estimate:.4g}")
     if m.interval is not None:
-        bits.append(f"ci=[{_bound(m.interval[0])}, {_bound(m.interval[1])}]")
+        bits.append(f"{interval_name(engine).lower()}=[{_bound(m.interval[0])}, {_bound(m.interval[1])}]")
     if m.e_value is not None:
-        bits.append(f"e={m.e_value:.3g}")
+        bits.append(f"e={m.e_value:.3g}{m.mean_of}")
     if m.p_value is not None:
         bits.append(f"p={m.p_value:.3g}")
     if m.stable_value is not None and m.canary_value is not None:

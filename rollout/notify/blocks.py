@@ -81,17 +81,17 @@ def links_text(f: Facts) -> str | None:
     return " · ".join([*shown, more] if left else shown)
 
 
-def metric_block(m: MetricNumbers) -> Block:
+def metric_block(m: MetricNumbers, engine: str = "sequential") -> Block:
     critical = " (critical)" if m.critical else ""
     emoji = OUTCOME_EMOJI.get(m.outcome, ":grey_question:")
-    text = f"*{escape(m.metric)}*{critical}: {emoji} {escape(m.outcome)}\n{metric_line(m)}"
+    text = f"*{escape(m.metric)}*{critical}: {emoji} {escape(m.outcome)}\n{metric_line(m, engine)}"
     if m.reason:
         text += f"\n_{escape(m.reason)}_"
     return _section(text)
 
 
 def _metrics(f: Facts) -> list[Block]:
-    blocks = [metric_block(m) for m in f.metrics[:MAX_METRICS]]
+    blocks = [metric_block(m, f.engine) for m in f.metrics[:MAX_METRICS]]
     if len(f.metrics) > MAX_METRICS:
         blocks.append(_context(f"and {len(f.metrics) - MAX_METRICS} more metrics (see the status history)"))
     return blocks
@@ -132,7 +132,7 @@ def plain_text(f: Facts) -> str:
     if f.links:
         lines.append("links: " + ", ".join(f"{link.name} {link.url}" for link in f.links))
     lines.append(f"why: {f.reason}")
-    lines.extend(f"{m.metric}: {m.outcome}; {metric_line(m)}" for m in f.metrics[:MAX_METRICS])
+    lines.extend(f"{m.metric}: {m.outcome}; {metric_line(m, f.engine)}" for m in f.metrics[:MAX_METRICS])
     return clip("\n".join(lines))
 
 

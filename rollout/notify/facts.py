@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from rollout.events import Judged, MetricNumbers
+from rollout.events import Judged, MetricNumbers, interval_name
 from rollout.machine import Notify
 from rollout.notify.links import Link, links
 from rollout.spec.models import Experiment
@@ -138,13 +138,15 @@ def json_number(value: float | None) -> float | str | None:
     return value
 
 
-def metric_line(m: MetricNumbers) -> str:
+def metric_line(m: MetricNumbers, engine: str = "sequential") -> str:
     """One metric's verdict with its numbers, as plain text."""
-    parts = [f"estimate {number(m.estimate)}"]
+    parts = [
+        f"requests slower than {m.edge}: estimate {number(m.estimate)}" if m.edge else f"estimate {number(m.estimate)}"
+    ]
     if m.interval is not None:
-        parts.append(f"interval [{number(m.interval[0])}, {number(m.interval[1])}]")
+        parts.append(f"{interval_name(engine)} [{number(m.interval[0])}, {number(m.interval[1])}]")
     if m.e_value is not None:
-        parts.append(f"e-value {number(m.e_value)}")
+        parts.append(f"e-value {number(m.e_value)}{m.mean_of}")
     if m.p_value is not None:
         parts.append(f"p-value {number(m.p_value)}")
     if m.threshold is not None:
@@ -183,6 +185,9 @@ def as_json(f: Facts) -> dict[str, Any]:
                 "canaryN": json_number(m.canary_n),
                 "stableValue": json_number(m.stable_value),
                 "canaryValue": json_number(m.canary_value),
+                "edge": m.edge,
+                "edges": m.edges,
+                "marginAt": [json_number(x) for x in m.margin_at] if m.margin_at else None,
             }
             for m in f.metrics
         ],

@@ -16,7 +16,42 @@ from rollout.spec.models import Experiment
 
 def notes(experiment: Experiment) -> list[Problem]:
     """Every note on ``experiment`` that holds wherever it runs, as (path, message) pairs."""
-    return _uncounted_aborts(experiment) + _gauge_minimums(experiment)
+    return _uncounted_aborts(experiment) + _gauge_minimums(experiment) + _unmeasured_edges(experiment)
+
+
+def _unmeasured_edges(experiment: Experiment) -> list[Problem]:
+    """On the embedded mesh, a ``latencyEdges`` value that is none of its histogram's bucket boundaries: no step
+    counts the requests slower than it, so the metric can never be proven non-inferior and the run never promotes.
+    (A Prometheus in a cluster has the buckets its mesh was configured with, which a file cannot know.)"""
+    from analysis.observations import MetricKind
+    from rollout.judging import metric_kind
+    from rollout.localmesh.metrics import ISTIO_DURATION_BUCKETS_MS
+    from rollout.sources import CountersSource
+
+    analysis = experiment.spec.analysis
+    if experiment.spec.mesh.provider != "local" or analysis is None or analysis.source not in (None, "prometheus"):
+        return []
+    unserved = set(CountersSource.unserved(analysis))
+    found: list[Problem] = []
+    for i, metric in enumerate(analysis.metrics):
+        if i in unserved or metric_kind(analysis, metric.template) is not MetricKind.LATENCY:
+            continue
+        for j, edge in enumerate(metric.latency_edges):
+            if any(abs(edge - b) <= 1e-9 * b for b in ISTIO_DURATION_BUCKETS_MS):
+                continue
+            below = [b for b in ISTIO_DURATION_BUCKETS_MS if b < edge]
+            above = [b for b in ISTIO_DURATION_BUCKETS_MS if b > edge]
+            nearest = " and ".join(f"{b:g}" for b in (below[-1:] + above[:1]))
+            found.append(
+                (
+                    ("spec", "analysis", "metrics", i, "latencyEdges", j),
+                    f"{edge:g} ms is no bucket boundary of the embedded mesh's latency histogram (the nearest are "
+                    f"{nearest} ms): no step can count the requests slower than it, so {metric.name} can never be "
+                    "proven non-inferior there and the run cannot promote (its other edges are still judged); use "
+                    "a boundary",
+                )
+            )
+    return found
 
 
 def _gauge_minimums(experiment: Experiment) -> list[Problem]:

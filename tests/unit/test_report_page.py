@@ -48,7 +48,7 @@ def _page(points: list[MetricPoint], name: str = "error-rate", text: str = "x") 
 def test_a_verdict_or_evidence_that_looks_like_a_format_field_is_shown_as_written(text: str) -> None:
     # A status read from a file or from kubectl carries these strings as they were stored.
     page = _page([_point(outcome=text, evidence=text)])
-    assert f"<title>t=10s {text}: estimate 1.1 [0.9, 1.4], {text}</title>" in page
+    assert f"<title>t=10s {text}: estimate 1.1 CS [0.9, 1.4], {text}</title>" in page
 
 
 def test_hostile_text_everywhere_is_escaped_and_the_page_stays_script_free() -> None:
@@ -62,7 +62,7 @@ def test_hostile_text_everywhere_is_escaped_and_the_page_stays_script_free() -> 
 
 def test_a_point_without_an_interval_says_so_instead_of_showing_zero_to_zero() -> None:
     page = _page([_point(low=None, high=None)])
-    assert "estimate 1.1 no interval, e=0.5</title>" in page and "[0, 0]" not in page
+    assert "estimate 1.1 no CS, e=0.5</title>" in page and "[0, 0]" not in page
 
 
 def test_nan_and_infinite_numbers_are_left_out_of_the_plot_and_written_in_the_table() -> None:
@@ -80,7 +80,7 @@ def test_an_interval_unbounded_above_is_drawn_to_the_top_of_the_plot_and_written
     page = _page([_point(estimate=0.0, low=0.0, high=math.inf)])
     bars = re.findall(r'<line x1="[^"]*" x2="[^"]*" y1="([^"]*)" y2="([^"]*)" stroke="[^"]*" stroke-width="3"', page)
     assert len(bars) == 1 and float(bars[0][1]) == 14.0  # from 0 up to the plot's top edge
-    assert "<td>0</td><td>[0, ∞]</td>" in page and "estimate 0 [0, ∞]" in page
+    assert "<td>0</td><td>[0, ∞]</td>" in page and "estimate 0 CS [0, ∞]" in page
 
 
 def test_no_steps_one_step_and_thousands_of_steps_render() -> None:
@@ -171,3 +171,34 @@ def test_an_early_steps_wide_interval_runs_off_the_plot_instead_of_squashing_the
     bars = re.findall(r'<line x1="[^"]*" x2="[^"]*" y1="([^"]*)" y2="([^"]*)" stroke="[^"]*" stroke-width="3"', page)
     assert (float(bars[0][0]), float(bars[0][1])) == (220 - 28, 14.0), "the wide interval runs to both edges"
     assert "[-10.8, 119]" in page, "its tooltip and table still give its ends"
+
+
+def _ticks(page: str) -> list[str]:
+    """The value axis labels of the metric's plot (the second svg)."""
+    svg = page.split("<svg")[2]
+    return re.findall(r'<text x="40" y="[\d.]+" text-anchor="end" font-size="10">([^<]*)</text>', svg)
+
+
+def test_a_cut_interval_is_marked_where_the_plot_cuts_it_and_a_ratio_axis_has_no_negative_values() -> None:
+    # The healthy demo's first error-rate judgements: [0, 31.2], [0, 6.3] and [0, 3.91] around estimates near 1.
+    points = [
+        _point(8.0, estimate=0.9, low=0.0, high=31.2),
+        _point(16.0, estimate=1.0, low=0.0, high=6.3),
+        _point(24.0, estimate=1.05, low=0.631, high=1.38, margin_at=(1.5,)),
+    ]
+    page = _page(points)
+    assert not any(tick.startswith("-") for tick in _ticks(page)), _ticks(page)
+    cut = re.findall(r"<polyline points=[^>]*><title>(t=\d+s: the CS [^<]*)</title></polyline>", page)
+    assert cut == [
+        "t=8s: the CS [0, 31.2] goes on beyond the plot",
+        "t=16s: the CS [0, 6.3] goes on beyond the plot",
+    ], "an arrow at each end the plot cuts, none where the whole CS is drawn"
+    assert "<title>the margin: 1.5</title>" in page
+
+
+def test_both_ends_cut_get_an_arrow_each_and_differences_may_go_negative() -> None:
+    points = [_point(t, estimate=1.0 + 0.01 * t, low=1.0 - 5 * t, high=1.0 + 5 * t) for t in (10.0, 20.0)]
+    page = _page([*points, _point(30.0, estimate=1.1, low=1.05, high=1.15)])
+    assert len(re.findall(r"<title>t=20s: the CS \[-99, 101\] goes on beyond the plot</title>", page)) == 2
+    gauge = _page([_point(10.0, estimate=-2.0, low=-3.0, high=-1.0), _point(20.0, estimate=3.0, low=2.0, high=4.0)])
+    assert any(tick.startswith("-") for tick in _ticks(gauge)), "a difference below 0 is on the axis"

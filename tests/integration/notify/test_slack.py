@@ -81,7 +81,7 @@ def test_block_kit_messages_carry_the_numbers(slack: SlackStub) -> None:
     assert notifier.close(30)
     reply = json.dumps(slack.requests("chat.postMessage", ok_only=True)[2].body["blocks"], ensure_ascii=False)
     assert "*latency*: :x: rollback" in reply
-    assert "estimate 1.64, interval [1.31, 2.05], p-value 0.00031, n stable 48,210 / canary 5,120" in reply
+    assert "estimate 1.64, CS [1.31, 2.05], p-value 0.00031, n stable 48,210 / canary 5,120" in reply
     assert "e-value 152.7" in reply
     assert "commit `3f9a1c2e` by Ann Example" in reply
     assert "latency regressed beyond the 20% margin" in reply

@@ -6,11 +6,13 @@ import math
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from analysis.observations import ArmSample, EngineConfig, MetricKind, MetricPair, MetricSpec, StepWindow
 from analysis.sequential.absolute import absolute_check, rate_lower_bound, rate_upper_bound
 from analysis.sequential.counts import CountJob
 from analysis.sequential.engine import SequentialJudge
+from analysis.sequential.explain import percent
 from analysis.verdicts import Outcome
 from tests.unit.engine.helpers import errors_pair, step
 
@@ -108,3 +110,34 @@ def test_a_latency_absolute_margin_promotes_a_healthy_canary_the_ratio_cannot_bo
     decision = SequentialJudge().judge(windows, EngineConfig(metrics=(two_points,)))
     assert decision.outcome is Outcome.ADVANCE, decision.reason
     assert "points of requests slower than 100" in decision.metrics[0].reason
+
+
+def _errors_job(stable: tuple[float, float], canary: tuple[float, float], steps: int) -> CountJob:
+    """``steps`` equal steps of (requests, errors) per arm."""
+    ones = np.ones(steps)
+    return CountJob(
+        ABSOLUTE,
+        0.01,
+        ("",),
+        (stable[1] * ones)[None, :],
+        (canary[1] * ones)[None, :],
+        stable[0] * ones,
+        canary[0] * ones,
+        np.ones((1, steps), dtype=bool),
+    )
+
+
+def test_the_sentence_shows_the_inputs_of_the_bound_it_states() -> None:
+    # Few errors: the ratio is unbounded in practice, so the direct bound p_c+ - p_b- wins.
+    rare = absolute_check(_errors_job((1800.0, 2.0), (200.0, 0.0), 2), 0.02, 0.05)
+    assert rare.direct
+    assert rare.added_bound == pytest.approx(rare.canary_rate_upper - rare.stable_rate_lower)
+    assert f"(canary rate ≤ {percent(rare.canary_rate_upper)}, stable rate ≥ {percent(rare.stable_rate_lower)})" in (
+        rare.sentence
+    )
+    assert "ratio ≤" not in rare.sentence
+    # Many errors in both arms: the ratio is tight and the stratified bound (psi+ - 1) p_b+ wins.
+    common = absolute_check(_errors_job((45_000.0, 4500.0), (45_000.0, 4500.0), 20), 0.02, 0.05)
+    assert not common.direct
+    assert common.added_bound == pytest.approx((common.ratio_upper - 1.0) * common.stable_rate_upper)
+    assert f"stable rate ≤ {percent(common.stable_rate_upper)})" in common.sentence and "ratio ≤" in common.sentence

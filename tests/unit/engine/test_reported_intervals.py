@@ -91,8 +91,8 @@ def test_a_ratio_beyond_a_thousand_is_reported_as_it_is() -> None:
 
 
 def test_the_console_line_shows_0_and_infinity() -> None:
-    assert "estimate 0 CI [0, " in metric_line(numbers(_no_canary_errors()))
-    assert "estimate - CI [0, ∞]" in metric_line(numbers(_no_errors_yet()))
+    assert "estimate 0 CS [0, " in metric_line(numbers(_no_canary_errors()))
+    assert "estimate - CS [0, ∞]" in metric_line(numbers(_no_errors_yet()))
 
 
 def test_the_status_json_stores_0_and_null_and_reads_them_back(tmp_path: Path) -> None:

@@ -210,4 +210,4 @@ def test_reasons_carry_the_metric_unit_after_latency_edges_and_gauge_values() ->
     gauge = MetricSpec("cpu", MetricKind.GAUGE, margin=5.0, unit="mcores")
     judged = JUDGE.judge(run(8, 12, kinds=(("cpu", MetricKind.GAUGE),), arms=Arms(gauge_shift=20.0)), config(gauge))
     assert "proves a regression above the margin 5 mcores" in judged.reason, judged.reason
-    assert re.search(r"mean [\d.]+ mcores vs [\d.]+ mcores \(difference \+[\d.]+ mcores", judged.reason)
+    assert re.search(r"mean canary [\d.]+ mcores vs stable [\d.]+ mcores \(difference \+[\d.]+ mcores", judged.reason)

@@ -74,14 +74,14 @@ def test_the_note_carries_the_run_the_step_the_weights_and_each_metric_s_numbers
     judged = Judged(outcome="rollback", engine="sequential", reason="error-rate regressed", metrics=(NUMBERS,))
     note = describe(entry(judged, Phase.PROGRESSING, Phase.ROLLING_BACK, 1, 0, "error-rate regressed"), 2).note
     assert note.startswith("run 2, step 2, RollingBack: stable 100% / canary 0%; error-rate regressed; ")
-    assert "error-rate rollback est=3.2 ci=[1.8, 5.1] e=250 stable=0.002 canary=0.031 n=4000/800" in note
+    assert "error-rate rollback est=3.2 cs=[1.8, 5.1] e=250 stable=0.002 canary=0.031 n=4000/800" in note
 
 
 def test_an_unbounded_interval_end_reads_as_infinity() -> None:
     unbounded = NUMBERS.model_copy(update={"outcome": "hold", "estimate": 0.0, "interval": (0.0, math.inf)})
     judged = Judged(outcome="hold", engine="sequential", reason="not yet known", metrics=(unbounded,))
     note = describe(entry(judged, Phase.PROGRESSING, Phase.PROGRESSING, 0, 10, "not yet known"), 1).note
-    assert "est=0 ci=[0, ∞]" in note
+    assert "est=0 cs=[0, ∞]" in note
 
 
 def test_a_note_never_exceeds_the_api_limit() -> None:

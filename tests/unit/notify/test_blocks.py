@@ -31,7 +31,7 @@ def test_an_event_reply_carries_target_commit_weights_metric_numbers_and_reason(
     assert "Details." not in shown, "only the message's first line"
     assert "stable 75% / canary 25%" in shown and "*Step*\\n2 (Progressing)" in shown
     assert "*error-rate* (critical): :white_check_mark: advance" in shown
-    assert "estimate 1.021, interval [0.8731, 1.194], e-value 152.7, threshold 1.5" in shown
+    assert "estimate 1.021, CS [0.8731, 1.194], e-value 152.7, threshold 1.5" in shown
     assert "n stable 48,210 / canary 5,120" in shown
     assert "stable 0.0021 vs canary 0.00215" in shown
     assert "*Why* (sequential engine): error-rate: no worse" in shown
@@ -96,7 +96,7 @@ def test_without_a_commit_nothing_about_one_is_said() -> None:
 
 def test_the_plain_text_fallback_has_the_same_numbers() -> None:
     text = plain_text(facts(events.experiment(), events.status(), events.rolled_back()))
-    assert "latency: rollback; estimate 1.64, interval [1.31, 2.05], p-value 0.00031" in text
+    assert "latency: rollback; estimate 1.64, CS [1.31, 2.05], p-value 0.00031" in text
     assert "commit 3f9a1c2e by Ann Example <ann@example.com>: Canary checkout v2" in text
 
 

@@ -53,6 +53,9 @@ def huge_numbers():
 def nan_requests():
     ok = MetricVerdict("errors", Outcome.ADVANCE, "ok", canary_n=1e6, stable_n=1e6)
     return Answers(Decision(Outcome.ADVANCE, "fine", "faulty", (ok,), canary_requests=float("nan")))
+def bad_edge():
+    edge = MetricVerdict("errors", Outcome.ADVANCE, "ok", canary_n=1e6, stable_n=1e6, edges="two", margin_at=(1.1,))
+    return Answers(Decision(Outcome.ADVANCE, "fine", "faulty", (edge,)))
 def no_verdicts():
     return Answers(Decision(Outcome.ADVANCE, "fine", "faulty"))
 def long_reason():
@@ -88,6 +91,7 @@ def faulty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "nan-estimate": "faulty_judges:nan_estimate",
         "other-metric": "faulty_judges:other_metric",
         "nan-requests": "faulty_judges:nan_requests",
+        "bad-edge": "faulty_judges:bad_edge",
         "no-verdicts": "faulty_judges:no_verdicts",
         "huge-numbers": "faulty_judges:huge_numbers",
         "long-reason": "faulty_judges:long_reason",
@@ -119,6 +123,7 @@ def test_a_plugin_that_raises_holds_with_the_plugin_and_the_error_named() -> Non
         ("bad-numbers", "returned a verdict on 'errors' whose numbers are not numbers"),
         ("nan-estimate", "returned a verdict on 'errors' whose numbers are not numbers"),
         ("huge-numbers", "returned a verdict on 'errors' whose numbers are not numbers"),
+        ("bad-edge", "returned a verdict on 'errors' whose numbers are not numbers"),
         ("other-metric", "returned a verdict on 'not-a-metric', which is no metric of this experiment"),
         (
             "nan-requests",
