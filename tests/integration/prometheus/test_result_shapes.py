@@ -150,7 +150,7 @@ def test_an_infinite_request_count_is_bad_data_of_its_metric_not_a_nan_canary_sh
     assert code == 3, out
     assert "nan" not in out.lower().replace("inconclusive", "")
     assert "canary share 50.0%" in out and "error-rate: bad data in step 0: stable requests is inf" in out
-    assert "latency: HOLD; stable 0.05 canary 0.05" in out  # the other metric is still judged
+    assert "latency (> 50 ms): HOLD; stable 0.05 canary 0.05" in out  # the other metric is still judged
 
 
 def test_the_canary_share_skips_counts_that_are_not_a_share() -> None:
