@@ -99,6 +99,11 @@ class SteadyState:
             problems += [b.sentence for b in found.breaches]
         return problems
 
+    @property
+    def watching(self) -> bool:
+        """Whether a set of faults is on and being checked (``faults_off`` then has something to end)."""
+        return self._on is not None
+
     def faults_off(self, at: float) -> None:
         """The faults checked so far went off at ``at``: warn of each rule that never decided while they were
         on for at least one check interval (a shorter set could not have been checked)."""

@@ -20,9 +20,8 @@ class MetricNumbers(EventModel):
     outcome: str
     reason: str
     estimate: float | None = None
-    interval: tuple[float, float] | None = (
-        None  # the confidence sequence; an unbounded end is -inf or inf: null in JSON
-    )
+    # the confidence sequence (or an engine's interval); an unbounded end is -inf or inf: null in JSON
+    interval: tuple[float, float] | None = None
     e_value: float | None = None
     p_value: float | None = None
     threshold: float | None = None

@@ -119,7 +119,7 @@ class Orchestrator:
     def faults_off(self) -> None:
         """Tell the steady-state checks that the faults they watched are off (a step without faults, or the
         run's end), so a rule that never decided over them is warned of."""
-        if self.steady_state is None:
+        if self.steady_state is None or not self.steady_state.watching:  # the common case: nothing to end
             return
         off = self.clock()
         for entry in reversed(self.status.history):  # the first entry of the trailing ones without faults

@@ -309,17 +309,10 @@ def _source_factory(url: str | None, access: PrometheusAccess) -> Callable[[], M
     """A factory of metric sources for the runs: Prometheus at ``url``, reached as ``access`` says (None without
     one: the runs that need it do not start, ``run_factory.cannot_start``)."""
     from analysis.prometheus import PrometheusSource
-    from rollout.cli.prometheus_commands import build_config
+    from rollout.cli.prometheus_commands import access_config
 
-    if url is None:
-        if access != PrometheusAccess():
-            fail("--prometheus-header, --prometheus-ca-file, --prometheus-insecure and --prometheus-timeout are "
-                 "for --prometheus URL; give it, or drop them")  # fmt: skip
-        return None
-    config = build_config(
-        url, headers=list(access.headers), ca_file=access.ca_file, insecure=access.insecure, timeout=access.timeout
-    )
-    return lambda: PrometheusSource(config)
+    config = access_config(url, access)
+    return None if config is None else lambda: PrometheusSource(config)
 
 
 def _check_crd(experiments: Experiments, namespaces: tuple[str, ...]) -> None:

@@ -126,6 +126,19 @@ def refuse_prometheus_beside_a_plugin(url: str | None, experiment: Experiment) -
         )
 
 
+def access_config(url: str | None, access: PrometheusAccess) -> PrometheusConfig | None:
+    """The config for ``--prometheus URL`` reached as ``access`` says (None without a URL; the access options
+    given without one are one line)."""
+    if url is None:
+        if access != PrometheusAccess():
+            fail("--prometheus-header, --prometheus-ca-file, --prometheus-insecure and --prometheus-timeout are "
+                 "for --prometheus URL; give it, or drop them")  # fmt: skip
+        return None
+    return build_config(
+        url, headers=list(access.headers), ca_file=access.ca_file, insecure=access.insecure, timeout=access.timeout
+    )
+
+
 def checked_prometheus(
     url: str | None, metrics_port: int | None = None, spec_port: int = 0, access: PrometheusAccess | None = None
 ) -> PrometheusConfig | None:
@@ -133,15 +146,9 @@ def checked_prometheus(
     ``spec_port`` is the experiment's ``spec.mesh.metricsPort`` (0: none, a port chosen at random)."""
     if metrics_port is not None and not 1 <= metrics_port <= 65535:
         fail(f"--metrics-port must be within 1..65535, got {metrics_port}")
-    if url is None:
-        if access is not None and access != PrometheusAccess():
-            fail("--prometheus-header, --prometheus-ca-file, --prometheus-insecure and --prometheus-timeout are "
-                 "for --prometheus URL; give it, or drop them")  # fmt: skip
+    config = access_config(url, access or PrometheusAccess())
+    if config is None:
         return None
-    access = access or PrometheusAccess()
-    config = build_config(
-        url, headers=list(access.headers), ca_file=access.ca_file, insecure=access.insecure, timeout=access.timeout
-    )
     if metrics_port is None and not spec_port:
         fail(
             "--prometheus: the mesh's /metrics port is chosen at random, so no Prometheus scrapes it; "

@@ -10,6 +10,7 @@ only ``meshroll validate`` prints: ``meshroll run`` says it itself, as a refusal
 from __future__ import annotations
 
 from analysis.templates import BUILTIN_TEMPLATES
+from rollout.spec.analysis import AnalysisSpec
 from rollout.spec.checks import Problem
 from rollout.spec.models import Experiment
 
@@ -28,8 +29,8 @@ def _unmeasured_edges(experiment: Experiment) -> list[Problem]:
     from rollout.localmesh.metrics import ISTIO_DURATION_BUCKETS_MS
     from rollout.sources import CountersSource
 
-    analysis = experiment.spec.analysis
-    if experiment.spec.mesh.provider != "local" or analysis is None or analysis.source not in (None, "prometheus"):
+    analysis = _local_metrics(experiment)
+    if analysis is None:
         return []
     unserved = set(CountersSource.unserved(analysis))
     found: list[Problem] = []
@@ -76,6 +77,15 @@ def _gauge_minimums(experiment: Experiment) -> list[Problem]:
     ]
 
 
+def _local_metrics(experiment: Experiment) -> AnalysisSpec | None:
+    """The analysis of an embedded-mesh run whose metrics come from the mesh's own histograms and counters
+    (directly, or through a Prometheus scraping them); None for any other run."""
+    analysis = experiment.spec.analysis
+    if experiment.spec.mesh.provider != "local" or analysis is None or analysis.source not in (None, "prometheus"):
+        return None
+    return analysis
+
+
 def usage_notes(experiment: Experiment) -> list[Problem]:
     """Every note on where ``experiment`` can run and what it needs there, as (path, message) pairs."""
     return _embedded_mesh(experiment) + _needs_prometheus(experiment)
@@ -87,8 +97,8 @@ def _needs_prometheus(experiment: Experiment) -> list[Problem]:
     without ``--prometheus``."""
     from rollout.sources import CountersSource
 
-    analysis = experiment.spec.analysis
-    if experiment.spec.mesh.provider != "local" or analysis is None or analysis.source not in (None, "prometheus"):
+    analysis = _local_metrics(experiment)
+    if analysis is None:
         return []
     return [
         (
