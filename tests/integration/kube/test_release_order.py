@@ -144,7 +144,12 @@ def test_a_cycle_is_reported_and_nothing_starts_until_it_is_broken(
     kube.patch_experiment(ns_a, "a", {"spec": {"after": []}})  # a goes first
     wait_for(lambda: kube.status(ns_a, "a").get("trafficApplied"), "a started", timeout=30)
     wait_for(lambda: reason_is(kube, ns_c, "c", "Waiting"), "c waits for b", timeout=RESYNC_S / 3)
-    assert f"{ns_b}/b: no run yet (Waiting)" in ready(kube.status(ns_c, "c"))["message"]
+    # c may turn Waiting before b leaves DependencyCycle; b's move then updates c's message
+    wait_for(
+        lambda: f"{ns_b}/b: no run yet (Waiting)" in ready(kube.status(ns_c, "c"))["message"],
+        "c's message naming b as Waiting",
+        timeout=RESYNC_S / 3,
+    )
     assert reason_is(kube, ns_b, "b", "Waiting")
     assert kube.status(ns_b, "b").get("run", 0) == 0 and kube.status(ns_c, "c").get("run", 0) == 0
 
